@@ -1,0 +1,37 @@
+# tracker: every target sets up what it needs; `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-all lint format clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the tracker with its dev tools
+
+run: $(STAMP) ## Serve on 127.0.0.1:8000, events in ./var/tracker.db (TRACKER_* settings apply)
+	$(BIN)/tracker serve
+
+test: $(STAMP) ## Run the tests (PostgreSQL tests skip, saying why, when it is unreachable)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, and the import-linter contracts that keep the layers honest
+	$(BIN)/ruff check tracker tests bench
+	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format tracker tests bench
+	$(BIN)/ruff check --fix tracker tests bench
+
+clean: ## Remove the virtual environment, caches and the local database
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,1 @@
+"""tracker: an event-sourced tracker of SMS delivery statuses sent by the Webcom Mobi webhook."""

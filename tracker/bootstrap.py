@@ -1,0 +1,99 @@
+"""The composition root: turns settings into a running Tracker on a concrete store.
+
+It is the only module that names the stores; everything else receives a built Tracker.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tracker.application import Tracker
+from tracker.config import Settings, SettingsError
+from tracker.domain.timestamps import zone
+
+SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
+POSTGRES_MODULE = "eventsourcing.postgres"
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Where the events live: the store's kind, a printable description, the library's env."""
+
+    kind: str  # "sqlite" or "postgresql"
+    description: str  # safe to log: never contains a password
+    env: dict[str, str]
+
+
+def store_for(settings: Settings) -> Store:
+    """Read ``TRACKER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``."""
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        return _sqlite(url.removeprefix("sqlite:///"), settings)
+    if url.startswith(("postgresql://", "postgres://")):
+        return _postgres(url, settings)
+    raise SettingsError(
+        f"TRACKER_DATABASE_URL: {url!r} is neither sqlite:///PATH "
+        "nor postgresql://USER@HOST:PORT/DATABASE"
+    )
+
+
+def _sqlite(path_text: str, settings: Settings) -> Store:
+    if not path_text:
+        raise SettingsError("TRACKER_DATABASE_URL: sqlite:/// needs a file path")
+    path = Path(unquote(path_text))
+    if settings.create_tables:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(
+        kind="sqlite",
+        description=f"SQLite file {path}",
+        env={
+            "PERSISTENCE_MODULE": SQLITE_FACTORY,
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
+            "CREATE_TABLE": "y" if settings.create_tables else "n",
+        },
+    )
+
+
+def _postgres(url: str, settings: Settings) -> Store:
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise SettingsError("TRACKER_DATABASE_URL: postgresql:// needs a database name")
+    host = query.get("host") or parts.hostname or "/var/run/postgresql"
+    port = str(parts.port or query.get("port") or 5432)
+    user = unquote(parts.username) if parts.username else getpass.getuser()
+    schema = query.get("schema", "")
+    env = {
+        "PERSISTENCE_MODULE": POSTGRES_MODULE,
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": host,
+        "POSTGRES_PORT": port,
+        "POSTGRES_USER": user,
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        # Threads that touch the store never outnumber the pooled connections (no starvation);
+        # the overflow leaves room for the projector's subscription.
+        "POSTGRES_POOL_SIZE": str(settings.store_threads),
+        "POSTGRES_MAX_OVERFLOW": "2",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "POSTGRES_PRE_PING": "y",  # a connection killed by the server is replaced, not used
+        "CREATE_TABLE": "y" if settings.create_tables else "n",
+    }
+    where = f"{user}@{host}:{port}/{dbname}" + (f" schema {schema}" if schema else "")
+    return Store(kind="postgresql", description=f"PostgreSQL {where}", env=env)
+
+
+def open_tracker(settings: Settings) -> Tracker:
+    """A Tracker on the configured store (tables created when ``create_tables`` is on)."""
+    try:
+        local_zone = zone(settings.timezone)
+    except ValueError as e:
+        raise SettingsError(f"TRACKER_TIMEZONE: {e}") from None
+    return Tracker(env=store_for(settings).env, local_zone=local_zone)

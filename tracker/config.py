@@ -1,0 +1,55 @@
+"""Settings, read from ``TRACKER_*`` environment variables; every one has a working default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated
+
+import msgspec
+
+PREFIX = "TRACKER_"
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the tracker cannot use; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything an operator can set. README.md lists them with their meaning."""
+
+    database_url: str = "sqlite:///./var/tracker.db"
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    timezone: str = "Europe/Moscow"
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5 * MiB
+    create_tables: bool = True
+    # Store operations running at once per process (threads; the PostgreSQL pool is sized to it).
+    store_threads: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
+    # Seconds a write waits for the store's lock before the request gets 503.
+    lock_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        names = {f.upper(): f for f in cls.__struct_fields__}
+        raw = {
+            names[key[len(PREFIX) :]]: value
+            for key, value in environ.items()
+            if key.startswith(PREFIX) and key[len(PREFIX) :] in names
+        }
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as e:
+            raise SettingsError(_name_the_variable(str(e))) from None
+
+
+def _name_the_variable(message: str) -> str:
+    # msgspec says "... - at `$.port`"; the operator knows the variable as TRACKER_PORT.
+    head, sep, path = message.rpartition(" - at `$.")
+    if not sep:
+        return message
+    return f"{PREFIX}{path.rstrip('`').upper()}: {head}"

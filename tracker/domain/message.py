@@ -1,0 +1,116 @@
+"""The message aggregate: every distinct status report for one ``id_sms``, as events.
+
+Commands decide (duplicate or not, and the outcome); event bodies only record the decision, so
+replaying the history never validates, reads a clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from tracker.domain.status import Report, decide, fold
+
+# Never change: every stored message's aggregate id is derived from it.
+MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
+
+
+class Message(Aggregate):
+    """One SMS, identified by the platform's ``id_sms``; its state is the fold of its reports."""
+
+    @staticmethod
+    def create_id(id_sms: int) -> UUID:
+        return message_id(id_sms)
+
+    @classmethod
+    def first_report(
+        cls, id_sms: int, report: Report, received_at: datetime, raw: str | None = None
+    ) -> Message:
+        """A new message, opened by the first report ever received for it."""
+        return cls(
+            id_sms=id_sms,
+            state=report.state,
+            time=report.time,
+            instant=report.instant,
+            received_at=received_at,
+            outcome=decide(report, ()),
+            raw=raw,
+        )
+
+    @event("FirstReported")
+    def __init__(
+        self,
+        id_sms: int,
+        state: str,
+        time: str,
+        instant: datetime | None,
+        received_at: datetime,
+        outcome: str,
+        raw: str | None,
+    ) -> None:
+        self.id_sms = id_sms
+        self.reports: list[Report] = []
+        self.current: Report | None = None
+        self._hold(Report(state, time, instant))
+
+    def report(self, report: Report, received_at: datetime, raw: str | None = None) -> str | None:
+        """Record a report; return its outcome, or None for an exact repeat (nothing recorded)."""
+        if report.identity in self._identities:
+            return None
+        outcome = decide(report, self.reports)
+        self._reported(
+            state=report.state,
+            time=report.time,
+            instant=report.instant,
+            received_at=received_at,
+            outcome=outcome,
+            raw=raw,
+        )
+        return outcome
+
+    @event("StatusReported")
+    def _reported(
+        self,
+        state: str,
+        time: str,
+        instant: datetime | None,
+        received_at: datetime,
+        outcome: str,
+        raw: str | None,
+    ) -> None:
+        self._hold(Report(state, time, instant))
+
+    def _hold(self, report: Report) -> None:
+        self.reports.append(report)
+        self.current = fold(self.reports)
+
+    @property
+    def _identities(self) -> set[tuple[str, str]]:
+        return {r.identity for r in self.reports}
+
+    @property
+    def final(self) -> bool:
+        return self.current is not None and self.current.final
+
+
+def receive(
+    message: Message | None,
+    id_sms: int,
+    report: Report,
+    received_at: datetime,
+    raw: str | None = None,
+) -> tuple[Message, str | None]:
+    """Add a report to a message, opening the message when it is new.
+
+    Returns the message and the report's outcome (None for an exact repeat: nothing recorded).
+    """
+    if message is None:
+        return Message.first_report(id_sms, report, received_at, raw), decide(report, ())
+    return message, message.report(report, received_at, raw)
+
+
+def message_id(id_sms: int) -> UUID:
+    """The aggregate id of the message ``id_sms`` names (uuid5: the same on every host)."""
+    return uuid5(MESSAGE_NAMESPACE, str(id_sms))

@@ -1,0 +1,115 @@
+"""The delivery-status rules: states, ranks and finality as data, and the fold of the reports.
+
+docs/state-machine.md explains the rules with a diagram and worked examples; this module is their
+single implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+#: Rank of every known state. A message only moves to a higher rank; rank 3 is final.
+RANKS: dict[str, int] = {
+    "send": 0,
+    "partly_deliver": 1,
+    "deliver": 2,
+    "read": 3,
+    "not_deliver": 3,
+    "expired": 3,
+}
+FINAL_RANK = 3
+FINAL_STATES: frozenset[str] = frozenset(s for s, r in RANKS.items() if r == FINAL_RANK)
+
+# What a report did when it arrived, decided once at receipt and recorded in its event.
+APPLIED = "applied"  # it became the message's current state
+SUPERSEDED = "superseded"  # a report of equal or higher rank already stood at or before its time
+REJECTED = "rejected"  # it comes after a final state in the fold: an illegal transition
+UNKNOWN_STATE = "unknown_state"  # its state is not one the rules know; stored, never folded
+OUTCOMES = (APPLIED, SUPERSEDED, REJECTED, UNKNOWN_STATE)
+
+
+def is_known(state: str) -> bool:
+    return state in RANKS
+
+
+def is_final(state: str) -> bool:
+    return state in FINAL_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One distinct status report for a message: its raw values and the instant parsed from them.
+
+    Two reports are the same report when their state and raw time are equal; ``instant`` is
+    derived from the raw time, so it never distinguishes them.
+    """
+
+    state: str
+    time: str
+    instant: datetime | None = None
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.state, self.time)
+
+    @property
+    def rank(self) -> int | None:
+        return RANKS.get(self.state)
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+def fold_order(report: Report) -> tuple:
+    """The order in which the fold reads reports: unknown time first, then time, rank, state name.
+
+    The raw time breaks the last ties, so the order is total and the fold deterministic.
+    """
+    if report.instant is None:
+        return (0, 0.0, report.rank, report.state, report.time)
+    return (1, report.instant.timestamp(), report.rank, report.state, report.time)
+
+
+def fold(reports: Iterable[Report]) -> Report | None:
+    """The report that sets a message's current state, or None while no known state was reported.
+
+    The contract's fold, literally: read the reports in fold order; the first sets the state;
+    after a final state everything is rejected; otherwise only a higher rank moves the state.
+    """
+    current: Report | None = None
+    for report in sorted(_distinct_known(reports), key=fold_order):
+        if current is None:
+            current = report
+        elif current.final:
+            break
+        elif report.rank > current.rank:  # type: ignore[operator]
+            current = report
+    return current
+
+
+def decide(report: Report, held: Iterable[Report]) -> str:
+    """What ``report`` does on arrival at a message that already holds ``held``.
+
+    ``applied`` when it becomes the current state; ``rejected`` when a final report precedes it
+    in fold order (it would be a transition out of a final state); otherwise ``superseded``.
+    """
+    if not is_known(report.state):
+        return UNKNOWN_STATE
+    known = list(_distinct_known(held))
+    if fold([*known, report]) == report:
+        return APPLIED
+    key = fold_order(report)
+    if any(r.final and fold_order(r) < key for r in known):
+        return REJECTED
+    return SUPERSEDED
+
+
+def _distinct_known(reports: Iterable[Report]) -> Iterable[Report]:
+    seen: set[tuple[str, str]] = set()
+    for report in reports:
+        if report.state in RANKS and report.identity not in seen:
+            seen.add(report.identity)
+            yield report

@@ -1,0 +1,39 @@
+"""The JSON shapes the HTTP API answers with (msgspec Structs: the edge only, never events)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class Acknowledged(msgspec.Struct):
+    """One accepted id, echoed in the JSON type it arrived in."""
+
+    id_sms: int | str
+
+
+class MessageState(msgspec.Struct):
+    """A message as it stands: the state set by the fold of its reports."""
+
+    id_sms: int
+    state: str | None  # None while only reports with unknown states were received
+    time: str | None  # the raw time of the report that set the state
+    final: bool
+    reports: int  # distinct reports held, unknown states included
+
+
+class ReportRecord(msgspec.Struct):
+    """One stored report, as received, with what it did on arrival."""
+
+    received_at: datetime
+    state: str
+    time: str
+    instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
+    outcome: str  # applied | superseded | rejected | unknown_state
+    raw: str | None = None  # the item's JSON when it was not in the documented plain form
+
+
+class MessageHistory(msgspec.Struct):
+    id_sms: int
+    reports: list[ReportRecord]
