@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tracker.application import Tracker
+from eventsourcing.persistence import PersistenceError
+
+from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
 
 SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
-POSTGRES_MODULE = "eventsourcing.postgres"
+POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def _postgres(url: str, settings: Settings) -> Store:
     user = unquote(parts.username) if parts.username else getpass.getuser()
     schema = query.get("schema", "")
     env = {
-        "PERSISTENCE_MODULE": POSTGRES_MODULE,
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": host,
         "POSTGRES_PORT": port,
@@ -80,7 +82,7 @@ def _postgres(url: str, settings: Settings) -> Store:
         # the overflow leaves room for the projector's subscription.
         "POSTGRES_POOL_SIZE": str(settings.store_threads),
         "POSTGRES_MAX_OVERFLOW": "2",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "3",
         "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",  # a connection killed by the server is replaced, not used
@@ -96,4 +98,8 @@ def open_tracker(settings: Settings) -> Tracker:
         local_zone = zone(settings.timezone)
     except ValueError as e:
         raise SettingsError(f"TRACKER_TIMEZONE: {e}") from None
-    return Tracker(env=store_for(settings).env, local_zone=local_zone)
+    store = store_for(settings)
+    try:
+        return Tracker(env=store.env, local_zone=local_zone)
+    except PersistenceError as e:
+        raise StoreUnavailable(f"cannot open the {store.description}: {e}") from e

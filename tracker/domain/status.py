@@ -66,11 +66,13 @@ class Report:
 def fold_order(report: Report) -> tuple:
     """The order in which the fold reads reports: unknown time first, then time, rank, state name.
 
-    The raw time breaks the last ties, so the order is total and the fold deterministic.
+    The raw time breaks the last ties, so the order is total and the fold deterministic. Reports
+    of unknown state never enter the fold; they sort as rank -1 wherever reports are listed.
     """
+    rank = RANKS.get(report.state, -1)
     if report.instant is None:
-        return (0, 0.0, report.rank, report.state, report.time)
-    return (1, report.instant.timestamp(), report.rank, report.state, report.time)
+        return (0, 0.0, rank, report.state, report.time)
+    return (1, report.instant.timestamp(), rank, report.state, report.time)
 
 
 def fold(reports: Iterable[Report]) -> Report | None:

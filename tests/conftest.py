@@ -1,0 +1,75 @@
+"""Shared fixtures: stores to test against (SQLite files, the local PostgreSQL) and samples."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tracker.application import Tracker
+from tracker.bootstrap import open_tracker
+from tracker.config import Settings
+
+POSTGRES_URL = os.environ.get(
+    "TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL URL, after checking the server answers (a skip with the reason if not)."""
+    try:
+        with psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as e:
+        reason = (
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({str(e).strip()}); "
+            "start it or set TRACKER_TEST_POSTGRES_URL to run the PostgreSQL tests"
+        )
+        if IN_CI:
+            pytest.fail(f"CI=true: the PostgreSQL tests must run, but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database URL on a fresh schema of its own, dropped after the test."""
+    schema = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(postgres_server), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_server}?schema={schema}"
+    finally:
+        with psycopg.connect(_libpq(postgres_server), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tracker.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on a SQLite file and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def tracker(database_url: str) -> Iterator[Tracker]:
+    app = open_tracker(Settings(database_url=database_url, lock_timeout=2))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _libpq(url: str) -> str:
+    return url.split("?", 1)[0]

@@ -1,0 +1,136 @@
+"""Recording batches on a real store (each test runs on a SQLite file and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from tracker.application import Status, StoreUnavailable, Tracker, Unusable
+from tracker.bootstrap import open_tracker
+from tracker.config import Settings
+from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
+
+T0 = "2011-01-01 12:00:00"
+T1 = "2011-01-01 12:01:00"
+
+
+def count_commits(tracker: Tracker) -> list[int]:
+    """Record how many events each write to the store carried (a fake that records)."""
+    writes: list[int] = []
+    insert = tracker.recorder.insert_events
+
+    def counting_insert(stored_events, **kwargs):
+        writes.append(len(stored_events))
+        return insert(stored_events, **kwargs)
+
+    tracker.recorder.insert_events = counting_insert
+    return writes
+
+
+def test_a_batch_of_a_hundred_reports_is_one_write(tracker):
+    writes = count_commits(tracker)
+    batch = [Status(n, "deliver", T0) for n in range(100)]
+    receipt = tracker.record(batch, [Unusable(ITEM, '{"id_sms": true}', "no id")])
+    assert receipt.stored == frozenset(range(100))
+    assert writes == [101]
+
+
+def test_what_was_acknowledged_is_there_after_reopening_the_store(database_url):
+    first = open_tracker(Settings(database_url=database_url))
+    receipt = first.record([Status(1, "send", ""), Status(1, "deliver", T0)])
+    first.close()
+    again = open_tracker(Settings(database_url=database_url, create_tables=False))
+    try:
+        assert receipt.stored == {1}
+        assert [(e.state, e.time) for e in again.history(1)] == [("send", ""), ("deliver", T0)]
+        assert again.message(1).current.state == "deliver"
+    finally:
+        again.close()
+
+
+def test_a_repeated_batch_records_nothing_new(tracker):
+    batch = [Status(5, "send", ""), Status(5, "read", T1), Status(6, "deliver", T0)]
+    first = tracker.record(batch)
+    again = tracker.record(batch)
+    assert first.outcomes == {"applied": 3}
+    assert (again.stored, again.outcomes, again.duplicates) == (frozenset({5, 6}), {}, 3)
+    assert len(tracker.history(5)) == 2
+
+
+def test_history_is_in_arrival_order_with_outcomes_decided_at_receipt(tracker):
+    received = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    tracker.record([Status(9, "deliver", T1)], received_at=received)
+    tracker.record([Status(9, "send", T0), Status(9, "read", T0)])
+    tracker.record([Status(9, "expired", T1)])
+    history = tracker.history(9)
+    assert [(e.state, e.outcome) for e in history] == [
+        ("deliver", "applied"),
+        ("send", "superseded"),
+        ("read", "applied"),
+        ("expired", "rejected"),
+    ]
+    assert history[0].received_at == received
+    assert history[0].instant == datetime(2011, 1, 1, 9, 1, tzinfo=UTC)
+
+
+def test_an_unknown_message_has_no_state_and_no_history(tracker):
+    assert tracker.message(404) is None
+    assert tracker.history(404) == []
+
+
+def test_quarantined_input_is_kept_and_repeats_are_counted_on_the_same_item(tracker):
+    item = Unusable(ITEM, '{"id_sms": -1, "state": "read"}', "id_sms -1 is not an integer")
+    tracker.record([], [item])
+    tracker.record([Status(1, "send", "")], [item])
+    held = tracker.repository.get(quarantine_id(ITEM, item.raw))
+    assert isinstance(held, QuarantinedInput)
+    assert held.raw == item.raw
+    assert [reason for _, reason in held.receipts] == [item.reason, item.reason]
+
+
+def test_a_clash_with_another_writer_is_reloaded_and_retried(database_url, tracker):
+    other = open_tracker(Settings(database_url=database_url, create_tables=False))
+    tracker.record([Status(1, "send", "")])
+    load = tracker._load
+    clashed = threading.Event()
+
+    def load_then_let_the_other_writer_in(id_sms):
+        message = load(id_sms)
+        if not clashed.is_set():
+            clashed.set()
+            other.record([Status(1, "deliver", T0)])
+        return message
+
+    tracker._load = load_then_let_the_other_writer_in
+    try:
+        receipt = tracker.record([Status(1, "read", T1)])
+    finally:
+        other.close()
+    assert receipt.attempts == 2
+    assert [(e.state, e.outcome) for e in tracker.history(1)] == [
+        ("send", "applied"),
+        ("deliver", "applied"),
+        ("read", "applied"),
+    ]
+
+
+def test_endless_clashes_give_up_with_store_unavailable(database_url, tracker):
+    other = open_tracker(Settings(database_url=database_url, create_tables=False))
+    tracker.record([Status(1, "send", "")])
+    load = tracker._load
+    minute = iter(range(60))
+
+    def always_clash(id_sms):
+        message = load(id_sms)
+        other.record([Status(1, "deliver", f"2011-01-01 12:{next(minute):02d}:00")])
+        return message
+
+    tracker._load = always_clash
+    try:
+        with pytest.raises(StoreUnavailable, match="gave up after 8 attempts"):
+            tracker.record([Status(1, "read", T1)])
+    finally:
+        other.close()
+    assert "read" not in [e.state for e in tracker.history(1)]

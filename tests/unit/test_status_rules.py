@@ -1,0 +1,156 @@
+"""The state rules of docs/state-machine.md, as properties over any reports in any order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tracker.domain.status import (
+    APPLIED,
+    FINAL_STATES,
+    RANKS,
+    REJECTED,
+    SUPERSEDED,
+    UNKNOWN_STATE,
+    Report,
+    decide,
+    fold,
+    fold_order,
+)
+
+EPOCH = datetime(2011, 1, 1, 9, 0, tzinfo=UTC)
+KNOWN = sorted(RANKS)
+
+
+def report_at(state: str, minute: int | None) -> Report:
+    if minute is None:
+        return Report(state, "")
+    instant = EPOCH + timedelta(minutes=minute)
+    return Report(state, f"raw {minute:04d}", instant)
+
+
+states = st.sampled_from([*KNOWN, "queued", ""])
+minutes = st.one_of(st.none(), st.integers(0, 30))
+reports = st.builds(report_at, states, minutes)
+report_lists = st.lists(reports, max_size=12)
+
+
+def closed_form(held: list[Report]) -> Report | None:
+    """The contract's second statement of the rules, written independently of ``fold``."""
+    known = {r.identity: r for r in held if r.state in RANKS}.values()
+    finals = [r for r in known if r.final]
+    if finals:
+        return min(finals, key=fold_order)
+    if not known:
+        return None
+    top = max(r.rank for r in known)
+    return min((r for r in known if r.rank == top), key=fold_order)
+
+
+@given(report_lists)
+def test_the_fold_agrees_with_the_contracts_closed_form(held):
+    assert fold(held) == closed_form(held)
+
+
+@given(report_lists, st.randoms())
+def test_convergence_the_state_depends_only_on_the_set_of_reports(held, rnd):
+    shuffled = list(held)
+    rnd.shuffle(shuffled)
+    repeated = shuffled + rnd.sample(held, k=len(held) // 2)
+    assert fold(shuffled) == fold(held) == fold(repeated)
+
+
+@given(report_lists, reports)
+def test_idempotence_a_repeated_report_changes_nothing(held, extra):
+    assert fold([*held, extra, extra]) == fold([*held, extra])
+
+
+@given(report_lists, st.sampled_from(sorted(FINAL_STATES)), st.integers(0, 30), report_lists)
+def test_finality_nothing_timestamped_after_a_final_state_changes_it(held, final, at, later):
+    first_final = report_at(final, at)
+    base = [r for r in held if not (r.final and fold_order(r) < fold_order(first_final))]
+    before = fold([*base, first_final])
+    after_it = [r for r in later if fold_order(r) > fold_order(before)]
+    assert fold([*base, first_final, *after_it]) == before
+    assert before.final
+
+
+@given(report_lists)
+def test_no_regression_rank_never_goes_down_as_reports_arrive(arrivals):
+    ranks = [
+        current.rank if (current := fold(arrivals[: i + 1])) else -1 for i in range(len(arrivals))
+    ]
+    assert ranks == sorted(ranks)
+
+
+@given(report_lists)
+def test_unknown_states_take_no_part_in_the_fold(held):
+    known_only = [r for r in held if r.state in RANKS]
+    assert fold(held) == fold(known_only)
+
+
+@given(report_lists, reports)
+def test_a_report_is_applied_exactly_when_it_becomes_the_current_state(held, new):
+    outcome = decide(new, held)
+    if new.state not in RANKS:
+        assert outcome == UNKNOWN_STATE
+    elif fold([*held, new]) == new:
+        assert outcome == APPLIED
+    else:
+        assert outcome in (SUPERSEDED, REJECTED)
+        assert fold([*held, new]) == fold(held)
+
+
+@given(report_lists, reports)
+def test_a_report_is_rejected_exactly_when_a_final_state_precedes_it(held, new):
+    outcome = decide(new, held)
+    preceded_by_final = any(
+        r.final and r.state in RANKS and fold_order(r) < fold_order(new) for r in held
+    )
+    if new.state in RANKS and fold([*held, new]) != new:
+        assert (outcome == REJECTED) == preceded_by_final
+
+
+def test_intermediate_states_can_be_skipped():
+    assert fold([report_at("send", None), report_at("read", 5)]).state == "read"
+
+
+def test_a_late_arriving_earlier_report_does_not_move_the_state_back():
+    delivered = report_at("deliver", 10)
+    sent = report_at("send", 1)
+    assert decide(sent, [delivered]) == SUPERSEDED
+    assert fold([delivered, sent]) == delivered
+
+
+def test_a_report_after_a_final_state_is_rejected():
+    expired = report_at("expired", 10)
+    delivered_later = report_at("deliver", 20)
+    assert decide(delivered_later, [expired]) == REJECTED
+    assert fold([expired, delivered_later]) == expired
+
+
+def test_an_earlier_final_report_arriving_late_wins():
+    read_late = report_at("read", 20)
+    not_delivered_earlier = report_at("not_deliver", 10)
+    assert decide(not_delivered_earlier, [read_late]) == APPLIED
+    assert fold([read_late, not_delivered_earlier]) == not_delivered_earlier
+
+
+def test_a_report_with_unknown_time_is_ordered_first():
+    # "send" comes with time "": it never overrides a timed report of higher rank.
+    assert fold([report_at("deliver", 3), report_at("send", None)]).state == "deliver"
+    # An untimed final report is ordered before everything, so it stands.
+    assert fold([report_at("read", None), report_at("not_deliver", 1)]).state == "read"
+
+
+def test_equal_rank_keeps_the_earliest():
+    first = report_at("read", 5)
+    assert decide(report_at("expired", 5), [first]) == APPLIED  # same time: "expired" < "read"
+    assert decide(report_at("deliver", 7), [report_at("deliver", 6)]) == SUPERSEDED
+
+
+def test_no_state_until_a_known_state_arrives():
+    assert fold([]) is None
+    assert fold([report_at("queued", 1)]) is None
