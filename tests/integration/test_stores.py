@@ -1,4 +1,4 @@
-"""The stores themselves: SQLite durability settings, URL parsing, and a store that will not write."""
+"""The stores themselves: SQLite durability, URL parsing, and stores that will not write."""
 
 from __future__ import annotations
 
@@ -149,5 +149,5 @@ def test_postgres_going_away_mid_run_answers_unavailable_then_recovers(own_role_
 @pytest.mark.postgres
 def test_an_unreachable_postgres_at_start_up_is_a_clear_error(postgres_server):
     settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", create_tables=False)
-    with pytest.raises(StoreUnavailable, match="cannot open the PostgreSQL nobody@127.0.0.1:1"):
+    with pytest.raises(StoreUnavailable, match=r"cannot open the PostgreSQL nobody@127\.0\.0\.1:1"):
         open_tracker(settings)
