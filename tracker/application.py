@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
@@ -119,13 +120,16 @@ class Tracker(Application):
                 duplicates += 1
             else:
                 outcomes[outcome] += 1
-        quarantined = [self._quarantine(u, received_at) for u in unusable]
-        self.save(*messages.values(), *quarantined)
+        quarantined: dict[UUID, QuarantinedInput] = {}
+        for item in unusable:
+            key = quarantine_id(item.kind, item.raw)
+            quarantined[key] = self._quarantine(quarantined.get(key), item, received_at)
+        self.save(*messages.values(), *quarantined.values())
         return Receipt(
             stored=frozenset(messages),
             outcomes=dict(outcomes),
             duplicates=duplicates,
-            quarantined=len(quarantined),
+            quarantined=len(unusable),
             attempts=attempt,
         )
 
@@ -138,9 +142,12 @@ class Tracker(Application):
         except AggregateNotFoundError:
             return None
 
-    def _quarantine(self, item: Unusable, received_at: datetime) -> QuarantinedInput:
+    def _quarantine(
+        self, held: QuarantinedInput | None, item: Unusable, received_at: datetime
+    ) -> QuarantinedInput:
+        """The quarantined item with this receipt added; a repeat is the same aggregate."""
         try:
-            held: QuarantinedInput = self.repository.get(quarantine_id(item.kind, item.raw))
+            held = held or self.repository.get(quarantine_id(item.kind, item.raw))
         except AggregateNotFoundError:
             return QuarantinedInput(
                 kind=item.kind,

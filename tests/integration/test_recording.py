@@ -134,3 +134,11 @@ def test_endless_clashes_give_up_with_store_unavailable(database_url, tracker):
     finally:
         other.close()
     assert "read" not in [e.state for e in tracker.history(1)]
+
+
+def test_the_same_bad_item_twice_in_one_batch_is_one_item_received_twice(tracker):
+    item = Unusable(ITEM, '{"id_sms": -3}', "id_sms -3 is not an integer")
+    receipt = tracker.record([Status(1, "send", "")], [item, item])
+    assert (receipt.stored, receipt.quarantined, receipt.attempts) == (frozenset({1}), 2, 1)
+    held = tracker.repository.get(quarantine_id(ITEM, item.raw))
+    assert len(held.receipts) == 2
