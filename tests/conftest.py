@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.support import create_schema, drop_schema, server_url
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -24,7 +24,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def postgres_server() -> str:
     """The PostgreSQL URL, after checking the server answers (a skip with the reason if not)."""
     try:
-        with psycopg.connect(_libpq(POSTGRES_URL), connect_timeout=3) as conn:
+        with psycopg.connect(server_url(POSTGRES_URL), connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as e:
         reason = (
@@ -40,14 +40,11 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A database URL on a fresh schema of its own, dropped after the test."""
-    schema = f"tracker_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(postgres_server), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = create_schema(postgres_server)
     try:
-        yield f"{postgres_server}?schema={schema}"
+        yield url
     finally:
-        with psycopg.connect(_libpq(postgres_server), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(url)
 
 
 @pytest.fixture
@@ -69,7 +66,3 @@ def tracker(database_url: str) -> Iterator[Tracker]:
         yield app
     finally:
         app.close()
-
-
-def _libpq(url: str) -> str:
-    return url.split("?", 1)[0]

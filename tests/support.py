@@ -1,8 +1,11 @@
-"""Helpers shared by the tests: the recorded sample payloads."""
+"""Helpers shared by the tests: recorded sample payloads and throwaway PostgreSQL schemas."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+
+import psycopg
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -10,3 +13,22 @@ SAMPLES = Path(__file__).parent / "samples"
 def sample(name: str) -> bytes:
     """A recorded request body from tests/samples/."""
     return (SAMPLES / name).read_bytes()
+
+
+def server_url(database_url: str) -> str:
+    """The PostgreSQL server part of a database URL (without ?schema=...)."""
+    return database_url.split("?", 1)[0]
+
+
+def create_schema(server: str, prefix: str = "tracker_test") -> str:
+    """A fresh, empty schema on the server; returns a database URL that uses it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{server}?schema={schema}"
+
+
+def drop_schema(database_url: str) -> None:
+    schema = database_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(server_url(database_url), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

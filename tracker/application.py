@@ -43,6 +43,15 @@ class Unusable:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """What one webhook request brought: its statuses, its unusable input, when it arrived."""
+
+    statuses: tuple[Status, ...]
+    unusable: tuple[Unusable, ...] = ()
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """What one ``record`` call durably stored: every id in ``stored`` may be acknowledged."""
 
@@ -51,6 +60,9 @@ class Receipt:
     duplicates: int = 0
     quarantined: int = 0
     attempts: int = 1
+
+
+DUPLICATE = "duplicate"  # an exact repeat: acknowledged, nothing recorded
 
 
 class StoreUnavailable(Exception):
@@ -80,17 +92,21 @@ class Tracker(Application):
         unusable: Sequence[Unusable] = (),
         received_at: datetime | None = None,
     ) -> Receipt:
-        """Store every new report and quarantined input of one batch in a single transaction.
+        """Store every new report and quarantined input of one batch in a single transaction."""
+        batch = Batch(tuple(statuses), tuple(unusable), received_at or datetime.now(UTC))
+        return self.record_batches([batch])[0]
+
+    def record_batches(self, batches: Sequence[Batch]) -> list[Receipt]:
+        """Store several batches in a single transaction; one receipt per batch, in order.
 
         Returns only after the commit. Another writer appending to one of the same messages
         meanwhile makes the commit fail as a whole; then everything is reloaded and decided
         again, up to ``max_attempts`` times.
         """
-        received_at = received_at or datetime.now(UTC)
-        reports = [(s, self._report(s)) for s in statuses]
+        parsed = [[(s, self._report(s)) for s in batch.statuses] for batch in batches]
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._record_once(reports, unusable, received_at, attempt)
+                return self._record_once(batches, parsed, attempt)
             except IntegrityError:
                 if attempt == self.max_attempts:
                     raise StoreUnavailable(
@@ -104,34 +120,36 @@ class Tracker(Application):
 
     def _record_once(
         self,
-        reports: Sequence[tuple[Status, Report]],
-        unusable: Sequence[Unusable],
-        received_at: datetime,
+        batches: Sequence[Batch],
+        parsed: Sequence[Sequence[tuple[Status, Report]]],
         attempt: int,
-    ) -> Receipt:
+    ) -> list[Receipt]:
         messages: dict[int, Message] = {}
-        outcomes: Counter[str] = Counter()
-        duplicates = 0
-        for status, report in reports:
-            held = messages.get(status.id_sms) or self._load(status.id_sms)
-            message, outcome = receive(held, status.id_sms, report, received_at, status.raw)
-            messages[status.id_sms] = message
-            if outcome is None:
-                duplicates += 1
-            else:
-                outcomes[outcome] += 1
         quarantined: dict[UUID, QuarantinedInput] = {}
-        for item in unusable:
-            key = quarantine_id(item.kind, item.raw)
-            quarantined[key] = self._quarantine(quarantined.get(key), item, received_at)
+        receipts = []
+        for batch, reports in zip(batches, parsed, strict=True):
+            outcomes: Counter[str] = Counter()
+            for status, report in reports:
+                held = messages.get(status.id_sms) or self._load(status.id_sms)
+                message, outcome = receive(
+                    held, status.id_sms, report, batch.received_at, status.raw
+                )
+                messages[status.id_sms] = message
+                outcomes[outcome or DUPLICATE] += 1
+            for item in batch.unusable:
+                key = quarantine_id(item.kind, item.raw)
+                quarantined[key] = self._quarantine(quarantined.get(key), item, batch.received_at)
+            receipts.append(
+                Receipt(
+                    stored=frozenset(s.id_sms for s in batch.statuses),
+                    duplicates=outcomes.pop(DUPLICATE, 0),
+                    outcomes=dict(outcomes),
+                    quarantined=len(batch.unusable),
+                    attempts=attempt,
+                )
+            )
         self.save(*messages.values(), *quarantined.values())
-        return Receipt(
-            stored=frozenset(messages),
-            outcomes=dict(outcomes),
-            duplicates=duplicates,
-            quarantined=len(unusable),
-            attempts=attempt,
-        )
+        return receipts
 
     def _report(self, status: Status) -> Report:
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections import defaultdict
 
 import msgspec
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,6 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.support import create_schema, drop_schema
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -122,14 +121,10 @@ def test_random_traffic_on_sqlite_matches_the_fold():
 def test_random_traffic_on_postgres_matches_the_fold(postgres_server):
     class PostgresIngest(IngestMachine):
         def open_store(self) -> str:
-            schema = f"tracker_stateful_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(postgres_server, autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-            return f"{postgres_server}?schema={schema}"
+            return create_schema(postgres_server)
 
         def close_store(self, url: str) -> None:
-            with psycopg.connect(postgres_server, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{url.rsplit("=", 1)[1]}" CASCADE')
+            drop_schema(url)
 
     run_state_machine_as_test(
         PostgresIngest,

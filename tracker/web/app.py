@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
@@ -15,10 +17,11 @@ from litestar.di import Provide
 from litestar.exceptions import ClientException, NotFoundException, ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
 
-from tracker.application import Receipt, StoreUnavailable, Tracker
+from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
+from tracker.group_commit import GroupCommit
 from tracker.web.intake import BodyError, read_body
 from tracker.web.schemas import MessageHistory, MessageState, ReportRecord
 
@@ -27,22 +30,41 @@ T = TypeVar("T")
 
 
 class Store:
-    """The Tracker plus a limit on the threads that may use it at once (the pool's size)."""
+    """The Tracker, its group-commit writer, and a bound on the reader threads (the pool's size).
+
+    Every way the store can fail reaches the client as 503 with Retry-After, nothing stored.
+    """
 
     def __init__(self, tracker: Tracker, threads: int):
         self.tracker = tracker
+        self.writer = GroupCommit(tracker)
         self.limiter = anyio.CapacityLimiter(threads)
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run blocking store work in a worker thread; StoreUnavailable becomes a 503."""
-        try:
+    async def record(self, batch: Batch) -> Receipt:
+        """Queue the batch for the next group commit; return once it is committed."""
+        with _unavailable_as_503():
+            return await asyncio.wrap_future(self.writer.submit(batch))
+
+    async def read(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a blocking read in a worker thread."""
+        with _unavailable_as_503():
             return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
-        except StoreUnavailable as e:
-            log.error("store unavailable: %s", e)
-            raise ServiceUnavailableException(
-                detail="the event store is unavailable; nothing was stored, try again",
-                headers={"Retry-After": "1"},
-            ) from e
+
+    def close(self) -> None:
+        self.writer.close()
+        self.tracker.close()
+
+
+@contextmanager
+def _unavailable_as_503() -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailable as e:
+        log.error("store unavailable: %s", e)
+        raise ServiceUnavailableException(
+            detail="the event store is unavailable; nothing was stored, try again",
+            headers={"Retry-After": "1"},
+        ) from e
 
 
 @post("/webhooks/webcom", status_code=200, summary="Receive a batch of delivery statuses")
@@ -55,13 +77,15 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     body = await request.body()
     received_at = datetime.now(UTC)
     try:
-        intake = read_body(body)
+        intake = (
+            read_body(body)
+            if len(body) < 65536
+            else await anyio.to_thread.run_sync(read_body, body)
+        )
     except BodyError as e:
-        await store.run(store.tracker.record, (), [e.quarantine], received_at)
+        await store.record(Batch((), (e.quarantine,), received_at))
         raise ClientException(detail=e.problem) from None
-    receipt: Receipt = await store.run(
-        store.tracker.record, intake.statuses, intake.unusable, received_at
-    )
+    receipt = await store.record(Batch(tuple(intake.statuses), tuple(intake.unusable), received_at))
     if intake.unusable:
         log.warning("quarantined %d item(s) without a usable id_sms", len(intake.unusable))
     return _json(intake.acknowledgement(receipt.stored))
@@ -70,7 +94,7 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
 @get("/messages/{id_sms:str}", summary="A message's current state")
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
-    message = await store.run(store.tracker.message, number)
+    message = await store.read(store.tracker.message, number)
     if message is None:
         raise NotFoundException(detail=f"no status was ever received for id_sms {number}")
     current = message.current
@@ -86,7 +110,7 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
 @get("/messages/{id_sms:str}/history", summary="Every report of a message, in arrival order")
 async def message_history(id_sms: str, store: Store) -> MessageHistory:
     number = _number(id_sms)
-    events = await store.run(store.tracker.history, number)
+    events = await store.read(store.tracker.history, number)
     if not events:
         raise NotFoundException(detail=f"no status was ever received for id_sms {number}")
     return MessageHistory(
@@ -138,7 +162,7 @@ def create_app(tracker: Tracker, settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="tracker", version="0.1.0"),
         on_startup=[announce],
-        on_shutdown=[tracker.close],
+        on_shutdown=[store.close],
     )
 
 

@@ -1,0 +1,99 @@
+"""A real tracker server process on a free loopback port, on a SQLite file or on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tracker.application import Tracker
+from tracker.bootstrap import open_tracker
+from tracker.config import Settings
+
+from tests.support import create_schema, drop_schema
+
+
+@dataclass
+class LiveServer:
+    """A running ``tracker serve`` and the store it writes to."""
+
+    base_url: str
+    database_url: str
+    process: subprocess.Popen
+    log: Path
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+
+    def open_store(self) -> Tracker:
+        """A second Tracker on the same store, to check what the server stored."""
+        return open_tracker(Settings(database_url=self.database_url, create_tables=False))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(database_url: str, log: Path, **settings: str) -> LiveServer:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": database_url,
+        "TRACKER_PORT": str(port),
+        "TRACKER_LOG_LEVEL": "warning",
+        **{f"TRACKER_{k.upper()}": v for k, v in settings.items()},
+    }
+    output = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "serve"], env=env, stdout=output, stderr=output
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited at start-up:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/schema/openapi.json", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the server did not answer within 30 s:\n{log.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
+    """One server per store kind for the module; tests use ids of their own."""
+    folder = tmp_path_factory.mktemp("server")
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{folder / 'tracker.db'}"
+    else:
+        database_url = create_schema(request.getfixturevalue("postgres_server"))
+    server = start_server(database_url, folder / "server.log", lock_timeout="1")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+        if request.param == "postgres":
+            drop_schema(database_url)
