@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import create_schema, drop_schema
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
-
-from tests.support import create_schema, drop_schema
 
 
 @dataclass

@@ -8,9 +8,8 @@ import sqlite3
 import psycopg
 import pytest
 
-from tracker.domain.quarantine import BODY, ITEM, quarantine_id
-
 from tests.support import sample, server_url
+from tracker.domain.quarantine import BODY, ITEM, quarantine_id
 
 PLATFORM_HEADERS = {"Content-Type": "text/json; charset=utf-8"}
 
