@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -20,6 +21,8 @@ from tracker.domain.message import Message, message_id, receive
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
+
+log = logging.getLogger("tracker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +102,27 @@ class Tracker(Application):
     def record_batches(self, batches: Sequence[Batch]) -> list[Receipt]:
         """Store several batches in a single transaction; one receipt per batch, in order.
 
-        Returns only after the commit. Another writer appending to one of the same messages
+        Returns only after the commit. Another process appending to one of the same messages
         meanwhile makes the commit fail as a whole; then everything is reloaded and decided
-        again, up to ``max_attempts`` times.
+        again, up to ``max_attempts`` times. Should they all clash, nothing is stored and the
+        receipts say so (``stored`` empty): the platform re-sends what is not acknowledged, so
+        contention costs a retry, never an error.
         """
         parsed = [[(s, self._report(s)) for s in batch.statuses] for batch in batches]
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return self._record_once(batches, parsed, attempt)
             except IntegrityError:
-                if attempt == self.max_attempts:
-                    raise StoreUnavailable(
-                        f"gave up after {attempt} attempts: other writers kept appending "
-                        "to the same messages"
-                    ) from None
-                time.sleep(random.uniform(0, 0.005 * attempt))
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
             except PersistenceError as e:
                 raise StoreUnavailable(str(e) or type(e).__name__) from e
-        raise AssertionError("unreachable")
+        log.warning(
+            "stored nothing of %d batch(es): other writers kept appending to the same messages "
+            "through %d attempts; the platform will send them again",
+            len(batches),
+            self.max_attempts,
+        )
+        return [Receipt(stored=frozenset(), attempts=self.max_attempts) for _ in batches]
 
     def _record_once(
         self,

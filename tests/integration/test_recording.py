@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-import pytest
-
-from tracker.application import Status, StoreUnavailable, Tracker, Unusable
+from tracker.application import Status, Tracker, Unusable
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
@@ -116,7 +114,7 @@ def test_a_clash_with_another_writer_is_reloaded_and_retried(database_url, track
     ]
 
 
-def test_endless_clashes_give_up_with_store_unavailable(database_url, tracker):
+def test_endless_clashes_store_and_acknowledge_nothing_instead_of_failing(database_url, tracker):
     other = open_tracker(Settings(database_url=database_url, create_tables=False))
     tracker.record([Status(1, "send", "")])
     load = tracker._load
@@ -129,10 +127,10 @@ def test_endless_clashes_give_up_with_store_unavailable(database_url, tracker):
 
     tracker._load = always_clash
     try:
-        with pytest.raises(StoreUnavailable, match="gave up after 8 attempts"):
-            tracker.record([Status(1, "read", T1)])
+        receipt = tracker.record([Status(1, "read", T1)])
     finally:
         other.close()
+    assert (receipt.stored, receipt.attempts) == (frozenset(), 8)
     assert "read" not in [e.state for e in tracker.history(1)]
 
 

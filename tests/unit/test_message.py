@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.domain.message import Message, message_id, receive
+from tracker.domain.quarantine import QuarantinedInput
 from tracker.domain.status import Report, fold
 from tracker.domain.timestamps import parse_time, zone
 
@@ -93,3 +94,12 @@ def test_event_topics_are_pinned_because_stored_events_name_them():
     # Renaming or moving these classes would make every stored event unreadable.
     assert get_topic(Message.FirstReported) == "tracker.domain.message:Message.FirstReported"
     assert get_topic(Message.StatusReported) == "tracker.domain.message:Message.StatusReported"
+
+
+def test_quarantine_topics_are_pinned_too():
+    assert get_topic(QuarantinedInput.Quarantined) == (
+        "tracker.domain.quarantine:QuarantinedInput.Quarantined"
+    )
+    assert get_topic(QuarantinedInput.ReceivedAgain) == (
+        "tracker.domain.quarantine:QuarantinedInput.ReceivedAgain"
+    )
