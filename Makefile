@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all lint format clean
+.PHONY: help install run test lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,9 @@ run: $(STAMP) ## Serve on 127.0.0.1:8000, events in ./var/tracker.db (TRACKER_* 
 
 test: $(STAMP) ## Run the tests (PostgreSQL tests skip, saying why, when it is unreachable)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Ingest benchmark over HTTP on SQLite and PostgreSQL, beside the raw insert rate
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff, and the import-linter contracts that keep the layers honest
 	$(BIN)/ruff check tracker tests bench

@@ -1,0 +1,122 @@
+"""Load generator: posts realistic status batches to a tracker over loopback HTTP, then reports.
+
+Runs in its own process (started by bench/ingest.py). Each connection owns a range of message
+ids; a message goes send -> deliver -> read, or send -> partly_deliver -> expired/not_deliver
+(about three reports each), shuffled within a window so reports arrive out of order, with a few
+exact duplicates. Prints one JSON object: statuses/s, latency percentiles, errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+
+import httpx
+
+PATHS = [
+    ("send", "deliver", "read"),
+    ("send", "deliver", "read"),
+    ("send", "deliver", "read"),
+    ("send", "partly_deliver", "expired"),
+    ("send", "deliver", "not_deliver"),
+]
+
+
+def bodies(first_id: int, messages: int, batch: int, seed: int) -> list[tuple[bytes, int]]:
+    """Pre-encoded request bodies (with their report counts), ``batch`` reports each."""
+    rnd = random.Random(seed)
+    reports = []
+    for n in range(first_id, first_id + messages):
+        minute = rnd.randrange(60)
+        for step, state in enumerate(rnd.choice(PATHS)):
+            time_ = "" if state == "send" else f"2026-01-01 12:{minute:02d}:{10 * step:02d}"
+            reports.append({"id_sms": n, "time": time_, "state": state})
+    window = 3 * batch  # out of order within a few batches, as a real sender's retries are
+    for start in range(0, len(reports), window):
+        part = reports[start : start + window]
+        rnd.shuffle(part)
+        reports[start : start + window] = part
+    for i in rnd.sample(range(len(reports)), k=len(reports) // 30):  # ~3% exact duplicates
+        reports.insert(i + rnd.randrange(1, batch), reports[i])
+    chunks = [reports[i : i + batch] for i in range(0, len(reports), batch)]
+    return [(json.dumps(chunk).encode(), len(chunk)) for chunk in chunks]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=0.0, help="POSTs/s in all; 0 = flat out")
+    args = parser.parse_args()
+
+    per_connection = int(20_000 * args.seconds / args.connections) + 1000
+    plans = [
+        bodies(1_000_000 * (c + 1), per_connection // 3, args.batch, seed=c)
+        for c in range(args.connections)
+    ]
+    latencies: list[float] = []
+    statuses = 0
+    errors: dict[str, int] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.seconds
+    interval = args.connections / args.rate if args.rate else 0.0
+
+    def run(plan: list[tuple[bytes, int]]) -> None:
+        nonlocal statuses
+        mine, sent, failed = [], 0, {}
+        with httpx.Client(base_url=args.url, timeout=60) as client:
+            next_at = time.monotonic()
+            for body, count in plan:
+                if time.monotonic() >= deadline:
+                    break
+                if interval:
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                    next_at += interval
+                started = time.perf_counter()
+                response = client.post("/webhooks/webcom", content=body)
+                mine.append(time.perf_counter() - started)
+                if response.status_code == 200:
+                    sent += count
+                else:
+                    key = str(response.status_code)
+                    failed[key] = failed.get(key, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            statuses += sent
+            for k, v in failed.items():
+                errors[k] = errors.get(k, 0) + v
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=run, args=(p,)) for p in plans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    print(
+        json.dumps(
+            {
+                "posts": len(latencies),
+                "statuses": statuses,
+                "seconds": round(elapsed, 2),
+                "statuses_per_s": round(statuses / elapsed),
+                "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+                "errors": errors,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
