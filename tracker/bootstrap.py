@@ -15,6 +15,8 @@ from eventsourcing.persistence import PersistenceError
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
+from tracker.views.store import ViewStore
+from tracker.views.store import open_views as views_on
 
 SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
 POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
@@ -90,6 +92,14 @@ def _postgres(url: str, settings: Settings) -> Store:
     }
     where = f"{user}@{host}:{port}/{dbname}" + (f" schema {schema}" if schema else "")
     return Store(kind="postgresql", description=f"PostgreSQL {where}", env=env)
+
+
+def open_views(tracker: Tracker) -> ViewStore:
+    """The views, in the same store as the tracker's events (tables created if missing)."""
+    try:
+        return views_on(tracker.recorder.datastore)  # type: ignore[attr-defined]
+    except PersistenceError as e:
+        raise StoreUnavailable(f"cannot open the views: {e}") from e
 
 
 def open_tracker(settings: Settings) -> Tracker:

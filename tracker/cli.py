@@ -1,15 +1,31 @@
-"""The command line: ``tracker serve`` and ``tracker migrate``; settings come from TRACKER_*."""
+"""The command line: serve, migrate, project, rebuild; settings come from TRACKER_* variables."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as Progress_
 
-from tracker.bootstrap import open_tracker, store_for
+from tracker.application import StoreUnavailable
+from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings, SettingsError
+from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
+from tracker.views.store import VIEWS, open_output_file
 
 cli = typer.Typer(
     help="An event-sourced tracker of SMS delivery statuses.",
@@ -29,8 +45,10 @@ def _settings(**overrides: object) -> Settings:
 
 def _create_tables(settings: Settings) -> None:
     try:
-        open_tracker(settings).close()
-    except SettingsError as e:
+        tracker = open_tracker(settings)
+        open_views(tracker)
+        tracker.close()
+    except (SettingsError, StoreUnavailable) as e:
         _fail(e)
 
 
@@ -49,6 +67,109 @@ def migrate() -> None:
     settings = _settings(create_tables=True)
     _create_tables(settings)
     typer.echo(f"tables ready in {store_for(settings).description}")
+
+
+@cli.command()
+def project(
+    interval: Annotated[float, typer.Option(help="Seconds between polls of the event log.")] = 0.25,
+) -> None:
+    """Keep the views up to date, as a process of its own (run servers with
+    TRACKER_PROJECTIONS=off then). Stops on Ctrl-C or SIGTERM."""
+    settings = _settings()
+    try:
+        tracker = open_tracker(settings)
+        views = open_views(tracker)
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+    live = LiveProjection(Projector(tracker, views), interval=interval)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"projecting {store_for(settings).description} (position {views.position()})")
+    live.start()
+    stop.wait()
+    live.stop()
+    typer.echo(f"stopped at position {views.position()}")
+    tracker.close()
+
+
+@cli.command(name="rebuild")
+def rebuild_views(
+    views_named: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[VIEW]...",
+            help="messages, state_counts, delivery_times. They are one projection at one "
+            "position, so all three are always rebuilt together; naming them checks the names.",
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+            help="Only events received at or before this instant (UTC); needs --out.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Build into this SQLite file instead of replacing the live views."),
+    ] = None,
+) -> None:
+    """Rebuild the views from the whole event history, then swap them in at once.
+
+    Readers keep the old views until the swap. Prints a checksum of each view: two rebuilds
+    of the same history print the same ones."""
+    unknown = sorted(set(views_named or ()) - set(VIEWS))
+    if unknown:
+        _fail(ValueError(f"no such view: {', '.join(unknown)} (views: {', '.join(VIEWS)})"))
+    if until is not None and out is None:
+        _fail(ValueError("--until builds the views as of a past instant: give --out FILE.sqlite"))
+    settings = _settings()
+    try:
+        tracker = open_tracker(settings)
+        target = open_output_file(str(out)) if out else open_views(tracker)
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+    head = tracker.recorder.max_notification_id() or 0
+    with _progress() as bar:
+        task = bar.add_task("rebuilding", total=head or 1, events=0, rate=0.0)
+
+        def advance(progress: Progress) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            rate = progress.events / elapsed if elapsed else 0.0
+            bar.update(task, completed=progress.position, events=progress.events, rate=rate)
+
+        result = rebuild(
+            tracker,
+            target,
+            into_live=out is None,
+            until=until.replace(tzinfo=UTC) if until else None,
+            on_page=advance,
+        )
+        bar.update(task, completed=head or 1, events=result.events)
+    tracker.close()
+    rate = result.events / result.seconds if result.seconds else 0.0
+    where = str(out) if out else f"the live views of {store_for(settings).description}"
+    typer.echo(
+        f"rebuilt {', '.join(VIEWS)} from {result.events:,} events in {result.seconds:.1f} s "
+        f"({rate:,.0f} events/s), up to notification {result.position}, into {where}"
+    )
+    for view, checksum in result.checksums.items():
+        typer.echo(f"  {view:<15} sha256 {checksum}")
+
+
+def _progress() -> Progress_:
+    return Progress_(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[events]:,} events"),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
 
 
 @cli.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Seconds a write waits for the store's lock before the request gets 503.
     lock_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
     log_level: str = "info"
+    # "inline": each server process keeps the views up to date in a background thread;
+    # "off": run `tracker project` as a process of its own instead.
+    projections: Literal["inline", "off"] = "inline"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -31,8 +32,14 @@ _STOP = object()
 class GroupCommit:
     """Accepts batches from any thread; commits them on its own thread, in arrival order."""
 
-    def __init__(self, tracker: Tracker, max_reports: int = 5000):
+    def __init__(
+        self,
+        tracker: Tracker,
+        max_reports: int = 5000,
+        on_commit: Callable[[], None] | None = None,
+    ):
         self.tracker = tracker
+        self.on_commit = on_commit  # told after every commit (the live projection wakes up)
         self.max_reports = max_reports  # a group closes once it holds this many reports
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="tracker-writer", daemon=True)
@@ -97,5 +104,7 @@ class GroupCommit:
             for pending in group:
                 self._commit([pending])
             return
+        if self.on_commit:
+            self.on_commit()
         for pending, receipt in zip(group, receipts, strict=True):
             pending.future.set_result(receipt)

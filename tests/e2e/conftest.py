@@ -32,6 +32,16 @@ class LiveServer:
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
 
+    def settled(self, within: float = 15.0) -> dict:
+        """Wait until the views have caught up with every stored event (lag 0)."""
+        deadline = time.monotonic() + within
+        with self.client() as client:
+            while True:
+                ready = client.get("/health/ready").json()
+                if ready["projection"]["lag"] == 0 or time.monotonic() > deadline:
+                    return ready
+                time.sleep(0.05)
+
     def open_store(self) -> Tracker:
         """A second Tracker on the same store, to check what the server stored."""
         return open_tracker(Settings(database_url=self.database_url, create_tables=False))

@@ -51,6 +51,7 @@ def test_overlapping_concurrent_posts_lose_nothing_and_converge_on_the_fold(live
         for item in batch:
             sent[int(item["id_sms"])].add((item["state"], item["time"]))
 
+    assert live_server.settled()["projection"]["lag"] == 0
     with live_server.client() as http:
         for id_sms, reports in sent.items():
             history = http.get(f"/messages/{id_sms}/history").json()["reports"]

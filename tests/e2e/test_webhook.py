@@ -23,6 +23,7 @@ def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(l
     response = post(live_server, sample("contract-example.json"))
     assert response.status_code == 200
     assert response.json() == [{"id_sms": 3234}, {"id_sms": "3235"}]
+    live_server.settled()
     with live_server.client() as client:
         assert client.get("/messages/3234").json() == {
             "id_sms": 3234,
@@ -54,6 +55,7 @@ def test_a_mixed_batch_acknowledges_every_usable_id_and_quarantines_the_rest(liv
         {"id_sms": 5006},
         {"id_sms": 5007},
     ]
+    live_server.settled()
     with live_server.client() as client:
         assert client.get("/messages/5001").json()["state"] == "deliver"
         assert client.get("/messages/5002").json()["state"] == "deliver"  # unparseable time
@@ -78,6 +80,7 @@ def test_history_lists_reports_in_arrival_order_with_their_outcomes(live_server)
         b' {"id_sms": 4200, "time": "2011-01-01 12:06:00", "state": "read"},'
         b' {"id_sms": 4200, "time": "2011-01-01 12:07:00", "state": "expired"}]',
     )
+    live_server.settled()
     with live_server.client() as client:
         body = client.get("/messages/4200/history").json()
         state = client.get("/messages/4200").json()
@@ -142,6 +145,7 @@ def test_a_body_over_the_size_limit_gets_413_and_stores_nothing(live_server):
     item = b'{"id_sms": 4400, "time": "2011-01-01 12:00:00", "state": "deliver"},'
     body = b"[" + item * (6 * 1024 * 1024 // len(item)) + item[:-1] + b"]"
     assert post(live_server, body).status_code == 413
+    live_server.settled()
     with live_server.client() as client:
         assert client.get("/messages/4400").status_code == 404
 

@@ -18,6 +18,7 @@ from tracker.domain.status import (
     decide,
     fold,
     fold_order,
+    prevails,
 )
 
 EPOCH = datetime(2011, 1, 1, 9, 0, tzinfo=UTC)
@@ -52,6 +53,15 @@ def closed_form(held: list[Report]) -> Report | None:
 @given(report_lists)
 def test_the_fold_agrees_with_the_contracts_closed_form(held):
     assert fold(held) == closed_form(held)
+
+
+@given(report_lists)
+def test_the_fold_is_one_pairwise_step_applied_in_any_order(held):
+    known = [r for r in held if r.state in RANKS]
+    stepwise = None
+    for report in known:
+        stepwise = report if stepwise is None else prevails(stepwise, report)
+    assert stepwise == fold(held)
 
 
 @given(report_lists, st.randoms())

@@ -61,6 +61,7 @@ class Message(Aggregate):
             return None
         outcome = decide(report, self.reports)
         self._reported(
+            id_sms=self.id_sms,
             state=report.state,
             time=report.time,
             instant=report.instant,
@@ -73,6 +74,7 @@ class Message(Aggregate):
     @event("StatusReported")
     def _reported(
         self,
+        id_sms: int,  # redundant with the aggregate, so that every event names its message
         state: str,
         time: str,
         instant: datetime | None,

@@ -92,6 +92,19 @@ def fold(reports: Iterable[Report]) -> Report | None:
     return current
 
 
+def prevails(a: Report, b: Report) -> Report:
+    """Of two reports of known state, the one the fold keeps: ``fold([a, b])``.
+
+    The fold is this step applied in any order (``fold(S + [r]) == prevails(fold(S), r)``), so
+    a view can keep one report per message instead of all of them.
+    """
+    if fold_order(b) < fold_order(a):
+        a, b = b, a
+    if a.final or b.rank <= a.rank:  # type: ignore[operator]
+        return a
+    return b
+
+
 def decide(report: Report, held: Iterable[Report]) -> str:
     """What ``report`` does on arrival at a message that already holds ``held``.
 

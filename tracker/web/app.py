@@ -12,18 +12,27 @@ from typing import TypeVar
 
 import anyio
 import msgspec
+from eventsourcing.persistence import PersistenceError
 from litestar import Litestar, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import ClientException, NotFoundException, ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
 
 from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
-from tracker.bootstrap import open_tracker, store_for
+from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
 from tracker.group_commit import GroupCommit
+from tracker.views.projector import LiveProjection, Projector
+from tracker.views.store import ViewStore
 from tracker.web.intake import BodyError, read_body
-from tracker.web.schemas import MessageHistory, MessageState, ReportRecord
+from tracker.web.schemas import (
+    MessageHistory,
+    MessageState,
+    ProjectionLag,
+    Readiness,
+    ReportRecord,
+)
 
 log = logging.getLogger("tracker")
 T = TypeVar("T")
@@ -35,10 +44,17 @@ class Store:
     Every way the store can fail reaches the client as 503 with Retry-After, nothing stored.
     """
 
-    def __init__(self, tracker: Tracker, threads: int):
+    def __init__(self, tracker: Tracker, views: ViewStore, settings: Settings):
         self.tracker = tracker
-        self.writer = GroupCommit(tracker)
-        self.limiter = anyio.CapacityLimiter(threads)
+        self.views = views
+        self.projector = Projector(tracker, views)
+        self.live = LiveProjection(self.projector) if settings.projections == "inline" else None
+        self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
+        self.limiter = anyio.CapacityLimiter(settings.store_threads)
+
+    def start(self) -> None:
+        if self.live:
+            self.live.start()
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -50,8 +66,16 @@ class Store:
         with _unavailable_as_503():
             return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
 
+    def lag(self) -> tuple[int, int]:
+        try:
+            return self.projector.lag()
+        except PersistenceError as e:
+            raise StoreUnavailable(str(e)) from e
+
     def close(self) -> None:
         self.writer.close()
+        if self.live:
+            self.live.stop()
         self.tracker.close()
 
 
@@ -91,19 +115,20 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     return _json(intake.acknowledgement(receipt.stored))
 
 
-@get("/messages/{id_sms:str}", summary="A message's current state")
+@get("/messages/{id_sms:str}", summary="A message's current state (from the messages view)")
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
-    message = await store.read(store.tracker.message, number)
-    if message is None:
-        raise NotFoundException(detail=f"no status was ever received for id_sms {number}")
-    current = message.current
+    row = await store.read(store.views.message, number)
+    if row is None:
+        raise NotFoundException(
+            detail=f"no status for id_sms {number} in the views (see /health/ready for their lag)"
+        )
     return MessageState(
         id_sms=number,
-        state=current.state if current else None,
-        time=current.time if current else None,
-        final=message.final,
-        reports=len(message.reports),
+        state=row.state,
+        time=row.current.time if row.current else None,
+        final=row.final,
+        reports=row.reports,
     )
 
 
@@ -129,6 +154,20 @@ async def message_history(id_sms: str, store: Store) -> MessageHistory:
     )
 
 
+@get("/health/live", summary="The process is up")
+async def health_live() -> dict[str, str]:
+    return {"status": "live"}
+
+
+@get("/health/ready", summary="The store answers; how far the views lag behind the events")
+async def health_ready(store: Store) -> Readiness:
+    position, head = await store.read(store.lag)
+    return Readiness(
+        status="ready",
+        projection=ProjectionLag(position=position, head=head, lag=max(0, head - position)),
+    )
+
+
 def _number(id_sms: str) -> int:
     number = message_number(id_sms)
     if number is None:
@@ -140,9 +179,9 @@ def _json(value: object) -> Response[bytes]:
     return Response(msgspec.json.encode(value), media_type="application/json")
 
 
-def create_app(tracker: Tracker, settings: Settings) -> Litestar:
-    """The HTTP application around a built Tracker; it owns the Tracker from here on."""
-    store = Store(tracker, settings.store_threads)
+def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litestar:
+    """The HTTP application around a built Tracker and its views; it owns both from here on."""
+    store = Store(tracker, views, settings)
 
     def provide_store() -> Store:
         return store
@@ -157,11 +196,17 @@ def create_app(tracker: Tracker, settings: Settings) -> Litestar:
         )
 
     return Litestar(
-        route_handlers=[webhook, message_state, message_history],
+        route_handlers=[
+            webhook,
+            message_state,
+            message_history,
+            health_live,
+            health_ready,
+        ],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="tracker", version="0.1.0"),
-        on_startup=[announce],
+        on_startup=[announce, store.start],
         on_shutdown=[store.close],
     )
 
@@ -169,4 +214,5 @@ def create_app(tracker: Tracker, settings: Settings) -> Litestar:
 def app_from_env() -> Litestar:
     """The factory the ASGI server calls in each worker: settings from the environment."""
     settings = Settings.from_env()
-    return create_app(open_tracker(settings), settings)
+    tracker = open_tracker(settings)
+    return create_app(tracker, open_views(tracker), settings)

@@ -37,3 +37,14 @@ class ReportRecord(msgspec.Struct):
 class MessageHistory(msgspec.Struct):
     id_sms: int
     reports: list[ReportRecord]
+
+
+class ProjectionLag(msgspec.Struct):
+    position: int  # the last event notification the views have taken into account
+    head: int  # the last event notification in the store
+    lag: int  # events stored but not yet in the views
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    projection: ProjectionLag

@@ -1,0 +1,181 @@
+"""Keeping the views up to date: catch-up in pages, a live polling thread, and rebuilds.
+
+eventsourcing 9.5's SQLite recorder offers no subscription, and PostgreSQL's LISTEN/NOTIFY can
+lose a notification and stall, so the projector simply polls the event log (and is woken at
+once by this process's own commits). Each page is read, folded and written with its position
+in one transaction; a restarted projector resumes from the stored position.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from tracker.application import Tracker
+from tracker.views.log import EventLog
+from tracker.views.projection import Delivery, Fact, MessageRow, count_key, project
+from tracker.views.store import LIVE, SHADOW, ViewStore
+
+log = logging.getLogger("tracker.views")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    position: int  # the last notification id taken into account
+    head: int  # the last notification id in the store when the page was read
+    events: int  # report events projected so far in this run
+
+
+class Projector:
+    """Projects the tracker's report events into a view store, page by page."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        views: ViewStore,
+        *,
+        suffix: str = LIVE,
+        page_size: int = 2000,
+        until: datetime | None = None,
+    ):
+        self.log = EventLog(tracker)
+        self.views = views
+        self.suffix = suffix
+        self.page_size = page_size
+        self.until = until  # only events received at or before this instant
+        self.events = 0
+
+    def lag(self) -> tuple[int, int]:
+        """(position, head): how far the views are, and how far the event store is."""
+        return self.views.position(self.suffix), self.log.head()
+
+    def step(self) -> Progress | None:
+        """Project one page; None when the views had already caught up."""
+        position = self.views.position(self.suffix)
+        head = self.log.head()
+        if head <= position:
+            return None
+        facts, last = self.log.page(position, head, self.page_size)
+        # A short page means everything up to ``head`` was read (ids can have gaps, and other
+        # topics are skipped): the views have then taken account of all of it.
+        end = head if len(facts) < self.page_size or last is None else last
+        if self.until is not None:
+            facts = [f for f in facts if f.received_at <= self.until]
+        rows, counts, deliveries = self._apply(facts)
+        self.views.write(rows, counts, deliveries, end, self.suffix)
+        self.events += len(facts)
+        return Progress(end, head, self.events)
+
+    def catch_up(self, on_page: Callable[[Progress], None] | None = None) -> int:
+        """Project until the views reach the head of the log; returns the events projected."""
+        before = self.events
+        while (progress := self.step()) is not None:
+            if on_page:
+                on_page(progress)
+        return self.events - before
+
+    def _apply(
+        self, facts: list[Fact]
+    ) -> tuple[list[MessageRow], Counter[tuple[str, bool]], list[Delivery]]:
+        ids = list(dict.fromkeys(f.id_sms for f in facts))
+        rows = self.views.load_messages(ids, self.suffix)
+        counts: Counter[tuple[str, bool]] = Counter()
+        deliveries: list[Delivery] = []
+        for fact in facts:
+            before = rows.get(fact.id_sms)
+            after, delivery = project(before, fact)
+            rows[fact.id_sms] = after
+            if (old := count_key(before)) != (new := count_key(after)):
+                if old is not None:
+                    counts[old] -= 1
+                counts[new] += 1  # type: ignore[index]
+            if delivery:
+                deliveries.append(delivery)
+        return [rows[i] for i in ids], counts, deliveries
+
+
+class LiveProjection:
+    """A background thread that keeps the live views caught up (``tracker serve`` runs one)."""
+
+    def __init__(self, projector: Projector, interval: float = 0.25):
+        self.projector = projector
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tracker-projector", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New events were committed: project them now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.projector.catch_up()
+                failures = 0
+            except IntegrityError:
+                continue  # another projector moved the position first: read it again
+            except PersistenceError as e:
+                failures += 1
+                log.warning("projection paused: %s", e)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+            except Exception:  # keep serving reads and writes; the views just fall behind
+                failures += 1
+                log.exception("projection failed; retrying")
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    events: int
+    seconds: float
+    position: int
+    checksums: dict[str, str]
+
+
+def rebuild(
+    tracker: Tracker,
+    views: ViewStore,
+    *,
+    into_live: bool = True,
+    until: datetime | None = None,
+    page_size: int = 5000,
+    on_page: Callable[[Progress], None] | None = None,
+) -> Rebuilt:
+    """Build the views afresh from the whole history, then swap them in (``into_live``).
+
+    The live views stay readable (and kept up to date) until the swap, one transaction that
+    replaces all three together; without ``into_live`` the views are built in ``views`` itself
+    (a separate output store).
+    """
+    suffix = SHADOW if into_live else LIVE
+    views.drop_views(suffix)
+    views.create_views(suffix)
+    projector = Projector(tracker, views, suffix=suffix, page_size=page_size, until=until)
+    began = time.perf_counter()
+    events = projector.catch_up(on_page)
+    elapsed = time.perf_counter() - began
+    checksums = views.checksums(suffix)
+    position = views.position(suffix)
+    if into_live:
+        views.swap_in(suffix)
+    return Rebuilt(events, elapsed, position, checksums)

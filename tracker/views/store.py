@@ -1,0 +1,365 @@
+"""The view tables (messages, state_counts, delivery_times) and their tracking, in SQL.
+
+Every page of events is written in one transaction together with the position it reached
+(eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
+Values are stored in forms both databases keep identically (ISO UTC text, 0/1 integers), so a
+checksum of the same history is the same on either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from tracker.domain.status import Report
+from tracker.views.projection import Delivery, MessageRow
+
+VIEWS = ("messages", "state_counts", "delivery_times")
+LIVE = ""  # table-name suffix of the live views
+SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
+TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all three)
+
+MESSAGE_COLUMNS = (
+    "id_sms", "state", "time", "instant", "final", "reports",
+    "first_received_at", "last_received_at", "conflict", "delivered_at",
+    "latest_state", "latest_time", "latest_instant",
+)  # fmt: skip
+DELIVERY_COLUMNS = (
+    "id_sms", "first_received_at", "delivered_at", "seconds", "day", "hour"
+)  # fmt: skip
+CHECKSUM_ORDER = {
+    "messages": "id_sms",
+    "state_counts": "state, final",
+    "delivery_times": "id_sms",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Fixed-width ISO 8601 UTC text (``2026-01-05T08:00:00.000000+00:00``): sorts as time
+    does, and reads back the same from both databases."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class ViewTables:
+    """SQL for the three views, shared by both databases; subclasses say how to run it."""
+
+    placeholder = "?"
+    id_type = "INTEGER"
+    real_type = "REAL"
+
+    def table(self, name: str) -> str:
+        return name
+
+    def create_statements(self, suffix: str) -> list[str]:
+        m, c, d = (self.table(v + suffix) for v in VIEWS)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {m} (id_sms {self.id_type} PRIMARY KEY, "
+            "state TEXT, time TEXT, instant TEXT, "
+            "final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at TEXT NOT NULL, "
+            "last_received_at TEXT NOT NULL, conflict INTEGER NOT NULL, delivered_at TEXT, "
+            "latest_state TEXT, latest_time TEXT, latest_instant TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {c} (state TEXT NOT NULL, final INTEGER NOT NULL, "
+            "messages INTEGER NOT NULL, PRIMARY KEY (state, final))",
+            f"CREATE TABLE IF NOT EXISTS {d} (id_sms {self.id_type} PRIMARY KEY, "
+            "first_received_at TEXT NOT NULL, "
+            f"delivered_at TEXT NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
+            "hour TEXT NOT NULL)",
+        ]
+
+    def upsert_messages_statement(self, suffix: str) -> str:
+        columns = ", ".join(MESSAGE_COLUMNS)
+        marks = ", ".join([self.placeholder] * len(MESSAGE_COLUMNS))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in MESSAGE_COLUMNS[1:])
+        return (
+            f"INSERT INTO {self.table('messages' + suffix)} ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT (id_sms) DO UPDATE SET {updates}"
+        )
+
+    def add_counts_statement(self, suffix: str) -> str:
+        p, table = self.placeholder, self.table("state_counts" + suffix)
+        return (
+            f"INSERT INTO {table} (state, final, messages) VALUES ({p}, {p}, {p}) "
+            f"ON CONFLICT (state, final) DO UPDATE SET messages = {table}.messages + "
+            "excluded.messages"
+        )
+
+    def insert_deliveries_statement(self, suffix: str) -> str:
+        marks = ", ".join([self.placeholder] * len(DELIVERY_COLUMNS))
+        return (
+            f"INSERT INTO {self.table('delivery_times' + suffix)} "
+            f"({', '.join(DELIVERY_COLUMNS)}) VALUES ({marks})"
+        )
+
+
+def message_values(row: MessageRow) -> tuple:
+    current, latest = row.current, row.latest
+    if current is None:
+        state = time = instant = None
+        final = conflict = 0
+    else:
+        state, time, instant = current.state, current.time, iso(current.instant)
+        final = int(current.final)
+        conflict = int(final and latest is not current and latest != current)
+    return (
+        row.id_sms,
+        state,
+        time,
+        instant,
+        final,
+        row.reports,
+        iso(row.first_received_at),
+        iso(row.last_received_at),
+        conflict,
+        iso(row.delivered_at),
+        latest.state if latest else None,
+        latest.time if latest else None,
+        iso(latest.instant) if latest else None,
+    )
+
+
+def message_row(record: Any) -> MessageRow:
+    current = (
+        Report(record["state"], record["time"], from_iso(record["instant"]))
+        if record["state"] is not None
+        else None
+    )
+    latest = (
+        Report(record["latest_state"], record["latest_time"], from_iso(record["latest_instant"]))
+        if record["latest_state"] is not None
+        else None
+    )
+    return MessageRow(
+        id_sms=record["id_sms"],
+        current=current,
+        reports=record["reports"],
+        first_received_at=from_iso(record["first_received_at"]),  # type: ignore[arg-type]
+        last_received_at=from_iso(record["last_received_at"]),  # type: ignore[arg-type]
+        latest=latest,
+        delivered_at=from_iso(record["delivered_at"]),
+    )
+
+
+def delivery_values(delivery: Delivery) -> tuple:
+    at = iso(delivery.delivered_at)
+    return (
+        delivery.id_sms,
+        iso(delivery.first_received_at),
+        at,
+        delivery.seconds,
+        at[:10],  # type: ignore[index]
+        at[:13],  # type: ignore[index]
+    )
+
+
+class ViewStore:
+    """Reading and writing the views; mixed into a library tracking recorder per database."""
+
+    tables: ViewTables
+    tracking_table: str
+
+    def create_views(self, suffix: str = LIVE) -> None:
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            for statement in self.tables.create_statements(suffix):
+                cursor.execute(statement)
+
+    def drop_views(self, suffix: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            for view in VIEWS:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.tables.table(view + suffix)}")
+            self._delete_tracking(cursor, TRACKING_KEY + suffix)
+
+    def position(self, suffix: str = LIVE) -> int:
+        """The last notification id the views (live or shadow) have taken into account."""
+        return self.max_tracking_id(TRACKING_KEY + suffix) or 0  # type: ignore[attr-defined]
+
+    def load_messages(self, ids: Sequence[int], suffix: str = LIVE) -> dict[int, MessageRow]:
+        found: dict[int, MessageRow] = {}
+        table = self.tables.table("messages" + suffix)
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            for chunk in _chunks(ids, 500):
+                cursor.execute(self._select_in(table, "id_sms", len(chunk)), self._in(chunk))
+                for record in cursor.fetchall():
+                    found[record["id_sms"]] = message_row(record)
+        return found
+
+    def write(
+        self,
+        rows: Iterable[MessageRow],
+        counts: dict[tuple[str, bool], int],
+        deliveries: Sequence[Delivery],
+        position: int,
+        suffix: str = LIVE,
+    ) -> None:
+        """Apply one page of changes and move the position, all in one transaction.
+
+        Raises eventsourcing's IntegrityError when the position was already reached (another
+        projector got there first): nothing of the page is written.
+        """
+        t = self.tables
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.executemany(
+                t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
+            )
+            changed = [(s, int(f), n) for (s, f), n in sorted(counts.items()) if n]
+            if changed:
+                cursor.executemany(t.add_counts_statement(suffix), changed)
+            if deliveries:
+                cursor.executemany(
+                    t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
+                )
+            self._insert_tracking(cursor, Tracking(TRACKING_KEY + suffix, position))  # type: ignore[attr-defined]
+
+    def swap_in(self, suffix: str) -> None:
+        """Replace the live views by the ``suffix`` ones, and their position, atomically."""
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            position = self._tracking_of(cursor, TRACKING_KEY + suffix)
+            for view in VIEWS:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.tables.table(view)}")
+                cursor.execute(f"ALTER TABLE {self.tables.table(view + suffix)} RENAME TO {view}")
+            self._delete_tracking(cursor, TRACKING_KEY)
+            self._delete_tracking(cursor, TRACKING_KEY + suffix)
+            self._insert_tracking(cursor, Tracking(TRACKING_KEY, position))  # type: ignore[attr-defined]
+
+    def checksums(self, suffix: str = LIVE) -> dict[str, str]:
+        """SHA-256 of each view's rows in key order, in a form both databases agree on."""
+        sums = {}
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            for view in VIEWS:
+                digest = hashlib.sha256()
+                cursor.execute(
+                    f"SELECT * FROM {self.tables.table(view + suffix)} "
+                    f"ORDER BY {CHECKSUM_ORDER[view]}"
+                )
+                for record in cursor.fetchall():
+                    digest.update(("\t".join(map(_canonical, _values(record))) + "\n").encode())
+                sums[view] = digest.hexdigest()
+        return sums
+
+    def rows(self, view: str, suffix: str = LIVE) -> list[tuple]:
+        """Every row of a view in key order (for tests and exports)."""
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT * FROM {self.tables.table(view + suffix)} ORDER BY {CHECKSUM_ORDER[view]}"
+            )
+            return [tuple(_values(r)) for r in cursor.fetchall()]
+
+    def message(self, id_sms: int) -> MessageRow | None:
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT * FROM {self.tables.table('messages')} WHERE id_sms = "
+                f"{self.tables.placeholder}",
+                (id_sms,),
+            )
+            record = cursor.fetchone()
+        return message_row(record) if record else None
+
+    def _tracking_of(self, cursor: Any, key: str) -> int:
+        cursor.execute(
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = "
+            f"{self.tables.placeholder}",
+            (key,),
+        )
+        record = cursor.fetchone()
+        return record["notification_id"] if record else 0
+
+    def _delete_tracking(self, cursor: Any, key: str) -> None:
+        cursor.execute(
+            f"DELETE FROM {self.tracking_table} WHERE application_name = {self.tables.placeholder}",
+            (key,),
+        )
+
+    def _select_in(self, table: str, column: str, n: int) -> str:
+        raise NotImplementedError
+
+    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
+        raise NotImplementedError
+
+
+class SQLiteViews(ViewStore, SQLiteTrackingRecorder):
+    """The views in a SQLite file: the event store's own, or a separate output file."""
+
+    tables = ViewTables()
+    tracking_table = "tracking"
+
+    def _select_in(self, table: str, column: str, n: int) -> str:
+        return f"SELECT * FROM {table} WHERE {column} IN ({', '.join('?' * n)})"
+
+    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
+        return list(values)
+
+
+class PostgresTables(ViewTables):
+    placeholder = "%s"
+    id_type = "BIGINT"
+    real_type = "DOUBLE PRECISION"
+
+    def __init__(self, schema: str):
+        self.schema = schema
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+
+class PostgresViews(ViewStore, PostgresTrackingRecorder):
+    """The views in the event store's PostgreSQL schema."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self.tables = PostgresTables(datastore.schema)
+        self.tracking_table = f'"{datastore.schema}"."{self.tracking_table_name}"'
+
+    def _select_in(self, table: str, column: str, n: int) -> str:
+        return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"
+
+    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
+        return [list(values)]
+
+
+def open_views(datastore: SQLiteDatastore | PostgresDatastore) -> ViewStore:
+    """The view store on an event store's own datastore, tables created."""
+    views: ViewStore
+    if isinstance(datastore, SQLiteDatastore):
+        views = SQLiteViews(datastore)
+    else:
+        views = PostgresViews(datastore)
+    views.create_table()  # type: ignore[attr-defined]  # the library's tracking table
+    views.create_views(LIVE)
+    return views
+
+
+def open_output_file(path: str) -> SQLiteViews:
+    """A view store in a SQLite file of its own (``tracker rebuild --out``)."""
+    views = SQLiteViews(SQLiteDatastore(db_name=path))
+    views.create_table()
+    return views
+
+
+def _values(record: Any) -> Iterator[Any]:
+    return iter(record.values()) if isinstance(record, dict) else iter(tuple(record))
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
