@@ -11,7 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from tracker.domain.status import Report, decide, fold
+from tracker.domain.status import Report, decide, is_known, prevails
 
 # Never change: every stored message's aggregate id is derived from it.
 MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
@@ -86,7 +86,8 @@ class Message(Aggregate):
 
     def _hold(self, report: Report) -> None:
         self.reports.append(report)
-        self.current = fold(self.reports)
+        if is_known(report.state):  # one fold step: fold(S + [r]) == prevails(fold(S), r)
+            self.current = report if self.current is None else prevails(self.current, report)
 
     @property
     def _identities(self) -> set[tuple[str, str]]:

@@ -1,0 +1,158 @@
+"""The views on a real store: exactly once, resumable, rebuilt equals live, as of a past instant."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracker.application import Status
+from tracker.bootstrap import open_tracker, open_views
+from tracker.config import Settings
+from tracker.views.log import EventLog
+from tracker.views.projector import Projector, rebuild
+from tracker.views.store import SHADOW, VIEWS, open_output_file
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+STATES = ["send", "partly_deliver", "deliver", "read", "not_deliver", "expired", "odd"]
+TIMES = ["", "2026-03-01 12:00:00", "2026-03-01 12:00:30", "2026-03-01 12:01:00", "x"]
+
+statuses = st.builds(Status, st.integers(1, 25), st.sampled_from(STATES), st.sampled_from(TIMES))
+traffic = st.lists(
+    st.tuples(st.lists(statuses, min_size=1, max_size=12), st.booleans()), min_size=1, max_size=8
+)
+
+
+@pytest.fixture
+def views(tracker):
+    return open_views(tracker)
+
+
+def snapshot(views, suffix=""):
+    return {view: views.rows(view, suffix) for view in VIEWS}
+
+
+def test_the_lean_log_reader_decodes_what_the_library_decodes(tracker):
+    tracker.record([Status(1, "send", ""), Status(1, "deliver", TIMES[1]), Status(2, "odd", "x")])
+    tracker.record([Status(1, "read", TIMES[2])], [])
+    facts, last = EventLog(tracker).page(0, 10**9, 100)
+    library = [
+        tracker.mapper.to_domain_event(n)
+        for n in tracker.recorder.select_notifications(start=1, limit=100)
+    ]
+    assert [(f.id_sms, f.state, f.time, f.instant, f.received_at) for f in facts] == [
+        (e.id_sms, e.state, e.time, e.instant, e.received_at) for e in library
+    ]
+    assert last == tracker.recorder.max_notification_id()
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(traffic)
+def test_rebuilt_equals_live_after_any_traffic(tracker, views, batches):
+    live = Projector(tracker, views, page_size=7)
+    for batch, project_now in batches:
+        tracker.record(batch)
+        if project_now:
+            live.step()  # the live views follow at their own pace, a page at a time
+    live.catch_up()
+    before = snapshot(views)
+    result = rebuild(tracker, views, page_size=50)
+    assert snapshot(views) == before
+    assert result.checksums == views.checksums()
+
+
+def test_state_counts_sum_the_messages_view(tracker, views):
+    tracker.record([Status(n, STATES[n % 7], TIMES[n % 5]) for n in range(60)])
+    tracker.record([Status(n, "read", TIMES[3]) for n in range(0, 60, 3)])
+    Projector(tracker, views).catch_up()
+    by_state = Counter((state or "", final) for _, state, _, _, final, *_ in views.rows("messages"))
+    assert {(s, f): n for s, f, n in views.rows("state_counts") if n} == by_state
+
+
+def test_a_page_is_applied_exactly_once(tracker, views):
+    tracker.record([Status(1, "send", ""), Status(2, "deliver", TIMES[1])])
+    projector = Projector(tracker, views)
+    projector.catch_up()
+    before = snapshot(views)
+    row = views.load_messages([1])[1]
+    with pytest.raises(IntegrityError):  # the same page again: refused whole
+        views.write([row], Counter({("send", False): 1}), [], views.position())
+    assert snapshot(views) == before
+
+
+def test_a_restarted_projector_resumes_where_the_last_one_stopped(tracker, views):
+    for n in range(10):
+        tracker.record([Status(n, "send", ""), Status(n, "deliver", TIMES[n % 4])])
+    first = Projector(tracker, views, page_size=3)
+    first.step()
+    first.step()
+    stopped_at = views.position()
+    Projector(tracker, views, page_size=3).catch_up()  # a new process, say
+    assert 0 < stopped_at < views.position() == tracker.recorder.max_notification_id()
+    assert rebuild(tracker, views).checksums == views.checksums()
+
+
+def test_rebuilding_twice_gives_identical_checksums(tracker, views):
+    tracker.record([Status(n, STATES[n % 7], TIMES[n % 5]) for n in range(40)])
+    assert rebuild(tracker, views).checksums == rebuild(tracker, views).checksums
+
+
+def test_a_rebuild_leaves_no_shadow_tables_and_keeps_the_position(tracker, views):
+    tracker.record([Status(1, "send", "")])
+    result = rebuild(tracker, views)
+    assert views.position() == result.position == tracker.recorder.max_notification_id()
+    assert views.position(SHADOW) == 0
+
+
+def test_the_views_as_of_a_past_instant_equal_a_rebuild_of_only_that_history(
+    tracker, database_url, tmp_path
+):
+    days = [[Status(n, "send", "") for n in range(10)],
+            [Status(n, "deliver", TIMES[1]) for n in range(0, 10, 2)],
+            [Status(n, "expired", TIMES[2]) for n in range(10)]]  # fmt: skip
+    for day, batch in enumerate(days):
+        tracker.record(batch, received_at=T0 + timedelta(days=day))
+    as_of = open_output_file(str(tmp_path / "as-of.sqlite"))
+    rebuild(tracker, as_of, into_live=False, until=T0 + timedelta(days=1))
+
+    only_then = open_tracker(Settings(database_url=f"sqlite:///{tmp_path / 'then.db'}"))
+    for day, batch in enumerate(days[:2]):
+        only_then.record(batch, received_at=T0 + timedelta(days=day))
+    expected = rebuild(only_then, open_views(only_then)).checksums
+    only_then.close()
+    assert as_of.checksums() == expected
+    assert views_rows_count(as_of, "delivery_times") == 5
+
+
+def test_delivery_times_measure_from_the_first_report_to_delivery(tracker, views):
+    tracker.record([Status(7, "send", "")], received_at=T0)
+    tracker.record([Status(7, "deliver", TIMES[1])], received_at=T0 + timedelta(seconds=42))
+    tracker.record([Status(7, "read", TIMES[2])], received_at=T0 + timedelta(seconds=60))
+    tracker.record([Status(8, "expired", TIMES[1])], received_at=T0)
+    Projector(tracker, views).catch_up()
+    [(id_sms, first, delivered, seconds, day, hour)] = views.rows("delivery_times")
+    assert (id_sms, seconds, day, hour) == (7, 42.0, "2026-03-01", "2026-03-01T09")
+    delivered_at = T0 + timedelta(seconds=42)
+    assert first == T0.isoformat(timespec="microseconds")
+    assert delivered == delivered_at.isoformat(timespec="microseconds")
+
+
+def test_a_conflict_is_flagged_when_a_report_follows_a_final_state(tracker, views):
+    tracker.record([Status(1, "deliver", TIMES[1]), Status(1, "read", TIMES[3])])
+    tracker.record([Status(1, "not_deliver", TIMES[2])])  # earlier final: read now follows it
+    tracker.record([Status(2, "deliver", TIMES[1]), Status(2, "read", TIMES[2])])
+    Projector(tracker, views).catch_up()
+    rows = {row[0]: row for row in views.rows("messages")}
+    conflict = 8  # column index of "conflict"
+    assert (rows[1][1], rows[1][conflict]) == ("not_deliver", 1)
+    assert (rows[2][1], rows[2][conflict]) == ("read", 0)
+
+
+def views_rows_count(views, view):
+    return len(views.rows(view))
