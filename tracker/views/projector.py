@@ -8,6 +8,7 @@ in one transaction; a restarted projector resumes from the stored position.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -68,8 +69,10 @@ class Projector:
         end = head if len(facts) < self.page_size or last is None else last
         if self.until is not None:
             facts = [f for f in facts if f.received_at <= self.until]
-        rows, counts, deliveries = self._apply(facts)
-        self.views.write(rows, counts, deliveries, end, self.suffix)
+        ids = list(dict.fromkeys(f.id_sms for f in facts))
+        rows = self.views.load_messages(ids, self.suffix)
+        counts, deliveries = apply_facts(facts, rows)
+        self.views.write([rows[i] for i in ids], counts, deliveries, end, self.suffix)
         self.events += len(facts)
         return Progress(end, head, self.events)
 
@@ -81,24 +84,25 @@ class Projector:
                 on_page(progress)
         return self.events - before
 
-    def _apply(
-        self, facts: list[Fact]
-    ) -> tuple[list[MessageRow], Counter[tuple[str, bool]], list[Delivery]]:
-        ids = list(dict.fromkeys(f.id_sms for f in facts))
-        rows = self.views.load_messages(ids, self.suffix)
-        counts: Counter[tuple[str, bool]] = Counter()
-        deliveries: list[Delivery] = []
-        for fact in facts:
-            before = rows.get(fact.id_sms)
-            after, delivery = project(before, fact)
-            rows[fact.id_sms] = after
-            if (old := count_key(before)) != (new := count_key(after)):
-                if old is not None:
-                    counts[old] -= 1
-                counts[new] += 1  # type: ignore[index]
-            if delivery:
-                deliveries.append(delivery)
-        return [rows[i] for i in ids], counts, deliveries
+
+def apply_facts(
+    facts: list[Fact], rows: dict[int, MessageRow]
+) -> tuple[Counter[tuple[str, bool]], list[Delivery]]:
+    """Fold ``facts`` into ``rows`` (which must hold every stored row they touch), in order;
+    return the change in state counts and the deliveries recorded."""
+    counts: Counter[tuple[str, bool]] = Counter()
+    deliveries: list[Delivery] = []
+    for fact in facts:
+        before = rows.get(fact.id_sms)
+        after, delivery = project(before, fact)
+        rows[fact.id_sms] = after
+        if (old := count_key(before)) != (new := count_key(after)):
+            if old is not None:
+                counts[old] -= 1
+            counts[new] += 1  # type: ignore[index]
+        if delivery:
+            deliveries.append(delivery)
+    return counts, deliveries
 
 
 class LiveProjection:
@@ -159,23 +163,51 @@ def rebuild(
     into_live: bool = True,
     until: datetime | None = None,
     page_size: int = 5000,
+    cache_rows: int = 50_000,
     on_page: Callable[[Progress], None] | None = None,
 ) -> Rebuilt:
     """Build the views afresh from the whole history, then swap them in (``into_live``).
 
     The live views stay readable (and kept up to date) until the swap, one transaction that
     replaces all three together; without ``into_live`` the views are built in ``views`` itself
-    (a separate output store).
+    (a separate output store). Unlike the live projector, a rebuild does not commit its
+    position page by page: its tables are thrown away if it dies, so it keeps the rows it
+    touched lately in a bounded cache (memory stays flat), writes each row about once, and
+    records its position in its last transaction.
     """
     suffix = SHADOW if into_live else LIVE
     views.drop_views(suffix)
     views.create_views(suffix)
-    projector = Projector(tracker, views, suffix=suffix, page_size=page_size, until=until)
+    log = EventLog(tracker)
+    head = log.head()
     began = time.perf_counter()
-    events = projector.catch_up(on_page)
+    rows: dict[int, MessageRow] = {}  # insertion order = least recently touched first
+    counts: Counter[tuple[str, bool]] = Counter()
+    deliveries: list[Delivery] = []
+    position, events = 0, 0
+    while position < head:
+        facts, last = log.page(position, head, page_size)
+        position = head if len(facts) < page_size or last is None else last
+        if until is not None:
+            facts = [f for f in facts if f.received_at <= until]
+        for id_sms in {f.id_sms for f in facts}:
+            if id_sms in rows:
+                rows[id_sms] = rows.pop(id_sms)  # most recently touched goes last
+        missing = [i for i in dict.fromkeys(f.id_sms for f in facts) if i not in rows]
+        rows.update(views.load_messages(missing, suffix))  # rows evicted earlier, if any
+        page_counts, page_deliveries = apply_facts(facts, rows)
+        counts.update(page_counts)
+        deliveries.extend(page_deliveries)
+        events += len(facts)
+        if len(rows) > cache_rows:
+            evicted = [rows.pop(i) for i in list(itertools.islice(rows, len(rows) // 2))]
+            views.write_rows(evicted, deliveries, suffix)
+            deliveries = []
+        if on_page:
+            on_page(Progress(position, head, events))
+    views.write(list(rows.values()), counts, deliveries, position, suffix)
     elapsed = time.perf_counter() - began
     checksums = views.checksums(suffix)
-    position = views.position(suffix)
     if into_live:
         views.swap_in(suffix)
     return Rebuilt(events, elapsed, position, checksums)

@@ -217,11 +217,27 @@ class ViewStore:
             changed = [(s, int(f), n) for (s, f), n in sorted(counts.items()) if n]
             if changed:
                 cursor.executemany(t.add_counts_statement(suffix), changed)
+                # A state nobody is in any more has no row, as in a rebuild (checksums agree).
+                cursor.execute(f"DELETE FROM {t.table('state_counts' + suffix)} WHERE messages = 0")
             if deliveries:
                 cursor.executemany(
                     t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
                 )
             self._insert_tracking(cursor, Tracking(TRACKING_KEY + suffix, position))  # type: ignore[attr-defined]
+
+    def write_rows(
+        self, rows: Sequence[MessageRow], deliveries: Sequence[Delivery], suffix: str
+    ) -> None:
+        """Write message rows and deliveries without moving the position (rebuilds only)."""
+        t = self.tables
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.executemany(
+                t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
+            )
+            if deliveries:
+                cursor.executemany(
+                    t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
+                )
 
     def swap_in(self, suffix: str) -> None:
         """Replace the live views by the ``suffix`` ones, and their position, atomically."""
