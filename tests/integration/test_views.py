@@ -156,3 +156,26 @@ def test_a_conflict_is_flagged_when_a_report_follows_a_final_state(tracker, view
 
 def views_rows_count(views, view):
     return len(views.rows(view))
+
+
+def test_a_page_read_before_a_rebuild_was_swapped_in_is_refused(tracker, views):
+    tracker.record([Status(n, "send", "") for n in range(5)])
+    live = Projector(tracker, views)
+    live.catch_up()
+    tracker.record([Status(n, "deliver", TIMES[1]) for n in range(5)])
+    load = views.load_messages
+    swapped = []
+
+    def rebuild_meanwhile(ids, suffix=""):
+        rows = load(ids, suffix)
+        if not swapped:
+            views.load_messages = load  # the rebuild itself reads rows too
+            swapped.append(rebuild(tracker, views))  # includes the page being projected
+        return rows
+
+    views.load_messages = rebuild_meanwhile
+    with pytest.raises(IntegrityError, match="moved"):
+        live.step()
+    live.catch_up()
+    assert views.checksums() == swapped[0].checksums  # nothing applied twice
+    assert {row[0]: row[5] for row in views.rows("messages")} == {n: 2 for n in range(5)}

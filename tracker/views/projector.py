@@ -72,7 +72,9 @@ class Projector:
         ids = list(dict.fromkeys(f.id_sms for f in facts))
         rows = self.views.load_messages(ids, self.suffix)
         counts, deliveries = apply_facts(facts, rows)
-        self.views.write([rows[i] for i in ids], counts, deliveries, end, self.suffix)
+        self.views.write(
+            [rows[i] for i in ids], counts, deliveries, end, self.suffix, previous=position
+        )
         self.events += len(facts)
         return Progress(end, head, self.events)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
@@ -203,14 +203,20 @@ class ViewStore:
         deliveries: Sequence[Delivery],
         position: int,
         suffix: str = LIVE,
+        *,
+        previous: int | None = None,
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
 
-        Raises eventsourcing's IntegrityError when the position was already reached (another
-        projector got there first): nothing of the page is written.
+        ``previous`` is the position the page was read from: if the views are no longer there
+        (another projector wrote first, or a rebuild was swapped in), eventsourcing's
+        IntegrityError is raised and nothing of the page is written.
         """
         t = self.tables
+        key = TRACKING_KEY + suffix
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            if previous is not None and (now := self._tracking_of(cursor, key)) != previous:
+                raise IntegrityError(f"the views moved from {previous} to {now} meanwhile")
             cursor.executemany(
                 t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
             )
@@ -223,7 +229,7 @@ class ViewStore:
                 cursor.executemany(
                     t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
                 )
-            self._insert_tracking(cursor, Tracking(TRACKING_KEY + suffix, position))  # type: ignore[attr-defined]
+            self._insert_tracking(cursor, Tracking(key, position))  # type: ignore[attr-defined]
 
     def write_rows(
         self, rows: Sequence[MessageRow], deliveries: Sequence[Delivery], suffix: str
