@@ -55,12 +55,7 @@ def raw_read_rates(tracker) -> tuple[float, float]:
         began = time.perf_counter()
         while after < head:
             with log.datastore.transaction(commit=False) as cursor:
-                params = (
-                    (after, head, log.topics, 5000)
-                    if log.postgres
-                    else (after, head, *log.topics, 5000)
-                )
-                cursor.execute(log.select, params)
+                cursor.execute(log.select, (after, head, 5000))
                 page = cursor.fetchall()
             if not page:
                 break

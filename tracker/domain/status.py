@@ -7,7 +7,7 @@ single implementation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 #: Rank of every known state. A message only moves to a higher rank; rank 3 is final.
@@ -49,6 +49,15 @@ class Report:
     state: str
     time: str
     instant: datetime | None = None
+    order: tuple = field(init=False, repr=False, compare=False)  # fold_order(), computed once
+
+    def __post_init__(self) -> None:
+        rank = RANKS.get(self.state, -1)
+        if self.instant is None:
+            order = (0, 0.0, rank, self.state, self.time)
+        else:
+            order = (1, self.instant.timestamp(), rank, self.state, self.time)
+        object.__setattr__(self, "order", order)
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -69,10 +78,7 @@ def fold_order(report: Report) -> tuple:
     The raw time breaks the last ties, so the order is total and the fold deterministic. Reports
     of unknown state never enter the fold; they sort as rank -1 wherever reports are listed.
     """
-    rank = RANKS.get(report.state, -1)
-    if report.instant is None:
-        return (0, 0.0, rank, report.state, report.time)
-    return (1, report.instant.timestamp(), rank, report.state, report.time)
+    return report.order
 
 
 def fold(reports: Iterable[Report]) -> Report | None:
@@ -98,7 +104,7 @@ def prevails(a: Report, b: Report) -> Report:
     The fold is this step applied in any order (``fold(S + [r]) == prevails(fold(S), r)``), so
     a view can keep one report per message instead of all of them.
     """
-    if fold_order(b) < fold_order(a):
+    if b.order < a.order:
         a, b = b, a
     if a.final or b.rank <= a.rank:  # type: ignore[operator]
         return a

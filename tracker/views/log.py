@@ -47,38 +47,38 @@ class EventLog:
         self.recorder = recorder
         datastore = recorder.datastore  # type: ignore[attr-defined]
         table = recorder.events_table_name  # type: ignore[attr-defined]
+        # No topic filter in SQL: on PostgreSQL, with one, the planner may read the whole rest of
+        # the log into a bitmap and sort it for every page (seen: 1.1 s instead of 5 ms a page on
+        # a freshly loaded table). Ranges of the notification index are always cheap; the rare
+        # other events (quarantined input) are skipped here.
         if isinstance(datastore, PostgresDatastore):
             self.postgres = True
             self.select = (
-                f'SELECT notification_id, state FROM "{datastore.schema}"."{table}" '
-                "WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s) "
+                f'SELECT notification_id, topic, state FROM "{datastore.schema}"."{table}" '
+                "WHERE notification_id > %s AND notification_id <= %s "
                 "ORDER BY notification_id LIMIT %s"
             )
-            self.topics: Any = list(MESSAGE_TOPICS)
         else:
             self.postgres = False
             self.select = (
-                f"SELECT rowid, state FROM {table} "
-                "WHERE rowid > ? AND rowid <= ? AND topic IN (?, ?) ORDER BY rowid LIMIT ?"
+                f"SELECT rowid, topic, state FROM {table} "
+                "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
             )
-            self.topics = MESSAGE_TOPICS
         self.datastore = datastore
 
     def head(self) -> int:
         """The last notification id in the store (0 when it is empty)."""
         return self.recorder.max_notification_id() or 0
 
-    def page(self, after: int, stop: int, limit: int) -> tuple[list[Fact], int | None]:
-        """Report events with ids in (after, stop], at most ``limit``, and the last id read."""
-        if self.postgres:
-            params: tuple = (after, stop, self.topics, limit)
-        else:
-            params = (after, stop, *self.topics, limit)
+    def page(self, after: int, stop: int, limit: int) -> tuple[list[Fact], int]:
+        """The report events among the next ``limit`` events with ids in (after, stop], and
+        the position reached: the last id read, or ``stop`` when fewer than ``limit`` were
+        left (ids have gaps, so only a short read proves everything up to ``stop`` was read)."""
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self.select, params)
+            cursor.execute(self.select, (after, stop, limit))
             rows = cursor.fetchall()
-        facts = [self._fact(row) for row in rows]
-        return facts, (_first(rows[-1]) if rows else None)
+        facts = [self._fact(row) for row in rows if row["topic"] in MESSAGE_TOPICS]
+        return facts, (_first(rows[-1]) if len(rows) == limit else stop)
 
     def _fact(self, row: Any) -> Fact:
         report = _decode(row["state"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tracker.domain.status import Report, fold_order, is_known, prevails
+from tracker.domain.status import Report, is_known, prevails
 
 DELIVERED_STATES = frozenset({"deliver", "read"})
 NO_STATE = ""  # state_counts' key for messages that have only reports of unknown state
@@ -78,7 +78,7 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
     current, latest = row.current, row.latest
     if is_known(report.state):
         current = report if current is None else prevails(current, report)
-        if latest is None or fold_order(report) > fold_order(latest):
+        if latest is None or report.order > latest.order:
             latest = report
     newly_delivered = (
         row.delivered_at is None and current is not None and current.state in DELIVERED_STATES

@@ -63,10 +63,7 @@ class Projector:
         head = self.log.head()
         if head <= position:
             return None
-        facts, last = self.log.page(position, head, self.page_size)
-        # A short page means everything up to ``head`` was read (ids can have gaps, and other
-        # topics are skipped): the views have then taken account of all of it.
-        end = head if len(facts) < self.page_size or last is None else last
+        facts, end = self.log.page(position, head, self.page_size)
         if self.until is not None:
             facts = [f for f in facts if f.received_at <= self.until]
         ids = list(dict.fromkeys(f.id_sms for f in facts))
@@ -92,18 +89,22 @@ def apply_facts(
 ) -> tuple[Counter[tuple[str, bool]], list[Delivery]]:
     """Fold ``facts`` into ``rows`` (which must hold every stored row they touch), in order;
     return the change in state counts and the deliveries recorded."""
-    counts: Counter[tuple[str, bool]] = Counter()
     deliveries: list[Delivery] = []
+    buckets_before: dict[int, tuple[str, bool] | None] = {}
     for fact in facts:
         before = rows.get(fact.id_sms)
+        if fact.id_sms not in buckets_before:
+            buckets_before[fact.id_sms] = count_key(before)
         after, delivery = project(before, fact)
         rows[fact.id_sms] = after
-        if (old := count_key(before)) != (new := count_key(after)):
+        if delivery:
+            deliveries.append(delivery)
+    counts: Counter[tuple[str, bool]] = Counter()
+    for id_sms, old in buckets_before.items():
+        if old != (new := count_key(rows[id_sms])):
             if old is not None:
                 counts[old] -= 1
             counts[new] += 1  # type: ignore[index]
-        if delivery:
-            deliveries.append(delivery)
     return counts, deliveries
 
 
@@ -188,8 +189,7 @@ def rebuild(
     deliveries: list[Delivery] = []
     position, events = 0, 0
     while position < head:
-        facts, last = log.page(position, head, page_size)
-        position = head if len(facts) < page_size or last is None else last
+        facts, position = log.page(position, head, page_size)
         if until is not None:
             facts = [f for f in facts if f.received_at <= until]
         for id_sms in {f.id_sms for f in facts}:

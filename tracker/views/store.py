@@ -37,7 +37,7 @@ CHECKSUM_ORDER = {
     "messages": "id_sms",
     "state_counts": "state, final",
     "delivery_times": "id_sms",
-}
+}  # every view but state_counts is keyed by id_sms, which scan() pages on
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -259,25 +259,38 @@ class ViewStore:
     def checksums(self, suffix: str = LIVE) -> dict[str, str]:
         """SHA-256 of each view's rows in key order, in a form both databases agree on."""
         sums = {}
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            for view in VIEWS:
-                digest = hashlib.sha256()
-                cursor.execute(
-                    f"SELECT * FROM {self.tables.table(view + suffix)} "
-                    f"ORDER BY {CHECKSUM_ORDER[view]}"
-                )
-                for record in cursor.fetchall():
-                    digest.update(("\t".join(map(_canonical, _values(record))) + "\n").encode())
-                sums[view] = digest.hexdigest()
+        for view in VIEWS:
+            digest = hashlib.sha256()
+            for values in self.scan(view, suffix):
+                digest.update(("\t".join(map(_canonical, values)) + "\n").encode())
+            sums[view] = digest.hexdigest()
         return sums
 
     def rows(self, view: str, suffix: str = LIVE) -> list[tuple]:
-        """Every row of a view in key order (for tests and exports)."""
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(
-                f"SELECT * FROM {self.tables.table(view + suffix)} ORDER BY {CHECKSUM_ORDER[view]}"
-            )
-            return [tuple(_values(r)) for r in cursor.fetchall()]
+        """Every row of a view in key order (for tests)."""
+        return list(self.scan(view, suffix))
+
+    def scan(self, view: str, suffix: str = LIVE, page: int = 5000) -> Iterator[tuple]:
+        """A view's rows in key order, read a page at a time (memory stays flat)."""
+        table = self.tables.table(view + suffix)
+        p = self.tables.placeholder
+        if view == "state_counts":  # a handful of rows
+            with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(f"SELECT * FROM {table} ORDER BY {CHECKSUM_ORDER[view]}")
+                yield from (tuple(_values(r)) for r in cursor.fetchall())
+            return
+        after = -1
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(
+                    f"SELECT * FROM {table} WHERE id_sms > {p} ORDER BY id_sms LIMIT {p}",
+                    (after, page),
+                )
+                records = [tuple(_values(r)) for r in cursor.fetchall()]
+            yield from records
+            if len(records) < page:
+                return
+            after = records[-1][0]
 
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
