@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from tracker.application import Status, Tracker, Unusable
@@ -88,48 +88,44 @@ def test_quarantined_input_is_kept_and_repeats_are_counted_on_the_same_item(trac
     assert [reason for _, reason in held.receipts] == [item.reason, item.reason]
 
 
-def test_a_clash_with_another_writer_is_reloaded_and_retried(database_url, tracker):
+@contextmanager
+def another_writer_appends(tracker, database_url, clashes):
+    """Between ``tracker`` loading message 1 and saving it, another process appends to it
+    (``clashes`` times, a minute later each time)."""
     other = open_tracker(Settings(database_url=database_url, create_tables=False))
-    tracker.record([Status(1, "send", "")])
     load = tracker._load
-    clashed = threading.Event()
+    minutes = iter(range(clashes))
 
     def load_then_let_the_other_writer_in(id_sms):
         message = load(id_sms)
-        if not clashed.is_set():
-            clashed.set()
-            other.record([Status(1, "deliver", T0)])
+        if (minute := next(minutes, None)) is not None:
+            other.record([Status(1, "deliver", f"2011-01-01 12:{minute:02d}:00")])
         return message
 
     tracker._load = load_then_let_the_other_writer_in
     try:
-        receipt = tracker.record([Status(1, "read", T1)])
+        yield
     finally:
+        tracker._load = load
         other.close()
+
+
+def test_a_clash_with_another_writer_is_reloaded_and_retried(database_url, tracker):
+    tracker.record([Status(1, "send", "")])
+    with another_writer_appends(tracker, database_url, clashes=1):
+        receipt = tracker.record([Status(1, "read", T1)])
     assert receipt.attempts == 2
-    assert [(e.state, e.outcome) for e in tracker.history(1)] == [
-        ("send", "applied"),
-        ("deliver", "applied"),
-        ("read", "applied"),
+    assert [(e.state, e.time, e.outcome) for e in tracker.history(1)] == [
+        ("send", "", "applied"),
+        ("deliver", T0, "applied"),
+        ("read", T1, "applied"),
     ]
 
 
 def test_endless_clashes_store_and_acknowledge_nothing_instead_of_failing(database_url, tracker):
-    other = open_tracker(Settings(database_url=database_url, create_tables=False))
     tracker.record([Status(1, "send", "")])
-    load = tracker._load
-    minute = iter(range(60))
-
-    def always_clash(id_sms):
-        message = load(id_sms)
-        other.record([Status(1, "deliver", f"2011-01-01 12:{next(minute):02d}:00")])
-        return message
-
-    tracker._load = always_clash
-    try:
+    with another_writer_appends(tracker, database_url, clashes=60):
         receipt = tracker.record([Status(1, "read", T1)])
-    finally:
-        other.close()
     assert (receipt.stored, receipt.attempts) == (frozenset(), 8)
     assert "read" not in [e.state for e in tracker.history(1)]
 
