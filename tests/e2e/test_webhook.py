@@ -190,3 +190,18 @@ class hold_the_store:
     def __exit__(self, *exc):
         self.conn.rollback()
         self.conn.close()
+
+
+def test_reads_during_a_write_lock_answer_or_say_503_never_500(live_server):
+    post(live_server, b'[{"id_sms": 4600, "time": "", "state": "send"}]')
+    live_server.settled()
+    with hold_the_store(live_server), live_server.client() as client:
+        ready = client.get("/health/ready")
+        state = client.get("/messages/4600")
+    if live_server.database_url.startswith("sqlite"):
+        # SQLite's write-ahead log never blocks readers behind a writer.
+        assert (ready.status_code, state.status_code) == (200, 200)
+    else:
+        # PostgreSQL readers wait for an exclusive table lock, up to TRACKER_LOCK_TIMEOUT.
+        assert ready.status_code == 503
+        assert ready.headers["Retry-After"] == "1"

@@ -1,4 +1,5 @@
-"""The Litestar application: ``create_app(tracker, settings)`` and the factory ``serve`` runs."""
+"""The Litestar application: ``create_app(tracker, views, settings)``, and the factory that
+``tracker serve`` runs in each worker."""
 
 from __future__ import annotations
 
@@ -66,12 +67,6 @@ class Store:
         with _unavailable_as_503():
             return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
 
-    def lag(self) -> tuple[int, int]:
-        try:
-            return self.projector.lag()
-        except PersistenceError as e:
-            raise StoreUnavailable(str(e)) from e
-
     def close(self) -> None:
         self.writer.close()
         if self.live:
@@ -83,7 +78,7 @@ class Store:
 def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
-    except StoreUnavailable as e:
+    except (StoreUnavailable, PersistenceError) as e:  # the event store's, or the views'
         log.error("store unavailable: %s", e)
         raise ServiceUnavailableException(
             detail="the event store is unavailable; nothing was stored, try again",
@@ -161,7 +156,7 @@ async def health_live() -> dict[str, str]:
 
 @get("/health/ready", summary="The store answers; how far the views lag behind the events")
 async def health_ready(store: Store) -> Readiness:
-    position, head = await store.read(store.lag)
+    position, head = await store.read(store.projector.lag)
     return Readiness(
         status="ready",
         projection=ProjectionLag(position=position, head=head, lag=max(0, head - position)),
