@@ -28,7 +28,7 @@ def postgres_server() -> str:
             conn.execute("SELECT 1")
     except psycopg.Error as e:
         reason = (
-            f"PostgreSQL is not reachable at {POSTGRES_URL} ({str(e).strip()}); "
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({str(e).strip().splitlines()[0]}); "
             "start it or set TRACKER_TEST_POSTGRES_URL to run the PostgreSQL tests"
         )
         if IN_CI:
