@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_EVENTS ?= 1000000
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format bench clean
@@ -24,8 +25,9 @@ run: $(STAMP) ## Serve on 127.0.0.1:8000, events in ./var/tracker.db (TRACKER_* 
 test: $(STAMP) ## Run the tests (PostgreSQL tests skip, saying why, when it is unreachable)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Ingest benchmark over HTTP on SQLite and PostgreSQL, beside the raw insert rate
-	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+bench: $(STAMP) ## Ingest over HTTP, then a rebuild of 1M events, on SQLite and PostgreSQL (~15 min)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/rebuild.py --events $(BENCH_EVENTS)
 
 lint: $(STAMP) ## ruff, and the import-linter contracts that keep the layers honest
 	$(BIN)/ruff check tracker tests bench
