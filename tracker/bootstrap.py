@@ -94,10 +94,11 @@ def _postgres(url: str, settings: Settings) -> Store:
     return Store(kind="postgresql", description=f"PostgreSQL {where}", env=env)
 
 
-def open_views(tracker: Tracker) -> ViewStore:
-    """The views, in the same store as the tracker's events (tables created if missing)."""
+def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
+    """The views, in the same store as the tracker's events; their tables are created unless
+    ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
     try:
-        return views_on(tracker.recorder.datastore)  # type: ignore[attr-defined]
+        return views_on(tracker.recorder.datastore, create=create)  # type: ignore[attr-defined]
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 

@@ -21,11 +21,11 @@ from rich.progress import (
 )
 from rich.progress import Progress as Progress_
 
-from tracker.application import StoreUnavailable
+from tracker.application import StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings, SettingsError
 from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
-from tracker.views.store import VIEWS, open_output_file
+from tracker.views.store import VIEWS, ViewStore, open_output_file
 
 cli = typer.Typer(
     help="An event-sourced tracker of SMS delivery statuses.",
@@ -43,13 +43,18 @@ def _settings(**overrides: object) -> Settings:
         _fail(e)
 
 
-def _create_tables(settings: Settings) -> None:
+def _open(settings: Settings) -> tuple[Tracker, ViewStore]:
+    """The tracker and its views, or a clear error and exit status 2."""
     try:
         tracker = open_tracker(settings)
-        open_views(tracker)
-        tracker.close()
+        return tracker, open_views(tracker, create=settings.create_tables)
     except (SettingsError, StoreUnavailable) as e:
         _fail(e)
+
+
+def _create_tables(settings: Settings) -> None:
+    tracker, _ = _open(settings)
+    tracker.close()
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -76,11 +81,7 @@ def project(
     """Keep the views up to date, as a process of its own (run servers with
     TRACKER_PROJECTIONS=off then). Stops on Ctrl-C or SIGTERM."""
     settings = _settings()
-    try:
-        tracker = open_tracker(settings)
-        views = open_views(tracker)
-    except (SettingsError, StoreUnavailable) as e:
-        _fail(e)
+    tracker, views = _open(settings)
     live = LiveProjection(Projector(tracker, views), interval=interval)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,11 +126,8 @@ def rebuild_views(
     if until is not None and out is None:
         _fail(ValueError("--until builds the views as of a past instant: give --out FILE.sqlite"))
     settings = _settings()
-    try:
-        tracker = open_tracker(settings)
-        target = open_output_file(str(out)) if out else open_views(tracker)
-    except (SettingsError, StoreUnavailable) as e:
-        _fail(e)
+    tracker, live_views = _open(settings)
+    target = open_output_file(str(out)) if out else live_views
     head = tracker.recorder.max_notification_id() or 0
     with _progress() as bar:
         task = bar.add_task("rebuilding", total=head or 1, events=0, rate=0.0)

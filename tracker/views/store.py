@@ -364,15 +364,16 @@ class PostgresViews(ViewStore, PostgresTrackingRecorder):
         return [list(values)]
 
 
-def open_views(datastore: SQLiteDatastore | PostgresDatastore) -> ViewStore:
-    """The view store on an event store's own datastore, tables created."""
+def open_views(datastore: SQLiteDatastore | PostgresDatastore, *, create: bool = True) -> ViewStore:
+    """The view store on an event store's own datastore (tables created when ``create``)."""
     views: ViewStore
     if isinstance(datastore, SQLiteDatastore):
         views = SQLiteViews(datastore)
     else:
         views = PostgresViews(datastore)
-    views.create_table()  # type: ignore[attr-defined]  # the library's tracking table
-    views.create_views(LIVE)
+    if create:
+        views.create_table()  # type: ignore[attr-defined]  # the library's tracking table
+        views.create_views(LIVE)
     return views
 
 

@@ -210,4 +210,4 @@ def app_from_env() -> Litestar:
     """The factory the ASGI server calls in each worker: settings from the environment."""
     settings = Settings.from_env()
     tracker = open_tracker(settings)
-    return create_app(tracker, open_views(tracker), settings)
+    return create_app(tracker, open_views(tracker, create=settings.create_tables), settings)
