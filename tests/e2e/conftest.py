@@ -32,6 +32,12 @@ class LiveServer:
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
 
+    def post(self, body: bytes, headers: dict | None = None) -> httpx.Response:
+        """POST a body to the webhook, as the platform does (text/json)."""
+        headers = {"Content-Type": "text/json; charset=utf-8"} if headers is None else headers
+        with self.client() as client:
+            return client.post("/webhooks/webcom", content=body, headers=headers)
+
     def settled(self, within: float = 15.0) -> dict:
         """Wait until the views have caught up with every stored event (lag 0)."""
         deadline = time.monotonic() + within

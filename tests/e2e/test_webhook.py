@@ -11,12 +11,9 @@ import pytest
 from tests.support import sample, server_url
 from tracker.domain.quarantine import BODY, ITEM, quarantine_id
 
-PLATFORM_HEADERS = {"Content-Type": "text/json; charset=utf-8"}
 
-
-def post(server, body: bytes, headers=PLATFORM_HEADERS):
-    with server.client() as client:
-        return client.post("/webhooks/webcom", content=body, headers=headers)
+def post(server, body: bytes, headers=None):
+    return server.post(body, headers)
 
 
 def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(live_server):

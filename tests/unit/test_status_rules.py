@@ -19,6 +19,7 @@ from tracker.domain.status import (
     fold,
     fold_order,
     prevails,
+    states_after,
 )
 
 EPOCH = datetime(2011, 1, 1, 9, 0, tzinfo=UTC)
@@ -62,6 +63,11 @@ def test_the_fold_is_one_pairwise_step_applied_in_any_order(held):
     for report in known:
         stepwise = report if stepwise is None else prevails(stepwise, report)
     assert stepwise == fold(held)
+
+
+@given(report_lists)
+def test_the_state_after_each_arrival_is_the_fold_of_the_reports_so_far(arrivals):
+    assert states_after(arrivals) == [fold(arrivals[: i + 1]) for i in range(len(arrivals))]
 
 
 @given(report_lists, st.randoms())

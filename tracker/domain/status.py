@@ -111,6 +111,17 @@ def prevails(a: Report, b: Report) -> Report:
     return b
 
 
+def states_after(arrivals: Iterable[Report]) -> list[Report | None]:
+    """For reports in arrival order, the report setting the state after each one arrived."""
+    current: Report | None = None
+    after: list[Report | None] = []
+    for report in arrivals:
+        if is_known(report.state):
+            current = report if current is None else prevails(current, report)
+        after.append(current)
+    return after
+
+
 def decide(report: Report, held: Iterable[Report]) -> str:
     """What ``report`` does on arrival at a message that already holds ``held``.
 

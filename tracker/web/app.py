@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import anyio
 import msgspec
@@ -18,11 +18,13 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import ClientException, NotFoundException, ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import Parameter
 
 from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
+from tracker.domain.status import Report, states_after
 from tracker.group_commit import GroupCommit
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
@@ -128,13 +130,28 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
 
 
 @get("/messages/{id_sms:str}/history", summary="Every report of a message, in arrival order")
-async def message_history(id_sms: str, store: Store) -> MessageHistory:
+async def message_history(
+    id_sms: str,
+    store: Store,
+    as_of: Annotated[
+        datetime | None,
+        Parameter(description="Only reports received at or before this instant (UTC if naive)."),
+    ] = None,
+) -> MessageHistory:
+    """Read from the event store itself (never behind), with the state after each report."""
     number = _number(id_sms)
     events = await store.read(store.tracker.history, number)
+    if as_of is not None:
+        as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+        events = [e for e in events if e.received_at <= as_of]
     if not events:
-        raise NotFoundException(detail=f"no status was ever received for id_sms {number}")
+        when = f" by {as_of.isoformat()}" if as_of else ""
+        raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
+    after = states_after(Report(e.state, e.time, e.instant) for e in events)
     return MessageHistory(
         id_sms=number,
+        state=after[-1].state if after[-1] else None,
+        as_of=as_of,
         reports=[
             ReportRecord(
                 received_at=e.received_at,
@@ -142,9 +159,10 @@ async def message_history(id_sms: str, store: Store) -> MessageHistory:
                 time=e.time,
                 instant=e.instant,
                 outcome=e.outcome,
+                state_after=a.state if a else None,
                 raw=e.raw,
             )
-            for e in events
+            for e, a in zip(events, after, strict=True)
         ],
     )
 

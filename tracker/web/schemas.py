@@ -31,11 +31,14 @@ class ReportRecord(msgspec.Struct):
     time: str
     instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
     outcome: str  # applied | superseded | rejected | unknown_state
+    state_after: str | None  # the message's state once this report had arrived
     raw: str | None = None  # the item's JSON when it was not in the documented plain form
 
 
 class MessageHistory(msgspec.Struct):
     id_sms: int
+    state: str | None  # the current state (as of ``as_of`` when given)
+    as_of: datetime | None  # only reports received at or before this instant, when given
     reports: list[ReportRecord]
 
 
