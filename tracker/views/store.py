@@ -292,6 +292,43 @@ class ViewStore:
                 return
             after = records[-1][0]
 
+    def list_messages(
+        self,
+        *,
+        after: int = -1,
+        limit: int = 100,
+        state: str | None = None,
+        final: bool | None = None,
+        conflict: bool | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+    ) -> list[MessageRow]:
+        """Messages with ``id_sms`` above ``after``, in id order: a page of a keyset listing.
+
+        Keyed on the immutable id, so paging never repeats or skips a row, whatever is written
+        meanwhile. ``received_*`` bound the message's last receipt (from inclusive, to exclusive).
+        """
+        p = self.tables.placeholder
+        where, params = [f"id_sms > {p}"], [after]
+        for column, value in (("state", state), ("final", final), ("conflict", conflict)):
+            if value is not None:
+                where.append(f"{column} = {p}")
+                params.append(int(value) if isinstance(value, bool) else value)
+        if received_from is not None:
+            where.append(f"last_received_at >= {p}")
+            params.append(iso(received_from))
+        if received_to is not None:
+            where.append(f"last_received_at < {p}")
+            params.append(iso(received_to))
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT * FROM {self.tables.table('messages')} WHERE {' AND '.join(where)} "
+                f"ORDER BY id_sms LIMIT {p}",
+                params,
+            )
+            return [message_row(r) for r in cursor.fetchall()]
+
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute(

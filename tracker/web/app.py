@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +32,9 @@ from tracker.views.store import ViewStore
 from tracker.web.intake import BodyError, read_body
 from tracker.web.schemas import (
     MessageHistory,
+    MessagePage,
     MessageState,
+    MessageSummary,
     ProjectionLag,
     Readiness,
     ReportRecord,
@@ -112,6 +115,75 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     return _json(intake.acknowledgement(receipt.stored))
 
 
+@get("/messages", summary="A page of messages from the messages view, filtered")
+async def list_messages(
+    store: Store,
+    in_state: Annotated[
+        str | None, Parameter(query="state", description="Current state ('' for none known).")
+    ] = None,
+    final: bool | None = None,
+    conflict: bool | None = None,
+    received_from: Annotated[
+        datetime | None, Parameter(description="Last report received at or after (UTC if naive).")
+    ] = None,
+    received_to: Annotated[
+        datetime | None, Parameter(description="Last report received before (UTC if naive).")
+    ] = None,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
+) -> MessagePage:
+    """Ordered by id_sms; the cursor pages through without repeating or skipping a message."""
+    rows = await store.read(
+        partial(
+            store.views.list_messages,
+            after=_after(cursor),
+            limit=limit,
+            state=in_state,
+            final=final,
+            conflict=conflict,
+            received_from=_utc(received_from),
+            received_to=_utc(received_to),
+        )
+    )
+    return MessagePage(
+        messages=[
+            MessageSummary(
+                id_sms=r.id_sms,
+                state=r.state,
+                time=r.current.time if r.current else None,
+                instant=r.current.instant if r.current else None,
+                final=r.final,
+                conflict=r.conflict,
+                reports=r.reports,
+                first_received_at=r.first_received_at,
+                last_received_at=r.last_received_at,
+            )
+            for r in rows
+        ],
+        next=_cursor(rows[-1].id_sms) if len(rows) == limit else None,
+    )
+
+
+def _cursor(id_sms: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{id_sms}".encode()).decode()
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    try:
+        version, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if version == "v1" and (number := message_number(value)) is not None:
+            return number
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ClientException(detail="cursor: not one this API gave out; start without it")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
 @get("/messages/{id_sms:str}", summary="A message's current state (from the messages view)")
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
@@ -141,8 +213,8 @@ async def message_history(
     """Read from the event store itself (never behind), with the state after each report."""
     number = _number(id_sms)
     events = await store.read(store.tracker.history, number)
+    as_of = _utc(as_of)
     if as_of is not None:
-        as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
         events = [e for e in events if e.received_at <= as_of]
     if not events:
         when = f" by {as_of.isoformat()}" if as_of else ""
@@ -211,6 +283,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
     return Litestar(
         route_handlers=[
             webhook,
+            list_messages,
             message_state,
             message_history,
             health_live,

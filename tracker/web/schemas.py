@@ -51,3 +51,22 @@ class ProjectionLag(msgspec.Struct):
 class Readiness(msgspec.Struct):
     status: str
     projection: ProjectionLag
+
+
+class MessageSummary(msgspec.Struct):
+    """A row of the messages view."""
+
+    id_sms: int
+    state: str | None
+    time: str | None
+    instant: datetime | None
+    final: bool
+    conflict: bool  # a report follows the final state (the fold rejects it)
+    reports: int
+    first_received_at: datetime
+    last_received_at: datetime
+
+
+class MessagePage(msgspec.Struct):
+    messages: list[MessageSummary]
+    next: str | None  # pass as ?cursor= for the next page; None on the last page

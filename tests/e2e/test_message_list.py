@@ -1,0 +1,80 @@
+"""An analyst listing messages: filters, and a cursor that never repeats or skips a message."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+
+def post_items(server, items):
+    assert server.post(json.dumps(items).encode()).status_code == 200
+
+
+def listing(server, **params):
+    with server.client() as client:
+        response = client.get("/messages", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_each_filter_selects_what_it_says(live_server):
+    since = datetime.now(UTC).isoformat()
+    post_items(live_server, [
+        {"id_sms": 9100, "time": "", "state": "send"},
+        {"id_sms": 9101, "time": "2026-01-01 12:00:00", "state": "deliver"},
+        {"id_sms": 9102, "time": "2026-01-01 12:00:00", "state": "read"},
+        {"id_sms": 9103, "time": "2026-01-01 12:00:00", "state": "expired"},
+        {"id_sms": 9103, "time": "2026-01-01 12:05:00", "state": "deliver"},  # after expired
+        {"id_sms": 9104, "time": "", "state": "mystery"},
+    ])  # fmt: skip
+    live_server.settled()
+
+    def ids(**params):
+        return [
+            m["id_sms"] for m in listing(live_server, received_from=since, **params)["messages"]
+        ]
+
+    assert ids() == [9100, 9101, 9102, 9103, 9104]
+    assert ids(state="deliver") == [9101]
+    assert ids(final="true") == [9102, 9103]
+    assert ids(final="false") == [9100, 9101, 9104]
+    assert ids(conflict="true") == [9103]
+    assert ids(received_to=since) == []
+    [expired] = listing(live_server, received_from=since, state="expired")["messages"]
+    assert (expired["final"], expired["conflict"], expired["reports"]) == (True, True, 2)
+
+
+def test_paging_while_reports_arrive_repeats_and_skips_nothing(live_server):
+    since = datetime.now(UTC).isoformat()
+    first = list(range(9200, 9320))
+    post_items(live_server, [{"id_sms": n, "time": "", "state": "send"} for n in first])
+    live_server.settled()
+    seen, cursor, extra = [], None, 9400
+    while True:
+        params = {"received_from": since, "limit": 25, **({"cursor": cursor} if cursor else {})}
+        page = listing(live_server, **params)
+        seen += [m["id_sms"] for m in page["messages"]]
+        # Meanwhile: updates to listed and unlisted messages, and brand-new messages.
+        post_items(live_server, [
+            {"id_sms": first[len(seen) % len(first)], "time": "2026-01-01 12:00:00",
+             "state": "deliver"},
+            {"id_sms": first[-1 - len(seen) % 7], "time": "2026-01-01 12:01:00", "state": "read"},
+            {"id_sms": extra, "time": "", "state": "send"},
+        ])  # fmt: skip
+        extra += 1
+        live_server.settled()
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen))  # nothing repeated
+    assert set(first) <= set(seen)  # nothing that was there is skipped
+    assert seen == sorted(seen)
+
+
+def test_a_cursor_the_api_did_not_give_is_refused(live_server):
+    with live_server.client() as client:
+        response = client.get("/messages", params={"cursor": "not-a-cursor"})
+        too_many = client.get("/messages", params={"limit": 5000})
+    assert response.status_code == 400
+    assert "cursor" in response.json()["detail"]
+    assert too_many.status_code == 400
