@@ -78,3 +78,23 @@ def test_a_cursor_the_api_did_not_give_is_refused(live_server):
     assert response.status_code == 400
     assert "cursor" in response.json()["detail"]
     assert too_many.status_code == 400
+
+
+def test_stats_agree_with_the_messages_view(live_server):
+    live_server.post(b'[{"id_sms": 9500, "time": "2026-01-01 12:00:00", "state": "read"}]')
+    live_server.settled()
+    with live_server.client() as client:
+        stats = client.get("/stats").json()
+        listed, cursor = [], None
+        while True:
+            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/messages", params=params).json()
+            listed += page["messages"]
+            if (cursor := page["next"]) is None:
+                break
+    assert stats["messages"] == len(listed) == sum(s["messages"] for s in stats["states"])
+    assert stats["final"] == sum(m["final"] for m in listed)
+    assert stats["conflicts"] == sum(m["conflict"] for m in listed)
+    assert stats["final_share"] == stats["final"] / stats["messages"]
+    assert stats["delivery"]["deliveries"] >= 1
+    assert stats["per_day"][-1]["day"] == datetime.now(UTC).date().isoformat()

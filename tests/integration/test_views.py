@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -183,3 +185,30 @@ def test_a_page_read_before_a_rebuild_was_swapped_in_is_refused(tracker, views):
     live.catch_up()
     assert views.checksums() == swapped[0].checksums  # nothing applied twice
     assert {row[0]: row[5] for row in views.rows("messages")} == {n: 2 for n in range(5)}
+
+
+def nearest_rank(values, q):
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def test_delivery_percentiles_overall_and_per_day_are_nearest_rank(tracker, views):
+    rnd = random.Random(4)
+    expected: dict[str, list[float]] = {}
+    for n in range(300):
+        sent = T0 + timedelta(days=n % 3, seconds=n)
+        took = rnd.randrange(0, 600)
+        tracker.record([Status(n, "send", "")], received_at=sent)
+        tracker.record([Status(n, "deliver", TIMES[1])], received_at=sent + timedelta(seconds=took))
+        day = (sent + timedelta(seconds=took)).date().isoformat()
+        expected.setdefault(day, []).append(float(took))
+    Projector(tracker, views).catch_up()
+    quantiles = (0.5, 0.9, 0.99)
+    (total, overall), daily = views.delivery_percentiles(quantiles, days=31)
+    everything = [s for values in expected.values() for s in values]
+    assert (total, overall) == (300, [nearest_rank(everything, q) for q in quantiles])
+    assert daily == [
+        (day, len(values), [nearest_rank(values, q) for q in quantiles])
+        for day, values in sorted(expected.items())
+    ]
+    assert views.delivery_percentiles(quantiles, days=1)[1] == daily[-1:]

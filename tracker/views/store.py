@@ -9,6 +9,7 @@ checksum of the same history is the same on either.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,17 @@ class ViewTables:
             "first_received_at TEXT NOT NULL, "
             f"delivered_at TEXT NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
             "hour TEXT NOT NULL)",
+        ]
+
+    def index_statements(self) -> list[str]:
+        """Indexes of the live views only: a rebuild fills its shadow tables without them, and
+        the swap creates them (dropping a table drops its indexes, freeing their names)."""
+        m, d = self.table("messages"), self.table("delivery_times")
+        return [
+            f"CREATE INDEX IF NOT EXISTS messages_state ON {m} (state, id_sms)",
+            f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (conflict)",
+            f"CREATE INDEX IF NOT EXISTS delivery_times_day ON {d} (day, seconds)",
+            f"CREATE INDEX IF NOT EXISTS delivery_times_seconds ON {d} (seconds)",
         ]
 
     def upsert_messages_statement(self, suffix: str) -> str:
@@ -175,6 +187,9 @@ class ViewStore:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             for statement in self.tables.create_statements(suffix):
                 cursor.execute(statement)
+            if suffix == LIVE:
+                for statement in self.tables.index_statements():
+                    cursor.execute(statement)
 
     def drop_views(self, suffix: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
@@ -252,6 +267,8 @@ class ViewStore:
             for view in VIEWS:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.tables.table(view)}")
                 cursor.execute(f"ALTER TABLE {self.tables.table(view + suffix)} RENAME TO {view}")
+            for statement in self.tables.index_statements():
+                cursor.execute(statement)
             self._delete_tracking(cursor, TRACKING_KEY)
             self._delete_tracking(cursor, TRACKING_KEY + suffix)
             self._insert_tracking(cursor, Tracking(TRACKING_KEY, position))  # type: ignore[attr-defined]
@@ -328,6 +345,51 @@ class ViewStore:
                 params,
             )
             return [message_row(r) for r in cursor.fetchall()]
+
+    def state_counts(self) -> list[tuple[str, bool, int]]:
+        """(state, final, messages) for every state someone is in; state '' is none known."""
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT state, final, messages FROM {self.tables.table('state_counts')} "
+                "ORDER BY state, final"
+            )
+            return [(r["state"], bool(r["final"]), r["messages"]) for r in cursor.fetchall()]
+
+    def conflicts(self) -> int:
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT COUNT(*) AS n FROM {self.tables.table('messages')} WHERE conflict = 1"
+            )
+            return cursor.fetchone()["n"]
+
+    def delivery_percentiles(
+        self, quantiles: Sequence[float], days: int
+    ) -> tuple[tuple[int, list[float]], list[tuple[str, int, list[float]]]]:
+        """Nearest-rank percentiles of delivery seconds: overall, and for each of the last
+        ``days`` days that had deliveries (UTC), each as (count, [value per quantile])."""
+        table, p = self.tables.table("delivery_times"), self.tables.placeholder
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+
+            def ranked(where: str, params: tuple, n: int) -> list[float]:
+                values = []
+                for q in quantiles:
+                    cursor.execute(
+                        f"SELECT seconds FROM {table} {where} ORDER BY seconds LIMIT 1 OFFSET {p}",
+                        (*params, max(0, math.ceil(q * n) - 1)),
+                    )
+                    values.append(cursor.fetchone()["seconds"])
+                return values
+
+            cursor.execute(
+                f"SELECT day, COUNT(*) AS n FROM {table} GROUP BY day ORDER BY day DESC LIMIT {p}",
+                (days,),
+            )
+            per_day = [(r["day"], r["n"]) for r in cursor.fetchall()]
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
+            total = cursor.fetchone()["n"]
+            overall = (total, ranked("", (), total) if total else [])
+            daily = [(day, n, ranked(f"WHERE day = {p}", (day,), n)) for day, n in per_day[::-1]]
+        return overall, daily
 
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]

@@ -31,6 +31,8 @@ from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
 from tracker.web.intake import BodyError, read_body
 from tracker.web.schemas import (
+    DailyDelivery,
+    DeliveryPercentiles,
     MessageHistory,
     MessagePage,
     MessageState,
@@ -38,6 +40,8 @@ from tracker.web.schemas import (
     ProjectionLag,
     Readiness,
     ReportRecord,
+    StateCount,
+    Stats,
 )
 
 log = logging.getLogger("tracker")
@@ -239,6 +243,31 @@ async def message_history(
     )
 
 
+QUANTILES = (0.50, 0.90, 0.99)
+
+
+@get("/stats", summary="Counts by state, final share, conflicts, delivery-time percentiles")
+async def stats(
+    store: Store,
+    days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
+) -> Stats:
+    """From the views: state_counts, messages (conflicts) and delivery_times."""
+    counts = await store.read(store.views.state_counts)
+    conflicts = await store.read(store.views.conflicts)
+    (total, overall), daily = await store.read(store.views.delivery_percentiles, QUANTILES, days)
+    messages = sum(n for _, _, n in counts)
+    final = sum(n for _, is_final, n in counts if is_final)
+    return Stats(
+        messages=messages,
+        final=final,
+        final_share=final / messages if messages else 0.0,
+        conflicts=conflicts,
+        states=[StateCount(state or None, f, n) for state, f, n in counts],
+        delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
+        per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],
+    )
+
+
 @get("/health/live", summary="The process is up")
 async def health_live() -> dict[str, str]:
     return {"status": "live"}
@@ -286,6 +315,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             list_messages,
             message_state,
             message_history,
+            stats,
             health_live,
             health_ready,
         ],

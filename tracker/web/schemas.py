@@ -70,3 +70,32 @@ class MessageSummary(msgspec.Struct):
 class MessagePage(msgspec.Struct):
     messages: list[MessageSummary]
     next: str | None  # pass as ?cursor= for the next page; None on the last page
+
+
+class StateCount(msgspec.Struct):
+    state: str | None  # None: only reports of unknown state so far
+    final: bool
+    messages: int
+
+
+class DeliveryPercentiles(msgspec.Struct):
+    """Seconds from a message's first report to its delivery (see docs/views.md)."""
+
+    deliveries: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class DailyDelivery(DeliveryPercentiles):
+    day: str  # UTC date of delivery
+
+
+class Stats(msgspec.Struct):
+    messages: int
+    final: int
+    final_share: float  # of all messages
+    conflicts: int  # messages with a report after their final state
+    states: list[StateCount]
+    delivery: DeliveryPercentiles
+    per_day: list[DailyDelivery]  # the most recent days with deliveries, oldest first
