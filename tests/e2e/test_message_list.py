@@ -98,3 +98,23 @@ def test_stats_agree_with_the_messages_view(live_server):
     assert stats["final_share"] == stats["final"] / stats["messages"]
     assert stats["delivery"]["deliveries"] >= 1
     assert stats["per_day"][-1]["day"] == datetime.now(UTC).date().isoformat()
+
+
+def test_quarantine_lists_what_named_no_message_with_the_reason(live_server):
+    body = b'[{"id_sms": 9600, "time": "", "state": "send"}, {"id_sms": "x-9600"}]'
+    live_server.post(body)
+    live_server.post(body)  # the platform sends unacknowledged items again
+    assert live_server.post(b'{"not": "an array"}').status_code == 400
+    live_server.settled()
+    with live_server.client() as client:
+        listed = client.get("/quarantine", params={"limit": 1000}).json()
+    items = {i["raw"]: i for i in listed["items"]}
+    item = items['{"id_sms": "x-9600"}']
+    assert (item["kind"], item["receipts"]) == ("item", 2)
+    assert item["reason"] == 'id_sms "x-9600" is not an integer from 0 to 2^63-1'
+    whole = items['{"not": "an array"}']
+    assert (whole["kind"], whole["reason"]) == (
+        "body",
+        "expected a JSON array of statuses, got an object",
+    )
+    assert listed["total"] >= 2

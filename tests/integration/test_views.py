@@ -25,8 +25,16 @@ STATES = ["send", "partly_deliver", "deliver", "read", "not_deliver", "expired",
 TIMES = ["", "2026-03-01 12:00:00", "2026-03-01 12:00:30", "2026-03-01 12:01:00", "x"]
 
 statuses = st.builds(Status, st.integers(1, 25), st.sampled_from(STATES), st.sampled_from(TIMES))
+bad_items = st.builds(Unusable, st.just(ITEM), st.sampled_from(["5", "true", '{"x": 1}']),
+                      st.just("no id_sms"))  # fmt: skip
 traffic = st.lists(
-    st.tuples(st.lists(statuses, min_size=1, max_size=12), st.booleans()), min_size=1, max_size=8
+    st.tuples(
+        st.lists(statuses, min_size=1, max_size=12),
+        st.lists(bad_items, max_size=2),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -43,13 +51,14 @@ def test_the_lean_log_reader_decodes_what_the_library_decodes(tracker):
     tracker.record([Status(1, "send", ""), Status(1, "deliver", TIMES[1]), Status(2, "odd", "x")])
     tracker.record([Status(1, "read", TIMES[2])], [Unusable(ITEM, "5", "not an object")])
     head = tracker.recorder.max_notification_id()
-    facts, reached = EventLog(tracker).page(0, head, 100)
+    facts, quarantined, reached = EventLog(tracker).page(0, head, 100)
     library = [
         tracker.mapper.to_domain_event(n)
         for n in tracker.recorder.select_notifications(start=1, limit=100)
-        if n.topic.startswith("tracker.domain.message:")  # quarantined input is skipped
+        if n.topic.startswith("tracker.domain.message:")
     ]
     assert len(library) == 4
+    assert [(q.kind, q.raw, q.reason) for q in quarantined] == [(ITEM, "5", "not an object")]
     assert [(f.id_sms, f.state, f.time, f.instant, f.received_at) for f in facts] == [
         (e.id_sms, e.state, e.time, e.instant, e.received_at) for e in library
     ]
@@ -62,8 +71,8 @@ def test_the_lean_log_reader_decodes_what_the_library_decodes(tracker):
 @given(traffic)
 def test_rebuilt_equals_live_after_any_traffic(tracker, views, batches):
     live = Projector(tracker, views, page_size=7)
-    for batch, project_now in batches:
-        tracker.record(batch)
+    for batch, bad, project_now in batches:
+        tracker.record(batch, bad)
         if project_now:
             live.step()  # the live views follow at their own pace, a page at a time
     live.catch_up()
@@ -212,3 +221,24 @@ def test_delivery_percentiles_overall_and_per_day_are_nearest_rank(tracker, view
         for day, values in sorted(expected.items())
     ]
     assert views.delivery_percentiles(quantiles, days=1)[1] == daily[-1:]
+
+
+def test_quarantined_input_is_listed_with_its_receipts_and_reason(tracker, views):
+    item = Unusable(ITEM, '{"id_sms": -1}', "id_sms -1 is not an integer")
+    tracker.record([], [item], received_at=T0)
+    tracker.record(
+        [], [item, Unusable(ITEM, "7", "item is a number")], received_at=T0 + timedelta(1)
+    )
+    Projector(tracker, views).catch_up()
+    total, items = views.list_quarantine(limit=10)
+    assert total == 2
+    by_raw = {i["raw"]: i for i in items}
+    again = by_raw['{"id_sms": -1}']
+    assert (again["kind"], again["encoding"], again["receipts"], again["reason"]) == (
+        ITEM,
+        "utf-8",
+        2,
+        "id_sms -1 is not an integer",
+    )
+    assert again["first_received_at"] < again["last_received_at"]
+    assert views.list_quarantine(limit=1)[1][0]["raw"] in by_raw

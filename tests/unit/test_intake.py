@@ -123,3 +123,4 @@ def test_a_body_that_is_not_a_json_array_is_refused_whole_and_quarantined(body, 
     with pytest.raises(BodyError, match=problem) as caught:
         read_body(body)
     assert caught.value.quarantine.kind == BODY
+    assert caught.value.quarantine.reason == caught.value.problem  # kept with the body

@@ -17,9 +17,14 @@ from eventsourcing.utils import get_topic
 
 from tracker.application import Tracker
 from tracker.domain.message import Message
-from tracker.views.projection import Fact
+from tracker.domain.quarantine import QuarantinedInput
+from tracker.views.projection import Fact, Quarantined
 
 MESSAGE_TOPICS = (get_topic(Message.FirstReported), get_topic(Message.StatusReported))
+QUARANTINE_TOPICS = (
+    get_topic(QuarantinedInput.Quarantined),
+    get_topic(QuarantinedInput.ReceivedAgain),
+)
 
 
 class _Transcoded(msgspec.Struct):
@@ -36,11 +41,20 @@ class _StoredReport(msgspec.Struct):
     instant: _Transcoded | None = None
 
 
+class _StoredQuarantine(msgspec.Struct):
+    received_at: _Transcoded
+    reason: str
+    kind: str | None = None
+    raw: str | None = None
+    encoding: str | None = None
+
+
 _decode = msgspec.json.Decoder(_StoredReport).decode
+_decode_quarantine = msgspec.json.Decoder(_StoredQuarantine).decode
 
 
 class EventLog:
-    """The tracker's report events, by notification id."""
+    """The tracker's report and quarantine events, by notification id."""
 
     def __init__(self, tracker: Tracker):
         recorder = tracker.recorder
@@ -54,14 +68,15 @@ class EventLog:
         if isinstance(datastore, PostgresDatastore):
             self.postgres = True
             self.select = (
-                f'SELECT notification_id, topic, state FROM "{datastore.schema}"."{table}" '
+                "SELECT notification_id, originator_id, topic, state "
+                f'FROM "{datastore.schema}"."{table}" '
                 "WHERE notification_id > %s AND notification_id <= %s "
                 "ORDER BY notification_id LIMIT %s"
             )
         else:
             self.postgres = False
             self.select = (
-                f"SELECT rowid, topic, state FROM {table} "
+                f"SELECT rowid, originator_id, topic, state FROM {table} "
                 "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
             )
         self.datastore = datastore
@@ -70,15 +85,21 @@ class EventLog:
         """The last notification id in the store (0 when it is empty)."""
         return self.recorder.max_notification_id() or 0
 
-    def page(self, after: int, stop: int, limit: int) -> tuple[list[Fact], int]:
-        """The report events among the next ``limit`` events with ids in (after, stop], and
-        the position reached: the last id read, or ``stop`` when fewer than ``limit`` were
-        left (ids have gaps, so only a short read proves everything up to ``stop`` was read)."""
+    def page(self, after: int, stop: int, limit: int) -> tuple[list[Fact], list[Quarantined], int]:
+        """The report and quarantine events among the next ``limit`` events with ids in
+        (after, stop], and the position reached: the last id read, or ``stop`` when fewer than
+        ``limit`` were left (ids have gaps: only a short read proves all up to ``stop`` read)."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self.select, (after, stop, limit))
             rows = cursor.fetchall()
-        facts = [self._fact(row) for row in rows if row["topic"] in MESSAGE_TOPICS]
-        return facts, (_first(rows[-1]) if len(rows) == limit else stop)
+        facts, quarantined = [], []
+        for row in rows:
+            topic = row["topic"]
+            if topic in MESSAGE_TOPICS:
+                facts.append(self._fact(row))
+            elif topic in QUARANTINE_TOPICS:
+                quarantined.append(self._quarantined(row))
+        return facts, quarantined, (_first(rows[-1]) if len(rows) == limit else stop)
 
     def _fact(self, row: Any) -> Fact:
         report = _decode(row["state"])
@@ -88,6 +109,18 @@ class EventLog:
             time=report.time,
             instant=report.instant.data if report.instant else None,
             received_at=report.received_at.data,
+        )
+
+    def _quarantined(self, row: Any) -> Quarantined:
+        item = _decode_quarantine(row["state"])
+        originator_id = row["originator_id"]
+        return Quarantined(
+            quarantine_id=originator_id if isinstance(originator_id, str) else originator_id.hex,
+            received_at=item.received_at.data,
+            reason=item.reason,
+            kind=item.kind,
+            raw=item.raw,
+            encoding=item.encoding,
         )
 
 

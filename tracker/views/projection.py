@@ -28,6 +28,18 @@ class Fact:
 
 
 @dataclass(slots=True)
+class Quarantined:
+    """One receipt of quarantined input (the first one carries the input itself)."""
+
+    quarantine_id: str
+    received_at: datetime
+    reason: str
+    kind: str | None = None  # these three only on the first receipt
+    raw: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(slots=True)
 class MessageRow:
     id_sms: int
     current: Report | None  # sets state, time, instant, final

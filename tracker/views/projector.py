@@ -63,14 +63,21 @@ class Projector:
         head = self.log.head()
         if head <= position:
             return None
-        facts, end = self.log.page(position, head, self.page_size)
+        facts, quarantined, end = self.log.page(position, head, self.page_size)
         if self.until is not None:
             facts = [f for f in facts if f.received_at <= self.until]
+            quarantined = [q for q in quarantined if q.received_at <= self.until]
         ids = list(dict.fromkeys(f.id_sms for f in facts))
         rows = self.views.load_messages(ids, self.suffix)
         counts, deliveries = apply_facts(facts, rows)
         self.views.write(
-            [rows[i] for i in ids], counts, deliveries, end, self.suffix, previous=position
+            [rows[i] for i in ids],
+            counts,
+            deliveries,
+            end,
+            self.suffix,
+            previous=position,
+            quarantined=quarantined,
         )
         self.events += len(facts)
         return Progress(end, head, self.events)
@@ -189,9 +196,12 @@ def rebuild(
     deliveries: list[Delivery] = []
     position, events = 0, 0
     while position < head:
-        facts, position = log.page(position, head, page_size)
+        facts, quarantined, position = log.page(position, head, page_size)
         if until is not None:
             facts = [f for f in facts if f.received_at <= until]
+            quarantined = [q for q in quarantined if q.received_at <= until]
+        if quarantined:  # rare: written as they come, so memory stays flat
+            views.write_rows([], [], suffix, quarantined)
         for id_sms in {f.id_sms for f in facts}:
             if id_sms in rows:
                 rows[id_sms] = rows.pop(id_sms)  # most recently touched goes last

@@ -19,9 +19,9 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from tracker.domain.status import Report
-from tracker.views.projection import Delivery, MessageRow
+from tracker.views.projection import Delivery, MessageRow, Quarantined
 
-VIEWS = ("messages", "state_counts", "delivery_times")
+VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
 LIVE = ""  # table-name suffix of the live views
 SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
 TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all three)
@@ -38,7 +38,9 @@ CHECKSUM_ORDER = {
     "messages": "id_sms",
     "state_counts": "state, final",
     "delivery_times": "id_sms",
-}  # every view but state_counts is keyed by id_sms, which scan() pages on
+    "quarantine": "quarantine_id",
+}
+PAGE_KEYS = {"messages": -1, "delivery_times": -1, "quarantine": ""}  # scan() pages on these
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -66,7 +68,7 @@ class ViewTables:
         return name
 
     def create_statements(self, suffix: str) -> list[str]:
-        m, c, d = (self.table(v + suffix) for v in VIEWS)
+        m, c, d, q = (self.table(v + suffix) for v in VIEWS)
         return [
             f"CREATE TABLE IF NOT EXISTS {m} (id_sms {self.id_type} PRIMARY KEY, "
             "state TEXT, time TEXT, instant TEXT, "
@@ -79,6 +81,10 @@ class ViewTables:
             "first_received_at TEXT NOT NULL, "
             f"delivered_at TEXT NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
             "hour TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {q} (quarantine_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+            "raw TEXT NOT NULL, encoding TEXT NOT NULL, receipts INTEGER NOT NULL, "
+            "first_received_at TEXT NOT NULL, last_received_at TEXT NOT NULL, "
+            "reason TEXT NOT NULL)",
         ]
 
     def index_statements(self) -> list[str]:
@@ -90,6 +96,8 @@ class ViewTables:
             f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (conflict)",
             f"CREATE INDEX IF NOT EXISTS delivery_times_day ON {d} (day, seconds)",
             f"CREATE INDEX IF NOT EXISTS delivery_times_seconds ON {d} (seconds)",
+            f"CREATE INDEX IF NOT EXISTS quarantine_last ON {self.table('quarantine')} "
+            "(last_received_at)",
         ]
 
     def upsert_messages_statement(self, suffix: str) -> str:
@@ -108,6 +116,19 @@ class ViewTables:
             f"ON CONFLICT (state, final) DO UPDATE SET messages = {table}.messages + "
             "excluded.messages"
         )
+
+    def quarantine_statements(self, suffix: str) -> tuple[str, str]:
+        p, table = self.placeholder, self.table("quarantine" + suffix)
+        first = (
+            f"INSERT INTO {table} (quarantine_id, kind, raw, encoding, receipts, "
+            f"first_received_at, last_received_at, reason) VALUES ({p}, {p}, {p}, {p}, 1, {p}, "
+            f"{p}, {p})"
+        )
+        again = (
+            f"UPDATE {table} SET receipts = receipts + 1, last_received_at = {p}, reason = {p} "
+            f"WHERE quarantine_id = {p}"
+        )
+        return first, again
 
     def insert_deliveries_statement(self, suffix: str) -> str:
         marks = ", ".join([self.placeholder] * len(DELIVERY_COLUMNS))
@@ -220,6 +241,7 @@ class ViewStore:
         suffix: str = LIVE,
         *,
         previous: int | None = None,
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
 
@@ -244,21 +266,43 @@ class ViewStore:
                 cursor.executemany(
                     t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
                 )
+            self._write_quarantined(cursor, quarantined, suffix)
             self._insert_tracking(cursor, Tracking(key, position))  # type: ignore[attr-defined]
 
     def write_rows(
-        self, rows: Sequence[MessageRow], deliveries: Sequence[Delivery], suffix: str
+        self,
+        rows: Sequence[MessageRow],
+        deliveries: Sequence[Delivery],
+        suffix: str,
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
-        """Write message rows and deliveries without moving the position (rebuilds only)."""
+        """Write rows, deliveries and quarantine receipts without moving the position (for
+        rebuilds, whose tables are thrown away if they die)."""
         t = self.tables
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            cursor.executemany(
-                t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
-            )
+            if rows:
+                cursor.executemany(
+                    t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
+                )
             if deliveries:
                 cursor.executemany(
                     t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
                 )
+            self._write_quarantined(cursor, quarantined, suffix)
+
+    def _write_quarantined(
+        self, cursor: Any, quarantined: Sequence[Quarantined], suffix: str
+    ) -> None:
+        first, again = self.tables.quarantine_statements(suffix)
+        for item in quarantined:  # in log order: a first receipt before its repeats
+            at = iso(item.received_at)
+            if item.kind is not None:
+                cursor.execute(
+                    first, (item.quarantine_id, item.kind, item.raw, item.encoding, at, at,
+                            item.reason),
+                )  # fmt: skip
+            else:
+                cursor.execute(again, (at, item.reason, item.quarantine_id))
 
     def swap_in(self, suffix: str) -> None:
         """Replace the live views by the ``suffix`` ones, and their position, atomically."""
@@ -296,11 +340,11 @@ class ViewStore:
                 cursor.execute(f"SELECT * FROM {table} ORDER BY {CHECKSUM_ORDER[view]}")
                 yield from (tuple(_values(r)) for r in cursor.fetchall())
             return
-        after = -1
+        key, after = CHECKSUM_ORDER[view], PAGE_KEYS[view]
         while True:
             with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
                 cursor.execute(
-                    f"SELECT * FROM {table} WHERE id_sms > {p} ORDER BY id_sms LIMIT {p}",
+                    f"SELECT * FROM {table} WHERE {key} > {p} ORDER BY {key} LIMIT {p}",
                     (after, page),
                 )
                 records = [tuple(_values(r)) for r in cursor.fetchall()]
@@ -390,6 +434,19 @@ class ViewStore:
             overall = (total, ranked("", (), total) if total else [])
             daily = [(day, n, ranked(f"WHERE day = {p}", (day,), n)) for day, n in per_day[::-1]]
         return overall, daily
+
+    def list_quarantine(self, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """How many distinct items are quarantined, and the ``limit`` most recently received."""
+        table = self.tables.table("quarantine")
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
+            total = cursor.fetchone()["n"]
+            cursor.execute(
+                f"SELECT * FROM {table} ORDER BY last_received_at DESC, quarantine_id "
+                f"LIMIT {self.tables.placeholder}",
+                (limit,),
+            )
+            return total, [dict(r) for r in cursor.fetchall()]
 
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]

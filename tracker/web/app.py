@@ -38,6 +38,8 @@ from tracker.web.schemas import (
     MessageState,
     MessageSummary,
     ProjectionLag,
+    Quarantine,
+    QuarantinedItem,
     Readiness,
     ReportRecord,
     StateCount,
@@ -243,6 +245,28 @@ async def message_history(
     )
 
 
+@get("/quarantine", summary="Input that named no message, most recently received first")
+async def quarantine(
+    store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
+) -> Quarantine:
+    total, items = await store.read(store.views.list_quarantine, limit)
+    return Quarantine(
+        total=total,
+        items=[
+            QuarantinedItem(
+                kind=i["kind"],
+                raw=i["raw"],
+                encoding=i["encoding"],
+                reason=i["reason"],
+                receipts=i["receipts"],
+                first_received_at=datetime.fromisoformat(i["first_received_at"]),
+                last_received_at=datetime.fromisoformat(i["last_received_at"]),
+            )
+            for i in items
+        ],
+    )
+
+
 QUANTILES = (0.50, 0.90, 0.99)
 
 
@@ -316,6 +340,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             message_state,
             message_history,
             stats,
+            quarantine,
             health_live,
             health_ready,
         ],

@@ -75,7 +75,8 @@ def _read_items(body: bytes) -> Intake:
     try:
         items = msgspec.json.decode(body, type=list[msgspec.Raw])
     except _UNREADABLE as e:
-        raise BodyError(_body_problem(body, e), _quarantined(BODY, body, "")) from None
+        problem = _body_problem(body, e)
+        raise BodyError(problem, _quarantined(BODY, body, problem)) from None
     intake = Intake()
     for raw in items:
         _read_item(bytes(raw), intake)

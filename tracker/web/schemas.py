@@ -99,3 +99,20 @@ class Stats(msgspec.Struct):
     states: list[StateCount]
     delivery: DeliveryPercentiles
     per_day: list[DailyDelivery]  # the most recent days with deliveries, oldest first
+
+
+class QuarantinedItem(msgspec.Struct):
+    """Input that named no message, kept as received (base64 when it was not UTF-8)."""
+
+    kind: str  # item (one element of a batch) or body (a whole request body)
+    raw: str
+    encoding: str  # utf-8 or base64
+    reason: str  # why it named no message (the latest receipt's)
+    receipts: int  # how many times it arrived
+    first_received_at: datetime
+    last_received_at: datetime
+
+
+class Quarantine(msgspec.Struct):
+    total: int  # distinct quarantined items
+    items: list[QuarantinedItem]  # the most recently received first
