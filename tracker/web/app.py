@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,26 +24,19 @@ from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
-from tracker.domain.status import Report, states_after
 from tracker.group_commit import GroupCommit
-from tracker.views.projector import LiveProjection, Projector
-from tracker.views.store import ViewStore
-from tracker.web.intake import BodyError, read_body
-from tracker.web.schemas import (
-    DailyDelivery,
-    DeliveryPercentiles,
+from tracker.read import queries
+from tracker.read.models import (
     MessageHistory,
     MessagePage,
     MessageState,
-    MessageSummary,
-    ProjectionLag,
     Quarantine,
-    QuarantinedItem,
     Readiness,
-    ReportRecord,
-    StateCount,
     Stats,
 )
+from tracker.views.projector import LiveProjection, Projector
+from tracker.views.store import ViewStore
+from tracker.web.intake import BodyError, read_body
 
 log = logging.getLogger("tracker")
 T = TypeVar("T")
@@ -139,72 +131,33 @@ async def list_messages(
     cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
 ) -> MessagePage:
     """Ordered by id_sms; the cursor pages through without repeating or skipping a message."""
-    rows = await store.read(
-        partial(
-            store.views.list_messages,
-            after=_after(cursor),
-            limit=limit,
-            state=in_state,
-            final=final,
-            conflict=conflict,
-            received_from=_utc(received_from),
-            received_to=_utc(received_to),
-        )
-    )
-    return MessagePage(
-        messages=[
-            MessageSummary(
-                id_sms=r.id_sms,
-                state=r.state,
-                time=r.current.time if r.current else None,
-                instant=r.current.instant if r.current else None,
-                final=r.final,
-                conflict=r.conflict,
-                reports=r.reports,
-                first_received_at=r.first_received_at,
-                last_received_at=r.last_received_at,
-            )
-            for r in rows
-        ],
-        next=_cursor(rows[-1].id_sms) if len(rows) == limit else None,
-    )
-
-
-def _cursor(id_sms: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{id_sms}".encode()).decode()
-
-
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return -1
     try:
-        version, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if version == "v1" and (number := message_number(value)) is not None:
-            return number
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise ClientException(detail="cursor: not one this API gave out; start without it")
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+        return await store.read(
+            partial(
+                queries.list_messages,
+                store.views,
+                cursor=cursor,
+                limit=limit,
+                state=in_state,
+                final=final,
+                conflict=conflict,
+                received_from=received_from,
+                received_to=received_to,
+            )
+        )
+    except queries.BadCursor as e:
+        raise ClientException(detail=str(e)) from None
 
 
 @get("/messages/{id_sms:str}", summary="A message's current state (from the messages view)")
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
-    row = await store.read(store.views.message, number)
-    if row is None:
+    state = await store.read(queries.message_state, store.views, number)
+    if state is None:
         raise NotFoundException(
             detail=f"no status for id_sms {number} in the views (see /health/ready for their lag)"
         )
-    return MessageState(
-        id_sms=number,
-        state=row.state,
-        time=row.current.time if row.current else None,
-        final=row.final,
-        reports=row.reports,
-    )
+    return state
 
 
 @get("/messages/{id_sms:str}/history", summary="Every report of a message, in arrival order")
@@ -218,56 +171,18 @@ async def message_history(
 ) -> MessageHistory:
     """Read from the event store itself (never behind), with the state after each report."""
     number = _number(id_sms)
-    events = await store.read(store.tracker.history, number)
-    as_of = _utc(as_of)
-    if as_of is not None:
-        events = [e for e in events if e.received_at <= as_of]
-    if not events:
-        when = f" by {as_of.isoformat()}" if as_of else ""
+    history = await store.read(queries.history, store.tracker, number, as_of)
+    if history is None:
+        when = f" by {queries.utc(as_of).isoformat()}" if as_of else ""  # type: ignore[union-attr]
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
-    after = states_after(Report(e.state, e.time, e.instant) for e in events)
-    return MessageHistory(
-        id_sms=number,
-        state=after[-1].state if after[-1] else None,
-        as_of=as_of,
-        reports=[
-            ReportRecord(
-                received_at=e.received_at,
-                state=e.state,
-                time=e.time,
-                instant=e.instant,
-                outcome=e.outcome,
-                state_after=a.state if a else None,
-                raw=e.raw,
-            )
-            for e, a in zip(events, after, strict=True)
-        ],
-    )
+    return history
 
 
 @get("/quarantine", summary="Input that named no message, most recently received first")
 async def quarantine(
     store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
 ) -> Quarantine:
-    total, items = await store.read(store.views.list_quarantine, limit)
-    return Quarantine(
-        total=total,
-        items=[
-            QuarantinedItem(
-                kind=i["kind"],
-                raw=i["raw"],
-                encoding=i["encoding"],
-                reason=i["reason"],
-                receipts=i["receipts"],
-                first_received_at=datetime.fromisoformat(i["first_received_at"]),
-                last_received_at=datetime.fromisoformat(i["last_received_at"]),
-            )
-            for i in items
-        ],
-    )
-
-
-QUANTILES = (0.50, 0.90, 0.99)
+    return await store.read(queries.quarantine, store.views, limit)
 
 
 @get("/stats", summary="Counts by state, final share, conflicts, delivery-time percentiles")
@@ -276,20 +191,7 @@ async def stats(
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
 ) -> Stats:
     """From the views: state_counts, messages (conflicts) and delivery_times."""
-    counts = await store.read(store.views.state_counts)
-    conflicts = await store.read(store.views.conflicts)
-    (total, overall), daily = await store.read(store.views.delivery_percentiles, QUANTILES, days)
-    messages = sum(n for _, _, n in counts)
-    final = sum(n for _, is_final, n in counts if is_final)
-    return Stats(
-        messages=messages,
-        final=final,
-        final_share=final / messages if messages else 0.0,
-        conflicts=conflicts,
-        states=[StateCount(state or None, f, n) for state, f, n in counts],
-        delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
-        per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],
-    )
+    return await store.read(queries.stats, store.views, days)
 
 
 @get("/health/live", summary="The process is up")
@@ -299,11 +201,7 @@ async def health_live() -> dict[str, str]:
 
 @get("/health/ready", summary="The store answers; how far the views lag behind the events")
 async def health_ready(store: Store) -> Readiness:
-    position, head = await store.read(store.projector.lag)
-    return Readiness(
-        status="ready",
-        projection=ProjectionLag(position=position, head=head, lag=max(0, head - position)),
-    )
+    return await store.read(queries.readiness, store.projector)
 
 
 def _number(id_sms: str) -> int:

@@ -1,16 +1,10 @@
-"""The JSON shapes the HTTP API answers with (msgspec Structs: the edge only, never events)."""
+"""The read side's answers, as msgspec Structs: what the HTTP API and `--json` print alike."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import msgspec
-
-
-class Acknowledged(msgspec.Struct):
-    """One accepted id, echoed in the JSON type it arrived in."""
-
-    id_sms: int | str
 
 
 class MessageState(msgspec.Struct):

@@ -1,0 +1,181 @@
+"""The questions analysts and auditors ask, answered from the views and the event store.
+
+Synchronous and store-bound: the HTTP API runs them in worker threads, the CLI directly.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+from tracker.application import Tracker
+from tracker.domain.ids import message_number
+from tracker.domain.status import Report, states_after
+from tracker.read.models import (
+    DailyDelivery,
+    DeliveryPercentiles,
+    MessageHistory,
+    MessagePage,
+    MessageState,
+    MessageSummary,
+    ProjectionLag,
+    Quarantine,
+    QuarantinedItem,
+    Readiness,
+    ReportRecord,
+    StateCount,
+    Stats,
+)
+from tracker.views.projector import Projector
+from tracker.views.store import ViewStore
+
+QUANTILES = (0.50, 0.90, 0.99)
+
+
+class BadCursor(ValueError):
+    """A cursor this API did not give out."""
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A naive instant is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+def message_state(views: ViewStore, id_sms: int) -> MessageState | None:
+    row = views.message(id_sms)
+    if row is None:
+        return None
+    return MessageState(
+        id_sms=id_sms,
+        state=row.state,
+        time=row.current.time if row.current else None,
+        final=row.final,
+        reports=row.reports,
+    )
+
+
+def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> MessageHistory | None:
+    """Every report in arrival order with the state it left, from the event store itself."""
+    as_of = utc(as_of)
+    events = tracker.history(id_sms)
+    if as_of is not None:
+        events = [e for e in events if e.received_at <= as_of]
+    if not events:
+        return None
+    after = states_after(Report(e.state, e.time, e.instant) for e in events)
+    return MessageHistory(
+        id_sms=id_sms,
+        state=after[-1].state if after[-1] else None,
+        as_of=as_of,
+        reports=[
+            ReportRecord(
+                received_at=e.received_at,
+                state=e.state,
+                time=e.time,
+                instant=e.instant,
+                outcome=e.outcome,
+                state_after=a.state if a else None,
+                raw=e.raw,
+            )
+            for e, a in zip(events, after, strict=True)
+        ],
+    )
+
+
+def list_messages(
+    views: ViewStore,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    state: str | None = None,
+    final: bool | None = None,
+    conflict: bool | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> MessagePage:
+    """A page of the messages view in id order; ``next`` continues it without repeats or gaps."""
+    rows = views.list_messages(
+        after=_after(cursor),
+        limit=limit,
+        state=state,
+        final=final,
+        conflict=conflict,
+        received_from=utc(received_from),
+        received_to=utc(received_to),
+    )
+    return MessagePage(
+        messages=[
+            MessageSummary(
+                id_sms=r.id_sms,
+                state=r.state,
+                time=r.current.time if r.current else None,
+                instant=r.current.instant if r.current else None,
+                final=r.final,
+                conflict=r.conflict,
+                reports=r.reports,
+                first_received_at=r.first_received_at,
+                last_received_at=r.last_received_at,
+            )
+            for r in rows
+        ],
+        next=_cursor(rows[-1].id_sms) if len(rows) == limit else None,
+    )
+
+
+def stats(views: ViewStore, days: int = 31) -> Stats:
+    counts = views.state_counts()
+    (total, overall), daily = views.delivery_percentiles(QUANTILES, days)
+    messages = sum(n for _, _, n in counts)
+    final = sum(n for _, is_final, n in counts if is_final)
+    return Stats(
+        messages=messages,
+        final=final,
+        final_share=final / messages if messages else 0.0,
+        conflicts=views.conflicts(),
+        states=[StateCount(state or None, f, n) for state, f, n in counts],
+        delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
+        per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],
+    )
+
+
+def quarantine(views: ViewStore, limit: int = 100) -> Quarantine:
+    total, items = views.list_quarantine(limit)
+    return Quarantine(
+        total=total,
+        items=[
+            QuarantinedItem(
+                kind=i["kind"],
+                raw=i["raw"],
+                encoding=i["encoding"],
+                reason=i["reason"],
+                receipts=i["receipts"],
+                first_received_at=datetime.fromisoformat(i["first_received_at"]),
+                last_received_at=datetime.fromisoformat(i["last_received_at"]),
+            )
+            for i in items
+        ],
+    )
+
+
+def readiness(projector: Projector) -> Readiness:
+    position, head = projector.lag()
+    return Readiness(
+        status="ready",
+        projection=ProjectionLag(position=position, head=head, lag=max(0, head - position)),
+    )
+
+
+def _cursor(id_sms: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{id_sms}".encode()).decode()
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    try:
+        version, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if version == "v1" and (number := message_number(value)) is not None:
+            return number
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise BadCursor("cursor: not one this API gave out; start without it")
