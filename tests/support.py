@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -32,3 +35,11 @@ def drop_schema(database_url: str) -> None:
     schema = database_url.rsplit("schema=", 1)[1]
     with psycopg.connect(server_url(database_url), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``tracker ARGS`` as a user would, on the given store."""
+    env = {**os.environ, "TRACKER_DATABASE_URL": database_url, "COLUMNS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "tracker", *args], env=env, capture_output=True, text=True
+    )

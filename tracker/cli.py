@@ -1,4 +1,5 @@
-"""The command line: serve, migrate, project, rebuild; settings come from TRACKER_* variables."""
+"""The command line: serve, migrate, project, rebuild, and the read side for people at a
+terminal (history, messages, stats, quarantine); settings come from TRACKER_* variables."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import msgspec
 import typer
 import uvicorn
 from rich.console import Console
@@ -20,10 +22,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as Progress_
+from rich.table import Table
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings, SettingsError
+from tracker.domain.ids import message_number
+from tracker.read import queries
 from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
 from tracker.views.store import VIEWS, ViewStore, open_output_file
 
@@ -100,8 +105,8 @@ def rebuild_views(
         list[str] | None,
         typer.Argument(
             metavar="[VIEW]...",
-            help="messages, state_counts, delivery_times. They are one projection at one "
-            "position, so all three are always rebuilt together; naming them checks the names.",
+            help="messages, state_counts, delivery_times, quarantine. They are one projection "
+            "at one position, so they are always rebuilt together; naming them checks the names.",
         ),
     ] = None,
     until: Annotated[
@@ -168,6 +173,131 @@ def _progress() -> Progress_:
         console=Console(stderr=True),
         transient=False,
     )
+
+
+OUT = Console()
+JSON = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+WHEN = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+def _print_json(answer: msgspec.Struct) -> None:
+    typer.echo(msgspec.json.encode(answer).decode())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+@cli.command()
+def history(
+    id_sms: Annotated[str, typer.Argument(help="The message's id_sms.")],
+    as_of: Annotated[
+        datetime | None, typer.Option(formats=WHEN, help="As it stood at this instant (UTC).")
+    ] = None,
+    as_json: JSON = False,
+) -> None:
+    """Every report of a message in arrival order: what it did, and the state it left."""
+    number = message_number(id_sms)
+    if number is None:
+        _fail(ValueError(f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}"))
+    tracker, _ = _open(_settings())
+    answer = queries.history(tracker, number, as_of)
+    tracker.close()
+    if answer is None:
+        typer.secho(f"no status was received for id_sms {number}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        return _print_json(answer)
+    table = Table(title=f"id_sms {number}: {answer.state or 'no known state'}")
+    for column in ("received (UTC)", "state", "time", "outcome", "state after"):
+        table.add_column(column)
+    for r in answer.reports:
+        style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
+        table.add_row(
+            _when(r.received_at), r.state, r.time or "—", r.outcome, r.state_after or "—",
+            style=style,
+        )  # fmt: skip
+    OUT.print(table)
+
+
+@cli.command()
+def messages(
+    state: Annotated[str | None, typer.Option(help="Current state.")] = None,
+    final: Annotated[bool | None, typer.Option("--final/--not-final", help="Final or not.")] = None,
+    conflict: Annotated[
+        bool | None, typer.Option("--conflict/--no-conflict", help="A report after the final.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="`next` of the previous page.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """A page of messages from the messages view, in id order."""
+    _, views = _open(_settings())
+    try:
+        page = queries.list_messages(
+            views, cursor=cursor, limit=limit, state=state, final=final, conflict=conflict
+        )
+    except queries.BadCursor as e:
+        _fail(e)
+    if as_json:
+        return _print_json(page)
+    table = Table()
+    for column in ("id_sms", "state", "time", "final", "conflict", "reports", "last received"):
+        table.add_column(column)
+    for m in page.messages:
+        table.add_row(
+            str(m.id_sms), m.state or "—", m.time or "—", "yes" if m.final else "",
+            "yes" if m.conflict else "", str(m.reports), _when(m.last_received_at),
+        )  # fmt: skip
+    OUT.print(table)
+    if page.next:
+        OUT.print(f"next page: --cursor {page.next}")
+
+
+@cli.command()
+def stats(
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days of per-day figures.")] = 31,
+    as_json: JSON = False,
+) -> None:
+    """Counts by state, final share, conflicts and delivery-time percentiles."""
+    _, views = _open(_settings())
+    answer = queries.stats(views, days)
+    if as_json:
+        return _print_json(answer)
+    OUT.print(
+        f"{answer.messages:,} messages, {answer.final:,} final ({answer.final_share:.1%}), "
+        f"{answer.conflicts:,} with a conflict"
+    )
+    states = Table("state", "final", "messages")
+    for c in answer.states:
+        states.add_row(c.state or "(none known)", "yes" if c.final else "", f"{c.messages:,}")
+    OUT.print(states)
+    delivery = Table("day (UTC)", "deliveries", "p50 s", "p90 s", "p99 s", title="delivery time")
+    for d in [*answer.per_day, answer.delivery]:
+        day = getattr(d, "day", "all")
+        delivery.add_row(day, f"{d.deliveries:,}", *(f"{v:g}" if v is not None else "—"
+                                                     for v in (d.p50, d.p90, d.p99)))  # fmt: skip
+    OUT.print(delivery)
+
+
+@cli.command()
+def quarantine(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JSON = False,
+) -> None:
+    """Input that named no message, most recently received first, with the reason."""
+    _, views = _open(_settings())
+    answer = queries.quarantine(views, limit)
+    if as_json:
+        return _print_json(answer)
+    table = Table(
+        "last received", "kind", "receipts", "reason", "raw", title=f"{answer.total} items"
+    )
+    for i in answer.items:
+        raw = i.raw if len(i.raw) <= 60 else i.raw[:59] + "…"
+        table.add_row(_when(i.last_received_at), i.kind, str(i.receipts), i.reason,
+                      raw if i.encoding == "utf-8" else f"(base64) {raw}")  # fmt: skip
+    OUT.print(table)
 
 
 @cli.command()

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from bench.history import write_history
+from tests.support import run_cli
 from tracker.application import Status
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
@@ -58,13 +59,6 @@ def test_a_projector_killed_while_catching_up_ends_identical_to_a_rebuild(databa
     tracker.close()
 
 
-def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TRACKER_DATABASE_URL": database_url, "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "tracker", *args], env=env, capture_output=True, text=True
-    )
-
-
 def test_rebuild_shows_progress_and_a_summary_with_checksums(sqlite_url):
     tracker = open_tracker(Settings(database_url=sqlite_url))
     for n in range(50):
@@ -74,10 +68,13 @@ def test_rebuild_shows_progress_and_a_summary_with_checksums(sqlite_url):
     assert first.returncode == second.returncode == 0, first.stderr
     assert re.search(r"rebuilding .*100%.* 100 events .*events/s", first.stderr)
     assert re.search(
-        r"rebuilt messages, state_counts, delivery_times from 100 events in ", first.stdout
+        r"rebuilt messages, state_counts, delivery_times, quarantine from 100 events in ",
+        first.stdout,
     )
     sums = [line for line in first.stdout.splitlines() if "sha256" in line]
-    assert [line.split()[0] for line in sums] == ["messages", "state_counts", "delivery_times"]
+    assert [line.split()[0] for line in sums] == [
+        "messages", "state_counts", "delivery_times", "quarantine"
+    ]  # fmt: skip
     assert sums == [line for line in second.stdout.splitlines() if "sha256" in line]
 
 

@@ -179,7 +179,7 @@ def rebuild(
     """Build the views afresh from the whole history, then swap them in (``into_live``).
 
     The live views stay readable (and kept up to date) until the swap, one transaction that
-    replaces all three together; without ``into_live`` the views are built in ``views`` itself
+    replaces them all together; without ``into_live`` the views are built in ``views`` itself
     (a separate output store). Unlike the live projector, a rebuild does not commit its
     position page by page: its tables are thrown away if it dies, so it keeps the rows it
     touched lately in a bounded cache (memory stays flat), writes each row about once, and

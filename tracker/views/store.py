@@ -1,4 +1,4 @@
-"""The view tables (messages, state_counts, delivery_times) and their tracking, in SQL.
+"""The view tables (messages, state_counts, delivery_times, quarantine) and their tracking.
 
 Every page of events is written in one transaction together with the position it reached
 (eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
@@ -24,7 +24,7 @@ from tracker.views.projection import Delivery, MessageRow, Quarantined
 VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
 LIVE = ""  # table-name suffix of the live views
 SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
-TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all three)
+TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all)
 
 MESSAGE_COLUMNS = (
     "id_sms", "state", "time", "instant", "final", "reports",
@@ -58,7 +58,7 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 class ViewTables:
-    """SQL for the three views, shared by both databases; subclasses say how to run it."""
+    """SQL for the views, shared by both databases; subclasses say how to run it."""
 
     placeholder = "?"
     id_type = "INTEGER"
