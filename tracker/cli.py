@@ -28,6 +28,7 @@ from tracker.application import StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
+from tracker.read import export as exports
 from tracker.read import queries
 from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
 from tracker.views.store import VIEWS, ViewStore, open_output_file
@@ -166,8 +167,8 @@ def _progress() -> Progress_:
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[events]:,} events"),
-        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TextColumn("{task.fields[events]:,}"),
+        TextColumn("{task.fields[rate]:,.0f}/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
@@ -298,6 +299,42 @@ def quarantine(
         table.add_row(_when(i.last_received_at), i.kind, str(i.receipts), i.reason,
                       raw if i.encoding == "utf-8" else f"(base64) {raw}")  # fmt: skip
     OUT.print(table)
+
+
+@cli.command()
+def export(
+    what: Annotated[str, typer.Argument(help="messages (the view) or reports (every report).")],
+    out: Annotated[Path, typer.Option(help="The file to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, jsonl or parquet (needs the parquet extra).")
+    ] = "csv",
+) -> None:
+    """Export the messages view or every stored report, streamed, with a progress bar."""
+    if what not in ("messages", "reports"):
+        _fail(ValueError(f"export messages or reports, not {what!r}"))
+    if fmt not in exports.FORMATS:
+        _fail(ValueError(f"--format must be one of {', '.join(exports.FORMATS)}, not {fmt!r}"))
+    tracker, views = _open(_settings())
+    if what == "messages":
+        rows, fields = exports.message_rows(views), exports.MESSAGE_FIELDS
+        total = sum(n for _, _, n in views.state_counts())
+    else:
+        rows, fields = exports.report_rows(tracker), exports.REPORT_FIELDS
+        total = tracker.recorder.max_notification_id() or 0
+    with _progress() as bar:
+        task = bar.add_task(f"exporting {what}", total=total or 1, events=0, rate=0.0)
+
+        def advance(n: int) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            bar.update(task, completed=n, events=n, rate=n / elapsed if elapsed else 0.0)
+
+        try:
+            written = exports.write(rows, fields, fmt, out, advance)
+        except RuntimeError as e:
+            _fail(e)
+        bar.update(task, completed=total or 1)
+    tracker.close()
+    typer.echo(f"wrote {written:,} {what} to {out} ({fmt})")
 
 
 @cli.command()

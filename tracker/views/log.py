@@ -38,7 +38,9 @@ class _StoredReport(msgspec.Struct):
     time: str
     received_at: _Transcoded
     id_sms: int
+    outcome: str
     instant: _Transcoded | None = None
+    raw: str | None = None
 
 
 class _StoredQuarantine(msgspec.Struct):
@@ -109,6 +111,8 @@ class EventLog:
             time=report.time,
             instant=report.instant.data if report.instant else None,
             received_at=report.received_at.data,
+            outcome=report.outcome,
+            raw=report.raw,
         )
 
     def _quarantined(self, row: Any) -> Quarantined:

@@ -18,13 +18,15 @@ NO_STATE = ""  # state_counts' key for messages that have only reports of unknow
 
 @dataclass(slots=True)
 class Fact:
-    """One stored report, as the projection needs it."""
+    """One stored report, as the projection (and an export) needs it."""
 
     id_sms: int
     state: str
     time: str
     instant: datetime | None
     received_at: datetime
+    outcome: str = ""
+    raw: str | None = None
 
 
 @dataclass(slots=True)
