@@ -29,3 +29,42 @@ def test_readiness_reports_the_projection_lag_which_the_server_closes_by_itself(
     assert ready["projection"]["head"] > before
     assert ready["projection"]["position"] == ready["projection"]["head"]
     assert (state["state"], state["final"]) == ("read", True)
+
+
+def scrape(server) -> dict[str, float]:
+    with server.client() as client:
+        text = client.get("/metrics").text
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def test_metrics_count_what_the_webhook_did(live_server):
+    before = scrape(live_server)
+    live_server.post(
+        b'[{"id_sms": 7800, "time": "", "state": "send"},'
+        b' {"id_sms": 7800, "time": "", "state": "send"},'
+        b' {"id_sms": "7801", "time": "2026-01-01 12:00:00", "state": "deliver"},'
+        b' {"id_sms": -7}]'
+    )
+    live_server.post(b"not json")
+    live_server.settled()
+    time.sleep(0.5)  # the projector reports its lag after its next poll
+    after = scrape(live_server)
+
+    def grew(name):
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert grew('tracker_reports_total{outcome="applied"}') == 2
+    assert grew('tracker_reports_total{outcome="duplicate"}') == 1
+    assert grew("tracker_acknowledged_ids_total") == 2
+    assert grew('tracker_quarantined_total{kind="item"}') == 1
+    assert grew('tracker_quarantined_total{kind="body"}') == 1
+    assert after["tracker_projection_lag_events"] == 0
+    assert any(
+        name.startswith("litestar_request_duration_seconds_bucket") and "/webhooks/webcom" in name
+        for name in after
+    )

@@ -118,9 +118,15 @@ def apply_facts(
 class LiveProjection:
     """A background thread that keeps the live views caught up (``tracker serve`` runs one)."""
 
-    def __init__(self, projector: Projector, interval: float = 0.25):
+    def __init__(
+        self,
+        projector: Projector,
+        interval: float = 0.25,
+        on_lag: Callable[[int, int], None] | None = None,
+    ):
         self.projector = projector
         self.interval = interval
+        self.on_lag = on_lag  # told (position, head) after every poll
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracker-projector", daemon=True)
@@ -143,6 +149,8 @@ class LiveProjection:
         while not self._stop.is_set():
             try:
                 self.projector.catch_up()
+                if self.on_lag:
+                    self.on_lag(*self.projector.lag())
                 failures = 0
             except IntegrityError:
                 continue  # another projector moved the position first: read it again

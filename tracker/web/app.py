@@ -19,6 +19,7 @@ from litestar.di import Provide
 from litestar.exceptions import ClientException, NotFoundException, ServiceUnavailableException
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
@@ -36,6 +37,7 @@ from tracker.read.models import (
 )
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
+from tracker.web import metrics
 from tracker.web.intake import BodyError, read_body
 
 log = logging.getLogger("tracker")
@@ -52,7 +54,11 @@ class Store:
         self.tracker = tracker
         self.views = views
         self.projector = Projector(tracker, views)
-        self.live = LiveProjection(self.projector) if settings.projections == "inline" else None
+        self.live = (
+            LiveProjection(self.projector, on_lag=metrics.set_lag)
+            if settings.projections == "inline"
+            else None
+        )
         self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
         self.limiter = anyio.CapacityLimiter(settings.store_threads)
 
@@ -106,11 +112,14 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
         )
     except BodyError as e:
         await store.record(Batch((), (e.quarantine,), received_at))
+        metrics.count_quarantined_body()
         raise ClientException(detail=e.problem) from None
     receipt = await store.record(Batch(tuple(intake.statuses), tuple(intake.unusable), received_at))
     if intake.unusable:
         log.warning("quarantined %d item(s) without a usable id_sms", len(intake.unusable))
-    return _json(intake.acknowledgement(receipt.stored))
+    answer = intake.acknowledgement(receipt.stored)
+    metrics.count_receipt(receipt, len(answer))
+    return _json(answer)
 
 
 @get("/messages", summary="A page of messages from the messages view, filtered")
@@ -241,6 +250,10 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             quarantine,
             health_live,
             health_ready,
+            PrometheusController,
+        ],
+        middleware=[
+            PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware
         ],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,

@@ -1,0 +1,43 @@
+"""Prometheus metrics: what the webhook received and stored, and how far the views lag.
+
+Request counts and latencies come from Litestar's Prometheus middleware; these add what only
+the tracker knows. With several worker processes, set PROMETHEUS_MULTIPROC_DIR (see
+prometheus_client) so that /metrics adds up every worker.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+from tracker.application import Receipt
+
+REPORTS = Counter(
+    "tracker_reports_total",
+    "Reports received on the webhook, by what they did (duplicate: an exact repeat)",
+    ["outcome"],
+)
+ACKNOWLEDGED = Counter("tracker_acknowledged_ids_total", "id_sms acknowledged to the platform")
+QUARANTINED = Counter(
+    "tracker_quarantined_total", "Input quarantined because it named no message", ["kind"]
+)
+LAG = Gauge("tracker_projection_lag_events", "Events stored but not yet in the views")
+POSITION = Gauge("tracker_projection_position", "Last event notification the views include")
+
+
+def count_receipt(receipt: Receipt, acknowledged: int) -> None:
+    for outcome, n in receipt.outcomes.items():
+        REPORTS.labels(outcome).inc(n)
+    if receipt.duplicates:
+        REPORTS.labels("duplicate").inc(receipt.duplicates)
+    if receipt.quarantined:
+        QUARANTINED.labels("item").inc(receipt.quarantined)
+    ACKNOWLEDGED.inc(acknowledged)
+
+
+def count_quarantined_body() -> None:
+    QUARANTINED.labels("body").inc()
+
+
+def set_lag(position: int, head: int) -> None:
+    POSITION.set(position)
+    LAG.set(max(0, head - position))
