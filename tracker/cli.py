@@ -367,6 +367,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        access_log=False,  # tracker.web.access_log writes one JSON line per request instead
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 
@@ -68,3 +69,16 @@ def test_metrics_count_what_the_webhook_did(live_server):
         name.startswith("litestar_request_duration_seconds_bucket") and "/webhooks/webcom" in name
         for name in after
     )
+
+
+def test_each_request_is_one_json_log_line_without_its_query_string(live_server):
+    marker = f"/messages/{int(time.time() * 1000)}"
+    with live_server.client() as client:
+        client.get(marker, params={"token": "s3cret-in-the-query"})
+    time.sleep(0.2)
+    text = live_server.log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if f'"path":"{marker}"' in line]
+    assert len(lines) == 1
+    assert (lines[0]["method"], lines[0]["status"]) == ("GET", 404)
+    assert lines[0]["ms"] >= 0
+    assert "s3cret-in-the-query" not in text

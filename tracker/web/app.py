@@ -37,7 +37,8 @@ from tracker.read.models import (
 )
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
-from tracker.web import metrics
+from tracker.web import access_log, metrics
+from tracker.web.access_log import AccessLog
 from tracker.web.intake import BodyError, read_body
 
 log = logging.getLogger("tracker")
@@ -227,6 +228,7 @@ def _json(value: object) -> Response[bytes]:
 def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litestar:
     """The HTTP application around a built Tracker and its views; it owns both from here on."""
     store = Store(tracker, views, settings)
+    access_log.configure()
 
     def provide_store() -> Store:
         return store
@@ -253,7 +255,8 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             PrometheusController,
         ],
         middleware=[
-            PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware
+            AccessLog,
+            PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware,
         ],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
