@@ -82,3 +82,16 @@ def test_each_request_is_one_json_log_line_without_its_query_string(live_server)
     assert (lines[0]["method"], lines[0]["status"]) == ("GET", 404)
     assert lines[0]["ms"] >= 0
     assert "s3cret-in-the-query" not in text
+
+
+def test_the_openapi_schema_describes_every_endpoint_without_network(live_server):
+    with live_server.client() as client:
+        schema = client.get("/schema/openapi.json").json()
+    assert set(schema["paths"]) >= {
+        "/webhooks/webcom", "/messages", "/messages/{id_sms}", "/messages/{id_sms}/history",
+        "/stats", "/quarantine", "/health/live", "/health/ready", "/metrics",
+    }  # fmt: skip
+    listing = schema["paths"]["/messages"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {
+        "state", "final", "conflict", "received_from", "received_to", "limit", "cursor"
+    }  # fmt: skip

@@ -40,6 +40,7 @@ def test_each_filter_selects_what_it_says(live_server):
     assert ids(final="false") == [9100, 9101, 9104]
     assert ids(conflict="true") == [9103]
     assert ids(received_to=since) == []
+    assert ids(received_to=datetime.now(UTC).isoformat()) == [9100, 9101, 9102, 9103, 9104]
     [expired] = listing(live_server, received_from=since, state="expired")["messages"]
     assert (expired["final"], expired["conflict"], expired["reports"]) == (True, True, 2)
 
