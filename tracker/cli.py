@@ -136,7 +136,7 @@ def rebuild_views(
     target = open_output_file(str(out)) if out else live_views
     head = tracker.recorder.max_notification_id() or 0
     with _progress() as bar:
-        task = bar.add_task("rebuilding", total=head or 1, events=0, rate=0.0)
+        task = bar.add_task("rebuilding", total=head or 1, events=0, rate=0.0, unit="events")
 
         def advance(progress: Progress) -> None:
             elapsed = bar.tasks[task].elapsed or 0.0
@@ -167,8 +167,8 @@ def _progress() -> Progress_:
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[events]:,}"),
-        TextColumn("{task.fields[rate]:,.0f}/s"),
+        TextColumn("{task.fields[events]:,} {task.fields[unit]}"),
+        TextColumn("{task.fields[rate]:,.0f} {task.fields[unit]}/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
@@ -322,7 +322,7 @@ def export(
         rows, fields = exports.report_rows(tracker), exports.REPORT_FIELDS
         total = tracker.recorder.max_notification_id() or 0
     with _progress() as bar:
-        task = bar.add_task(f"exporting {what}", total=total or 1, events=0, rate=0.0)
+        task = bar.add_task(f"exporting {what}", total=total or 1, events=0, rate=0.0, unit=what)
 
         def advance(n: int) -> None:
             elapsed = bar.tasks[task].elapsed or 0.0

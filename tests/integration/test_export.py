@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -54,6 +55,9 @@ def test_messages_round_trip_through_csv_jsonl_and_parquet(big_store, tmp_path):
         result = run_cli(url, "export", "messages", "--format", fmt, "--out", str(out))
         assert result.returncode == 0, result.stderr
         assert f"wrote {MESSAGES:,} messages" in result.stdout
+        assert re.search(
+            r"exporting messages .*100%.* 100,000 messages .*messages/s", result.stderr
+        )
         if fmt == "csv":
             with out.open(newline="") as f:
                 back = [normalise(r) for r in csv.DictReader(f)]
