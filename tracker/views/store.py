@@ -67,6 +67,13 @@ class ViewTables:
     def table(self, name: str) -> str:
         return name
 
+    def select_in(self, table: str, column: str, n: int) -> str:
+        """Rows whose ``column`` is one of ``n`` values (see ``in_params``)."""
+        return f"SELECT * FROM {table} WHERE {column} IN ({', '.join([self.placeholder] * n)})"
+
+    def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
+        return list(values)
+
     def create_statements(self, suffix: str) -> list[str]:
         m, c, d, q = (self.table(v + suffix) for v in VIEWS)
         return [
@@ -227,7 +234,10 @@ class ViewStore:
         table = self.tables.table("messages" + suffix)
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             for chunk in _chunks(ids, 500):
-                cursor.execute(self._select_in(table, "id_sms", len(chunk)), self._in(chunk))
+                cursor.execute(
+                    self.tables.select_in(table, "id_sms", len(chunk)),
+                    self.tables.in_params(chunk),
+                )
                 for record in cursor.fetchall():
                     found[record["id_sms"]] = message_row(record)
         return found
@@ -473,24 +483,12 @@ class ViewStore:
             (key,),
         )
 
-    def _select_in(self, table: str, column: str, n: int) -> str:
-        raise NotImplementedError
-
-    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
-        raise NotImplementedError
-
 
 class SQLiteViews(ViewStore, SQLiteTrackingRecorder):
     """The views in a SQLite file: the event store's own, or a separate output file."""
 
     tables = ViewTables()
     tracking_table = "tracking"
-
-    def _select_in(self, table: str, column: str, n: int) -> str:
-        return f"SELECT * FROM {table} WHERE {column} IN ({', '.join('?' * n)})"
-
-    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
-        return list(values)
 
 
 class PostgresTables(ViewTables):
@@ -504,6 +502,12 @@ class PostgresTables(ViewTables):
     def table(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
 
+    def select_in(self, table: str, column: str, n: int) -> str:
+        return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"
+
+    def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
+        return [list(values)]
+
 
 class PostgresViews(ViewStore, PostgresTrackingRecorder):
     """The views in the event store's PostgreSQL schema."""
@@ -512,12 +516,6 @@ class PostgresViews(ViewStore, PostgresTrackingRecorder):
         super().__init__(datastore, **kwargs)
         self.tables = PostgresTables(datastore.schema)
         self.tracking_table = f'"{datastore.schema}"."{self.tracking_table_name}"'
-
-    def _select_in(self, table: str, column: str, n: int) -> str:
-        return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"
-
-    def _in(self, values: Sequence[Any]) -> Sequence[Any]:
-        return [list(values)]
 
 
 def open_views(datastore: SQLiteDatastore | PostgresDatastore, *, create: bool = True) -> ViewStore:
