@@ -10,6 +10,7 @@ import msgspec
 
 PREFIX = "TRACKER_"
 MiB = 1024 * 1024
+MIN_TOKEN_LENGTH = 16
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # "inline": each server process keeps the views up to date in a background thread;
     # "off": run `tracker project` as a process of its own instead.
     projections: Literal["inline", "off"] = "inline"
+    # Comma-separated secrets: when set, the webhook is served only at /webhooks/webcom/<token>
+    # (the platform cannot sign requests, so the secret lives in the URL it is given). Several
+    # tokens let one be rotated without downtime.
+    webhook_tokens: str = ""
+
+    def __post_init__(self) -> None:
+        short = [t for t in self.tokens if len(t) < MIN_TOKEN_LENGTH]
+        if short:
+            raise SettingsError(
+                f"TRACKER_WEBHOOK_TOKENS: every token needs at least {MIN_TOKEN_LENGTH} characters "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe())')"
+            )
+        if any(not t.replace("-", "").replace("_", "").isalnum() or not t.isascii()
+               for t in self.tokens):  # fmt: skip
+            raise SettingsError(
+                "TRACKER_WEBHOOK_TOKENS: tokens are URL-safe: letters, digits, '-' and '_'"
+            )
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.webhook_tokens.split(",") if t.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

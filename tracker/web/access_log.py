@@ -2,7 +2,8 @@
 
 Litestar's logging middleware writes a request line and a response line; operators asked for one
 line per request, so this replaces uvicorn's access log. Headers, bodies and query strings are
-never logged, so neither are secrets carried in them.
+never logged, so neither are secrets carried in them, and the webhook's token in its path is
+replaced by ``{token}``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def configure() -> None:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def _without_token(path: str) -> str:
+    """The webhook's token is a secret: it is never written to a log."""
+    if path.startswith(WEBHOOK_WITH_TOKEN):
+        return WEBHOOK_WITH_TOKEN + "{token}"
+    return path
+
+
+WEBHOOK_WITH_TOKEN = "/webhooks/webcom/"
 
 
 class AccessLog:
@@ -55,7 +66,7 @@ class AccessLog:
                     {
                         "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                         "method": scope["method"],
-                        "path": scope["path"],
+                        "path": _without_token(scope["path"]),
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
                         "client": (scope.get("client") or ("", 0))[0],

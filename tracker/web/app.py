@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,10 +63,19 @@ class Store:
         )
         self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
         self.limiter = anyio.CapacityLimiter(settings.store_threads)
+        self.tokens = [t.encode() for t in settings.tokens]
 
     def start(self) -> None:
         if self.live:
             self.live.start()
+
+    def token_matches(self, token: str) -> bool:
+        """Compared with every configured token in constant time (no early exit either)."""
+        given = token.encode()
+        found = False
+        for expected in self.tokens:
+            found |= hmac.compare_digest(given, expected)
+        return found
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -96,13 +106,28 @@ def _unavailable_as_503() -> Iterator[None]:
         ) from e
 
 
-@post("/webhooks/webcom", status_code=200, summary="Receive a batch of delivery statuses")
+WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
+
+
+@post("/webhooks/webcom", status_code=200, summary=WEBHOOK_SUMMARY)
 async def webhook(request: Request, store: Store) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
 
     The body is read whatever its content type. Items whose ``id_sms`` names no message are
     quarantined; a body that is not a JSON array gets 400 and acknowledges nothing.
     """
+    return await _receive(request, store)
+
+
+@post("/webhooks/webcom/{token:str}", status_code=200, summary=WEBHOOK_SUMMARY)
+async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
+    """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
+    if not store.token_matches(token):
+        raise NotFoundException()
+    return await _receive(request, store)
+
+
+async def _receive(request: Request, store: Store) -> Response[bytes]:
     body = await request.body()
     received_at = datetime.now(UTC)
     try:
@@ -235,16 +260,27 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
 
     def announce() -> None:
         log.info("events stored in %s", store_for(settings).description)
+        if settings.tokens:
+            log.info(
+                "webhook served at /webhooks/webcom/<token> for %d token(s)", len(settings.tokens)
+            )
+        else:
+            log.warning(
+                "the webhook at /webhooks/webcom is open to anyone who can reach %s:%s; set "
+                "TRACKER_WEBHOOK_TOKENS to serve it only at /webhooks/webcom/<token>",
+                settings.host,
+                settings.port,
+            )
         log.warning(
-            "the webhook and the read API are open to anyone who can reach %s:%s; "
-            "keep TRACKER_HOST on 127.0.0.1 or put the tracker behind an authenticating proxy",
+            "the read API is open to anyone who can reach %s:%s; keep TRACKER_HOST on "
+            "127.0.0.1 or put the tracker behind an authenticating proxy",
             settings.host,
             settings.port,
         )
 
     return Litestar(
         route_handlers=[
-            webhook,
+            webhook_with_token if settings.tokens else webhook,
             list_messages,
             message_state,
             message_history,

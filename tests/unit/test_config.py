@@ -1,0 +1,44 @@
+"""Settings from TRACKER_* variables: defaults that work, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker.config import Settings, SettingsError
+
+
+def test_no_settings_at_all_is_a_working_configuration():
+    settings = Settings.from_env({})
+    assert (settings.database_url, settings.host, settings.port) == (
+        "sqlite:///./var/tracker.db", "127.0.0.1", 8000
+    )  # fmt: skip
+    assert settings.tokens == ()
+
+
+def test_values_come_from_tracker_variables_as_text():
+    settings = Settings.from_env(
+        {"TRACKER_PORT": "9001", "TRACKER_CREATE_TABLES": "false", "UNRELATED": "x"}
+    )
+    assert (settings.port, settings.create_tables) == (9001, False)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRACKER_PORT": "eighty"}, "TRACKER_PORT"),
+        ({"TRACKER_PORT": "70000"}, "TRACKER_PORT"),
+        ({"TRACKER_PROJECTIONS": "sometimes"}, "TRACKER_PROJECTIONS"),
+        ({"TRACKER_WEBHOOK_TOKENS": "short"}, "at least 16 characters"),
+        ({"TRACKER_WEBHOOK_TOKENS": "0123456789abcdef/../x"}, "URL-safe"),
+    ],
+)
+def test_a_bad_value_is_refused_with_the_variable_named(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_several_webhook_tokens_let_one_be_rotated():
+    settings = Settings.from_env(
+        {"TRACKER_WEBHOOK_TOKENS": " 0123456789abcdef , fedcba9876543210 "}
+    )
+    assert settings.tokens == ("0123456789abcdef", "fedcba9876543210")
