@@ -87,10 +87,13 @@ class EventLog:
         """The last notification id in the store (0 when it is empty)."""
         return self.recorder.max_notification_id() or 0
 
-    def page(self, after: int, stop: int, limit: int) -> tuple[list[Fact], list[Quarantined], int]:
+    def page(
+        self, after: int, stop: int, limit: int, until: datetime | None = None
+    ) -> tuple[list[Fact], list[Quarantined], int]:
         """The report and quarantine events among the next ``limit`` events with ids in
         (after, stop], and the position reached: the last id read, or ``stop`` when fewer than
-        ``limit`` were left (ids have gaps: only a short read proves all up to ``stop`` read)."""
+        ``limit`` were left (ids have gaps: only a short read proves all up to ``stop`` read).
+        With ``until``, only the events received at or before that instant."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self.select, (after, stop, limit))
             rows = cursor.fetchall()
@@ -101,6 +104,9 @@ class EventLog:
                 facts.append(self._fact(row))
             elif topic in QUARANTINE_TOPICS:
                 quarantined.append(self._quarantined(row))
+        if until is not None:
+            facts = [f for f in facts if f.received_at <= until]
+            quarantined = [q for q in quarantined if q.received_at <= until]
         return facts, quarantined, (_first(rows[-1]) if len(rows) == limit else stop)
 
     def _fact(self, row: Any) -> Fact:

@@ -63,10 +63,7 @@ class Projector:
         head = self.log.head()
         if head <= position:
             return None
-        facts, quarantined, end = self.log.page(position, head, self.page_size)
-        if self.until is not None:
-            facts = [f for f in facts if f.received_at <= self.until]
-            quarantined = [q for q in quarantined if q.received_at <= self.until]
+        facts, quarantined, end = self.log.page(position, head, self.page_size, self.until)
         ids = list(dict.fromkeys(f.id_sms for f in facts))
         rows = self.views.load_messages(ids, self.suffix)
         counts, deliveries = apply_facts(facts, rows)
@@ -204,10 +201,7 @@ def rebuild(
     deliveries: list[Delivery] = []
     position, events = 0, 0
     while position < head:
-        facts, quarantined, position = log.page(position, head, page_size)
-        if until is not None:
-            facts = [f for f in facts if f.received_at <= until]
-            quarantined = [q for q in quarantined if q.received_at <= until]
+        facts, quarantined, position = log.page(position, head, page_size, until)
         if quarantined:  # rare: written as they come, so memory stays flat
             views.write_rows([], [], suffix, quarantined)
         for id_sms in {f.id_sms for f in facts}:
