@@ -264,19 +264,12 @@ class ViewStore:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             if previous is not None and (now := self._tracking_of(cursor, key)) != previous:
                 raise IntegrityError(f"the views moved from {previous} to {now} meanwhile")
-            cursor.executemany(
-                t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
-            )
+            self._write_changes(cursor, list(rows), deliveries, quarantined, suffix)
             changed = [(s, int(f), n) for (s, f), n in sorted(counts.items()) if n]
             if changed:
                 cursor.executemany(t.add_counts_statement(suffix), changed)
                 # A state nobody is in any more has no row, as in a rebuild (checksums agree).
                 cursor.execute(f"DELETE FROM {t.table('state_counts' + suffix)} WHERE messages = 0")
-            if deliveries:
-                cursor.executemany(
-                    t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
-                )
-            self._write_quarantined(cursor, quarantined, suffix)
             self._insert_tracking(cursor, Tracking(key, position))  # type: ignore[attr-defined]
 
     def write_rows(
@@ -288,22 +281,28 @@ class ViewStore:
     ) -> None:
         """Write rows, deliveries and quarantine receipts without moving the position (for
         rebuilds, whose tables are thrown away if they die)."""
-        t = self.tables
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            if rows:
-                cursor.executemany(
-                    t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
-                )
-            if deliveries:
-                cursor.executemany(
-                    t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
-                )
-            self._write_quarantined(cursor, quarantined, suffix)
+            self._write_changes(cursor, rows, deliveries, quarantined, suffix)
 
-    def _write_quarantined(
-        self, cursor: Any, quarantined: Sequence[Quarantined], suffix: str
+    def _write_changes(
+        self,
+        cursor: Any,
+        rows: Sequence[MessageRow],
+        deliveries: Sequence[Delivery],
+        quarantined: Sequence[Quarantined],
+        suffix: str,
     ) -> None:
-        first, again = self.tables.quarantine_statements(suffix)
+        """Message rows, new deliveries and quarantine receipts, in the caller's transaction."""
+        t = self.tables
+        if rows:
+            cursor.executemany(
+                t.upsert_messages_statement(suffix), [message_values(r) for r in rows]
+            )
+        if deliveries:
+            cursor.executemany(
+                t.insert_deliveries_statement(suffix), [delivery_values(d) for d in deliveries]
+            )
+        first, again = t.quarantine_statements(suffix)
         for item in quarantined:  # in log order: a first receipt before its repeats
             at = iso(item.received_at)
             if item.kind is not None:
