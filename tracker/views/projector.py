@@ -52,6 +52,7 @@ class Projector:
         self.page_size = page_size
         self.until = until  # only events received at or before this instant
         self.events = 0
+        self.last_seen = (0, 0)  # (position, head) as the last step() found them
 
     def lag(self) -> tuple[int, int]:
         """(position, head): how far the views are, and how far the event store is."""
@@ -61,6 +62,7 @@ class Projector:
         """Project one page; None when the views had already caught up."""
         position = self.views.position(self.suffix)
         head = self.log.head()
+        self.last_seen = (position, head)
         if head <= position:
             return None
         facts, quarantined, end = self.log.page(position, head, self.page_size, self.until)
@@ -77,6 +79,7 @@ class Projector:
             quarantined=quarantined,
         )
         self.events += len(facts)
+        self.last_seen = (end, head)
         return Progress(end, head, self.events)
 
     def catch_up(self, on_page: Callable[[Progress], None] | None = None) -> int:
@@ -146,8 +149,8 @@ class LiveProjection:
         while not self._stop.is_set():
             try:
                 self.projector.catch_up()
-                if self.on_lag:
-                    self.on_lag(*self.projector.lag())
+                if self.on_lag:  # as the last step found them: no need to ask the store again
+                    self.on_lag(*self.projector.last_seen)
                 failures = 0
             except IntegrityError:
                 continue  # another projector moved the position first: read it again
