@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ import msgspec
 PREFIX = "TRACKER_"
 MiB = 1024 * 1024
 MIN_TOKEN_LENGTH = 16
+ROLES = ("auditor", "analyst", "admin")
 
 
 class SettingsError(ValueError):
@@ -39,23 +41,48 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # (the platform cannot sign requests, so the secret lives in the URL it is given). Several
     # tokens let one be rotated without downtime.
     webhook_tokens: str = ""
+    # Comma-separated networks (CIDR) the webhook accepts senders from; empty: any sender.
+    webhook_allow: str = ""
+    # Comma-separated ROLE:KEY pairs (roles: auditor, analyst, admin); when set, every read
+    # endpoint needs a key of a role allowed there (see tracker.web.access).
+    api_keys: str = ""
+    # With API keys set, /metrics needs an admin key unless this is true.
+    metrics_open: bool = False
 
     def __post_init__(self) -> None:
-        short = [t for t in self.tokens if len(t) < MIN_TOKEN_LENGTH]
-        if short:
+        _check_secrets("TRACKER_WEBHOOK_TOKENS", self.tokens)
+        _check_secrets("TRACKER_API_KEYS", [key for _, key in self.keys])
+        unknown = sorted({role for role, _ in self.keys} - set(ROLES))
+        if unknown:
             raise SettingsError(
-                f"TRACKER_WEBHOOK_TOKENS: every token needs at least {MIN_TOKEN_LENGTH} characters "
-                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe())')"
+                f"TRACKER_API_KEYS: unknown role {', '.join(unknown)} (roles: {', '.join(ROLES)}); "
+                "write ROLE:KEY pairs separated by commas"
             )
-        if any(not t.replace("-", "").replace("_", "").isalnum() or not t.isascii()
-               for t in self.tokens):  # fmt: skip
-            raise SettingsError(
-                "TRACKER_WEBHOOK_TOKENS: tokens are URL-safe: letters, digits, '-' and '_'"
-            )
+        self.allowed_networks  # noqa: B018 (checks the CIDR list)
 
     @property
     def tokens(self) -> tuple[str, ...]:
-        return tuple(t.strip() for t in self.webhook_tokens.split(",") if t.strip())
+        return _items(self.webhook_tokens)
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """(role, key) pairs from TRACKER_API_KEYS."""
+        pairs = []
+        for item in _items(self.api_keys):
+            role, sep, key = item.partition(":")
+            if not sep:
+                raise SettingsError(f"TRACKER_API_KEYS: {item[:3]}... is not ROLE:KEY")
+            pairs.append((role.strip(), key.strip()))
+        return tuple(pairs)
+
+    @property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        try:
+            return tuple(ipaddress.ip_network(n, strict=False) for n in _items(self.webhook_allow))
+        except ValueError as e:
+            raise SettingsError(
+                f"TRACKER_WEBHOOK_ALLOW: {e} (write CIDR networks, comma-separated)"
+            ) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +97,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as e:
             raise SettingsError(_name_the_variable(str(e))) from None
+
+
+def _items(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _check_secrets(variable: str, secrets: list[str] | tuple[str, ...]) -> None:
+    if any(len(s) < MIN_TOKEN_LENGTH for s in secrets):
+        raise SettingsError(
+            f"{variable}: every secret needs at least {MIN_TOKEN_LENGTH} characters "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    if any(not s.replace("-", "").replace("_", "").isalnum() or not s.isascii() for s in secrets):
+        raise SettingsError(f"{variable}: secrets are URL-safe: letters, digits, '-' and '_'")
 
 
 def _name_the_variable(message: str) -> str:

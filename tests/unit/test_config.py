@@ -30,6 +30,11 @@ def test_values_come_from_tracker_variables_as_text():
         ({"TRACKER_PROJECTIONS": "sometimes"}, "TRACKER_PROJECTIONS"),
         ({"TRACKER_WEBHOOK_TOKENS": "short"}, "at least 16 characters"),
         ({"TRACKER_WEBHOOK_TOKENS": "0123456789abcdef/../x"}, "URL-safe"),
+        ({"TRACKER_API_KEYS": "analyst:short"}, "TRACKER_API_KEYS: every secret needs at least"),
+        ({"TRACKER_API_KEYS": "0123456789abcdef"}, "TRACKER_API_KEYS: 012... is not ROLE:KEY"),
+        ({"TRACKER_API_KEYS": "root:0123456789abcdef"}, "unknown role root"),
+        ({"TRACKER_WEBHOOK_ALLOW": "10.0.0.0/8,10.300.0.0/16"}, "TRACKER_WEBHOOK_ALLOW"),
+        ({"TRACKER_METRICS_OPEN": "perhaps"}, "TRACKER_METRICS_OPEN"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_variable_named(env, message):
@@ -42,3 +47,23 @@ def test_several_webhook_tokens_let_one_be_rotated():
         {"TRACKER_WEBHOOK_TOKENS": " 0123456789abcdef , fedcba9876543210 "}
     )
     assert settings.tokens == ("0123456789abcdef", "fedcba9876543210")
+
+
+def test_api_keys_are_role_and_key_pairs():
+    settings = Settings.from_env(
+        {
+            "TRACKER_API_KEYS": "auditor:aaaaaaaaaaaaaaaa, analyst:bbbbbbbbbbbbbbbb,admin:cccccccccccccccc"
+        }
+    )
+    assert settings.keys == (
+        ("auditor", "aaaaaaaaaaaaaaaa"), ("analyst", "bbbbbbbbbbbbbbbb"), ("admin", "cccccccccccccccc")
+    )  # fmt: skip
+
+
+def test_the_webhook_allow_list_takes_ipv4_and_ipv6_networks():
+    settings = Settings.from_env(
+        {"TRACKER_WEBHOOK_ALLOW": "203.0.113.0/24, 2001:db8::/32,10.1.2.3"}
+    )
+    assert [str(n) for n in settings.allowed_networks] == [
+        "203.0.113.0/24", "2001:db8::/32", "10.1.2.3/32"
+    ]  # fmt: skip

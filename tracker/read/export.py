@@ -7,6 +7,8 @@ Parquet needs the optional ``parquet`` extra (pyarrow).
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from tracker.views.log import EventLog
 from tracker.views.store import MESSAGE_COLUMNS, ViewStore, iso
 
 FORMATS = ("csv", "jsonl", "parquet")
+STREAMED = ("csv", "jsonl")
 MESSAGE_FIELDS = (
     "id_sms", "state", "time", "instant", "final", "conflict", "reports",
     "first_received_at", "last_received_at", "delivered_at",
@@ -59,32 +62,56 @@ def write(
     on_row: Callable[[int], None] | None = None,
 ) -> int:
     """Write rows to ``out`` in ``fmt``; returns how many were written."""
-    writer = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}[fmt]
-    return writer(rows, fields, out, on_row or (lambda n: None))
-
-
-def _csv(rows, fields, out, on_row) -> int:
-    n = 0
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for n, row in enumerate(rows, 1):
-            writer.writerow(row)
-            if n % PAGE == 0:
-                on_row(n)
-    on_row(n)
-    return n
-
-
-def _jsonl(rows, fields, out, on_row) -> int:
-    encode, n = msgspec.json.encode, 0
+    on_row = on_row or (lambda n: None)
+    if fmt == "parquet":
+        return _parquet(rows, fields, out, on_row)
+    counted = _counting(rows, on_row)
     with out.open("wb") as f:
-        for n, row in enumerate(rows, 1):
-            f.write(encode(row) + b"\n")
-            if n % PAGE == 0:
-                on_row(n)
-    on_row(n)
-    return n
+        for chunk in encode(counted, fields, fmt):
+            f.write(chunk)
+    return counted.n
+
+
+def encode(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str) -> Iterator[bytes]:
+    """CSV (with a header line) or JSON Lines, a chunk of PAGE rows at a time, for streaming."""
+    if fmt not in STREAMED:
+        raise ValueError(f"{fmt} cannot be streamed: use one of {', '.join(STREAMED)}")
+    if fmt == "jsonl":
+        encode_row = msgspec.json.encode
+        for page in _pages(rows):
+            yield b"".join(encode_row(row) + b"\n" for row in page)
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    for page in _pages(rows):
+        writer.writerows(page)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def _pages(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    rows = iter(rows)
+    while page := list(itertools.islice(rows, PAGE)):
+        yield page
+
+
+class _counting:
+    """Rows passed through, counted, with ``on_row(n)`` every PAGE rows and at the end."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]], on_row: Callable[[int], None]):
+        self.rows, self.on_row, self.n = rows, on_row, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.n += 1
+            if self.n % PAGE == 0:
+                self.on_row(self.n)
+            yield row
+        self.on_row(self.n)
 
 
 def _parquet(rows, fields, out, on_row) -> int:

@@ -110,3 +110,16 @@ class QuarantinedItem(msgspec.Struct):
 class Quarantine(msgspec.Struct):
     total: int  # distinct quarantined items
     items: list[QuarantinedItem]  # the most recently received first
+
+
+class RebuildStatus(msgspec.Struct, omit_defaults=True):
+    """The last rebuild started through the API, in this server process."""
+
+    state: str  # idle, running, done or failed
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    position: int = 0
+    head: int = 0
+    events: int = 0
+    checksums: dict[str, str] = {}
+    error: str | None = None

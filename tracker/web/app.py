@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,29 +16,48 @@ import anyio
 import msgspec
 from eventsourcing.persistence import PersistenceError
 from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ClientException, NotFoundException, ServiceUnavailableException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ServiceUnavailableException,
+)
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Stream
 
 from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
 from tracker.group_commit import GroupCommit
-from tracker.read import queries
+from tracker.read import export, queries
 from tracker.read.models import (
     MessageHistory,
     MessagePage,
     MessageState,
     Quarantine,
     Readiness,
+    RebuildStatus,
     Stats,
 )
-from tracker.views.projector import LiveProjection, Projector
+from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
 from tracker.views.store import ViewStore
 from tracker.web import access_log, metrics
+from tracker.web.access import (
+    ADMIN,
+    ANALYST,
+    ANY_ROLE,
+    AUDITOR,
+    Access,
+    metrics_guard,
+    requires,
+    webhook_guard,
+)
 from tracker.web.access_log import AccessLog
 from tracker.web.intake import BodyError, read_body
 
@@ -63,19 +82,11 @@ class Store:
         )
         self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
         self.limiter = anyio.CapacityLimiter(settings.store_threads)
-        self.tokens = [t.encode() for t in settings.tokens]
+        self.rebuilding = RebuildRunner(tracker, views)
 
     def start(self) -> None:
         if self.live:
             self.live.start()
-
-    def token_matches(self, token: str) -> bool:
-        """Compared with every configured token in constant time (no early exit either)."""
-        given = token.encode()
-        found = False
-        for expected in self.tokens:
-            found |= hmac.compare_digest(given, expected)
-        return found
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -94,6 +105,49 @@ class Store:
         self.tracker.close()
 
 
+class RebuildRunner:
+    """One rebuild at a time in this process, in a thread of its own, with its progress."""
+
+    def __init__(self, tracker: Tracker, views: ViewStore):
+        self.tracker, self.views = tracker, views
+        self.status = RebuildStatus(state="idle")
+        self._lock = threading.Lock()
+
+    def start(self) -> bool:
+        """Start a rebuild unless one is running; False if one is."""
+        with self._lock:
+            if self.status.state == "running":
+                return False
+            self.status = RebuildStatus(state="running", started_at=datetime.now(UTC))
+        threading.Thread(target=self._run, name="tracker-rebuild", daemon=True).start()
+        return True
+
+    def _run(self) -> None:
+        try:
+            done = rebuild(self.tracker, self.views, on_page=self._progress)
+        except Exception as e:  # reported through GET /admin/rebuild, and logged
+            log.exception("rebuild failed")
+            self.status = msgspec.structs.replace(
+                self.status, state="failed", finished_at=datetime.now(UTC), error=str(e)
+            )
+            return
+        self.status = msgspec.structs.replace(
+            self.status,
+            state="done",
+            finished_at=datetime.now(UTC),
+            position=done.position,
+            head=max(done.position, self.status.head),
+            events=done.events,
+            checksums=done.checksums,
+        )
+        log.info("rebuild done: %d events, views at position %d", done.events, done.position)
+
+    def _progress(self, progress: Progress) -> None:
+        self.status = msgspec.structs.replace(
+            self.status, position=progress.position, head=progress.head, events=progress.events
+        )
+
+
 @contextmanager
 def _unavailable_as_503() -> Iterator[None]:
     try:
@@ -106,10 +160,11 @@ def _unavailable_as_503() -> Iterator[None]:
         ) from e
 
 
+API_KEY = [{"apiKey": []}]  # in the OpenAPI description: these need a key when keys are set
 WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
 
 
-@post("/webhooks/webcom", status_code=200, summary=WEBHOOK_SUMMARY)
+@post("/webhooks/webcom", status_code=200, summary=WEBHOOK_SUMMARY, guards=[webhook_guard])
 async def webhook(request: Request, store: Store) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
 
@@ -119,11 +174,11 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     return await _receive(request, store)
 
 
-@post("/webhooks/webcom/{token:str}", status_code=200, summary=WEBHOOK_SUMMARY)
+@post(
+    "/webhooks/webcom/{token:str}", status_code=200, summary=WEBHOOK_SUMMARY, guards=[webhook_guard]
+)
 async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
     """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
-    if not store.token_matches(token):
-        raise NotFoundException()
     return await _receive(request, store)
 
 
@@ -148,7 +203,12 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
     return _json(answer)
 
 
-@get("/messages", summary="A page of messages from the messages view, filtered")
+@get(
+    "/messages",
+    summary="A page of messages from the messages view, filtered",
+    guards=[requires(ANALYST)],
+    security=API_KEY,
+)
 async def list_messages(
     store: Store,
     in_state: Annotated[
@@ -184,7 +244,12 @@ async def list_messages(
         raise ClientException(detail=str(e)) from None
 
 
-@get("/messages/{id_sms:str}", summary="A message's current state (from the messages view)")
+@get(
+    "/messages/{id_sms:str}",
+    summary="A message's current state (from the messages view)",
+    guards=[requires(ANALYST)],
+    security=API_KEY,
+)
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
     state = await store.read(queries.message_state, store.views, number)
@@ -195,7 +260,12 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
     return state
 
 
-@get("/messages/{id_sms:str}/history", summary="Every report of a message, in arrival order")
+@get(
+    "/messages/{id_sms:str}/history",
+    summary="Every report of a message, in arrival order",
+    guards=[requires(AUDITOR)],
+    security=API_KEY,
+)
 async def message_history(
     id_sms: str,
     store: Store,
@@ -213,14 +283,24 @@ async def message_history(
     return history
 
 
-@get("/quarantine", summary="Input that named no message, most recently received first")
+@get(
+    "/quarantine",
+    summary="Input that named no message, most recently received first",
+    guards=[requires(AUDITOR)],
+    security=API_KEY,
+)
 async def quarantine(
     store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
 ) -> Quarantine:
     return await store.read(queries.quarantine, store.views, limit)
 
 
-@get("/stats", summary="Counts by state, final share, conflicts, delivery-time percentiles")
+@get(
+    "/stats",
+    summary="Counts by state, final share, conflicts, delivery-time percentiles",
+    guards=[requires(ANALYST)],
+    security=API_KEY,
+)
 async def stats(
     store: Store,
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
@@ -229,14 +309,73 @@ async def stats(
     return await store.read(queries.stats, store.views, days)
 
 
+@get(
+    "/export/{kind:str}",
+    summary="The messages view or every report, streamed as CSV or JSON Lines",
+    guards=[requires(ANALYST)],
+    security=API_KEY,
+    media_type="text/csv",
+)
+async def export_rows(
+    kind: Annotated[str, Parameter(description="messages or reports")],
+    store: Store,
+    fmt: Annotated[str, Parameter(query="format", description="csv or jsonl")] = "csv",
+) -> Stream:
+    """Streamed page by page (memory stays flat); `tracker export` also writes Parquet."""
+    if kind not in ("messages", "reports"):
+        raise NotFoundException(detail="exports: /export/messages and /export/reports")
+    if fmt not in export.STREAMED:
+        raise ClientException(detail=f"format is one of {', '.join(export.STREAMED)}")
+    rows, fields = (
+        (export.message_rows(store.views), export.MESSAGE_FIELDS)
+        if kind == "messages"
+        else (export.report_rows(store.tracker), export.REPORT_FIELDS)
+    )
+    return Stream(
+        export.encode(rows, fields, fmt),
+        media_type="text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
+    )
+
+
+@post(
+    "/admin/rebuild",
+    status_code=202,
+    summary="Start rebuilding the views from the whole history",
+    guards=[requires(ADMIN)],
+    security=API_KEY,
+)
+async def start_rebuild(store: Store) -> RebuildStatus:
+    """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
+    if not store.rebuilding.start():
+        raise HTTPException(status_code=409, detail="a rebuild is already running")
+    return store.rebuilding.status
+
+
+@get("/admin/rebuild", summary="The last rebuild started here", guards=[requires(ADMIN)])
+async def rebuild_status(store: Store) -> RebuildStatus:
+    return store.rebuilding.status
+
+
 @get("/health/live", summary="The process is up")
 async def health_live() -> dict[str, str]:
     return {"status": "live"}
 
 
-@get("/health/ready", summary="The store answers; how far the views lag behind the events")
+@get(
+    "/health/ready",
+    summary="The store answers; how far the views lag behind the events",
+    guards=[requires(*ANY_ROLE)],
+    security=API_KEY,
+)
 async def health_ready(store: Store) -> Readiness:
     return await store.read(queries.readiness, store.projector)
+
+
+class Metrics(PrometheusController):
+    """Litestar's Prometheus exporter, behind an admin key unless TRACKER_METRICS_OPEN."""
+
+    guards = [metrics_guard]  # noqa: RUF012 (Litestar's Controller declares it this way)
 
 
 def _number(id_sms: str) -> int:
@@ -253,6 +392,7 @@ def _json(value: object) -> Response[bytes]:
 def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litestar:
     """The HTTP application around a built Tracker and its views; it owns both from here on."""
     store = Store(tracker, views, settings)
+    access = Access(settings)
     access_log.configure()
 
     def provide_store() -> Store:
@@ -271,12 +411,17 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
                 settings.host,
                 settings.port,
             )
-        log.warning(
-            "the read API is open to anyone who can reach %s:%s; keep TRACKER_HOST on "
-            "127.0.0.1 or put the tracker behind an authenticating proxy",
-            settings.host,
-            settings.port,
-        )
+        if settings.allowed_networks:
+            log.info("webhook senders allowed from: %s", settings.webhook_allow)
+        if access.keys_required:
+            log.info("read API: API keys needed (%d configured)", len(settings.keys))
+        else:
+            log.warning(
+                "the read API is open to anyone who can reach %s:%s; set TRACKER_API_KEYS "
+                "(ROLE:KEY pairs, roles auditor, analyst, admin) to require keys",
+                settings.host,
+                settings.port,
+            )
 
     return Litestar(
         route_handlers=[
@@ -286,9 +431,12 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             message_history,
             stats,
             quarantine,
+            export_rows,
+            start_rebuild,
+            rebuild_status,
             health_live,
             health_ready,
-            PrometheusController,
+            Metrics,
         ],
         middleware=[
             AccessLog,
@@ -296,8 +444,21 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
         ],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="tracker", version="0.1.0"),
+        openapi_config=OpenAPIConfig(
+            title="tracker",
+            version="0.1.0",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API key from TRACKER_API_KEYS (when it is set).",
+                    )
+                }
+            ),
+        ),
         on_startup=[announce, store.start],
+        state=State({"access": access}),
         on_shutdown=[store.close],
     )
 
