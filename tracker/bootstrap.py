@@ -114,3 +114,19 @@ def open_tracker(settings: Settings) -> Tracker:
         return Tracker(env=store.env, local_zone=local_zone)
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the {store.description}: {e}") from e
+
+
+def make_append_only(settings: Settings, role: str) -> None:
+    """Create the event tables (as their owner) and let ``role`` append to them, never change
+    them (PostgreSQL only; see ``stores.postgres.grant_append_only``)."""
+    if store_for(settings).kind != "postgresql":
+        raise SettingsError("an append-only role needs PostgreSQL: SQLite files have no roles")
+    from tracker.stores.postgres import grant_append_only
+
+    tracker = open_tracker(settings)
+    try:
+        grant_append_only(tracker.recorder, role)  # type: ignore[arg-type]
+    except PersistenceError as e:
+        raise StoreUnavailable(f"cannot grant {role}: {e}") from e
+    finally:
+        tracker.close()

@@ -25,7 +25,7 @@ from rich.progress import Progress as Progress_
 from rich.table import Table
 
 from tracker.application import StoreUnavailable, Tracker
-from tracker.bootstrap import open_tracker, open_views, store_for
+from tracker.bootstrap import make_append_only, open_tracker, open_views, store_for
 from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
 from tracker.read import export as exports
@@ -73,10 +73,25 @@ def _as_env(values: dict[str, object]) -> dict[str, str]:
 
 
 @cli.command()
-def migrate() -> None:
+def migrate(
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL: as the tables' owner, let this (existing) role append events but "
+            "never UPDATE, DELETE or TRUNCATE them; the tracker then runs as that role."
+        ),
+    ] = None,
+) -> None:
     """Create the event store's tables (once, before starting several workers on PostgreSQL)."""
     settings = _settings(create_tables=True)
-    _create_tables(settings)
+    if app_role is None:
+        _create_tables(settings)
+    else:
+        try:
+            make_append_only(settings, app_role)
+        except (SettingsError, StoreUnavailable) as e:
+            _fail(e)
+        typer.echo(f"{app_role} may append events, never change them")
     typer.echo(f"tables ready in {store_for(settings).description}")
 
 

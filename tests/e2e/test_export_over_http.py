@@ -21,9 +21,7 @@ def test_the_messages_export_holds_the_same_rows_as_the_messages_list(live_serve
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="messages.csv"' in response.headers["content-disposition"]
     exported = {int(r["id_sms"]): r for r in csv.DictReader(io.StringIO(response.text))}
-    assert {m["id_sms"]: m["state"] for m in listed} == {
-        i: r["state"] for i, r in exported.items()
-    }
+    assert {m["id_sms"]: m["state"] for m in listed} == {i: r["state"] for i, r in exported.items()}
     assert exported[IDS[0]]["state"] == "deliver" and exported[IDS[1]]["state"] == "send"
 
 

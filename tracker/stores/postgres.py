@@ -5,6 +5,8 @@ timeout turns into a minute-long request, and its reads have no lock timeout at 
 times out long before that, and it re-sends what we do not acknowledge anyway, so here a request
 fails fast (503) instead: each session carries a lock and a statement timeout, and only errors
 that did not already wait (a connection dropped by the server) are retried, twice at most.
+
+``grant_append_only`` sets up a role that can append events but never change or remove them.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any, TypeVar
 
 import psycopg.errors
 import psycopg_pool
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresFactory,
 )
 from eventsourcing.utils import Environment, EnvType
+from psycopg import sql
 
 F = TypeVar("F", bound=Callable[..., Any])
 STATEMENT_TIMEOUT_SECONDS = 60  # no single statement of ours runs anywhere near this long
@@ -59,6 +62,18 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
     select_notifications = _prompt(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _prompt(PostgresApplicationRecorder.max_notification_id)
 
+    def create_table(self) -> None:
+        """Create the event tables unless they are there already: a role that does not own them
+        (the append-only role) may not run the library's CREATE ... IF NOT EXISTS statements."""
+        name = f'"{self.datastore.schema or "public"}"."{self.events_table_name}"'
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", [name])
+            present = cursor.fetchone()["present"]  # type: ignore[index]
+        if present:
+            self.datastore.register_type_adapters()
+        else:
+            super().create_table()
+
 
 class PromptPostgresFactory(PostgresFactory):
     """PostgresFactory whose sessions time out on locks and statements and fail promptly."""
@@ -72,3 +87,51 @@ class PromptPostgresFactory(PostgresFactory):
             f"-c lock_timeout={lock_timeout_ms} "
             f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"
         )
+
+
+APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION {schema}.tracker_events_are_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'stored events are append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA,
+        TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+END $$;
+DROP TRIGGER IF EXISTS tracker_append_only ON {table};
+CREATE TRIGGER tracker_append_only BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {schema}.tracker_events_are_append_only();
+DROP TRIGGER IF EXISTS tracker_no_truncate ON {table};
+CREATE TRIGGER tracker_no_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.tracker_events_are_append_only();
+REVOKE ALL ON {table} FROM {role};
+GRANT USAGE, CREATE ON SCHEMA {schema} TO {role};
+GRANT SELECT, INSERT, UPDATE ON {table} TO {role};
+"""
+
+
+def grant_append_only(recorder: PostgresApplicationRecorder, role: str) -> None:
+    """Let ``role`` append events and read them, never change or remove them.
+
+    Run as the owner of the events table. The role gets SELECT and INSERT, and UPDATE only
+    because the library takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` before each insert, which
+    PostgreSQL allows only to holders of UPDATE, DELETE or TRUNCATE; owner-held triggers refuse
+    every UPDATE, DELETE and TRUNCATE, whoever runs it, and only the owner can drop them. The
+    role creates (and so owns) the view tables itself, in the schema it may create in.
+    """
+    datastore = recorder.datastore
+    schema = sql.Identifier(datastore.schema or "public")
+    table = sql.Identifier(datastore.schema or "public", recorder.events_table_name)
+    statements = sql.SQL(APPEND_ONLY).format(schema=schema, table=table, role=sql.Identifier(role))
+    try:
+        _grant(datastore, statements, recorder.events_table_name, role)
+    except psycopg.Error as e:  # no such role, not the tables' owner, ...
+        raise PersistenceError(str(e).strip()) from e
+
+
+def _grant(datastore: Any, statements: sql.Composed, events_table: str, role: str) -> None:
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(statements)
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'notification_id')",
+                       (f"{datastore.schema or 'public'}.{events_table}",))  # fmt: skip
+        sequence = cursor.fetchone()["pg_get_serial_sequence"]  # type: ignore[index]
+        cursor.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
+            sql.SQL(sequence), sql.Identifier(role)))  # fmt: skip
