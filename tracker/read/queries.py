@@ -170,7 +170,7 @@ def _cursor(id_sms: int) -> str:
 
 
 def _after(cursor: str | None) -> int:
-    if cursor is None:
+    if not cursor:  # none, or an empty ?cursor=: the first page
         return -1
     try:
         version, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")

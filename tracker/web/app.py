@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 import msgspec
 from eventsourcing.persistence import PersistenceError
-from litestar import Litestar, Request, Response, get, post
+from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import (
@@ -25,7 +25,6 @@ from litestar.exceptions import (
     ServiceUnavailableException,
 )
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Stream
@@ -60,6 +59,15 @@ from tracker.web.access import (
 )
 from tracker.web.access_log import AccessLog
 from tracker.web.intake import BodyError, read_body
+from tracker.web.openapi import (
+    API_KEY,
+    COMPONENTS,
+    KEYED,
+    ExportOperation,
+    MetricsOperation,
+    WebhookOperation,
+    problems,
+)
 
 log = logging.getLogger("tracker")
 T = TypeVar("T")
@@ -160,11 +168,17 @@ def _unavailable_as_503() -> Iterator[None]:
         ) from e
 
 
-API_KEY = [{"apiKey": []}]  # in the OpenAPI description: these need a key when keys are set
 WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
 
 
-@post("/webhooks/webcom", status_code=200, summary=WEBHOOK_SUMMARY, guards=[webhook_guard])
+@post(
+    "/webhooks/webcom",
+    status_code=200,
+    summary=WEBHOOK_SUMMARY,
+    guards=[webhook_guard],
+    operation_class=WebhookOperation,
+    responses=problems(400, 403, 413, 503),
+)
 async def webhook(request: Request, store: Store) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
 
@@ -175,7 +189,12 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
 
 
 @post(
-    "/webhooks/webcom/{token:str}", status_code=200, summary=WEBHOOK_SUMMARY, guards=[webhook_guard]
+    "/webhooks/webcom/{token:str}",
+    status_code=200,
+    summary=WEBHOOK_SUMMARY,
+    guards=[webhook_guard],
+    operation_class=WebhookOperation,
+    responses=problems(400, 403, 404, 413, 503),
 )
 async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
     """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
@@ -208,6 +227,7 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
     summary="A page of messages from the messages view, filtered",
     guards=[requires(ANALYST)],
     security=API_KEY,
+    responses=problems(*KEYED),
 )
 async def list_messages(
     store: Store,
@@ -217,10 +237,10 @@ async def list_messages(
     final: bool | None = None,
     conflict: bool | None = None,
     received_from: Annotated[
-        datetime | None, Parameter(description="Last report received at or after (UTC if naive).")
+        str | None, instant_param(description="Last report received at or after (UTC if naive).")
     ] = None,
     received_to: Annotated[
-        datetime | None, Parameter(description="Last report received before (UTC if naive).")
+        str | None, instant_param(description="Last report received before (UTC if naive).")
     ] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
@@ -236,8 +256,8 @@ async def list_messages(
                 state=in_state,
                 final=final,
                 conflict=conflict,
-                received_from=received_from,
-                received_to=received_to,
+                received_from=_instant("received_from", received_from),
+                received_to=_instant("received_to", received_to),
             )
         )
     except queries.BadCursor as e:
@@ -249,6 +269,7 @@ async def list_messages(
     summary="A message's current state (from the messages view)",
     guards=[requires(ANALYST)],
     security=API_KEY,
+    responses=problems(400, 404, *KEYED),
 )
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
@@ -265,17 +286,22 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
     summary="Every report of a message, in arrival order",
     guards=[requires(AUDITOR)],
     security=API_KEY,
+    responses=problems(400, 404, *KEYED),
 )
 async def message_history(
     id_sms: str,
     store: Store,
-    as_of: Annotated[
-        datetime | None,
-        Parameter(description="Only reports received at or before this instant (UTC if naive)."),
+    as_of_text: Annotated[
+        str | None,
+        instant_param(
+            query="as_of",
+            description="Only reports received at or before this instant (UTC if naive).",
+        ),
     ] = None,
 ) -> MessageHistory:
     """Read from the event store itself (never behind), with the state after each report."""
     number = _number(id_sms)
+    as_of = _instant("as_of", as_of_text)
     history = await store.read(queries.history, store.tracker, number, as_of)
     if history is None:
         when = f" by {queries.utc(as_of).isoformat()}" if as_of else ""  # type: ignore[union-attr]
@@ -288,6 +314,7 @@ async def message_history(
     summary="Input that named no message, most recently received first",
     guards=[requires(AUDITOR)],
     security=API_KEY,
+    responses=problems(*KEYED),
 )
 async def quarantine(
     store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
@@ -300,6 +327,7 @@ async def quarantine(
     summary="Counts by state, final share, conflicts, delivery-time percentiles",
     guards=[requires(ANALYST)],
     security=API_KEY,
+    responses=problems(*KEYED),
 )
 async def stats(
     store: Store,
@@ -314,18 +342,15 @@ async def stats(
     summary="The messages view or every report, streamed as CSV or JSON Lines",
     guards=[requires(ANALYST)],
     security=API_KEY,
-    media_type="text/csv",
+    responses=problems(400, *KEYED),
+    operation_class=ExportOperation,
 )
 async def export_rows(
-    kind: Annotated[str, Parameter(description="messages or reports")],
+    kind: Annotated[Literal["messages", "reports"], Parameter(description="What to export.")],
     store: Store,
-    fmt: Annotated[str, Parameter(query="format", description="csv or jsonl")] = "csv",
+    fmt: Annotated[Literal["csv", "jsonl"], Parameter(query="format")] = "csv",
 ) -> Stream:
     """Streamed page by page (memory stays flat); `tracker export` also writes Parquet."""
-    if kind not in ("messages", "reports"):
-        raise NotFoundException(detail="exports: /export/messages and /export/reports")
-    if fmt not in export.STREAMED:
-        raise ClientException(detail=f"format is one of {', '.join(export.STREAMED)}")
     rows, fields = (
         (export.message_rows(store.views), export.MESSAGE_FIELDS)
         if kind == "messages"
@@ -338,23 +363,28 @@ async def export_rows(
     )
 
 
-@post(
-    "/admin/rebuild",
-    status_code=202,
-    summary="Start rebuilding the views from the whole history",
-    guards=[requires(ADMIN)],
-    security=API_KEY,
-)
-async def start_rebuild(store: Store) -> RebuildStatus:
-    """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
-    if not store.rebuilding.start():
-        raise HTTPException(status_code=409, detail="a rebuild is already running")
-    return store.rebuilding.status
+class Rebuilds(Controller):
+    """Rebuilding the views from the whole history, for admins (one controller, so that
+    OPTIONS answers with both methods)."""
 
+    path = "/admin/rebuild"
+    guards = [requires(ADMIN)]  # noqa: RUF012 (Litestar's Controller declares it this way)
+    security = API_KEY
 
-@get("/admin/rebuild", summary="The last rebuild started here", guards=[requires(ADMIN)])
-async def rebuild_status(store: Store) -> RebuildStatus:
-    return store.rebuilding.status
+    @post(
+        status_code=202,
+        summary="Start rebuilding the views from the whole history",
+        responses=problems(409, *KEYED),
+    )
+    async def start(self, store: Store) -> RebuildStatus:
+        """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
+        if not store.rebuilding.start():
+            raise HTTPException(status_code=409, detail="a rebuild is already running")
+        return store.rebuilding.status
+
+    @get(summary="The last rebuild started here", responses=problems(*KEYED))
+    async def status(self, store: Store) -> RebuildStatus:
+        return store.rebuilding.status
 
 
 @get("/health/live", summary="The process is up")
@@ -367,6 +397,7 @@ async def health_live() -> dict[str, str]:
     summary="The store answers; how far the views lag behind the events",
     guards=[requires(*ANY_ROLE)],
     security=API_KEY,
+    responses=problems(*KEYED),
 )
 async def health_ready(store: Store) -> Readiness:
     return await store.read(queries.readiness, store.projector)
@@ -376,6 +407,32 @@ class Metrics(PrometheusController):
     """Litestar's Prometheus exporter, behind an admin key unless TRACKER_METRICS_OPEN."""
 
     guards = [metrics_guard]  # noqa: RUF012 (Litestar's Controller declares it this way)
+
+    @get(
+        summary="Prometheus metrics",
+        security=API_KEY,
+        responses=problems(401, 403),
+        operation_class=MetricsOperation,
+    )
+    async def get(self) -> Response:
+        return await PrometheusController.get.fn(self)
+
+
+def instant_param(**kwargs: Any) -> Any:
+    """A query parameter holding an ISO 8601 instant, parsed strictly by ``_instant``."""
+    return Parameter(**kwargs, schema_extra={"format": "date-time"})
+
+
+def _instant(name: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time; anything else (a bare number, say) is a 400."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ClientException(
+            detail=f"{name}: {text[:40]!r} is not an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
+        ) from None
 
 
 def _number(id_sms: str) -> int:
@@ -432,8 +489,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             stats,
             quarantine,
             export_rows,
-            start_rebuild,
-            rebuild_status,
+            Rebuilds,
             health_live,
             health_ready,
             Metrics,
@@ -447,15 +503,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
         openapi_config=OpenAPIConfig(
             title="tracker",
             version="0.1.0",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        description="An API key from TRACKER_API_KEYS (when it is set).",
-                    )
-                }
-            ),
+            components=COMPONENTS,
         ),
         on_startup=[announce, store.start],
         state=State({"access": access}),
