@@ -4,10 +4,15 @@ The library's notification reader builds UUID objects, row mappings and event ob
 never need, at about a third of the store's raw read rate. This reads the same rows as plain
 tuples and decodes only the fields the views use, with msgspec, from the library's JSON event
 format; tests/integration/test_views.py pins it against the library's own decoding.
+
+A NUL character in any text of an event reaches the views as U+FFFD: PostgreSQL text cannot
+hold NUL, and one such status would otherwise stop the views for good. The event itself keeps it
+(a message's history shows it exactly).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -110,7 +115,7 @@ class EventLog:
         return facts, quarantined, (_first(rows[-1]) if len(rows) == limit else stop)
 
     def _fact(self, row: Any) -> Fact:
-        report = _decode(row["state"])
+        report = _decode(_without_nul(row["state"]))
         return Fact(
             id_sms=report.id_sms,
             state=report.state,
@@ -122,7 +127,7 @@ class EventLog:
         )
 
     def _quarantined(self, row: Any) -> Quarantined:
-        item = _decode_quarantine(row["state"])
+        item = _decode_quarantine(_without_nul(row["state"]))
         originator_id = row["originator_id"]
         return Quarantined(
             quarantine_id=originator_id if isinstance(originator_id, str) else originator_id.hex,
@@ -132,6 +137,16 @@ class EventLog:
             raw=item.raw,
             encoding=item.encoding,
         )
+
+
+NUL = b"\\u0000"  # as the event's JSON writes it: a backslash, then u0000
+# ... when that backslash is not itself escaped: an even run of backslashes before it.
+_ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _without_nul(state: bytes) -> bytes:
+    """The event's JSON with every NUL character in its strings replaced by U+FFFD."""
+    return _ESCAPED_NUL.sub(rb"\1\\ufffd", state) if NUL in state else state
 
 
 def _first(row: Any) -> int:
