@@ -124,3 +124,8 @@ def test_a_body_that_is_not_a_json_array_is_refused_whole_and_quarantined(body, 
         read_body(body)
     assert caught.value.quarantine.kind == BODY
     assert caught.value.quarantine.reason == caught.value.problem  # kept with the body
+
+
+def test_a_leading_utf8_byte_order_mark_is_ignored():
+    intake = read_body(b"\xef\xbb\xbf" + b'[{"id_sms": 7, "time": "", "state": "send"}]')
+    assert [s.id_sms for s in intake.statuses] == [7]

@@ -56,8 +56,14 @@ class Intake:
         return [{"id_sms": token} for token, number in self.tokens.items() if number in stored]
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_body(body: bytes) -> Intake:
-    """Read a webhook body; raises BodyError when it is not a JSON array."""
+    """Read a webhook body; raises BodyError when it is not a JSON array.
+
+    A leading UTF-8 byte order mark is ignored (RFC 8259 lets a reader do so)."""
+    body = body.removeprefix(UTF8_BOM)
     try:
         plain = msgspec.json.decode(body, type=list[PlainItem])
     except _UNREADABLE:
