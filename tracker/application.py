@@ -6,7 +6,8 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -79,10 +80,16 @@ class Tracker(Application):
     max_attempts = 8  # version clashes retried before giving up with StoreUnavailable
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, local_zone: tzinfo | str = DEFAULT_ZONE
+        self,
+        env: Mapping[str, str] | None = None,
+        local_zone: tzinfo | str = DEFAULT_ZONE,
+        writing: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         super().__init__(env)
         self.local_zone = zone(local_zone) if isinstance(local_zone, str) else local_zone
+        # Held around each load-decide-save of a group of batches: the store may make the
+        # writers of one host take turns (SQLite), so they never clash with each other.
+        self.writing = writing
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -111,7 +118,8 @@ class Tracker(Application):
         parsed = [[(s, self._report(s)) for s in batch.statuses] for batch in batches]
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._record_once(batches, parsed, attempt)
+                with self.writing():
+                    return self._record_once(batches, parsed, attempt)
             except IntegrityError:
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
             except PersistenceError as e:

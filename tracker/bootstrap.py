@@ -5,7 +5,11 @@ It is the only module that names the stores; everything else receives a built Tr
 
 from __future__ import annotations
 
+import fcntl
 import getpass
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -111,9 +115,48 @@ def open_tracker(settings: Settings) -> Tracker:
         raise SettingsError(f"TRACKER_TIMEZONE: {e}") from None
     store = store_for(settings)
     try:
-        return Tracker(env=store.env, local_zone=local_zone)
+        return Tracker(env=store.env, local_zone=local_zone, writing=_writer_turns(store, settings))
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the {store.description}: {e}") from e
+
+
+def _writer_turns(store: Store, settings: Settings) -> Callable[[], AbstractContextManager[object]]:
+    """SQLite: the processes writing one file take turns (no version clashes between them).
+    PostgreSQL: none (writers on several hosts; a clash is retried)."""
+    if store.kind != "sqlite":
+        return nullcontext
+    from tracker.stores.sqlite import WriterTurns
+
+    return WriterTurns(store.env["SQLITE_DBNAME"], timeout=float(settings.lock_timeout))
+
+
+def projector_election(settings: Settings) -> Callable[[], bool]:
+    """Whether this process should keep the views live, asked before each poll.
+
+    SQLite: only the process holding an exclusive lock on a file beside the database (several
+    worker processes would otherwise queue for the one write lock with the writers); the OS
+    releases it when that process dies, and another takes over within a second. PostgreSQL:
+    every process (page writes are compare-and-set; `tracker project` runs one for all hosts).
+    """
+    store = store_for(settings)
+    if store.kind != "sqlite":
+        return lambda: True
+    path = Path(store.env["SQLITE_DBNAME"] + ".projector.lock")
+    holder: dict[str, int] = {}
+
+    def elected() -> bool:
+        if "fd" in holder:
+            return True
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        holder["fd"] = fd  # held, open, for the life of the process
+        return True
+
+    return elected
 
 
 def make_append_only(settings: Settings, role: str) -> None:

@@ -1,15 +1,56 @@
 """The embedded store: eventsourcing's SQLite recorder on a WAL file with synchronous=FULL.
 
 An acknowledged status must survive a power cut, so every connection commits with a full fsync
-of the write-ahead log, whatever the SQLite build's default is.
+of the write-ahead log, whatever the SQLite build's default is. Write transactions begin
+IMMEDIATE: one that reads first (the views' compare-and-set) and then writes would otherwise
+fail at once with "database is locked" whenever another process wrote in between, instead of
+waiting its turn for the write lock.
+
+``WriterTurns`` makes the writer processes of one SQLite file take turns at the whole
+load-decide-save of a group of batches, so that they never clash over a message's version.
 """
 
 from __future__ import annotations
 
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from eventsourcing.persistence import OperationalError
+from eventsourcing.sqlite import (
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
 from eventsourcing.utils import Environment, EnvType
 
 DURABILITY_PRAGMAS = ("PRAGMA synchronous=FULL",)
+
+
+class ImmediateTransaction(SQLiteTransaction):
+    """A write transaction that takes the write lock at BEGIN (waiting the lock timeout)."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
+        except sqlite3.OperationalError as e:  # locked: as the library says it from a commit
+            raise OperationalError(e) from e
+        return cursor
+
+
+class DurableSQLiteConnection(SQLiteConnection):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        with ImmediateTransaction(self, commit=commit) as curs, curs:
+            yield curs
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
@@ -17,6 +58,9 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         connection = super()._create_connection()
         for pragma in DURABILITY_PRAGMAS:
             connection._sqlite_conn.execute(pragma)
+        # The library builds the connection (WAL, timeouts, max-age timer); ours only changes
+        # how it begins transactions and adds no state, so the instance is re-classed, not copied.
+        connection.__class__ = DurableSQLiteConnection
         return connection
 
 
@@ -36,3 +80,48 @@ class DurableSQLiteFactory(SQLiteFactory):
             pre_ping=plain.pre_ping,
         )
         plain.close()
+
+
+class WriterTurns:
+    """An exclusive lock on a file beside the database, taken around each write of a group.
+
+    SQLite has one writer at a time anyway; taking turns before loading the messages (not only
+    at the insert) means no process decides on a message another is about to change. The wait
+    is bounded by the lock timeout; a longer one is an OperationalError (answered 503).
+    """
+
+    def __init__(self, database: str, timeout: float):
+        self.path = Path(database + ".writer.lock")
+        self.timeout = timeout
+        self._threads = threading.Lock()  # flock is per open file: threads take turns here
+        self._fd: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self._threads.acquire(timeout=self.timeout):
+            raise OperationalError(f"no turn to write within {self.timeout} s (this process)")
+        try:
+            fd = self._file()
+            deadline = time.monotonic() + self.timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OperationalError(
+                            f"no turn to write within {self.timeout} s: another process holds "
+                            f"{self.path}"
+                        ) from None
+                    time.sleep(0.001)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._fd

@@ -123,10 +123,12 @@ class LiveProjection:
         projector: Projector,
         interval: float = 0.25,
         on_lag: Callable[[int, int], None] | None = None,
+        may_run: Callable[[], bool] = lambda: True,
     ):
         self.projector = projector
         self.interval = interval
         self.on_lag = on_lag  # told (position, head) after every poll
+        self.may_run = may_run  # False while another process keeps the views (asked each poll)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracker-projector", daemon=True)
@@ -147,6 +149,9 @@ class LiveProjection:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            if not self.may_run():
+                self._stop.wait(1.0)
+                continue
             try:
                 self.projector.catch_up()
                 if self.on_lag:  # as the last step found them: no need to ask the store again

@@ -30,7 +30,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Stream
 
 from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
-from tracker.bootstrap import open_tracker, open_views, store_for
+from tracker.bootstrap import open_tracker, open_views, projector_election, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
 from tracker.group_commit import GroupCommit
@@ -84,7 +84,9 @@ class Store:
         self.views = views
         self.projector = Projector(tracker, views)
         self.live = (
-            LiveProjection(self.projector, on_lag=metrics.set_lag)
+            LiveProjection(
+                self.projector, on_lag=metrics.set_lag, may_run=projector_election(settings)
+            )
             if settings.projections == "inline"
             else None
         )
