@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 BENCH_EVENTS ?= 1000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test fuzz lint format bench clean
+.PHONY: help install run test test-crash fuzz lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,10 @@ run: $(STAMP) ## Serve on 127.0.0.1:8000, events in ./var/tracker.db (TRACKER_* 
 
 test: $(STAMP) ## Run the tests (PostgreSQL tests skip, saying why, when it is unreachable)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-crash: $(STAMP) ## The full crash run: 50,000 reports, 20 SIGKILLs, on SQLite and PostgreSQL
+	TRACKER_CRASH_REPORTS=50000 TRACKER_CRASH_KILLS=20 \
+		$(BIN)/python -m pytest -s tests/reliability/test_crash_safety.py
 
 fuzz: $(STAMP) ## Schemathesis on both stores with a fresh seed and 500 cases per endpoint
 	TRACKER_FUZZ_SEED=random TRACKER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/e2e/test_fuzzing.py

@@ -25,8 +25,8 @@ PATHS = [
 ]
 
 
-def bodies(first_id: int, messages: int, batch: int, seed: int) -> list[tuple[bytes, int]]:
-    """Pre-encoded request bodies (with their report counts), ``batch`` reports each."""
+def report_mix(first_id: int, messages: int, batch: int, seed: int) -> list[dict]:
+    """About three reports per message, out of order within a few batches, ~3% duplicated."""
     rnd = random.Random(seed)
     reports = []
     for n in range(first_id, first_id + messages):
@@ -41,7 +41,13 @@ def bodies(first_id: int, messages: int, batch: int, seed: int) -> list[tuple[by
         reports[start : start + window] = part
     for i in rnd.sample(range(len(reports)), k=len(reports) // 30):  # ~3% exact duplicates
         reports.insert(i + rnd.randrange(1, batch), reports[i])
-    chunks = [reports[i : i + batch] for i in range(0, len(reports), batch)]
+    return reports
+
+
+def bodies(first_id: int, messages: int, batch: int, seed: int) -> list[tuple[bytes, int]]:
+    """Pre-encoded request bodies (with their report counts), ``batch`` reports each."""
+    plan = report_mix(first_id, messages, batch, seed)
+    chunks = [plan[i : i + batch] for i in range(0, len(plan), batch)]
     return [(json.dumps(chunk).encode(), len(chunk)) for chunk in chunks]
 
 

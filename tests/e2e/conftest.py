@@ -59,8 +59,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(database_url: str, log: Path, **settings: str) -> LiveServer:
-    port = free_port()
+def start_server(
+    database_url: str, log: Path, port: int | None = None, **settings: str
+) -> LiveServer:
+    port = port or free_port()
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": database_url,
@@ -68,7 +70,7 @@ def start_server(database_url: str, log: Path, **settings: str) -> LiveServer:
         "TRACKER_LOG_LEVEL": "warning",
         **{f"TRACKER_{k.upper()}": v for k, v in settings.items()},
     }
-    output = log.open("wb")
+    output = log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "serve"], env=env, stdout=output, stderr=output
     )

@@ -1,0 +1,122 @@
+"""Several ingest processes on one store, platforms posting overlapping ids to all of them: no
+5xx, nothing acknowledged lost or stored twice, and every message's state equals the fold of the
+reports stored for it."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from bench.loadgen import report_mix
+from tests.e2e.conftest import start_server, stop_server
+from tests.reliability.platform import Outcome, Platform
+from tests.support import run_cli
+from tracker.application import Tracker
+from tracker.bootstrap import open_tracker, open_views
+from tracker.config import Settings
+from tracker.domain.status import Report, fold
+from tracker.read.export import message_rows, report_rows
+from tracker.views.projector import Projector
+
+MESSAGES = int(os.environ.get("TRACKER_SCALE_MESSAGES", "1500"))
+
+
+def post_everywhere(urls: list[str], reports: list[dict], senders: int) -> list[Outcome]:
+    """One platform per server, all sending the same messages, each in an order of its own."""
+    platforms = []
+    for n, url in enumerate(urls):
+        mine = list(reports)
+        random.Random(n).shuffle(mine)
+        platforms.append(Platform(url, mine, senders=senders))
+    threads = [threading.Thread(target=p.run) for p in platforms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [p.outcome for p in platforms]
+
+
+def check_store(tracker: Tracker, outcomes: list[Outcome]) -> int:
+    """Nothing lost, nothing twice, every state the fold of its reports; returns the messages."""
+    stored: dict[int, list[dict]] = {}
+    for row in report_rows(tracker):
+        stored.setdefault(row["id_sms"], []).append(row)
+    for outcome in outcomes:
+        assert outcome.server_errors == 0, outcome.answers
+        assert outcome.given_up == [], outcome.answers
+        held = {(i, r["state"], r["time"]) for i, rows in stored.items() for r in rows}
+        lost = [a for a in outcome.acknowledged if (a["id_sms"], a["state"], a["time"]) not in held]
+        assert lost == []
+    for id_sms, rows in stored.items():
+        assert max(Counter((r["state"], r["time"]) for r in rows).values()) == 1, id_sms
+    views = open_views(tracker, create=False)
+    deadline = time.monotonic() + 60
+    while (lag := Projector(tracker, views).lag())[0] < lag[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lag[0] == lag[1], f"the views stayed behind: {lag}"
+    states = {row["id_sms"]: row["state"] for row in message_rows(views)}
+    for id_sms, rows in stored.items():
+        reports = [
+            Report(
+                r["state"],
+                r["time"],
+                datetime.fromisoformat(r["instant"]) if r["instant"] else None,
+            )
+            for r in rows
+        ]
+        expected = fold(reports)
+        assert states[id_sms] == (expected.state if expected else None), id_sms
+    return len(stored)
+
+
+@pytest.mark.postgres
+def test_two_ingest_servers_and_a_projector_process_on_one_postgres(postgres_url, tmp_path):
+    assert run_cli(postgres_url, "migrate").returncode == 0
+    common = {"projections": "off", "create_tables": "false", "lock_timeout": "2"}
+    servers = [start_server(postgres_url, tmp_path / f"server-{n}.log", **common) for n in range(2)]
+    env = {**os.environ, "TRACKER_DATABASE_URL": postgres_url, "TRACKER_CREATE_TABLES": "false"}
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "project", "--interval", "0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        outcomes = post_everywhere(
+            [s.base_url for s in servers], report_mix(1, MESSAGES, 100, seed=5), senders=4
+        )
+        tracker = open_tracker(Settings(database_url=postgres_url, create_tables=False))
+        try:
+            assert check_store(tracker, outcomes) == MESSAGES
+        finally:
+            tracker.close()
+    finally:
+        projector.terminate()
+        projector.wait(timeout=15)
+        for server in servers:
+            stop_server(server)
+
+
+def test_several_sqlite_worker_processes_never_fail_with_database_is_locked(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    server = start_server(url, tmp_path / "server.log", workers="3", lock_timeout="5")
+    try:
+        outcomes = post_everywhere(
+            [server.base_url] * 2, report_mix(1, MESSAGES, 100, seed=6), senders=4
+        )
+        tracker = server.open_store()
+        try:
+            assert check_store(tracker, outcomes) == MESSAGES
+        finally:
+            tracker.close()
+    finally:
+        stop_server(server)
+    log = (tmp_path / "server.log").read_text()
+    assert "database is locked" not in log
+    assert "Traceback" not in log
