@@ -138,17 +138,20 @@ class Tracker(Application):
         parsed: Sequence[Sequence[tuple[Status, Report]]],
         attempt: int,
     ) -> list[Receipt]:
-        messages: dict[int, Message] = {}
+        messages = self._load_all({s.id_sms for batch in batches for s in batch.statuses})
+        touched: set[int] = set()
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
         for batch, reports in zip(batches, parsed, strict=True):
             outcomes: Counter[str] = Counter()
             for status, report in reports:
-                held = messages.get(status.id_sms) or self._load(status.id_sms)
+                held = messages.get(status.id_sms)
                 message, outcome = receive(
                     held, status.id_sms, report, batch.received_at, status.raw
                 )
                 messages[status.id_sms] = message
+                if outcome:
+                    touched.add(status.id_sms)
                 outcomes[outcome or DUPLICATE] += 1
             for item in batch.unusable:
                 key = quarantine_id(item.kind, item.raw)
@@ -162,11 +165,23 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        self.save(*messages.values(), *quarantined.values())
+        self.save(*(messages[n] for n in touched), *quarantined.values())
         return receipts
 
     def _report(self, status: Status) -> Report:
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))
+
+    def _load_all(self, numbers: set[int]) -> dict[int, Message]:
+        """The messages among these that exist, read in one query where the store can."""
+        select_many = getattr(self.recorder, "select_events_of", None)
+        if select_many is None:  # a store without it: one query per message
+            return {n: m for n in numbers if (m := self._load(n)) is not None}
+        ids = {message_id(n): n for n in numbers}
+        found: dict[UUID, Message] = {}
+        for stored in select_many(list(ids)):
+            event = self.mapper.to_domain_event(stored)
+            found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
+        return {ids[i]: message for i, message in found.items()}
 
     def _load(self, id_sms: int) -> Message | None:
         try:

@@ -97,20 +97,20 @@ def another_writer_appends(tracker, database_url, clashes):
     # On SQLite the writers take turns (the next test), which rules this interleaving out;
     # without turns it is what a writer on another host of a PostgreSQL store can do.
     tracker.writing = other.writing = nullcontext
-    load = tracker._load
+    load = tracker._load_all
     minutes = iter(range(clashes))
 
-    def load_then_let_the_other_writer_in(id_sms):
-        message = load(id_sms)
+    def load_then_let_the_other_writer_in(numbers):
+        messages = load(numbers)
         if (minute := next(minutes, None)) is not None:
             other.record([Status(1, "deliver", f"2011-01-01 12:{minute:02d}:00")])
-        return message
+        return messages
 
-    tracker._load = load_then_let_the_other_writer_in
+    tracker._load_all = load_then_let_the_other_writer_in
     try:
         yield
     finally:
-        tracker._load = load
+        tracker._load_all = load
         other.close()
 
 
@@ -159,3 +159,15 @@ def test_the_same_bad_item_twice_in_one_batch_is_one_item_received_twice(tracker
     assert (receipt.stored, receipt.quarantined, receipt.attempts) == (frozenset({1}), 2, 1)
     held = tracker.repository.get(quarantine_id(ITEM, item.raw))
     assert len(held.receipts) == 2
+
+
+def test_a_group_loads_its_messages_in_one_query_exactly_as_one_by_one(tracker):
+    tracker.record([Status(n, "send", "") for n in range(1, 40)])
+    tracker.record([Status(n, "deliver", T0) for n in range(1, 40, 2)])
+    tracker.record([Status(n, "read", T1) for n in range(1, 40, 3)])
+    wanted = set(range(0, 45))  # 0 and 40-44 were never reported
+    together = tracker._load_all(wanted)
+    one_by_one = {n: m for n in wanted if (m := tracker._load(n)) is not None}
+    assert set(together) == set(one_by_one) == set(range(1, 40))
+    for n, message in together.items():
+        assert vars(message) == vars(one_by_one[n])

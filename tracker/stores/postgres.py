@@ -12,13 +12,19 @@ that did not already wait (a connection dropped by the server) are retried, twic
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg.errors
 import psycopg_pool
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -61,6 +67,29 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
     select_events = _prompt(PostgresAggregateRecorder.select_events)
     select_notifications = _prompt(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _prompt(PostgresApplicationRecorder.max_notification_id)
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates, each aggregate's in version order, in one query."""
+        statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(
+            sql.Identifier(self.datastore.schema or "public"),
+            sql.Identifier(self.events_table_name),
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [list(originator_ids)])
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    select_events_of = _prompt(select_events_of)
 
     def create_table(self) -> None:
         """Create the event tables unless they are there already: a role that does not own them

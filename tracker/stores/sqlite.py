@@ -17,12 +17,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
@@ -64,8 +66,40 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         return connection
 
 
+class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's recorder, plus the events of many aggregates in one query."""
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates, each aggregate's in version order."""
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(originator_ids), IN_LIST):
+                part = [i.hex for i in originator_ids[start : start + IN_LIST]]
+                cursor.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(part))}) ORDER BY originator_id, originator_version",
+                    part,
+                )
+                found.extend(
+                    StoredEvent(
+                        originator_id=self.convert_originator_id(row["originator_id"]),
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=row["state"],
+                    )
+                    for row in cursor.fetchall()
+                )
+        return found
+
+
+IN_LIST = 500  # ids per query (SQLite's default limit on parameters is 999 in old builds)
+
+
 class DurableSQLiteFactory(SQLiteFactory):
     """SQLiteFactory whose connections are WAL (the library's doing) and synchronous=FULL."""
+
+    application_recorder_class = ManyAtOnceSQLiteRecorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
