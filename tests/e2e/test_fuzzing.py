@@ -54,6 +54,7 @@ def test_no_request_schemathesis_makes_gets_a_5xx_or_an_undescribed_answer(keyed
         args += ["--seed", SEED]
     run = subprocess.run(args, capture_output=True, text=True, timeout=600)
     summary = run.stdout[-6000:]
+    print("\n" + "\n".join(line for line in summary.splitlines() if "generated" in line))
     assert run.returncode == 0, summary
     assert " passed" in summary and "failed" not in summary.split("SUMMARY")[-1], summary
     answered = [

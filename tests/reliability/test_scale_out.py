@@ -74,6 +74,15 @@ def check_store(tracker: Tracker, outcomes: list[Outcome]) -> int:
         ]
         expected = fold(reports)
         assert states[id_sms] == (expected.state if expected else None), id_sms
+    print(
+        f"\n{len(outcomes)} platforms: "
+        + "; ".join(
+            f"{o.reports} reports, {o.posts} posts, {len(o.acknowledged)} acknowledged, "
+            f"answers {dict(o.answers)}"
+            for o in outcomes
+        )
+        + f"; {len(stored)} messages, all states equal to the fold"
+    )
     return len(stored)
 
 
