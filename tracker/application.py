@@ -165,8 +165,14 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        self.save(*(messages[n] for n in touched), *quarantined.values())
+        self._store([*(messages[n] for n in touched), *quarantined.values()])
         return receipts
+
+    def _store(self, aggregates: Sequence[Message | QuarantinedInput]) -> None:
+        """Their new events, in one transaction. ``Application.save`` does the same, but checks
+        each object against runtime protocols (a tenth of ingest time, measured) and serves
+        snapshots, an aggregate cache and notifications, none of which the tracker uses."""
+        self.events.put([event for a in aggregates for event in a.collect_events()])
 
     def _report(self, status: Status) -> Report:
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))
