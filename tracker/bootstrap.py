@@ -24,6 +24,7 @@ from tracker.views.store import open_views as views_on
 
 SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
 POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
+TRANSCODER = "tracker.stores.transcoder:MsgspecTranscoder"  # the library's JSON format, faster
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ def _sqlite(path_text: str, settings: Settings) -> Store:
         description=f"SQLite file {path}",
         env={
             "PERSISTENCE_MODULE": SQLITE_FACTORY,
+            "TRANSCODER_TOPIC": TRANSCODER,
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
             "CREATE_TABLE": "y" if settings.create_tables else "n",
@@ -78,6 +80,7 @@ def _postgres(url: str, settings: Settings) -> Store:
     schema = query.get("schema", "")
     env = {
         "PERSISTENCE_MODULE": POSTGRES_FACTORY,
+        "TRANSCODER_TOPIC": TRANSCODER,
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": host,
         "POSTGRES_PORT": port,
