@@ -1,12 +1,15 @@
-"""Ingest benchmark: the real server over loopback HTTP, next to the store's raw insert rate.
+"""Ingest benchmark: the real server over loopback HTTP, next to the store's raw insert rate
+and next to a hand-written receiver without event sourcing (bench/baseline.py).
 
     .venv/bin/python bench/ingest.py [--store sqlite|postgres|both] [--seconds 10]
 
 For each store, in one run: (1) the raw batched insert rate of event-sized rows into a table
 shaped like the event store's, 100 rows per transaction, with the same durability; (2) the
-tracker serving on a fresh store, driven by bench/loadgen.py in its own process. Prints a
-Markdown table with the ratio between the two (the machines are shared and noisy, so only
-same-run ratios are compared) and the server's peak memory.
+baseline receiver on a fresh store, driven by bench/loadgen.py in its own process; (3) the
+tracker on a fresh store, driven the same way flat out, then its projection lag at the end and
+the seconds the views took to catch up, then (4) the tracker again at half the POST rate it
+reached, for the latency there. Prints Markdown tables with same-run ratios (the machines are
+shared and noisy, so only those are compared) and the server's peak memory.
 """
 
 from __future__ import annotations
@@ -80,20 +83,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(database_url: str, log: Path) -> tuple[subprocess.Popen, str]:
+def serve(database_url: str, log: Path, baseline: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": database_url,
         "TRACKER_PORT": str(port),
         "TRACKER_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(HERE.parent),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "serve"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    command = (
+        [sys.executable, str(HERE / "baseline.py"), database_url, str(port)]
+        if baseline
+        else [sys.executable, "-m", "tracker", "serve"]
     )
+    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -112,44 +116,83 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_store(kind: str, args: argparse.Namespace) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix=f"tracker-bench-{kind}-"))
-    schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
+def drive(url: str, args: argparse.Namespace, rate: float = 0.0) -> dict:
+    """bench/loadgen.py against ``url``, in its own process; its JSON summary."""
+    command = [sys.executable, str(HERE / "loadgen.py"), url, "--seconds", str(args.seconds),
+               "--connections", str(args.connections), "--rate", str(rate)]  # fmt: skip
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def fresh_store(kind: str, folder: Path, name: str) -> tuple[str, str | None]:
+    """A database URL on an empty store, and the PostgreSQL schema to drop afterwards."""
     if kind == "sqlite":
-        raw = raw_insert_rate_sqlite(folder, args.raw_seconds)
-        database_url = f"sqlite:///{folder / 'tracker.db'}"
-    else:
+        return f"sqlite:///{folder / name}.db", None
+    schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{POSTGRES}?schema={schema}", schema
+
+
+def drop(schema: str | None) -> None:
+    if schema:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        raw = raw_insert_rate_postgres(schema, args.raw_seconds)
-        database_url = f"{POSTGRES}?schema={schema}"
-    process, url = serve(database_url, folder / "server.log")
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def run_server(kind, folder, name, args, *, baseline=False, then=None) -> dict:
+    database_url, schema = fresh_store(kind, folder, name)
+    process, url = serve(database_url, folder / f"{name}.log", baseline=baseline)
     try:
-        load = subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "loadgen.py"),
-                url,
-                "--seconds",
-                str(args.seconds),
-                "--connections",
-                str(args.connections),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(load.stdout)
+        result = drive(url, args)
+        if then:
+            result.update(then(url, result))
         result["peak_rss_mb"] = round(peak_rss_mb(process.pid), 1)
     finally:
         process.terminate()
         process.wait(timeout=30)
-        if kind == "postgres":
-            with psycopg.connect(POSTGRES, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop(schema)
+    return result
+
+
+def lag_then_half_rate(args: argparse.Namespace):
+    def measure(url: str, flat_out: dict) -> dict:
+        ready = httpx.get(f"{url}/health/ready", timeout=30).json()["projection"]
+        began = time.monotonic()
+        while httpx.get(f"{url}/health/ready", timeout=30).json()["projection"]["lag"] > 0:
+            time.sleep(0.05)
+        caught_up = time.monotonic() - began
+        half = drive(url, args, rate=flat_out["posts"] / flat_out["seconds"] / 2)
+        return {
+            "lag_events": ready["lag"],
+            "catch_up_s": round(caught_up, 2),
+            "half_rate_p50_ms": half["p50_ms"],
+            "half_rate_p99_ms": half["p99_ms"],
+            "half_rate_statuses_per_s": half["statuses_per_s"],
+        }
+
+    return measure
+
+
+def run_store(kind: str, args: argparse.Namespace) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"tracker-bench-{kind}-"))
+    if kind == "sqlite":
+        raw = raw_insert_rate_sqlite(folder, args.raw_seconds)
+    else:
+        schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            raw = raw_insert_rate_postgres(schema, args.raw_seconds)
+        finally:
+            drop(schema)
+    baseline = run_server(kind, folder, "baseline", args, baseline=True)
+    result = run_server(kind, folder, "tracker", args, then=lag_then_half_rate(args))
     result["store"] = kind
     result["raw_rows_per_s"] = round(raw)
+    result["baseline_statuses_per_s"] = baseline["statuses_per_s"]
+    result["baseline_p99_ms"] = baseline["p99_ms"]
     result["ratio"] = round(result["statuses_per_s"] / raw, 3)
+    result["vs_baseline"] = round(result["statuses_per_s"] / baseline["statuses_per_s"], 3)
     return result
 
 
@@ -163,15 +206,26 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     results = [run_store(kind, args) for kind in kinds]
     print(
-        "| store | raw insert rows/s | ingest statuses/s | ratio | POST p50 ms | POST p99 ms "
-        "| errors | server peak RSS MB |"
+        "| store | raw insert rows/s | baseline receiver statuses/s | tracker statuses/s "
+        "| tracker / raw | tracker / baseline | POST p50 ms | POST p99 ms | errors "
+        "| server peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['store']} | {r['raw_rows_per_s']:,} | {r['statuses_per_s']:,} | "
-            f"{r['ratio']:.0%} | {r['p50_ms']} | {r['p99_ms']} | {r['errors'] or 0} | "
-            f"{r['peak_rss_mb']} |"
+            f"| {r['store']} | {r['raw_rows_per_s']:,} | {r['baseline_statuses_per_s']:,} | "
+            f"{r['statuses_per_s']:,} | {r['ratio']:.0%} | {r['vs_baseline']:.0%} | "
+            f"{r['p50_ms']} | {r['p99_ms']} | {r['errors'] or 0} | {r['peak_rss_mb']} |"
+        )
+    print()
+    print("| store | lag at the end of the flat-out run (events) | views caught up after s "
+          "| half rate statuses/s | half rate POST p50 ms | half rate POST p99 ms |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['store']} | {r['lag_events']:,} | {r['catch_up_s']} | "
+            f"{r['half_rate_statuses_per_s']:,} | {r['half_rate_p50_ms']} | "
+            f"{r['half_rate_p99_ms']} |"
         )
     print(json.dumps(results), file=sys.stderr)
 
