@@ -7,11 +7,12 @@ replaying the history never validates, reads a clock or does I/O.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from tracker.domain.status import Report, decide, is_known, prevails
+from tracker.domain.status import Report, decide, decide_after, is_known, prevails
 
 # Never change: every stored message's aggregate id is derived from it.
 MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
@@ -59,7 +60,7 @@ class Message(Aggregate):
         """Record a report; return its outcome, or None for an exact repeat (nothing recorded)."""
         if report.identity in self._identities:
             return None
-        outcome = decide(report, self.reports)
+        outcome = decide_after(report, self.current, self.reports)
         self.trigger_event(
             self.StatusReported,
             id_sms=self.id_sms,
@@ -117,6 +118,7 @@ def receive(
     return message, message.report(report, received_at, raw)
 
 
+@lru_cache(maxsize=1 << 16)  # uuid5 hashes with SHA-1: a message's id is asked for often
 def message_id(id_sms: int) -> UUID:
     """The aggregate id of the message ``id_sms`` names (uuid5: the same on every host)."""
     return uuid5(MESSAGE_NAMESPACE, str(id_sms))

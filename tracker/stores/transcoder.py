@@ -29,13 +29,22 @@ class MsgspecTranscoder(JSONTranscoder):
     def encode(self, obj: Any) -> bytes:
         return self._encode(self._wrap(obj))
 
+    def _value(self, v: Any) -> Any:
+        """A value in a dict: a datetime, say, goes straight to its {"_type_", "_data_"}."""
+        transcoding = self.types.get(type(v))
+        if transcoding is None:
+            return self._wrap(v)
+        data = transcoding.encode(v)
+        return {"_type_": transcoding.name,
+                "_data_": data if type(data) in _PLAIN_TYPES else self._wrap(data)}  # fmt: skip
+
     def _wrap(self, o: Any) -> Any:
         if type(o) in _PLAIN_TYPES:  # most values of an event: no call, no isinstance
             return o
         if isinstance(o, _PLAIN):
             return o
         if isinstance(o, dict):
-            plain, wrap = _PLAIN_TYPES, self._wrap
+            plain, wrap = _PLAIN_TYPES, self._value
             return {k: v if type(v) in plain else wrap(v) for k, v in o.items()}
         if isinstance(o, list | tuple):
             return [self._wrap(v) for v in o]
