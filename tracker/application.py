@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -73,6 +74,60 @@ class StoreUnavailable(Exception):
     """The event store could not commit (down, locked, or contended past the retry budget)."""
 
 
+class WrittenMessages:
+    """The messages this process wrote lately, so that the next report for one of them needs no
+    read: bounded, least recently used out.
+
+    It stays correct with other writers: before each use it reads which messages the events
+    stored since its last write belong to, and forgets those (or everything, after a long
+    gap). A write that fails clears it. Another process writing between that check and our
+    insert (PostgreSQL, several hosts) makes the insert clash on the message's version, which is
+    retried with everything read again.
+    """
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
+        self._messages: OrderedDict[int, Message] = OrderedDict()
+        self._position = -1  # the notification id up to which it reflects the store; -1: none
+
+    def catch_up(self, recorder: Any) -> int:
+        """Forget the messages written by others since our last write; the store's head."""
+        head = recorder.max_notification_id() or 0
+        gap = head - self._position
+        if self._position < 0 or gap > FORGET_ALL_AFTER:
+            self._messages.clear()
+        elif gap > 0:
+            ids = {n.originator_id for n in recorder.select_notifications(
+                self._position + 1, gap, stop=head)}  # fmt: skip
+            for number in [n for n, m in self._messages.items() if m.id in ids]:
+                del self._messages[number]
+        self._position = head
+        return head
+
+    def take(self, numbers: set[int]) -> dict[int, Message]:
+        held = self._messages
+        return {n: held[n] for n in numbers if n in held}
+
+    def keep(self, messages: Iterable[Message], head: int, recorded: list[int]) -> None:
+        """After a commit: keep these; our events' ids follow ``head`` unless others' came in
+        between, and then those are read (and their messages forgotten) next time."""
+        for message in messages:
+            self._messages[message.id_sms] = message
+            self._messages.move_to_end(message.id_sms)
+        while len(self._messages) > self.size:
+            self._messages.popitem(last=False)
+        if recorded == list(range(head + 1, head + 1 + len(recorded))):
+            self._position = head + len(recorded)
+
+    def clear(self) -> None:
+        self._messages.clear()
+        self._position = -1
+
+
+FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
+
+
 class Tracker(Application):
     """Records delivery statuses as events of per-message aggregates."""
 
@@ -90,6 +145,7 @@ class Tracker(Application):
         # Held around each load-decide-save of a group of batches: the store may make the
         # writers of one host take turns (SQLite), so they never clash with each other.
         self.writing = writing
+        self.written = WrittenMessages()
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -118,8 +174,12 @@ class Tracker(Application):
         parsed = [[(s, self._report(s)) for s in batch.statuses] for batch in batches]
         for attempt in range(1, self.max_attempts + 1):
             try:
-                with self.writing():
-                    return self._record_once(batches, parsed, attempt)
+                with self.writing(), self.written.lock:
+                    try:
+                        return self._record_once(batches, parsed, attempt)
+                    except BaseException:
+                        self.written.clear()  # messages in hand may hold events not stored
+                        raise
             except IntegrityError:
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
             except PersistenceError as e:
@@ -138,7 +198,10 @@ class Tracker(Application):
         parsed: Sequence[Sequence[tuple[Status, Report]]],
         attempt: int,
     ) -> list[Receipt]:
-        messages = self._load_all({s.id_sms for batch in batches for s in batch.statuses})
+        wanted = {s.id_sms for batch in batches for s in batch.statuses}
+        head = self.written.catch_up(self.recorder)  # forget what other writers changed since
+        messages = self.written.take(wanted)
+        messages.update(self._load_all(wanted - messages.keys()))
         touched: set[int] = set()
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
@@ -165,14 +228,17 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        self._store([*(messages[n] for n in touched), *quarantined.values()])
+        recorded = self._store([*(messages[n] for n in touched), *quarantined.values()])
+        self.written.keep(messages.values(), head, recorded)
         return receipts
 
-    def _store(self, aggregates: Sequence[Message | QuarantinedInput]) -> None:
-        """Their new events, in one transaction. ``Application.save`` does the same, but checks
-        each object against runtime protocols (a tenth of ingest time, measured) and serves
-        snapshots, an aggregate cache and notifications, none of which the tracker uses."""
-        self.events.put([event for a in aggregates for event in a.collect_events()])
+    def _store(self, aggregates: Sequence[Message | QuarantinedInput]) -> list[int]:
+        """Their new events, in one transaction; their notification ids. ``Application.save``
+        does the same, but checks each object against runtime protocols (a tenth of ingest
+        time, measured) and serves snapshots, an aggregate cache and notifications, none of
+        which the tracker uses."""
+        events = [event for a in aggregates for event in a.collect_events()]
+        return [r.notification.id for r in self.events.put(events)]
 
     def _report(self, status: Status) -> Report:
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))

@@ -6,7 +6,10 @@ import threading
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
-from tracker.application import Status, Tracker, Unusable
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from tracker.application import Status, StoreUnavailable, Tracker, Unusable
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
@@ -171,3 +174,36 @@ def test_a_group_loads_its_messages_in_one_query_exactly_as_one_by_one(tracker):
     assert set(together) == set(one_by_one) == set(range(1, 40))
     for n, message in together.items():
         assert vars(message) == vars(one_by_one[n])
+
+
+def test_a_writer_keeping_messages_sees_what_another_process_wrote_meanwhile(database_url):
+    first = open_tracker(Settings(database_url=database_url))
+    second = open_tracker(Settings(database_url=database_url, create_tables=False))
+    try:
+        first.record([Status(1, "send", "")])  # first keeps message 1 in hand
+        second.record([Status(1, "deliver", T0)])  # another process appends to it
+        receipt = first.record([Status(1, "read", T1), Status(1, "deliver", T0)])
+        assert receipt.attempts == 1  # it read the other's event before deciding: no clash
+        assert receipt.duplicates == 1  # and knew the delivery it had not written itself
+        assert [(e.state, e.outcome) for e in first.history(1)] == [
+            ("send", "applied"), ("deliver", "applied"), ("read", "applied")
+        ]  # fmt: skip
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_write_that_fails_leaves_nothing_behind_in_the_kept_messages(tracker):
+    tracker.record([Status(1, "send", "")])
+    put = tracker.events.put
+
+    def fail_once(events):
+        tracker.events.put = put
+        raise OperationalError("the store went away")
+
+    tracker.events.put = fail_once
+    with pytest.raises(StoreUnavailable):
+        tracker.record([Status(1, "deliver", T0)])
+    receipt = tracker.record([Status(1, "deliver", T0)])  # the platform sends it again
+    assert (receipt.stored, receipt.duplicates) == ({1}, 0)  # stored now, not a "repeat"
+    assert [e.state for e in tracker.history(1)] == ["send", "deliver"]
