@@ -170,6 +170,16 @@ def _unavailable_as_503() -> Iterator[None]:
         ) from e
 
 
+def for_roles(*roles: str, errors: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Route options for an endpoint behind API keys: the guard letting these roles (and admin)
+    through, and the OpenAPI security and error answers that come with it."""
+    return {
+        "guards": [requires(*roles)],
+        "security": API_KEY,
+        "responses": problems(*errors, *KEYED),
+    }
+
+
 WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
 
 
@@ -227,9 +237,7 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
 @get(
     "/messages",
     summary="A page of messages from the messages view, filtered",
-    guards=[requires(ANALYST)],
-    security=API_KEY,
-    responses=problems(*KEYED),
+    **for_roles(ANALYST),
 )
 async def list_messages(
     store: Store,
@@ -269,9 +277,7 @@ async def list_messages(
 @get(
     "/messages/{id_sms:str}",
     summary="A message's current state (from the messages view)",
-    guards=[requires(ANALYST)],
-    security=API_KEY,
-    responses=problems(400, 404, *KEYED),
+    **for_roles(ANALYST, errors=(400, 404)),
 )
 async def message_state(id_sms: str, store: Store) -> MessageState:
     number = _number(id_sms)
@@ -286,9 +292,7 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
 @get(
     "/messages/{id_sms:str}/history",
     summary="Every report of a message, in arrival order",
-    guards=[requires(AUDITOR)],
-    security=API_KEY,
-    responses=problems(400, 404, *KEYED),
+    **for_roles(AUDITOR, errors=(400, 404)),
 )
 async def message_history(
     id_sms: str,
@@ -314,9 +318,7 @@ async def message_history(
 @get(
     "/quarantine",
     summary="Input that named no message, most recently received first",
-    guards=[requires(AUDITOR)],
-    security=API_KEY,
-    responses=problems(*KEYED),
+    **for_roles(AUDITOR),
 )
 async def quarantine(
     store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
@@ -327,9 +329,7 @@ async def quarantine(
 @get(
     "/stats",
     summary="Counts by state, final share, conflicts, delivery-time percentiles",
-    guards=[requires(ANALYST)],
-    security=API_KEY,
-    responses=problems(*KEYED),
+    **for_roles(ANALYST),
 )
 async def stats(
     store: Store,
@@ -342,9 +342,7 @@ async def stats(
 @get(
     "/export/{kind:str}",
     summary="The messages view or every report, streamed as CSV or JSON Lines",
-    guards=[requires(ANALYST)],
-    security=API_KEY,
-    responses=problems(400, *KEYED),
+    **for_roles(ANALYST, errors=(400,)),
     operation_class=ExportOperation,
 )
 async def export_rows(
@@ -397,9 +395,7 @@ async def health_live() -> dict[str, str]:
 @get(
     "/health/ready",
     summary="The store answers; how far the views lag behind the events",
-    guards=[requires(*ANY_ROLE)],
-    security=API_KEY,
-    responses=problems(*KEYED),
+    **for_roles(*ANY_ROLE),
 )
 async def health_ready(store: Store) -> Readiness:
     return await store.read(queries.readiness, store.projector)
