@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,3 +105,55 @@ def test_quarantine_topics_are_pinned_too():
     assert get_topic(QuarantinedInput.ReceivedAgain) == (
         "tracker.domain.quarantine:QuarantinedInput.ReceivedAgain"
     )
+
+
+# Stored by the first version of the tracker (events declared with the library's @event
+# decorator), timestamps aside: what is in the stores now must stay readable, and be written
+# the same way.
+FIRST_VERSION = [
+    (
+        "tracker.domain.message:Message.FirstReported",
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-11-26T19:03:33.731857+00:00"},'
+        b'"originator_topic":"tracker.domain.message:Message","id_sms":5,"state":"send",'
+        b'"time":"2024-05-01 10:00:00","instant":{"_type_":"datetime_iso","_data_":'
+        b'"2024-05-01T07:00:00+00:00"},"received_at":{"_type_":"datetime_iso","_data_":'
+        b'"2024-05-01T07:00:01+00:00"},"outcome":"applied","raw":null}',
+    ),
+    (
+        "tracker.domain.message:Message.StatusReported",
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-11-26T19:03:33.732089+00:00"},'
+        b'"id_sms":5,"state":"deliver","time":"2024-05-01 10:00:05","instant":{"_type_":'
+        b'"datetime_iso","_data_":"2024-05-01T07:00:05+00:00"},"received_at":{"_type_":'
+        b'"datetime_iso","_data_":"2024-05-01T07:00:06+00:00"},"outcome":"applied","raw":null}',
+    ),
+]
+
+
+def library_mapper() -> Mapper:
+    transcoder = JSONTranscoder()
+    Application.register_transcodings(None, transcoder)  # type: ignore[arg-type]
+    return Mapper(transcoder)
+
+
+def test_events_stored_by_the_first_version_are_read_into_the_same_message():
+    mapper, message = library_mapper(), None
+    for version, (topic, state) in enumerate(FIRST_VERSION, 1):
+        stored = StoredEvent(message_id(5), version, topic, state)
+        message = mapper.to_domain_event(stored).mutate(message)
+    assert (message.id_sms, message.version, message.current.state) == (5, 2, "deliver")
+    assert [r.state for r in message.reports] == ["send", "deliver"]
+
+
+def test_events_are_still_stored_as_the_first_version_stored_them():
+    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    message = Message.first_report(
+        5, Report("send", "2024-05-01 10:00:00", utc(2024, 5, 1, 7, 0)), utc(2024, 5, 1, 7, 0, 1)
+    )
+    message.report(
+        Report("deliver", "2024-05-01 10:00:05", utc(2024, 5, 1, 7, 0, 5)), utc(2024, 5, 1, 7, 0, 6)
+    )
+    mapper = library_mapper()
+    for event, (topic, state) in zip(message.collect_events(), FIRST_VERSION, strict=True):
+        stored = mapper.to_stored_event(event)
+        without_timestamp = stored.state.split(b"},", 1)[1]
+        assert (stored.topic, without_timestamp) == (topic, state.split(b"},", 1)[1])

@@ -10,7 +10,8 @@ from datetime import datetime
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from tracker.domain.status import Report, decide, decide_after, is_known, prevails
 
@@ -19,7 +20,12 @@ MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
 
 
 class Message(Aggregate):
-    """One SMS, identified by the platform's ``id_sms``; its state is the fold of its reports."""
+    """One SMS, identified by the platform's ``id_sms``; its state is the fold of its reports.
+
+    Attributes (set by ``FirstReported.mutate``; no class annotations, which the library would
+    read as dataclass fields): ``id_sms``, ``reports`` (every distinct report, in arrival order)
+    and ``current`` (the fold of the reports: the report that sets the state, or None).
+    """
 
     @staticmethod
     def create_id(id_sms: int) -> UUID:
@@ -30,7 +36,11 @@ class Message(Aggregate):
         cls, id_sms: int, report: Report, received_at: datetime, raw: str | None = None
     ) -> Message:
         """A new message, opened by the first report ever received for it."""
-        return cls(
+        opened = cls.FirstReported(
+            originator_topic=MESSAGE_TOPIC,
+            originator_id=message_id(id_sms),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=cls.FirstReported.create_timestamp(),
             id_sms=id_sms,
             state=report.state,
             time=report.time,
@@ -39,22 +49,35 @@ class Message(Aggregate):
             outcome=decide(report, ()),
             raw=raw,
         )
+        message = opened.mutate(None)
+        message.pending_events.append(opened)
+        return message
 
-    @event("FirstReported")
-    def __init__(
-        self,
-        id_sms: int,
-        state: str,
-        time: str,
-        instant: datetime | None,
-        received_at: datetime,
-        outcome: str,
-        raw: str | None,
-    ) -> None:
-        self.id_sms = id_sms
-        self.reports: list[Report] = []
-        self.current: Report | None = None
-        self._hold(Report(state, time, instant))
+    class FirstReported(Aggregate.Created):
+        """The first report of a message, which opens it.
+
+        Built and applied here rather than by the library's ``_create``: that path matches the
+        event's attributes to ``__init__``'s signature twice per new message (a fifth of ingest
+        time, measured). The stored form is the same (topic, attributes, originator_topic).
+        """
+
+        id_sms: int
+        state: str
+        time: str
+        instant: datetime | None
+        received_at: datetime
+        outcome: str
+        raw: str | None
+
+        def mutate(self, aggregate: Message | None) -> Message:  # type: ignore[override]
+            assert aggregate is None
+            message = Message.__new__(Message)
+            message.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            message.id_sms = self.id_sms
+            message.reports = []
+            message.current = None
+            message._hold(Report(self.state, self.time, self.instant))
+            return message
 
     def report(self, report: Report, received_at: datetime, raw: str | None = None) -> str | None:
         """Record a report; return its outcome, or None for an exact repeat (nothing recorded)."""
@@ -122,3 +145,6 @@ def receive(
 def message_id(id_sms: int) -> UUID:
     """The aggregate id of the message ``id_sms`` names (uuid5: the same on every host)."""
     return uuid5(MESSAGE_NAMESPACE, str(id_sms))
+
+
+MESSAGE_TOPIC = get_topic(Message)
