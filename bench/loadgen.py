@@ -77,11 +77,13 @@ def main() -> None:
     deadline = time.monotonic() + args.seconds
     interval = args.connections / args.rate if args.rate else 0.0
 
-    def run(plan: list[tuple[bytes, int]]) -> None:
+    def run(plan: list[tuple[bytes, int]], phase: float) -> None:
         nonlocal statuses
         mine, sent, failed = [], 0, {}
         with httpx.Client(base_url=args.url, timeout=60) as client:
-            next_at = time.monotonic()
+            # Paced connections start out of step, so that POSTs arrive evenly rather than all
+            # eight at once each interval (a burst no steady sender makes).
+            next_at = time.monotonic() + phase * interval
             for body, count in plan:
                 if time.monotonic() >= deadline:
                     break
@@ -103,7 +105,7 @@ def main() -> None:
                 errors[k] = errors.get(k, 0) + v
 
     began = time.monotonic()
-    threads = [threading.Thread(target=run, args=(p,)) for p in plans]
+    threads = [threading.Thread(target=run, args=(p, c / len(plans))) for c, p in enumerate(plans)]
     for t in threads:
         t.start()
     for t in threads:
