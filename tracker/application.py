@@ -88,7 +88,7 @@ class WrittenMessages:
     def __init__(self, size: int = 50_000):
         self.size = size
         self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
-        self._messages: OrderedDict[int, Message] = OrderedDict()
+        self._messages: OrderedDict[UUID, Message] = OrderedDict()  # by aggregate id
         self._position = -1  # the notification id up to which it reflects the store; -1: none
 
     def catch_up(self, recorder: Any) -> int:
@@ -98,23 +98,22 @@ class WrittenMessages:
         if self._position < 0 or gap > FORGET_ALL_AFTER:
             self._messages.clear()
         elif gap > 0:
-            ids = {n.originator_id for n in recorder.select_notifications(
-                self._position + 1, gap, stop=head)}  # fmt: skip
-            for number in [n for n, m in self._messages.items() if m.id in ids]:
-                del self._messages[number]
+            for notification in recorder.select_notifications(self._position + 1, gap, stop=head):
+                self._messages.pop(notification.originator_id, None)
         self._position = head
         return head
 
     def take(self, numbers: set[int]) -> dict[int, Message]:
         held = self._messages
-        return {n: held[n] for n in numbers if n in held}
+        found = ((n, held.get(message_id(n))) for n in numbers)
+        return {n: message for n, message in found if message is not None}
 
     def keep(self, messages: Iterable[Message], head: int, recorded: list[int]) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
         between, and then those are read (and their messages forgotten) next time."""
         for message in messages:
-            self._messages[message.id_sms] = message
-            self._messages.move_to_end(message.id_sms)
+            self._messages[message.id] = message
+            self._messages.move_to_end(message.id)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
         if recorded == list(range(head + 1, head + 1 + len(recorded))):
