@@ -5,9 +5,7 @@ It is the only module that names the stores; everything else receives a built Tr
 
 from __future__ import annotations
 
-import fcntl
 import getpass
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -144,22 +142,9 @@ def projector_election(settings: Settings) -> Callable[[], bool]:
     store = store_for(settings)
     if store.kind != "sqlite":
         return lambda: True
-    path = Path(store.env["SQLITE_DBNAME"] + ".projector.lock")
-    holder: dict[str, int] = {}
+    from tracker.stores.sqlite import ProjectorElection
 
-    def elected() -> bool:
-        if "fd" in holder:
-            return True
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        holder["fd"] = fd  # held, open, for the life of the process
-        return True
-
-    return elected
+    return ProjectorElection(store.env["SQLITE_DBNAME"])
 
 
 def make_append_only(settings: Settings, role: str) -> None:

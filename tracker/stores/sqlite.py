@@ -116,6 +116,28 @@ class DurableSQLiteFactory(SQLiteFactory):
         plain.close()
 
 
+class LockFile:
+    """An exclusive lock on a file beside the database, on one descriptor kept open: the OS
+    releases it when the holding process dies."""
+
+    def __init__(self, database: str, name: str):
+        self.path = Path(f"{database}.{name}.lock")
+        self._fd: int | None = None
+
+    def try_lock(self) -> bool:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def unlock(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class WriterTurns:
     """An exclusive lock on a file beside the database, taken around each write of a group.
 
@@ -125,37 +147,39 @@ class WriterTurns:
     """
 
     def __init__(self, database: str, timeout: float):
-        self.path = Path(database + ".writer.lock")
+        self.lock = LockFile(database, "writer")
         self.timeout = timeout
         self._threads = threading.Lock()  # flock is per open file: threads take turns here
-        self._fd: int | None = None
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
         if not self._threads.acquire(timeout=self.timeout):
             raise OperationalError(f"no turn to write within {self.timeout} s (this process)")
         try:
-            fd = self._file()
             deadline = time.monotonic() + self.timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OperationalError(
-                            f"no turn to write within {self.timeout} s: another process holds "
-                            f"{self.path}"
-                        ) from None
-                    time.sleep(0.001)
+            while not self.lock.try_lock():
+                if time.monotonic() > deadline:
+                    raise OperationalError(
+                        f"no turn to write within {self.timeout} s: another process holds "
+                        f"{self.lock.path}"
+                    )
+                time.sleep(0.001)
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                self.lock.unlock()
         finally:
             self._threads.release()
 
-    def _file(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        return self._fd
+
+class ProjectorElection:
+    """Whether this process keeps the views live: the one holding the projector's lock file,
+    taken over by another within a poll when its holder dies. Asked before each poll."""
+
+    def __init__(self, database: str):
+        self.lock = LockFile(database, "projector")
+        self._elected = False
+
+    def __call__(self) -> bool:
+        self._elected = self._elected or self.lock.try_lock()  # once held, held for life
+        return self._elected
