@@ -1,6 +1,6 @@
 """A stand-in for the platform: posts batches, and re-sends every report it has no
 acknowledgement for, five attempts at most, as Webcom Mobi does. It keeps count of what was
-acknowledged, so that a test can check the store holds all of it."""
+acknowledged, so that a test can check the store holds all of it (``StoreAudit``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+
+from tracker.application import Tracker
+from tracker.read.export import report_rows
 
 ATTEMPTS = 5
 BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds before the 2nd, 3rd, 4th and 5th attempt
@@ -119,3 +122,26 @@ class Platform:
                 self._settle(taken, acked)
                 if self.pace:
                     time.sleep(self.pace)
+
+
+class StoreAudit:
+    """Every report the store holds, by message in storage order, checked against what the
+    platform was told was stored."""
+
+    def __init__(self, tracker: Tracker):
+        self.reports: dict[int, list[dict]] = {}
+        for row in report_rows(tracker):
+            self.reports.setdefault(row["id_sms"], []).append(row)
+        self._held = {(i, r["state"], r["time"]) for i, rows in self.reports.items() for r in rows}
+
+    def lost(self, acknowledged: list[dict]) -> list[dict]:
+        """The acknowledged reports the store does not hold."""
+        return [a for a in acknowledged if (a["id_sms"], a["state"], a["time"]) not in self._held]
+
+    def stored_twice(self) -> list[int]:
+        """The messages holding one report (state and time) more than once."""
+        return [
+            id_sms
+            for id_sms, rows in self.reports.items()
+            if max(Counter((r["state"], r["time"]) for r in rows).values()) > 1
+        ]

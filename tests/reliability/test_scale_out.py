@@ -10,20 +10,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from datetime import datetime
 
 import pytest
 
 from bench.loadgen import report_mix
 from tests.e2e.conftest import start_server, stop_server
-from tests.reliability.platform import Outcome, Platform
+from tests.reliability.platform import Outcome, Platform, StoreAudit
 from tests.support import run_cli
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.status import Report, fold
-from tracker.read.export import message_rows, report_rows
+from tracker.read.export import message_rows
 from tracker.views.projector import Projector
 
 MESSAGES = int(os.environ.get("TRACKER_SCALE_MESSAGES", "1500"))
@@ -46,17 +45,13 @@ def post_everywhere(urls: list[str], reports: list[dict], senders: int) -> list[
 
 def check_store(tracker: Tracker, outcomes: list[Outcome]) -> int:
     """Nothing lost, nothing twice, every state the fold of its reports; returns the messages."""
-    stored: dict[int, list[dict]] = {}
-    for row in report_rows(tracker):
-        stored.setdefault(row["id_sms"], []).append(row)
+    audit = StoreAudit(tracker)
+    stored = audit.reports
     for outcome in outcomes:
         assert outcome.server_errors == 0, outcome.answers
         assert outcome.given_up == [], outcome.answers
-        held = {(i, r["state"], r["time"]) for i, rows in stored.items() for r in rows}
-        lost = [a for a in outcome.acknowledged if (a["id_sms"], a["state"], a["time"]) not in held]
-        assert lost == []
-    for id_sms, rows in stored.items():
-        assert max(Counter((r["state"], r["time"]) for r in rows).values()) == 1, id_sms
+        assert audit.lost(outcome.acknowledged) == []
+    assert audit.stored_twice() == []
     views = open_views(tracker, create=False)
     deadline = time.monotonic() + 60
     while (lag := Projector(tracker, views).lag())[0] < lag[1] and time.monotonic() < deadline:
