@@ -29,8 +29,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from bench.common import POSTGRES, drop, fresh_store, print_table
+
 HERE = Path(__file__).parent
-POSTGRES = os.environ.get("TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TOPIC = "tracker.domain.message:Message.StatusReported"
 STATE = b"x" * 330  # a stored report event is about 330 bytes
 
@@ -123,22 +126,6 @@ def drive(url: str, args: argparse.Namespace, rate: float = 0.0) -> dict:
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
-def fresh_store(kind: str, folder: Path, name: str) -> tuple[str, str | None]:
-    """A database URL on an empty store, and the PostgreSQL schema to drop afterwards."""
-    if kind == "sqlite":
-        return f"sqlite:///{folder / name}.db", None
-    schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES}?schema={schema}", schema
-
-
-def drop(schema: str | None) -> None:
-    if schema:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def run_server(kind, folder, name, args, *, baseline=False, then=None) -> dict:
     database_url, schema = fresh_store(kind, folder, name)
     process, url = serve(database_url, folder / f"{name}.log", baseline=baseline)
@@ -178,9 +165,7 @@ def run_store(kind: str, args: argparse.Namespace) -> dict:
     if kind == "sqlite":
         raw = raw_insert_rate_sqlite(folder, args.raw_seconds)
     else:
-        schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
+        _, schema = fresh_store(kind, folder, "raw")
         try:
             raw = raw_insert_rate_postgres(schema, args.raw_seconds)
         finally:
@@ -205,28 +190,22 @@ def main() -> None:
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     results = [run_store(kind, args) for kind in kinds]
-    print(
-        "| store | raw insert rows/s | baseline receiver statuses/s | tracker statuses/s "
-        "| tracker / raw | tracker / baseline | POST p50 ms | POST p99 ms | errors "
-        "| server peak RSS MB |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {r['store']} | {r['raw_rows_per_s']:,} | {r['baseline_statuses_per_s']:,} | "
-            f"{r['statuses_per_s']:,} | {r['ratio']:.0%} | {r['vs_baseline']:.0%} | "
-            f"{r['p50_ms']} | {r['p99_ms']} | {r['errors'] or 0} | {r['peak_rss_mb']} |"
-        )
+    print_table(
+        ["store", "raw insert rows/s", "baseline receiver statuses/s", "tracker statuses/s",
+         "tracker / raw", "tracker / baseline", "POST p50 ms", "POST p99 ms", "errors",
+         "server peak RSS MB"],
+        [[r["store"], f"{r['raw_rows_per_s']:,}", f"{r['baseline_statuses_per_s']:,}",
+          f"{r['statuses_per_s']:,}", f"{r['ratio']:.0%}", f"{r['vs_baseline']:.0%}",
+          r["p50_ms"], r["p99_ms"], r["errors"] or 0, r["peak_rss_mb"]] for r in results],
+    )  # fmt: skip
     print()
-    print("| store | lag at the end of the flat-out run (events) | views caught up after s "
-          "| half rate statuses/s | half rate POST p50 ms | half rate POST p99 ms |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {r['store']} | {r['lag_events']:,} | {r['catch_up_s']} | "
-            f"{r['half_rate_statuses_per_s']:,} | {r['half_rate_p50_ms']} | "
-            f"{r['half_rate_p99_ms']} |"
-        )
+    print_table(
+        ["store", "lag at the end of the flat-out run (events)", "views caught up after s",
+         "half rate statuses/s", "half rate POST p50 ms", "half rate POST p99 ms"],
+        [[r["store"], f"{r['lag_events']:,}", r["catch_up_s"],
+          f"{r['half_rate_statuses_per_s']:,}", r["half_rate_p50_ms"], r["half_rate_p99_ms"]]
+         for r in results],
+    )  # fmt: skip
     print(json.dumps(results), file=sys.stderr)
 
 

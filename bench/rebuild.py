@@ -12,25 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import msgspec
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from bench.common import drop, fresh_store, print_table
 from bench.history import write_history
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
 from tracker.views.log import EventLog
-
-POSTGRES = os.environ.get("TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 REBUILD = """
 import json, sys, time
@@ -69,13 +65,7 @@ def raw_read_rates(tracker) -> tuple[float, float]:
 
 
 def run_store(kind: str, events: int) -> dict:
-    if kind == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='tracker-rebuild-')}/tracker.db"
-    else:
-        schema = f"tracker_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        url = f"{POSTGRES}?schema={schema}"
+    url, schema = fresh_store(kind, Path(tempfile.mkdtemp(prefix="tracker-rebuild-")), "tracker")
     try:
         tracker = open_tracker(Settings(database_url=url))
         began = time.perf_counter()
@@ -88,9 +78,7 @@ def run_store(kind: str, events: int) -> dict:
         )
         rebuilt = json.loads(out.stdout)
     finally:
-        if kind == "postgres":
-            with psycopg.connect(POSTGRES, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop(schema)
     rate = rebuilt["events"] / rebuilt["seconds"]
     return {
         "store": kind,
@@ -112,17 +100,14 @@ def main() -> None:
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     results = [run_store(kind, args.events) for kind in kinds]
-    print(
-        "| store | events | raw select /s | raw select + decode /s | rebuild events/s "
-        "| rebuild / (select + decode) | rebuild / select | rebuild peak RSS MB |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {r['store']} | {r['events']:,} | {r['raw_select_per_s']:,} | "
-            f"{r['raw_read_decode_per_s']:,} | {r['rebuild_events_per_s']:,} | "
-            f"{r['ratio_to_read_decode']:.0%} | {r['ratio_to_select']:.0%} | {r['peak_rss_mb']} |"
-        )
+    print_table(
+        ["store", "events", "raw select /s", "raw select + decode /s", "rebuild events/s",
+         "rebuild / (select + decode)", "rebuild / select", "rebuild peak RSS MB"],
+        [[r["store"], f"{r['events']:,}", f"{r['raw_select_per_s']:,}",
+          f"{r['raw_read_decode_per_s']:,}", f"{r['rebuild_events_per_s']:,}",
+          f"{r['ratio_to_read_decode']:.0%}", f"{r['ratio_to_select']:.0%}", r["peak_rss_mb"]]
+         for r in results],
+    )  # fmt: skip
     print(json.dumps(results), file=sys.stderr)
 
 
