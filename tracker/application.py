@@ -243,13 +243,13 @@ class Tracker(Application):
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))
 
     def _load_all(self, numbers: set[int]) -> dict[int, Message]:
-        """The messages among these that exist, read in one query where the store can."""
-        select_many = getattr(self.recorder, "select_events_of", None)
-        if select_many is None:  # a store without it: one query per message
-            return {n: m for n in numbers if (m := self._load(n)) is not None}
+        """The messages among these that exist, read in one query (both stores' recorders have
+        ``select_events_of``); none when all are in hand already."""
+        if not numbers:
+            return {}
         ids = {message_id(n): n for n in numbers}
         found: dict[UUID, Message] = {}
-        for stored in select_many(list(ids)):
+        for stored in self.recorder.select_events_of(list(ids)):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
             found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
         return {ids[i]: message for i, message in found.items()}
