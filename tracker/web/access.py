@@ -98,10 +98,13 @@ def requires(*roles: str) -> Guard:
     return guard
 
 
+_admin_only = requires(ADMIN)
+
+
 def metrics_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """/metrics: open unless keys are configured and TRACKER_METRICS_OPEN is not set."""
     if not _access(connection).metrics_open:
-        requires(ADMIN)(connection, handler)
+        _admin_only(connection, handler)
 
 
 def webhook_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
