@@ -14,7 +14,6 @@ import msgspec
 import pytest
 
 from tests.e2e.conftest import start_server, stop_server
-from tests.support import create_schema, drop_schema
 
 ADMIN_KEY = "fuzzing-admin-key-0123456789"
 EXAMPLES = os.environ.get("TRACKER_FUZZ_EXAMPLES", "40")
@@ -26,19 +25,12 @@ SEED = os.environ.get("TRACKER_FUZZ_SEED", "20261126")  # "random": a new one ea
 EXCLUDED = "positive_data_acceptance,allow_header_conformance"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def keyed_server(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    else:
-        url = create_schema(request.getfixturevalue("postgres_server"))
-    server = start_server(url, tmp_path / "server.log", api_keys=f"admin:{ADMIN_KEY}")
-    try:
-        yield server
-    finally:
-        stop_server(server)
-        if request.param == "postgres":
-            drop_schema(url)
+@pytest.fixture
+def keyed_server(database_url, tmp_path):
+    """A server with an admin key, on each store (tests/conftest.py's ``database_url``)."""
+    server = start_server(database_url, tmp_path / "server.log", api_keys=f"admin:{ADMIN_KEY}")
+    yield server
+    stop_server(server)
 
 
 def test_no_request_schemathesis_makes_gets_a_5xx_or_an_undescribed_answer(keyed_server, tmp_path):

@@ -14,12 +14,9 @@ import sqlite3
 import threading
 import time
 
-import pytest
-
 from bench.loadgen import report_mix
 from tests.e2e.conftest import LiveServer, free_port, start_server, stop_server
 from tests.reliability.platform import Platform, StoreAudit
-from tests.support import create_schema, drop_schema
 from tracker.bootstrap import open_views
 from tracker.views.projector import Projector, rebuild
 
@@ -52,16 +49,6 @@ class Killer(threading.Thread):
                 self.server = self.restart()
         except BaseException as e:
             self.error = e
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tracker.db'}"
-        return
-    url = create_schema(request.getfixturevalue("postgres_server"))
-    yield url
-    drop_schema(url)
 
 
 def test_nothing_acknowledged_is_lost_when_the_server_is_killed_at_random(database_url, tmp_path):
