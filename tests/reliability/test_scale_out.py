@@ -43,8 +43,16 @@ def post_everywhere(urls: list[str], reports: list[dict], senders: int) -> list[
     return [p.outcome for p in platforms]
 
 
-def check_store(tracker: Tracker, outcomes: list[Outcome]) -> int:
+def check_store(database_url: str, outcomes: list[Outcome]) -> int:
     """Nothing lost, nothing twice, every state the fold of its reports; returns the messages."""
+    tracker = open_tracker(Settings(database_url=database_url, create_tables=False))
+    try:
+        return _check(tracker, outcomes)
+    finally:
+        tracker.close()
+
+
+def _check(tracker: Tracker, outcomes: list[Outcome]) -> int:
     audit = StoreAudit(tracker)
     stored = audit.reports
     for outcome in outcomes:
@@ -95,11 +103,7 @@ def test_two_ingest_servers_and_a_projector_process_on_one_postgres(postgres_url
         outcomes = post_everywhere(
             [s.base_url for s in servers], report_mix(1, MESSAGES, 100, seed=5), senders=4
         )
-        tracker = open_tracker(Settings(database_url=postgres_url, create_tables=False))
-        try:
-            assert check_store(tracker, outcomes) == MESSAGES
-        finally:
-            tracker.close()
+        assert check_store(postgres_url, outcomes) == MESSAGES
     finally:
         projector.terminate()
         projector.wait(timeout=15)
@@ -114,11 +118,7 @@ def test_several_sqlite_worker_processes_never_fail_with_database_is_locked(tmp_
         outcomes = post_everywhere(
             [server.base_url] * 2, report_mix(1, MESSAGES, 100, seed=6), senders=4
         )
-        tracker = server.open_store()
-        try:
-            assert check_store(tracker, outcomes) == MESSAGES
-        finally:
-            tracker.close()
+        assert check_store(url, outcomes) == MESSAGES
     finally:
         stop_server(server)
     log = (tmp_path / "server.log").read_text()
