@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
-from eventsourcing.persistence import PersistenceError
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -22,18 +17,16 @@ from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotFoundException,
-    ServiceUnavailableException,
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Stream
 
-from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
-from tracker.bootstrap import open_tracker, open_views, projector_election, store_for
+from tracker.application import Batch, Tracker
+from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
 from tracker.domain.ids import message_number
-from tracker.group_commit import GroupCommit
 from tracker.read import export, queries
 from tracker.read.models import (
     MessageHistory,
@@ -44,7 +37,6 @@ from tracker.read.models import (
     RebuildStatus,
     Stats,
 )
-from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
 from tracker.views.store import ViewStore
 from tracker.web import access_log, metrics
 from tracker.web.access import (
@@ -68,106 +60,9 @@ from tracker.web.openapi import (
     WebhookOperation,
     problems,
 )
+from tracker.web.store import Store
 
 log = logging.getLogger("tracker")
-T = TypeVar("T")
-
-
-class Store:
-    """The Tracker, its group-commit writer, and a bound on the reader threads (the pool's size).
-
-    Every way the store can fail reaches the client as 503 with Retry-After, nothing stored.
-    """
-
-    def __init__(self, tracker: Tracker, views: ViewStore, settings: Settings):
-        self.tracker = tracker
-        self.views = views
-        self.projector = Projector(tracker, views)
-        self.live = (
-            LiveProjection(
-                self.projector, on_lag=metrics.set_lag, may_run=projector_election(settings)
-            )
-            if settings.projections == "inline"
-            else None
-        )
-        self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
-        self.limiter = anyio.CapacityLimiter(settings.store_threads)
-        self.rebuilding = RebuildRunner(tracker, views)
-
-    def start(self) -> None:
-        if self.live:
-            self.live.start()
-
-    async def record(self, batch: Batch) -> Receipt:
-        """Queue the batch for the next group commit; return once it is committed."""
-        with _unavailable_as_503():
-            return await asyncio.wrap_future(self.writer.submit(batch))
-
-    async def read(self, fn: Callable[..., T], *args: object) -> T:
-        """Run a blocking read in a worker thread."""
-        with _unavailable_as_503():
-            return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
-
-    def close(self) -> None:
-        self.writer.close()
-        if self.live:
-            self.live.stop()
-        self.tracker.close()
-
-
-class RebuildRunner:
-    """One rebuild at a time in this process, in a thread of its own, with its progress."""
-
-    def __init__(self, tracker: Tracker, views: ViewStore):
-        self.tracker, self.views = tracker, views
-        self.status = RebuildStatus(state="idle")
-        self._lock = threading.Lock()
-
-    def start(self) -> bool:
-        """Start a rebuild unless one is running; False if one is."""
-        with self._lock:
-            if self.status.state == "running":
-                return False
-            self.status = RebuildStatus(state="running", started_at=datetime.now(UTC))
-        threading.Thread(target=self._run, name="tracker-rebuild", daemon=True).start()
-        return True
-
-    def _run(self) -> None:
-        try:
-            done = rebuild(self.tracker, self.views, on_page=self._progress)
-        except Exception as e:  # reported through GET /admin/rebuild, and logged
-            log.exception("rebuild failed")
-            self.status = msgspec.structs.replace(
-                self.status, state="failed", finished_at=datetime.now(UTC), error=str(e)
-            )
-            return
-        self.status = msgspec.structs.replace(
-            self.status,
-            state="done",
-            finished_at=datetime.now(UTC),
-            position=done.position,
-            head=max(done.position, self.status.head),
-            events=done.events,
-            checksums=done.checksums,
-        )
-        log.info("rebuild done: %d events, views at position %d", done.events, done.position)
-
-    def _progress(self, progress: Progress) -> None:
-        self.status = msgspec.structs.replace(
-            self.status, position=progress.position, head=progress.head, events=progress.events
-        )
-
-
-@contextmanager
-def _unavailable_as_503() -> Iterator[None]:
-    try:
-        yield
-    except (StoreUnavailable, PersistenceError) as e:  # the event store's, or the views'
-        log.error("store unavailable: %s", e)
-        raise ServiceUnavailableException(
-            detail="the event store is unavailable; nothing was stored, try again",
-            headers={"Retry-After": "1"},
-        ) from e
 
 
 def for_roles(*roles: str, errors: tuple[int, ...] = ()) -> dict[str, Any]:
