@@ -15,6 +15,7 @@ from tracker.domain.status import (
     SUPERSEDED,
     UNKNOWN_STATE,
     Report,
+    arrived_late,
     decide,
     decide_after,
     fold,
@@ -69,6 +70,21 @@ def test_the_fold_is_one_pairwise_step_applied_in_any_order(held):
 @given(report_lists)
 def test_the_state_after_each_arrival_is_the_fold_of_the_reports_so_far(arrivals):
     assert states_after(arrivals) == [fold(arrivals[: i + 1]) for i in range(len(arrivals))]
+
+
+@given(report_lists)
+def test_a_report_arrived_late_when_an_earlier_arrival_has_a_later_status_time(arrivals):
+    expected = [
+        r.instant is not None
+        and any(e.instant is not None and e.instant > r.instant for e in arrivals[:i])
+        for i, r in enumerate(arrivals)
+    ]
+    assert arrived_late(arrivals) == expected
+
+
+@given(report_lists)
+def test_reports_in_status_time_order_never_arrive_late(arrivals):
+    assert not any(arrived_late(sorted(arrivals, key=fold_order)))
 
 
 @given(report_lists, st.randoms())

@@ -122,6 +122,18 @@ def states_after(arrivals: Iterable[Report]) -> list[Report | None]:
     return after
 
 
+def arrived_late(arrivals: Iterable[Report]) -> list[bool]:
+    """For reports in arrival order, whether each arrived out of order: after a report whose
+    status time is later than its own. Reports whose time could not be read are never late."""
+    latest: datetime | None = None
+    late: list[bool] = []
+    for report in arrivals:
+        late.append(report.instant is not None and latest is not None and report.instant < latest)
+        if report.instant is not None and (latest is None or report.instant > latest):
+            latest = report.instant
+    return late
+
+
 def decide(report: Report, held: Iterable[Report]) -> str:
     """What ``report`` does on arrival at a message that already holds ``held``.
 
