@@ -37,10 +37,16 @@ def test_a_projector_killed_while_catching_up_ends_identical_to_a_rebuild(databa
     head = tracker.recorder.max_notification_id()
     rnd = random.Random(20261126)
     positions = []
+    # Kill points spread over the catch-up by progress, not by time, so that a fast machine
+    # still kills the projector while it is catching up; each lands at a random moment.
+    targets = sorted(rnd.uniform(0.05, 0.9) * head for _ in range(KILLS))
     with (tmp_path / "projector.log").open("wb") as log:
-        while len(positions) < KILLS:
+        for target in targets:
             process = start_projector(database_url, log)
-            time.sleep(rnd.uniform(0.8, 1.6))
+            deadline = time.monotonic() + 120
+            while views.position() < target and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rnd.uniform(0, 0.05))  # somewhere inside a page
             process.kill()  # SIGKILL: no clean-up, maybe mid-transaction
             process.wait()
             positions.append(views.position())
