@@ -26,6 +26,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
+from tracker.views.projection import MessageRow
 from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
 
@@ -104,21 +105,29 @@ def list_messages(
         received_to=utc(received_to),
     )
     return MessagePage(
-        messages=[
-            MessageSummary(
-                id_sms=r.id_sms,
-                state=r.state,
-                time=r.current.time if r.current else None,
-                instant=r.current.instant if r.current else None,
-                final=r.final,
-                conflict=r.conflict,
-                reports=r.reports,
-                first_received_at=r.first_received_at,
-                last_received_at=r.last_received_at,
-            )
-            for r in rows
-        ],
+        messages=[_summary(r) for r in rows],
         next=_cursor(rows[-1].id_sms) if len(rows) == limit else None,
+    )
+
+
+def find_message(views: ViewStore, id_sms: int) -> MessageSummary | None:
+    """The messages view's row for one message, as the list shows it."""
+    row = views.message(id_sms)
+    return _summary(row) if row else None
+
+
+def _summary(row: MessageRow) -> MessageSummary:
+    current = row.current
+    return MessageSummary(
+        id_sms=row.id_sms,
+        state=row.state,
+        time=current.time if current else None,
+        instant=current.instant if current else None,
+        final=row.final,
+        conflict=row.conflict,
+        reports=row.reports,
+        first_received_at=row.first_received_at,
+        last_received_at=row.last_received_at,
     )
 
 

@@ -48,7 +48,11 @@ class Access:
         scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
         if given is None and scheme.lower() == "bearer":
             given = credentials.strip()
-        return self.roles.get(_digest(given)) if given else None
+        return self.role_for_key(given)
+
+    def role_for_key(self, key: str | None) -> str | None:
+        """The role of this API key, if it is a configured one."""
+        return self.roles.get(_digest(key)) if key else None
 
     def token_matches(self, token: str) -> bool:
         given = token.encode()
