@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 BENCH_EVENTS ?= 1000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-crash fuzz lint format bench clean
+.PHONY: help install run test test-crash fuzz lint format bench screenshots clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,14 +36,17 @@ bench: $(STAMP) ## Ingest over HTTP, then a rebuild of 1M events, on SQLite and 
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rebuild.py --events $(BENCH_EVENTS)
 
+screenshots: $(STAMP) ## Photograph the web console into docs/console/ (needs Debian's chromium)
+	$(BIN)/python docs/console/screenshots.py
+
 lint: $(STAMP) ## ruff, and the import-linter contracts that keep the layers honest
-	$(BIN)/ruff check tracker tests bench
-	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/ruff check tracker tests bench docs
+	$(BIN)/ruff format --check tracker tests bench docs
 	$(BIN)/lint-imports
 
 format: $(STAMP) ## Format the code with ruff
-	$(BIN)/ruff format tracker tests bench
-	$(BIN)/ruff check --fix tracker tests bench
+	$(BIN)/ruff format tracker tests bench docs
+	$(BIN)/ruff check --fix tracker tests bench docs
 
 clean: ## Remove the virtual environment, caches and the local database
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support import create_schema, drop_schema, server_url
+from tests.support import IN_CI, create_schema, drop_schema, server_url
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -17,7 +17,6 @@ from tracker.config import Settings
 POSTGRES_URL = os.environ.get(
     "TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")

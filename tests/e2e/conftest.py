@@ -1,8 +1,10 @@
-"""A real tracker server process on a free loopback port, on a SQLite file or on PostgreSQL."""
+"""A real tracker server process on a free loopback port, on a SQLite file or on PostgreSQL;
+and a headless Chromium to drive the web console."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,8 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support import create_schema, drop_schema
+from tests.support import IN_CI, create_schema, drop_schema
 from tracker.application import Tracker
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -38,10 +41,11 @@ class LiveServer:
         with self.client() as client:
             return client.post("/webhooks/webcom", content=body, headers=headers)
 
-    def settled(self, within: float = 15.0) -> dict:
+    def settled(self, within: float = 15.0, key: str | None = None) -> dict:
         """Wait until the views have caught up with every stored event (lag 0)."""
         deadline = time.monotonic() + within
-        with self.client() as client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        with self.client(headers=headers) as client:
             while True:
                 ready = client.get("/health/ready").json()
                 if ready["projection"]["lag"] == 0 or time.monotonic() > deadline:
@@ -114,3 +118,39 @@ def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
         stop_server(server)
         if request.param == "postgres":
             drop_schema(database_url)
+
+
+CHROMIUM = os.environ.get("TRACKER_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (a skip saying why when it is missing)."""
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        reason = (
+            "no Chromium to drive the console: install Debian's chromium package "
+            "(apt-get install chromium) or set TRACKER_CHROMIUM to a Chromium executable"
+        )
+        if IN_CI:
+            pytest.fail(f"CI=true: the browser tests must run, but {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser tab with no cookies, that fails the test on any script error."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"

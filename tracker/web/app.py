@@ -38,7 +38,7 @@ from tracker.read.models import (
     Stats,
 )
 from tracker.views.store import ViewStore
-from tracker.web import access_log, metrics
+from tracker.web import access_log, console, metrics
 from tracker.web.access import (
     ADMIN,
     ANALYST,
@@ -364,11 +364,12 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
         if settings.allowed_networks:
             log.info("webhook senders allowed from: %s", settings.webhook_allow)
         if access.keys_required:
-            log.info("read API: API keys needed (%d configured)", len(settings.keys))
+            log.info("read API and console: API keys needed (%d configured)", len(settings.keys))
         else:
             log.warning(
-                "the read API is open to anyone who can reach %s:%s; set TRACKER_API_KEYS "
-                "(ROLE:KEY pairs, roles auditor, analyst, admin) to require keys",
+                "the read API and the console (/ui/) are open to anyone who can reach %s:%s; "
+                "set TRACKER_API_KEYS (ROLE:KEY pairs, roles auditor, analyst, admin) to "
+                "require keys",
                 settings.host,
                 settings.port,
             )
@@ -386,6 +387,8 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             health_live,
             health_ready,
             Metrics,
+            console.ROUTER,
+            console.STATIC,
         ],
         middleware=[
             AccessLog,
@@ -398,6 +401,7 @@ def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litest
             version="0.1.0",
             components=COMPONENTS,
         ),
+        template_config=console.TEMPLATES,
         on_startup=[announce, store.start],
         state=State({"access": access}),
         on_shutdown=[store.close],

@@ -1,0 +1,229 @@
+"""The web console in a real browser: an auditor reads a timeline, an analyst filters and pages the
+list and follows the links, and nothing on a page comes from anywhere but the tracker."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from playwright.sync_api import Page, expect
+
+
+def post(server, *items):
+    """Each call is one POST, so reports posted one call at a time arrive in that order."""
+    assert server.post(json.dumps(list(items)).encode()).status_code == 200
+
+
+def now() -> str:
+    """This instant in UTC, to the millisecond, as a datetime-local input holds it."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+def cells(page: Page, table: str, column: int) -> list[str]:
+    return page.locator(f"{table} tbody tr:not(.raw) td:nth-child({column})").all_inner_texts()
+
+
+def listed_ids(page: Page) -> list[str]:
+    return cells(page, "table.messages", 1)
+
+
+def test_a_timeline_shows_every_report_in_arrival_and_in_status_time_order(live_server, page):
+    reports = [
+        ("send", "2024-05-01 10:00:00"),
+        ("read", "2024-05-01 10:00:05"),
+        ("deliver", "2024-05-01 10:00:02"),  # arrives after a later status: late, superseded
+        ("not_deliver", "2024-05-01 10:00:09"),  # after the final read: rejected
+        ("queued", "2024-05-01 10:00:10"),  # a state the rules do not know
+    ]
+    for state, time in reports:
+        post(live_server, {"id_sms": "7001", "time": time, "state": state})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7001")
+
+    expect(page.locator("h1")).to_have_text("Message 7001")
+    expect(page.locator("#current-state")).to_have_text("read")
+    arrivals = "#arrival-order"
+    assert cells(page, arrivals, 1) == ["1", "2", "3", "4", "5"]
+    assert cells(page, arrivals, 3) == ["send", "read", "deliver", "not_deliver", "queued"]
+    assert cells(page, arrivals, 5) == [
+        "applied", "applied", "superseded", "rejected", "unknown state",
+    ]  # fmt: skip
+    assert cells(page, arrivals, 6) == ["send", "read", "read", "read", "read"]
+
+    by_time = "#time-order"
+    assert [t.split()[1] for t in cells(page, by_time, 1)] == [
+        "10:00:00", "10:00:02", "10:00:05", "10:00:09", "10:00:10",
+    ]  # fmt: skip
+    assert cells(page, by_time, 2) == ["send", "deliver", "read", "not_deliver", "queued"]
+    assert [n.split()[0] for n in cells(page, by_time, 3)] == ["1", "3", "2", "4", "5"]
+    assert cells(page, by_time, 5) == ["send", "deliver", "read", "read", "read"]
+
+
+def test_rejected_and_out_of_order_reports_stand_out(live_server, page):
+    post(live_server, {"id_sms": "7002", "time": "2024-05-01 10:00:05", "state": "expired"})
+    post(live_server, {"id_sms": "7002", "time": "2024-05-01 10:00:01", "state": "send"})
+    post(live_server, {"id_sms": "7002", "time": "2024-05-01 10:00:09", "state": "deliver"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7002")
+
+    rows = page.locator("#arrival-order tbody tr")
+    expired, late_send, rejected = rows.nth(0), rows.nth(1), rows.nth(2)
+    expect(late_send.locator(".late-flag")).to_have_text("late")
+    expect(expired.locator(".late-flag")).to_have_count(0)
+    expect(rejected.locator(".late-flag")).to_have_count(0)
+    expect(rejected).to_contain_text("rejected")
+
+    def look(row):
+        return row.evaluate(
+            "e => [getComputedStyle(e).backgroundColor,"
+            " getComputedStyle(e.firstElementChild).borderLeftStyle]"
+        )
+
+    plain_background, plain_border = look(expired)
+    assert look(rejected)[0] != plain_background  # a rejected report is shaded
+    assert (look(late_send)[1], plain_border) == ("solid", "none")  # a late one has a rule
+
+
+def test_the_list_filters_by_state_and_keeps_the_filter_in_the_address(live_server, page):
+    since = now()
+    post(live_server,
+         {"id_sms": "7101", "time": "2024-05-01 10:00:00", "state": "deliver"},
+         {"id_sms": "7102", "time": "2024-05-01 10:00:00", "state": "expired"},
+         {"id_sms": "7103", "time": "2024-05-01 10:00:00", "state": "expired"},
+         {"id_sms": "7104", "time": "2024-05-01 10:00:00", "state": "read"})  # fmt: skip
+    live_server.settled()
+    page.goto(f"{live_server.base_url}/ui/messages?received_from={since}")
+    assert listed_ids(page) == ["7101", "7102", "7103", "7104"]
+
+    page.get_by_label("State").select_option("expired")
+    page.get_by_role("button", name="Filter").click()
+
+    expect(page).to_have_url(re.compile(r"[?&]state=expired(&|$)"))
+    assert listed_ids(page) == ["7102", "7103"]
+    assert cells(page, "table.messages", 2) == ["expired", "expired"]
+    expect(page.get_by_label("State")).to_have_value("expired")  # the form shows the filter
+
+    page.get_by_label("Final").select_option("no")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.messages")).to_contain_text("No message matches these filters")
+
+
+def test_paging_through_the_list_shows_each_message_once(live_server, page):
+    since = now()
+    ids = [str(n) for n in range(7200, 7263)]
+    post(live_server, *({"id_sms": n, "time": "", "state": "send"} for n in ids))
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages?received_from={since}")
+    first = listed_ids(page)
+    page.get_by_role("link", name="Next page").click()
+    second = listed_ids(page)
+
+    assert (len(first), first + second) == (50, ids)
+    expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    page.get_by_role("link", name="First page").click()
+    assert listed_ids(page) == first
+
+
+def test_links_lead_from_the_overview_to_a_list_and_on_to_a_timeline(live_server, page):
+    post(live_server,
+         {"id_sms": "7301", "time": "2024-05-01 10:00:00", "state": "send"},
+         {"id_sms": "7301", "time": "2024-05-01 10:00:20", "state": "partly_deliver"})  # fmt: skip
+    live_server.settled()
+    page.goto(f"{live_server.base_url}/ui/")
+    expect(page.locator("#lag")).to_have_text("0")
+    expect(page.locator("table.states")).to_contain_text("partly_deliver")
+
+    page.locator("table.states").get_by_role("link", name="partly_deliver").click()
+    expect(page).to_have_url(re.compile(r"/ui/messages\?state=partly_deliver$"))
+    assert "7301" in listed_ids(page)
+    page.get_by_role("link", name="7301", exact=True).click()
+
+    expect(page).to_have_url(re.compile(r"/ui/messages/7301$"))
+    expect(page.locator("#current-state")).to_have_text("partly_deliver")
+    page.get_by_role("link", name="Overview").click()
+    expect(page.locator("h1")).to_have_text("Overview")
+
+
+def test_the_overview_counts_and_charts_delivery_times(live_server, page):
+    post(live_server,
+         {"id_sms": "7401", "time": "", "state": "send"},
+         {"id_sms": "7401", "time": "2024-05-01 10:00:00", "state": "deliver"})  # fmt: skip
+    live_server.settled()
+    with live_server.client() as client:
+        stats = client.get("/stats").json()
+
+    page.goto(f"{live_server.base_url}/ui/")
+
+    expect(page.locator("#messages-total")).to_have_text(str(stats["messages"]))
+    expect(page.locator("#conflicts")).to_have_text(str(stats["conflicts"]))
+    shown = dict(
+        zip(
+            page.locator("table.states td .state").all_inner_texts(),
+            cells(page, "table.states", 2),
+            strict=True,
+        )
+    )
+    assert shown == {
+        c["state"] or "no known state yet": str(c["messages"]) for c in stats["states"]
+    }
+    chart = page.locator("svg.linechart")
+    expect(chart.locator("polyline")).to_have_count(3)  # p50, p90 and p99
+    expect(chart.locator("circle.p50")).to_have_count(len(stats["per_day"]))
+
+
+def test_the_lookup_box_opens_a_message_and_explains_a_bad_id(live_server, page):
+    post(live_server, {"id_sms": "7501", "time": "", "state": "send"})
+    live_server.settled()
+    page.goto(f"{live_server.base_url}/ui/")
+
+    page.get_by_placeholder("Go to message").fill("7501")
+    page.get_by_placeholder("Go to message").press("Enter")
+    expect(page).to_have_url(re.compile(r"/ui/messages/7501$"))
+
+    page.get_by_placeholder("Go to message").fill("75x1")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator("h1")).to_have_text("Not understood")
+    expect(page.get_by_role("alert")).to_contain_text("id_sms must be ASCII digits")
+
+    response = page.goto(f"{live_server.base_url}/ui/messages/7599")
+    assert response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("no status was received for id_sms 7599")
+
+
+def test_the_quarantine_shows_what_arrived_and_why_as_plain_text(live_server, page):
+    hostile = "<img src=x onerror=alert(1)>"
+    post(live_server, {"id_sms": hostile, "time": "", "state": "send"})
+    live_server.settled()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(f"{live_server.base_url}/ui/quarantine")
+
+    row = page.locator("table.quarantine tbody tr", has_text=hostile).first
+    expect(row.locator("td.reason")).to_contain_text("is not an integer")
+    expect(row.locator("code.raw")).to_contain_text(f'"id_sms": "{hostile}"')
+    expect(page.locator("img")).to_have_count(0)
+    assert dialogs == []
+
+
+def test_pages_load_nothing_from_elsewhere_and_forbid_scripts(live_server, page):
+    post(live_server, {"id_sms": "7601", "time": "", "state": "send"})
+    live_server.settled()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    for path in ("/ui/", "/ui/messages", "/ui/messages/7601", "/ui/quarantine", "/ui/login"):
+        response = page.goto(f"{live_server.base_url}{path}")
+        assert response.status == 200, path
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy
+        expect(page.locator("link[rel=stylesheet]")).to_have_count(1)
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"
+        )  # the console's own stylesheet is applied
+
+    assert requested and all(url.startswith(live_server.base_url) for url in requested)

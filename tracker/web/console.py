@@ -1,0 +1,423 @@
+"""The web console at /ui/: read-only HTML pages for auditors and analysts, rendered on the server
+from the same queries as the JSON API, with no script and nothing loaded from elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Body, Parameter
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from tracker.domain.ids import message_number
+from tracker.domain.status import (
+    APPLIED,
+    FINAL_STATES,
+    RANKS,
+    REJECTED,
+    SUPERSEDED,
+    UNKNOWN_STATE,
+    Report,
+    arrived_late,
+    states_after,
+)
+from tracker.read import queries
+from tracker.read.models import MessageHistory, MessageSummary, ReportRecord
+from tracker.web.access import ADMIN, ANALYST, AUDITOR, Access, Guard
+from tracker.web.chart import NOTHING, delivery_chart, duration
+from tracker.web.store import Store
+
+log = logging.getLogger("tracker")
+
+HERE = Path(__file__).parent
+COOKIE = "tracker_console_key"
+PAGE_SIZE = 50
+STATES = sorted(RANKS, key=lambda s: (RANKS[s], s))
+NO_STATE = "-"  # the list filter for messages with no known state yet
+
+# Sent with every page: no script may run, nothing is loaded from another origin, no framing.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+OUTCOMES = {
+    APPLIED: "it set the message's state",
+    SUPERSEDED: "it left the state as it was: an equal or higher state is known",
+    REJECTED: "it comes after a final state: an illegal transition, kept but not applied",
+    UNKNOWN_STATE: "its state is not one the rules know: kept, never applied",
+}
+
+
+# --- who sees what -----------------------------------------------------------------------------
+
+
+def viewer_role(connection: ASGIConnection) -> str | None:
+    """The role of the key in the console's cookie (or in the request's headers, as the API
+    takes it); every page is open, as admin, while no keys are configured."""
+    access: Access = connection.app.state.access
+    if not access.keys_required:
+        return ADMIN
+    return access.role_of(connection) or access.role_for_key(connection.cookies.get(COOKIE))
+
+
+def may(role: str | None, *roles: str) -> bool:
+    return role is not None and (role == ADMIN or role in roles)
+
+
+def sees(*roles: str) -> Guard:
+    """A guard for a page these roles (and admin) may see: 401 without a key, 403 with another."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        role = viewer_role(connection)
+        if role is None:
+            raise NotAuthorizedException(detail="this console needs an API key")
+        if not may(role, *roles):
+            needed = " or ".join(sorted({*roles, ADMIN}))
+            raise PermissionDeniedException(
+                detail=f"an {role} key may not see this page; it needs an {needed} key"
+            )
+
+    return guard
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    role = viewer_role(request)
+    return Template(
+        template_name=template,
+        context={
+            "role": role,
+            "keys_required": request.app.state.access.keys_required,
+            "path": request.url.path,
+            "may": partial(may, role),
+            "ANALYST": ANALYST,
+            "AUDITOR": AUDITOR,
+            **context,
+        },
+        status_code=status_code,
+        headers=HEADERS,
+    )
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    """Errors on the console are pages too; without a key, the way to the login form."""
+    if isinstance(exc, NotAuthorizedException):
+        path = request.url.path if request.url.path != "/ui" else "/ui/"
+        target = path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/ui/login?next={quote(target)}", status_code=303)
+    if isinstance(exc, HTTPException):
+        status, detail = exc.status_code, exc.detail
+    else:
+        log.exception("console page failed: %s", request.url.path)
+        status, detail = 500, "the page could not be made; the server log says why"
+    return page(request, "error.html", status_code=status, status=status, detail=detail)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@get("/", guards=[sees(ANALYST, AUDITOR)])
+async def overview(request: Request, store: Store) -> Template:
+    """Counts by state, final share, conflicts, delivery times per day, the projection's lag."""
+    readiness = await store.read(queries.readiness, store.projector)
+    if not may(viewer_role(request), ANALYST):  # an auditor: the lag, the lookup, the quarantine
+        return page(request, "overview.html", stats=None, lag=readiness.projection)
+    stats = await store.read(queries.stats, store.views, 31)
+    top = max((s.messages for s in stats.states), default=0)
+    return page(
+        request,
+        "overview.html",
+        stats=stats,
+        lag=readiness.projection,
+        chart=delivery_chart(stats.per_day),
+        bar=lambda n: round(200 * n / top) if top else 0,
+    )
+
+
+@get("/find", guards=[sees(ANALYST, AUDITOR)])
+async def find(id_sms: str = "") -> Redirect:
+    """The look-up box: straight to the message's page."""
+    return Redirect(f"/ui/messages/{_number(id_sms.strip())}", status_code=303)
+
+
+@get("/messages", guards=[sees(ANALYST)])
+async def messages(
+    request: Request,
+    store: Store,
+    id_sms: str = "",
+    in_state: Annotated[str, Parameter(query="state")] = "",
+    final: str = "",
+    conflict: str = "",
+    received_from: str = "",
+    received_to: str = "",
+    cursor: str = "",
+) -> Template:
+    """The messages view, filtered and paged; every filter is a plain query parameter."""
+    chosen = {
+        "id_sms": id_sms.strip(),
+        "state": in_state,
+        "final": final,
+        "conflict": conflict,
+        "received_from": received_from.strip(),
+        "received_to": received_to.strip(),
+    }
+    context: dict[str, Any] = {"filters": chosen, "states": STATES, "NO_STATE": NO_STATE}
+    try:
+        if chosen["id_sms"]:
+            found = await store.read(queries.find_message, store.views, _number(chosen["id_sms"]))
+            rows: list[MessageSummary] = [found] if found else []
+            after = None
+        else:
+            result = await store.read(
+                partial(
+                    queries.list_messages,
+                    store.views,
+                    cursor=cursor or None,
+                    limit=PAGE_SIZE,
+                    state="" if in_state == NO_STATE else (in_state or None),
+                    final=_yes_no("final", final),
+                    conflict=_yes_no("conflict", conflict),
+                    received_from=_instant("received from", chosen["received_from"]),
+                    received_to=_instant("received to", chosen["received_to"]),
+                )
+            )
+            rows, after = result.messages, result.next
+    except (_BadFilter, queries.BadCursor) as e:
+        return page(request, "messages.html", 400, rows=[], error=str(e), **context)
+    kept = {k: v for k, v in chosen.items() if v}
+    return page(
+        request,
+        "messages.html",
+        rows=rows,
+        paged=bool(cursor),
+        first_page=f"/ui/messages?{urlencode(kept)}",
+        next_page=f"/ui/messages?{urlencode({**kept, 'cursor': after})}" if after else None,
+        **context,
+    )
+
+
+@dataclass(frozen=True)
+class Line:
+    """One report on the timeline: as stored, with its arrival number and the state it left."""
+
+    number: int  # its place in arrival order, from 1
+    report: ReportRecord
+    late: bool  # it arrived after a report whose status time is later than its own
+    state: str | None  # the state after it: in arrival order, or as of its status time
+
+
+@dataclass(frozen=True)
+class Timeline:
+    arrivals: list[Line]
+    by_time: list[Line]
+
+    @classmethod
+    def of(cls, history: MessageHistory) -> Timeline:
+        records = history.reports
+        reports = [Report(r.state, r.time, r.instant) for r in records]
+        late = arrived_late(reports)
+        order = sorted(range(len(reports)), key=lambda i: (reports[i].order, i))
+        as_of_time = states_after(reports[i] for i in order)
+        return cls(
+            arrivals=[
+                Line(i + 1, record, late[i], record.state_after) for i, record in enumerate(records)
+            ],
+            by_time=[
+                Line(i + 1, records[i], late[i], then.state if then else None)
+                for i, then in zip(order, as_of_time, strict=True)
+            ],
+        )
+
+
+@get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
+async def message(request: Request, store: Store, id_sms: str) -> Template:
+    """An auditor sees the timeline from the event store; an analyst the row of the views."""
+    number = _number(id_sms)
+    role = viewer_role(request)
+    history = (
+        await store.read(queries.history, store.tracker, number) if may(role, AUDITOR) else None
+    )
+    summary = await store.read(queries.find_message, store.views, number)
+    if history is None and summary is None:
+        raise NotFoundException(detail=f"no status was received for id_sms {number}")
+    return page(
+        request,
+        "message.html",
+        id_sms=number,
+        history=history,
+        summary=summary,
+        timeline=Timeline.of(history) if history else None,
+        outcomes=OUTCOMES,
+        final_states=FINAL_STATES,
+    )
+
+
+@get("/quarantine", guards=[sees(AUDITOR)])
+async def quarantine(request: Request, store: Store) -> Template:
+    """Input that named no message, most recent first, with the reason."""
+    found = await store.read(queries.quarantine, store.views, 200)
+    return page(request, "quarantine.html", quarantine=found)
+
+
+# --- signing in and out --------------------------------------------------------------------------
+
+
+class SignIn(msgspec.Struct):
+    key: str = ""
+    next: str = "/ui/"
+
+
+@get("/login")
+async def login_form(request: Request, next: str = "/ui/") -> Template:
+    return page(request, "login.html", next=_within_console(next), error=None)
+
+
+@post("/login", status_code=303)
+async def login(
+    request: Request,
+    data: Annotated[SignIn, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response:
+    """A known key is kept in an HttpOnly, SameSite=Strict cookie scoped to /ui."""
+    access: Access = request.app.state.access
+    target = _within_console(data.next)
+    if access.role_for_key(data.key.strip()) is None:
+        return page(
+            request,
+            "login.html",
+            status_code=401,
+            next=target,
+            error="That is not one of the configured API keys.",
+        )
+    return Redirect(
+        target,
+        status_code=303,
+        cookies=[
+            Cookie(
+                key=COOKIE,
+                value=data.key.strip(),
+                path="/ui",
+                httponly=True,
+                samesite="strict",
+                secure=_over_tls(request),
+            )
+        ],
+    )
+
+
+@post("/logout", status_code=303)
+async def logout() -> Response:
+    return Redirect(
+        "/ui/login",
+        status_code=303,
+        cookies=[Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True)],
+    )
+
+
+# --- parsing what the forms send -----------------------------------------------------------------
+
+
+class _BadFilter(ValueError):
+    """A filter the list cannot apply; the page says which and why."""
+
+
+def _number(text: str) -> int:
+    number = message_number(text)
+    if number is None:
+        raise HTTPException(
+            status_code=400, detail=f"id_sms must be ASCII digits from 0 to 2^63-1: {text[:40]!r}"
+        )
+    return number
+
+
+def _yes_no(name: str, text: str) -> bool | None:
+    answers = {"": None, "yes": True, "true": True, "no": False, "false": False}
+    if text.lower() not in answers:
+        raise _BadFilter(f"{name}: {text[:40]!r} is not yes or no")
+    return answers[text.lower()]
+
+
+def _instant(name: str, text: str) -> datetime | None:
+    """A date or date-time as a browser's datetime-local input sends it; UTC when naive."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadFilter(
+            f"{name}: {text[:40]!r} is not a date and time (e.g. 2024-05-01T10:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _over_tls(request: Request) -> bool:
+    """Whether the browser reached us over TLS, directly or through a proxy that says so. Only
+    the cookie's Secure flag hangs on it: a client lying here just loses its own sign-in."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
+def _within_console(target: str) -> str:
+    """Only a path of this console: the login form never sends anyone elsewhere."""
+    return target if target.startswith("/ui/") and not target.startswith("/ui//") else "/ui/"
+
+
+# --- formatting for the templates ----------------------------------------------------------------
+
+
+def when(moment: datetime | None) -> str:
+    """An instant in UTC to the millisecond, as an auditor compares them."""
+    if moment is None:
+        return NOTHING
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def percent(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def _filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters.update(when=when, duration=duration, percent=percent)
+
+
+TEMPLATES = TemplateConfig(
+    directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_filters
+)
+
+ROUTER = Router(
+    "/ui",
+    route_handlers=[overview, find, messages, message, quarantine, login_form, login, logout],
+    exception_handlers={Exception: _error_page},
+    include_in_schema=False,
+)
+
+STATIC = create_static_files_router(
+    path="/ui/static",
+    directories=[HERE / "static"],
+    cache_control=CacheControlHeader(max_age=3600),
+    include_in_schema=False,
+)
