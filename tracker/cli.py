@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,13 @@ from rich.progress import Progress as Progress_
 from rich.table import Table
 
 from tracker.application import StoreUnavailable, Tracker
-from tracker.bootstrap import make_append_only, open_tracker, open_views, store_for
+from tracker.bootstrap import (
+    make_append_only,
+    open_tracker,
+    open_views,
+    projector_election,
+    store_for,
+)
 from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
 from tracker.read import export as exports
@@ -98,18 +106,24 @@ def migrate(
 @cli.command()
 def project(
     interval: Annotated[float, typer.Option(help="Seconds between polls of the event log.")] = 0.25,
+    exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Keep the views up to date, as a process of its own (run servers with
     TRACKER_PROJECTIONS=off then). Stops on Ctrl-C or SIGTERM."""
     settings = _settings()
     tracker, views = _open(settings)
-    live = LiveProjection(Projector(tracker, views), interval=interval)
+    live = LiveProjection(
+        Projector(tracker, views), interval=interval, may_run=projector_election(settings)
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"projecting {store_for(settings).description} (position {views.position()})")
     live.start()
-    stop.wait()
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if exit_with_parent and os.getppid() != parent:  # the server died without stopping us
+            break
     live.stop()
     typer.echo(f"stopped at position {views.position()}")
     tracker.close()
@@ -373,17 +387,73 @@ def serve(
             }
         )
     )
-    uvicorn.run(
-        "tracker.web.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        server_header=False,
-        access_log=False,  # tracker.web.access_log writes one JSON line per request instead
-    )
+    projector = ProjectorProcess() if settings.projections == "process" else None
+    if projector:
+        projector.start()
+    try:
+        uvicorn.run(
+            "tracker.web.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            proxy_headers=False,
+            server_header=False,
+            access_log=False,  # tracker.web.access_log writes one JSON line per request instead
+        )
+    finally:
+        if projector:
+            projector.stop()
+
+
+class ProjectorProcess:
+    """`tracker project` as a child of `tracker serve`: started and stopped with it, started
+    again should it die, and gone by itself should the server die first.
+
+    A process rather than a thread of the server: the projection then runs on another core
+    instead of sharing the writers' interpreter lock (ingest about 40% faster on SQLite,
+    measured in bench/). Polling every 0.1 s keeps the views within a fraction of a second.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        self.command = [sys.executable, "-m", "tracker", "project", "--interval", str(interval),
+                        "--exit-with-parent"]  # fmt: skip
+        self.process: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._keep_running, name="projector", daemon=True)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command)
+        self._watch.start()
+
+    def _keep_running(self) -> None:
+        failures = 0
+        while not self._stop.wait(1.0):
+            code = self.process.poll()  # type: ignore[union-attr]
+            if code is None:
+                failures = 0
+                continue
+            failures += 1
+            delay = min(30.0, 0.5 * 2**failures)
+            typer.secho(
+                f"the projector process exited ({code}); starting it again in {delay:.0f} s",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+            if not self._stop.wait(delay):
+                self.process = subprocess.Popen(self.command)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._watch.join()
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def main() -> None:

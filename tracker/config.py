@@ -34,9 +34,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Seconds a write waits for the store's lock before the request gets 503.
     lock_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
     log_level: str = "info"
-    # "inline": each server process keeps the views up to date in a background thread;
-    # "off": run `tracker project` as a process of its own instead.
-    projections: Literal["inline", "off"] = "inline"
+    # "process": `tracker serve` keeps the views up to date in a child process of its own (off
+    # the writers' interpreter lock); "inline": in a thread of each server process; "off": run
+    # `tracker project` yourself (once for several servers).
+    projections: Literal["process", "inline", "off"] = "process"
     # Comma-separated secrets: when set, the webhook is served only at /webhooks/webcom/<token>
     # (the platform cannot sign requests, so the secret lives in the URL it is given). Several
     # tokens let one be rotated without downtime.

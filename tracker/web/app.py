@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -307,7 +308,10 @@ class Metrics(PrometheusController):
         responses=problems(401, 403),
         operation_class=MetricsOperation,
     )
-    async def get(self) -> Response:
+    async def get(self, store: Store) -> Response:
+        """The views' lag is read at each scrape: the projector may be another process."""
+        with suppress(HTTPException):  # an unavailable store: the last figures stand
+            metrics.set_lag(*await store.read(store.projector.lag))
         return await PrometheusController.get.fn(self)
 
 
