@@ -195,13 +195,13 @@ def test_a_writer_keeping_messages_sees_what_another_process_wrote_meanwhile(dat
 
 def test_a_write_that_fails_leaves_nothing_behind_in_the_kept_messages(tracker):
     tracker.record([Status(1, "send", "")])
-    put = tracker.events.put
+    insert = tracker.recorder.insert_events
 
     def fail_once(events):
-        tracker.events.put = put
+        tracker.recorder.insert_events = insert
         raise OperationalError("the store went away")
 
-    tracker.events.put = fail_once
+    tracker.recorder.insert_events = fail_once
     with pytest.raises(StoreUnavailable):
         tracker.record([Status(1, "deliver", T0)])
     receipt = tracker.record([Status(1, "deliver", T0)])  # the platform sends it again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from tracker.application import Status, StoreUnavailable
 from tracker.bootstrap import open_tracker, store_for
 from tracker.config import Settings, SettingsError
+from tracker.domain.message import Message, message_id
+from tracker.domain.status import Report
 
 
 def test_sqlite_commits_through_a_wal_with_full_fsync(tmp_path):
@@ -28,6 +31,22 @@ def test_sqlite_commits_through_a_wal_with_full_fsync(tmp_path):
         tracker.close()
     assert path.exists()  # the directory was created as needed
     assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
+
+
+def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back_with(tracker):
+    """SQLite's recorder derives them from the last rowid of one multi-row insert."""
+    first = tracker._store([tracker_message(n) for n in range(5)])
+    second = tracker._store([tracker_message(n) for n in range(5, 8)])
+    notifications = tracker.recorder.select_notifications(1, 100)
+    assert [n.id for n in notifications] == first + second
+    assert second == list(range(first[-1] + 1, first[-1] + 4))  # consecutive, in event order
+    assert [n.originator_id for n in notifications] == [
+        message_id(n) for n in range(8)
+    ]  # fmt: skip
+
+
+def tracker_message(id_sms: int) -> Message:
+    return Message.first_report(id_sms, Report("send", ""), datetime.now(UTC))
 
 
 def test_database_urls_name_the_store():

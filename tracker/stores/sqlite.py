@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
@@ -67,7 +68,29 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
 
 
 class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's recorder, plus the events of many aggregates in one query."""
+    """The library's recorder, plus the events of many aggregates in one query, and many
+    events inserted in one statement."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        """One ``executemany`` rather than the library's ``execute`` per event (which it needs
+        only for each row's ``lastrowid``; a tenth of ingest time, measured). The rows' ids are
+        consecutive: each insert takes the table's largest rowid plus one, and the transaction
+        holds SQLite's write lock (BEGIN IMMEDIATE) throughout, so no other row comes between.
+        """
+        if not stored_events:
+            return []
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (_hex(s.originator_id), s.originator_version, s.topic, s.state)
+                for s in stored_events
+            ],
+        )
+        c.execute("SELECT last_insert_rowid()")
+        last = c.fetchone()[0]
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order."""
@@ -91,6 +114,10 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                     for row in cursor.fetchall()
                 )
         return found
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 IN_LIST = 500  # ids per query (SQLite's default limit on parameters is 999 in old builds)
