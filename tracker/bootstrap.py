@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.persistence import PersistenceError
+from eventsourcing.sqlite import SQLiteDatastore
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
@@ -100,10 +101,16 @@ def _postgres(url: str, settings: Settings) -> Store:
 
 
 def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
-    """The views, in the same store as the tracker's events; their tables are created unless
+    """The views: in the event store's own schema on PostgreSQL, in a file of their own beside
+    the events on SQLite (``stores.sqlite.views_file``). Their tables are created unless
     ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
+    datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
     try:
-        return views_on(tracker.recorder.datastore, create=create)  # type: ignore[attr-defined]
+        if isinstance(datastore, SQLiteDatastore):
+            from tracker.stores.sqlite import views_datastore
+
+            datastore = views_datastore(datastore)
+        return views_on(datastore, create=create)
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 

@@ -106,7 +106,7 @@ def migrate(
 @cli.command()
 def project(
     interval: Annotated[float, typer.Option(help="Seconds between polls of the event log.")] = 0.25,
-    exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Keep the views up to date, as a process of its own (run servers with
     TRACKER_PROJECTIONS=off then). Stops on Ctrl-C or SIGTERM."""
@@ -120,9 +120,8 @@ def project(
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"projecting {store_for(settings).description} (position {views.position()})")
     live.start()
-    parent = os.getppid()
     while not stop.wait(0.5):
-        if exit_with_parent and os.getppid() != parent:  # the server died without stopping us
+        if parent_pid is not None and os.getppid() != parent_pid:  # the server died first
             break
     live.stop()
     typer.echo(f"stopped at position {views.position()}")
@@ -418,7 +417,7 @@ class ProjectorProcess:
 
     def __init__(self, interval: float = 0.1):
         self.command = [sys.executable, "-m", "tracker", "project", "--interval", str(interval),
-                        "--exit-with-parent"]  # fmt: skip
+                        "--parent-pid", str(os.getpid())]  # fmt: skip
         self.process: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._keep_running, name="projector", daemon=True)

@@ -18,6 +18,7 @@ from bench.loadgen import report_mix
 from tests.e2e.conftest import LiveServer, free_port, start_server, stop_server
 from tests.reliability.platform import Platform, StoreAudit
 from tracker.bootstrap import open_views
+from tracker.stores.sqlite import views_file
 from tracker.views.projector import Projector, rebuild
 
 REPORTS = int(os.environ.get("TRACKER_CRASH_REPORTS", "4000"))
@@ -82,8 +83,11 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed_at_random(databa
         tracker.close()
     integrity = "ok"
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
-            integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        events = database_url.removeprefix("sqlite:///")
+        for path in (events, views_file(events)):  # the events, and the views beside them
+            with sqlite3.connect(path) as db:
+                integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+            assert integrity == "ok", path
 
     cut_short = outcome.answers["RemoteProtocolError"] + outcome.answers["ReadError"]
     print(

@@ -29,12 +29,16 @@ from eventsourcing.sqlite import (
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
+    SQLiteDatastore,
     SQLiteFactory,
     SQLiteTransaction,
 )
 from eventsourcing.utils import Environment, EnvType
 
 DURABILITY_PRAGMAS = ("PRAGMA synchronous=FULL",)
+# The views are derived: a power cut may undo their last commits (rows and tracking position
+# together, so they are projected again), never tear one. WAL with NORMAL promises exactly that.
+VIEWS_PRAGMAS = ("PRAGMA synchronous=NORMAL",)
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -57,9 +61,11 @@ class DurableSQLiteConnection(SQLiteConnection):
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
+    pragmas = DURABILITY_PRAGMAS
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
-        for pragma in DURABILITY_PRAGMAS:
+        for pragma in self.pragmas:
             connection._sqlite_conn.execute(pragma)
         # The library builds the connection (WAL, timeouts, max-age timer); ours only changes
         # how it begins transactions and adds no state, so the instance is re-classed, not copied.
@@ -141,6 +147,35 @@ class DurableSQLiteFactory(SQLiteFactory):
             pre_ping=plain.pre_ping,
         )
         plain.close()
+
+
+class ViewsConnectionPool(DurableSQLiteConnectionPool):
+    pragmas = VIEWS_PRAGMAS
+
+
+def views_file(database: str) -> str:
+    """Where the views of a SQLite event store live: a file of their own beside it
+    (``var/tracker.db`` -> ``var/tracker.views.db``), so that the projector's commits never
+    hold the lock the event writers wait for."""
+    path = Path(database)
+    return str(path.with_name(f"{path.stem}.views{path.suffix or '.db'}"))
+
+
+def views_datastore(events: SQLiteDatastore) -> SQLiteDatastore:
+    """A datastore on the views file, with the event store's timeouts and pool size."""
+    plain = events.pool
+    datastore = SQLiteDatastore(db_name=views_file(plain.db_name))
+    datastore.pool.close()
+    datastore.pool = ViewsConnectionPool(
+        db_name=views_file(plain.db_name),
+        lock_timeout=plain.lock_timeout,
+        pool_size=plain.pool_size,
+        max_overflow=plain.max_overflow,
+        pool_timeout=plain.pool_timeout,
+        max_age=plain.max_age,
+        pre_ping=plain.pre_ping,
+    )
+    return datastore
 
 
 class LockFile:
