@@ -16,13 +16,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment
 
-from tracker.domain.message import Message, message_id, receive
+from tracker.domain.message import Held, Message, message_id
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
+from tracker.report_events import ReportEvents, stamped
 
 log = logging.getLogger("tracker")
 
@@ -88,7 +89,7 @@ class WrittenMessages:
     def __init__(self, size: int = 50_000):
         self.size = size
         self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
-        self._messages: OrderedDict[UUID, Message] = OrderedDict()  # by aggregate id
+        self._messages: OrderedDict[UUID, Held] = OrderedDict()  # by aggregate id
         self._position = -1  # the notification id up to which it reflects the store; -1: none
 
     def catch_up(self, recorder: Any) -> int:
@@ -103,17 +104,18 @@ class WrittenMessages:
         self._position = head
         return head
 
-    def take(self, numbers: set[int]) -> dict[int, Message]:
+    def take(self, numbers: set[int]) -> dict[int, Held]:
         held = self._messages
         found = ((n, held.get(message_id(n))) for n in numbers)
         return {n: message for n, message in found if message is not None}
 
-    def keep(self, messages: Iterable[Message], head: int, recorded: list[int]) -> None:
+    def keep(self, messages: Iterable[Held], head: int, recorded: list[int]) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
         between, and then those are read (and their messages forgotten) next time."""
         for message in messages:
-            self._messages[message.id] = message
-            self._messages.move_to_end(message.id)
+            key = message_id(message.id_sms)
+            self._messages[key] = message
+            self._messages.move_to_end(key)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
         if recorded == list(range(head + 1, head + 1 + len(recorded))):
@@ -145,6 +147,7 @@ class Tracker(Application):
         # writers of one host take turns (SQLite), so they never clash with each other.
         self.writing = writing
         self.written = WrittenMessages()
+        self.report_events = ReportEvents()
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -201,20 +204,24 @@ class Tracker(Application):
         head = self.written.catch_up(self.recorder)  # forget what other writers changed since
         messages = self.written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
-        touched: set[int] = set()
+        rows: list[StoredEvent] = []
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
+        timestamp = stamped(datetime.now(UTC))  # the events of one transaction share it
+        to_row = self.report_events.stored
         for batch, reports in zip(batches, parsed, strict=True):
             outcomes: Counter[str] = Counter()
+            received_at = stamped(batch.received_at)
             for status, report in reports:
                 held = messages.get(status.id_sms)
-                message, outcome = receive(
-                    held, status.id_sms, report, batch.received_at, status.raw
-                )
-                messages[status.id_sms] = message
-                if outcome:
-                    touched.add(status.id_sms)
-                outcomes[outcome or DUPLICATE] += 1
+                if held is None:
+                    held = messages[status.id_sms] = Held(status.id_sms)
+                outcome = held.take(report)
+                if outcome is None:
+                    outcomes[DUPLICATE] += 1
+                    continue
+                outcomes[outcome] += 1
+                rows.append(to_row(held, report, outcome, status.raw, received_at, timestamp))
             for item in batch.unusable:
                 key = quarantine_id(item.kind, item.raw)
                 quarantined[key] = self._quarantine(quarantined.get(key), item, batch.received_at)
@@ -227,34 +234,38 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        recorded = self._store([*(messages[n] for n in touched), *quarantined.values()])
-        self.written.keep(messages.values(), head, recorded)
+        recorded = self._store(rows, quarantined.values())
+        self.written.keep((m for m in messages.values() if m.version), head, recorded)
         return receipts
 
-    def _store(self, aggregates: Sequence[Message | QuarantinedInput]) -> list[int]:
-        """Their new events, in one transaction; their notification ids. ``Application.save``
-        does the same, but checks each object against runtime protocols (a tenth of ingest
-        time, measured) and serves snapshots, an aggregate cache and notifications, none of
-        which the tracker uses; and the event store would build a record of each event that
-        the tracker never reads (another twentieth)."""
+    def _store(
+        self, rows: Sequence[StoredEvent], aggregates: Iterable[QuarantinedInput] = ()
+    ) -> list[int]:
+        """These rows and the aggregates' new events, in one transaction; their notification
+        ids. ``Application.save`` would check each object against runtime protocols (a tenth of
+        ingest time, measured) and serve snapshots, an aggregate cache and notifications, none
+        of which the tracker uses; and the event store would build a record of each event
+        that the tracker never reads."""
         to_stored = self.mapper.to_stored_event
-        stored = [to_stored(event) for a in aggregates for event in a.collect_events()]
+        stored = [*rows, *(to_stored(e) for a in aggregates for e in a.collect_events())]
         return list(self.recorder.insert_events(stored) or ())
 
     def _report(self, status: Status) -> Report:
         return Report(status.state, status.time, parse_time(status.time, self.local_zone))
 
-    def _load_all(self, numbers: set[int]) -> dict[int, Message]:
+    def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have
         ``select_events_of``); none when all are in hand already."""
         if not numbers:
             return {}
-        ids = {message_id(n): n for n in numbers}
-        found: dict[UUID, Message] = {}
-        for stored in self.recorder.select_events_of(list(ids)):  # type: ignore[attr-defined]
+        found: dict[int, Held] = {}
+        ids = [message_id(n) for n in numbers]
+        for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
-            found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
-        return {ids[i]: message for i, message in found.items()}
+            held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
+            held.hold(Report(event.state, event.time, event.instant))
+            held.version = stored.originator_version
+        return found
 
     def _load(self, id_sms: int) -> Message | None:
         try:

@@ -35,8 +35,8 @@ def test_sqlite_commits_through_a_wal_with_full_fsync(tmp_path):
 
 def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back_with(tracker):
     """SQLite's recorder derives them from the last rowid of one multi-row insert."""
-    first = tracker._store([tracker_message(n) for n in range(5)])
-    second = tracker._store([tracker_message(n) for n in range(5, 8)])
+    first = tracker._store((), [tracker_message(n) for n in range(5)])
+    second = tracker._store((), [tracker_message(n) for n in range(5, 8)])
     notifications = tracker.recorder.select_notifications(1, 100)
     assert [n.id for n in notifications] == first + second
     assert second == list(range(first[-1] + 1, first[-1] + 4))  # consecutive, in event order

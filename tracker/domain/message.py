@@ -6,6 +6,7 @@ replaying the history never validates, reads a clock or does I/O.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -123,6 +124,37 @@ class Message(Aggregate):
     @property
     def final(self) -> bool:
         return self.current is not None and self.current.final
+
+
+@dataclass(slots=True)
+class Held:
+    """A message as the webhook's writer keeps it between reports: what ``Message`` holds,
+    without the aggregate's machinery (the writer appends its events straight to the store).
+
+    ``take`` decides exactly as ``Message.report`` does; a property test holds the events the
+    writer stores from it equal to the aggregate's.
+    """
+
+    id_sms: int
+    version: int = 0  # of its last event; 0 while it has none
+    reports: list[Report] = field(default_factory=list)
+    identities: set[tuple[str, str]] = field(default_factory=set)
+    current: Report | None = None
+
+    def take(self, report: Report) -> str | None:
+        """Hold a report and return its outcome; None for an exact repeat (nothing held)."""
+        if report.identity in self.identities:
+            return None
+        outcome = decide_after(report, self.current, self.reports)
+        self.hold(report)
+        self.version += 1
+        return outcome
+
+    def hold(self, report: Report) -> None:
+        self.reports.append(report)
+        self.identities.add(report.identity)
+        if is_known(report.state):  # one fold step, as Message._hold
+            self.current = report if self.current is None else prevails(self.current, report)
 
 
 def receive(

@@ -1,0 +1,57 @@
+"""The webhook's writer stores report events without building them: the rows it makes must be
+the very rows the library's mapper makes from the Message aggregate's events, byte for byte."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Mapper
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tracker.domain.message import Held, receive
+from tracker.domain.status import RANKS, Report
+from tracker.domain.timestamps import parse_time, zone
+from tracker.report_events import ReportEvents, stamped
+
+MOSCOW = zone("Europe/Moscow")
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def library_mapper() -> Mapper:
+    transcoder = JSONTranscoder()
+    Application.register_transcodings(None, transcoder)  # type: ignore[arg-type]
+    return Mapper(transcoder)
+
+
+MAPPER = library_mapper()
+
+states = st.sampled_from([*RANKS, "queued", "", "délivré", 'x"y\\z'])
+times = st.one_of(
+    st.sampled_from(["", "2024-05-01 10:00:00", "2024-02-30 10:00:00", "soon"]),
+    st.builds(lambda s: f"2024-05-01 10:{s // 60:02d}:{s % 60:02d}", st.integers(0, 3599)),
+)
+raws = st.one_of(st.none(), st.text(max_size=20))
+arrival = st.tuples(states, times, raws, st.integers(0, 10**6))
+
+
+@given(st.integers(0, 2**63 - 1), st.lists(arrival, max_size=15))
+def test_the_writers_rows_are_the_rows_of_the_aggregates_events(id_sms, arrivals):
+    held, message, rows = Held(id_sms), None, ReportEvents(remember=4)
+    for state, time, raw, micros in arrivals:
+        report = Report(state, time, parse_time(time, MOSCOW))
+        received_at = T0 + timedelta(microseconds=micros)
+        message, expected_outcome = receive(message, id_sms, report, received_at, raw)
+        outcome = held.take(report)
+        assert outcome == expected_outcome
+        if outcome is None:  # an exact repeat: neither records anything
+            assert message.collect_events() == []
+            continue
+        [event] = message.collect_events()
+        row = rows.stored(held, report, outcome, raw, stamped(received_at), stamped(event.timestamp))
+        assert row == MAPPER.to_stored_event(event)
+    if message is not None:
+        assert (held.version, held.reports, held.current) == (
+            message.version, message.reports, message.current,
+        )  # fmt: skip

@@ -1,0 +1,86 @@
+"""Report events straight to the store's rows: the bytes the library's mapper writes (through
+``stores.transcoder``) for ``Message.FirstReported`` and ``Message.StatusReported``, without
+building the events first. The webhook's writer uses it; everything that reads events still
+goes through the library (tests/integration/test_report_events.py holds the two equal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from tracker.domain.message import MESSAGE_TOPIC, Held, Message, message_id
+from tracker.domain.status import Report
+
+FIRST_REPORTED = get_topic(Message.FirstReported)
+STATUS_REPORTED = get_topic(Message.StatusReported)
+
+
+def stamped(moment: datetime) -> dict[str, str]:
+    """A datetime as the library's JSON transcoder writes it."""
+    return {"_type_": "datetime_iso", "_data_": moment.isoformat()}
+
+
+class ReportEvents:
+    """Builds the stored form of a message's next report event."""
+
+    def __init__(self, remember: int = 4096):
+        self._encode = msgspec.json.Encoder().encode
+        self._instants: dict[datetime, dict[str, str]] = {}  # statuses share their seconds
+        self._remember = remember
+
+    def stored(
+        self,
+        held: Held,
+        report: Report,
+        outcome: str,
+        raw: str | None,
+        received_at: dict[str, str],
+        timestamp: dict[str, str],
+    ) -> StoredEvent:
+        """The event ``held`` just took ``report`` with (its version is the event's); the
+        instants come already ``stamped``: one per batch and one per transaction."""
+        instant = None if report.instant is None else self._instant(report.instant)
+        state: dict[str, Any]
+        if held.version == Message.INITIAL_VERSION:
+            state = {
+                "timestamp": timestamp,
+                "originator_topic": MESSAGE_TOPIC,
+                "id_sms": held.id_sms,
+                "state": report.state,
+                "time": report.time,
+                "instant": instant,
+                "received_at": received_at,
+                "outcome": outcome,
+                "raw": raw,
+            }
+            topic = FIRST_REPORTED
+        else:
+            state = {
+                "timestamp": timestamp,
+                "id_sms": held.id_sms,
+                "state": report.state,
+                "time": report.time,
+                "instant": instant,
+                "received_at": received_at,
+                "outcome": outcome,
+                "raw": raw,
+            }
+            topic = STATUS_REPORTED
+        return StoredEvent(
+            originator_id=message_id(held.id_sms),
+            originator_version=held.version,
+            topic=topic,
+            state=self._encode(state),
+        )
+
+    def _instant(self, moment: datetime) -> dict[str, str]:
+        found = self._instants.get(moment)
+        if found is None:
+            if len(self._instants) >= self._remember:
+                self._instants.clear()
+            found = self._instants[moment] = stamped(moment)
+        return found
