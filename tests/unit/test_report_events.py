@@ -49,7 +49,8 @@ def test_the_writers_rows_are_the_rows_of_the_aggregates_events(id_sms, arrivals
             assert message.collect_events() == []
             continue
         [event] = message.collect_events()
-        row = rows.stored(held, report, outcome, raw, stamped(received_at), stamped(event.timestamp))
+        stamps = stamped(received_at), stamped(event.timestamp)
+        row = rows.stored(held, report, outcome, raw, *stamps)
         assert row == MAPPER.to_stored_event(event)
     if message is not None:
         assert (held.version, held.reports, held.current) == (
