@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -148,6 +149,8 @@ class Tracker(Application):
         self.writing = writing
         self.written = WrittenMessages()
         self.report_events = ReportEvents()
+        # Statuses of one batch often share their second: parse each raw time once.
+        self._instant = lru_cache(maxsize=4096)(partial(parse_time, local_zone=self.local_zone))
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -251,7 +254,7 @@ class Tracker(Application):
         return list(self.recorder.insert_events(stored) or ())
 
     def _report(self, status: Status) -> Report:
-        return Report(status.state, status.time, parse_time(status.time, self.local_zone))
+        return Report(status.state, status.time, self._instant(status.time))
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have
