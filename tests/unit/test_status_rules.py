@@ -18,6 +18,7 @@ from tracker.domain.status import (
     arrived_late,
     decide,
     decide_after,
+    decide_kept,
     fold,
     fold_order,
     prevails,
@@ -85,6 +86,15 @@ def test_a_report_arrived_late_when_an_earlier_arrival_has_a_later_status_time(a
 @given(report_lists)
 def test_reports_in_status_time_order_never_arrive_late(arrivals):
     assert not any(arrived_late(sorted(arrivals, key=fold_order)))
+
+
+@given(report_lists, reports)
+def test_deciding_from_what_a_writer_keeps_is_deciding_from_every_report(held, report):
+    if report.identity in {r.identity for r in held}:
+        return  # an exact repeat is never decided: it records nothing
+    finals = [r.order for r in held if r.state in FINAL_STATES]
+    earliest_final = min(finals) if finals else None
+    assert decide_kept(report, fold(held), earliest_final) == decide(report, held)
 
 
 @given(report_lists, st.randoms())

@@ -14,7 +14,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from tracker.domain.status import Report, decide, decide_after, is_known, prevails
+from tracker.domain.status import (
+    Report,
+    decide,
+    decide_after,
+    decide_kept,
+    is_known,
+    prevails,
+)
 
 # Never change: every stored message's aggregate id is derived from it.
 MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
@@ -128,33 +135,60 @@ class Message(Aggregate):
 
 @dataclass(slots=True)
 class Held:
-    """A message as the webhook's writer keeps it between reports: what ``Message`` holds,
-    without the aggregate's machinery (the writer appends its events straight to the store).
+    """What the webhook's writer keeps of a message between reports: enough to decide as
+    ``Message.report`` does (which report sets the state, the earliest final one, the reports
+    already held), without the aggregate's machinery or its list of reports.
 
-    ``take`` decides exactly as ``Message.report`` does; a property test holds the events the
-    writer stores from it equal to the aggregate's.
+    ``packed()`` turns it into a tuple of plain values, which the garbage collector stops
+    tracking: a writer keeping tens of thousands of messages adds nothing to a collection's
+    pause. A property test holds the events written from it equal to the aggregate's.
     """
 
     id_sms: int
     version: int = 0  # of its last event; 0 while it has none
-    reports: list[Report] = field(default_factory=list)
     identities: set[tuple[str, str]] = field(default_factory=set)
     current: Report | None = None
+    earliest_final: tuple | None = None  # fold order of its earliest final report
 
     def take(self, report: Report) -> str | None:
         """Hold a report and return its outcome; None for an exact repeat (nothing held)."""
         if report.identity in self.identities:
             return None
-        outcome = decide_after(report, self.current, self.reports)
+        outcome = decide_kept(report, self.current, self.earliest_final)
         self.hold(report)
         self.version += 1
         return outcome
 
     def hold(self, report: Report) -> None:
-        self.reports.append(report)
         self.identities.add(report.identity)
         if is_known(report.state):  # one fold step, as Message._hold
             self.current = report if self.current is None else prevails(self.current, report)
+            if report.final and (self.earliest_final is None or report.order < self.earliest_final):
+                self.earliest_final = report.order
+
+    def packed(self) -> tuple:
+        """Plain values in tuples (the identities flattened to state, time, state, time, ...),
+        which the collector stops tracking within two young collections: no set, no object."""
+        current, final = self.current, self.earliest_final
+        return (
+            self.id_sms,
+            self.version,
+            tuple(text for identity in self.identities for text in identity),
+            None if current is None else (current.state, current.time, current.instant),
+            None if final is None else (*final,),
+        )
+
+    @classmethod
+    def unpacked(cls, packed: tuple) -> Held:
+        id_sms, version, flat, current, earliest_final = packed
+        texts = iter(flat)
+        return cls(
+            id_sms,
+            version,
+            set(zip(texts, texts, strict=True)),
+            None if current is None else Report(*current),
+            earliest_final,
+        )
 
 
 def receive(
@@ -173,7 +207,8 @@ def receive(
     return message, message.report(report, received_at, raw)
 
 
-@lru_cache(maxsize=1 << 16)  # uuid5 hashes with SHA-1: a message's id is asked for often
+@lru_cache(maxsize=1 << 13)  # uuid5 hashes with SHA-1; bounded, as every UUID is one more
+# object for the garbage collector to walk
 def message_id(id_sms: int) -> UUID:
     """The aggregate id of the message ``id_sms`` names (uuid5: the same on every host)."""
     return uuid5(MESSAGE_NAMESPACE, str(id_sms))

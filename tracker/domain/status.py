@@ -167,6 +167,19 @@ def decide_after(report: Report, current: Report | None, held: Iterable[Report])
     return SUPERSEDED
 
 
+def decide_kept(report: Report, current: Report | None, earliest_final: tuple | None) -> str:
+    """``decide(report, held)`` from what a writer keeps of ``held``: ``current = fold(held)``
+    and the fold order of its earliest final report (None without one). A property test holds
+    it equal to ``decide``."""
+    if not is_known(report.state):
+        return UNKNOWN_STATE
+    if current is None or prevails(current, report) is report:
+        return APPLIED
+    if earliest_final is not None and earliest_final < report.order:
+        return REJECTED
+    return SUPERSEDED
+
+
 def _distinct_known(reports: Iterable[Report]) -> Iterable[Report]:
     seen: set[tuple[str, str]] = set()
     for report in reports:
