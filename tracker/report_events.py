@@ -1,12 +1,11 @@
 """Report events straight to the store's rows: the bytes the library's mapper writes (through
 ``stores.transcoder``) for ``Message.FirstReported`` and ``Message.StatusReported``, without
 building the events first. The webhook's writer uses it; everything that reads events still
-goes through the library (tests/integration/test_report_events.py holds the two equal)."""
+goes through the library (tests/unit/test_report_events.py holds the two equal)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
@@ -44,31 +43,20 @@ class ReportEvents:
         """The event ``held`` just took ``report`` with (its version is the event's); the
         instants come already ``stamped``: one per batch and one per transaction."""
         instant = None if report.instant is None else self._instant(report.instant)
-        state: dict[str, Any]
-        if held.version == Message.INITIAL_VERSION:
-            state = {
-                "timestamp": timestamp,
-                "originator_topic": MESSAGE_TOPIC,
-                "id_sms": held.id_sms,
-                "state": report.state,
-                "time": report.time,
-                "instant": instant,
-                "received_at": received_at,
-                "outcome": outcome,
-                "raw": raw,
-            }
+        fields = {
+            "id_sms": held.id_sms,
+            "state": report.state,
+            "time": report.time,
+            "instant": instant,
+            "received_at": received_at,
+            "outcome": outcome,
+            "raw": raw,
+        }
+        if held.version == Message.INITIAL_VERSION:  # the library's order: timestamp first
+            state = {"timestamp": timestamp, "originator_topic": MESSAGE_TOPIC, **fields}
             topic = FIRST_REPORTED
         else:
-            state = {
-                "timestamp": timestamp,
-                "id_sms": held.id_sms,
-                "state": report.state,
-                "time": report.time,
-                "instant": instant,
-                "received_at": received_at,
-                "outcome": outcome,
-                "raw": raw,
-            }
+            state = {"timestamp": timestamp, **fields}
             topic = STATUS_REPORTED
         return StoredEvent(
             originator_id=message_id(held.id_sms),

@@ -154,3 +154,29 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+# A server with API keys of every role, for the tests of who may do what (API and console).
+KEYS = {
+    "auditor": "auditor-key-0123456789",
+    "analyst": "analyst-key-0123456789",
+    "admin": "admin-key-0123456789ab",
+}
+BODY = b'[{"id_sms": 4100, "time": "2024-05-01 10:00:00", "state": "send"}]'
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory) -> Iterator[LiveServer]:
+    """A server on SQLite with a key of each role, message 4100 stored and in the views."""
+    folder = tmp_path_factory.mktemp("keys")
+    server = start_server(
+        f"sqlite:///{folder / 'tracker.db'}",
+        folder / "server.log",
+        api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()),
+    )
+    try:
+        assert server.post(BODY).status_code == 200
+        server.settled(key=KEYS["admin"])
+        yield server
+    finally:
+        stop_server(server)

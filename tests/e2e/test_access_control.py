@@ -6,14 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import start_server, stop_server
-
-KEYS = {
-    "auditor": "auditor-key-0123456789",
-    "analyst": "analyst-key-0123456789",
-    "admin": "admin-key-0123456789ab",
-}
-BODY = b'[{"id_sms": 4100, "time": "2024-05-01 10:00:00", "state": "send"}]'
+from tests.e2e.conftest import BODY, KEYS, start_server, stop_server
 
 # Every endpoint but the webhook, with the roles that may use it. Admin may use everything.
 ENDPOINTS = {
@@ -30,19 +23,6 @@ ENDPOINTS = {
     ("GET", "/health/ready"): {"auditor", "analyst", "admin"},
 }
 OPEN = [("GET", "/health/live"), ("GET", "/schema/openapi.json")]
-
-
-@pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("keys")
-    server = start_server(
-        f"sqlite:///{folder / 'tracker.db'}",
-        folder / "server.log",
-        api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()),
-    )
-    assert server.post(BODY).status_code == 200
-    yield server
-    stop_server(server)
 
 
 def call(server, method, path, key=None, header="authorization"):

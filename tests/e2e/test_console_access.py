@@ -7,15 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import start_server, stop_server
+from tests.e2e.conftest import KEYS
 from tracker.web.console import COOKIE
-
-KEYS = {
-    "auditor": "auditor-key-0123456789",
-    "analyst": "analyst-key-0123456789",
-    "admin": "admin-key-0123456789ab",
-}
-BODY = b'[{"id_sms": 4100, "time": "2024-05-01 10:00:00", "state": "send"}]'
 
 # Every console page with the roles that see it; a page some roles see only in part says so.
 PAGES = {
@@ -24,20 +17,6 @@ PAGES = {
     "/ui/messages/4100": {"auditor", "analyst", "admin"},  # the timeline only for auditor, admin
     "/ui/quarantine": {"auditor", "admin"},
 }
-
-
-@pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("console-keys")
-    server = start_server(
-        f"sqlite:///{folder / 'tracker.db'}",
-        folder / "server.log",
-        api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()),
-    )
-    assert server.post(BODY).status_code == 200
-    server.settled(key=KEYS["admin"])
-    yield server
-    stop_server(server)
 
 
 @pytest.mark.parametrize("path", list(PAGES))

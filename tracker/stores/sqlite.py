@@ -137,16 +137,23 @@ class DurableSQLiteFactory(SQLiteFactory):
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         plain = self.datastore.pool
-        self.datastore.pool = DurableSQLiteConnectionPool(
-            db_name=plain.db_name,
-            lock_timeout=plain.lock_timeout,
-            pool_size=plain.pool_size,
-            max_overflow=plain.max_overflow,
-            pool_timeout=plain.pool_timeout,
-            max_age=plain.max_age,
-            pre_ping=plain.pre_ping,
-        )
+        self.datastore.pool = _pool_like(plain, DurableSQLiteConnectionPool, plain.db_name)
         plain.close()
+
+
+def _pool_like(
+    plain: SQLiteConnectionPool, pool_class: type[SQLiteConnectionPool], db_name: str
+) -> SQLiteConnectionPool:
+    """A pool of ``pool_class`` on ``db_name`` with the library-built pool's settings."""
+    return pool_class(
+        db_name=db_name,
+        lock_timeout=plain.lock_timeout,
+        pool_size=plain.pool_size,
+        max_overflow=plain.max_overflow,
+        pool_timeout=plain.pool_timeout,
+        max_age=plain.max_age,
+        pre_ping=plain.pre_ping,
+    )
 
 
 class ViewsConnectionPool(DurableSQLiteConnectionPool):
@@ -163,18 +170,10 @@ def views_file(database: str) -> str:
 
 def views_datastore(events: SQLiteDatastore) -> SQLiteDatastore:
     """A datastore on the views file, with the event store's timeouts and pool size."""
-    plain = events.pool
-    datastore = SQLiteDatastore(db_name=views_file(plain.db_name))
+    path = views_file(events.pool.db_name)
+    datastore = SQLiteDatastore(db_name=path)
     datastore.pool.close()
-    datastore.pool = ViewsConnectionPool(
-        db_name=views_file(plain.db_name),
-        lock_timeout=plain.lock_timeout,
-        pool_size=plain.pool_size,
-        max_overflow=plain.max_overflow,
-        pool_timeout=plain.pool_timeout,
-        max_age=plain.max_age,
-        pre_ping=plain.pre_ping,
-    )
+    datastore.pool = _pool_like(events.pool, ViewsConnectionPool, path)
     return datastore
 
 
