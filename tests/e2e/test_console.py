@@ -227,3 +227,23 @@ def test_pages_load_nothing_from_elsewhere_and_forbid_scripts(live_server, page)
         )  # the console's own stylesheet is applied
 
     assert requested and all(url.startswith(live_server.base_url) for url in requested)
+
+
+def test_filters_from_the_address_are_shown_as_text_and_bad_ones_explained(live_server, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    hostile = '"><script>alert(1)</script>'
+
+    response = page.goto(f"{live_server.base_url}/ui/messages?id_sms=&received_from={hostile}")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not a date and time")
+    expect(page.get_by_label("Received from (UTC)")).to_have_count(1)
+    expect(page.locator("script")).to_have_count(0)
+
+    response = page.goto(f"{live_server.base_url}/ui/messages?cursor=not-ours&final=perhaps")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not yes or no")
+    response = page.goto(f"{live_server.base_url}/ui/messages?cursor=not-ours")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("not one this API gave out")
+    assert dialogs == []
