@@ -22,7 +22,7 @@ import uvicorn
 from litestar import Litestar, Response, post
 
 from tracker.domain.ids import message_number
-from tracker.domain.status import Report, is_known, prevails
+from tracker.domain.status import Report, fold_step
 from tracker.domain.timestamps import parse_time, zone
 
 ZONE = zone("Europe/Moscow")
@@ -38,10 +38,7 @@ decode = msgspec.json.Decoder(list[Item]).decode
 
 
 def current(rows: dict[int, Report | None], number: int, report: Report) -> None:
-    held = rows.get(number)
-    if not is_known(report.state):
-        return
-    rows[number] = report if held is None else prevails(held, report)
+    rows[number] = fold_step(rows.get(number), report)
 
 
 class SQLiteStore:

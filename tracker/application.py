@@ -248,7 +248,7 @@ class Tracker(Application):
                 )
             )
         recorded = self._store(rows, quarantined.values())
-        self.written.keep((m for m in messages.values() if m.version), head, recorded)
+        self.written.keep(messages.values(), head, recorded)
         return receipts
 
     def _store(

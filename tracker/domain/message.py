@@ -19,8 +19,7 @@ from tracker.domain.status import (
     decide,
     decide_after,
     decide_kept,
-    is_known,
-    prevails,
+    fold_step,
 )
 
 # Never change: every stored message's aggregate id is derived from it.
@@ -121,8 +120,7 @@ class Message(Aggregate):
 
     def _hold(self, report: Report) -> None:
         self.reports.append(report)
-        if is_known(report.state):  # one fold step: fold(S + [r]) == prevails(fold(S), r)
-            self.current = report if self.current is None else prevails(self.current, report)
+        self.current = fold_step(self.current, report)
 
     @property
     def _identities(self) -> set[tuple[str, str]]:
@@ -161,10 +159,9 @@ class Held:
 
     def hold(self, report: Report) -> None:
         self.identities.add(report.identity)
-        if is_known(report.state):  # one fold step, as Message._hold
-            self.current = report if self.current is None else prevails(self.current, report)
-            if report.final and (self.earliest_final is None or report.order < self.earliest_final):
-                self.earliest_final = report.order
+        self.current = fold_step(self.current, report)
+        if report.final and (self.earliest_final is None or report.order < self.earliest_final):
+            self.earliest_final = report.order
 
     def packed(self) -> tuple:
         """Plain values in tuples (the identities flattened to state, time, state, time, ...),

@@ -111,13 +111,20 @@ def prevails(a: Report, b: Report) -> Report:
     return b
 
 
+def fold_step(current: Report | None, report: Report) -> Report | None:
+    """``fold(S + [report])`` given ``current = fold(S)``: what every keeper of one report per
+    message (the aggregate, the writer, the views) does on each arrival."""
+    if not is_known(report.state):
+        return current
+    return report if current is None else prevails(current, report)
+
+
 def states_after(arrivals: Iterable[Report]) -> list[Report | None]:
     """For reports in arrival order, the report setting the state after each one arrived."""
     current: Report | None = None
     after: list[Report | None] = []
     for report in arrivals:
-        if is_known(report.state):
-            current = report if current is None else prevails(current, report)
+        current = fold_step(current, report)
         after.append(current)
     return after
 
@@ -157,14 +164,8 @@ def decide_after(report: Report, current: Report | None, held: Iterable[Report])
     Equal to ``decide`` because the fold steps (``fold(S + [r]) == prevails(fold(S), r)``), but
     without re-sorting every report held on each arrival. A property test holds the two equal.
     """
-    if not is_known(report.state):
-        return UNKNOWN_STATE
-    if current is None or prevails(current, report) is report:
-        return APPLIED
-    key = report.order
-    if any(r.final and r.order < key for r in held if r.state in RANKS):
-        return REJECTED
-    return SUPERSEDED
+    earliest_final = min((r.order for r in held if r.final), default=None)
+    return decide_kept(report, current, earliest_final)
 
 
 def decide_kept(report: Report, current: Report | None, earliest_final: tuple | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tracker.domain.status import Report, is_known, prevails
+from tracker.domain.status import Report, fold_step, is_known
 
 DELIVERED_STATES = frozenset({"deliver", "read"})
 NO_STATE = ""  # state_counts' key for messages that have only reports of unknown state
@@ -91,7 +91,7 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
     report = Report(fact.state, fact.time, fact.instant)
     current, latest = row.current, row.latest
     if is_known(report.state):
-        current = report if current is None else prevails(current, report)
+        current = fold_step(current, report)
         if latest is None or report.order > latest.order:
             latest = report
     newly_delivered = (
