@@ -28,7 +28,6 @@ from litestar.response import Stream
 from tracker.application import Batch, Tracker
 from tracker.bootstrap import open_tracker, open_views, store_for
 from tracker.config import Settings
-from tracker.domain.ids import message_number
 from tracker.read import export, queries
 from tracker.read.models import (
     MessageHistory,
@@ -62,6 +61,7 @@ from tracker.web.openapi import (
     WebhookOperation,
     problems,
 )
+from tracker.web.params import id_sms_number
 from tracker.web.store import Store
 
 log = logging.getLogger("tracker")
@@ -177,7 +177,7 @@ async def list_messages(
     **for_roles(ANALYST, errors=(400, 404)),
 )
 async def message_state(id_sms: str, store: Store) -> MessageState:
-    number = _number(id_sms)
+    number = id_sms_number(id_sms)
     state = await store.read(queries.message_state, store.views, number)
     if state is None:
         raise NotFoundException(
@@ -203,7 +203,7 @@ async def message_history(
     ] = None,
 ) -> MessageHistory:
     """Read from the event store itself (never behind), with the state after each report."""
-    number = _number(id_sms)
+    number = id_sms_number(id_sms)
     as_of = _instant("as_of", as_of_text)
     history = await store.read(queries.history, store.tracker, number, as_of)
     if history is None:
@@ -331,13 +331,6 @@ def _instant(name: str, text: str | None) -> datetime | None:
         raise ClientException(
             detail=f"{name}: {text[:40]!r} is not an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
         ) from None
-
-
-def _number(id_sms: str) -> int:
-    number = message_number(id_sms)
-    if number is None:
-        raise ClientException(detail=f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}")
-    return number
 
 
 def _json(value: object) -> Response[bytes]:

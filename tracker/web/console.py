@@ -29,7 +29,6 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from tracker.domain.ids import message_number
 from tracker.domain.status import (
     APPLIED,
     FINAL_STATES,
@@ -45,6 +44,7 @@ from tracker.read import queries
 from tracker.read.models import MessageHistory, MessageSummary, ReportRecord
 from tracker.web.access import ADMIN, ANALYST, AUDITOR, Access, Guard
 from tracker.web.chart import NOTHING, delivery_chart, duration
+from tracker.web.params import id_sms_number
 from tracker.web.store import Store
 
 log = logging.getLogger("tracker")
@@ -162,7 +162,7 @@ async def overview(request: Request, store: Store) -> Template:
 @get("/find", guards=[sees(ANALYST, AUDITOR)])
 async def find(id_sms: str = "") -> Redirect:
     """The look-up box: straight to the message's page."""
-    return Redirect(f"/ui/messages/{_number(id_sms.strip())}", status_code=303)
+    return Redirect(f"/ui/messages/{id_sms_number(id_sms.strip())}", status_code=303)
 
 
 @get("/messages", guards=[sees(ANALYST)])
@@ -189,7 +189,9 @@ async def messages(
     context: dict[str, Any] = {"filters": chosen, "states": STATES, "NO_STATE": NO_STATE}
     try:
         if chosen["id_sms"]:
-            found = await store.read(queries.find_message, store.views, _number(chosen["id_sms"]))
+            found = await store.read(
+                queries.find_message, store.views, id_sms_number(chosen["id_sms"])
+            )
             rows: list[MessageSummary] = [found] if found else []
             after = None
         else:
@@ -257,7 +259,7 @@ class Timeline:
 @get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
 async def message(request: Request, store: Store, id_sms: str) -> Template:
     """An auditor sees the timeline from the event store; an analyst the row of the views."""
-    number = _number(id_sms)
+    number = id_sms_number(id_sms)
     role = viewer_role(request)
     history = (
         await store.read(queries.history, store.tracker, number) if may(role, AUDITOR) else None
@@ -343,15 +345,6 @@ async def logout() -> Response:
 
 class _BadFilter(ValueError):
     """A filter the list cannot apply; the page says which and why."""
-
-
-def _number(text: str) -> int:
-    number = message_number(text)
-    if number is None:
-        raise HTTPException(
-            status_code=400, detail=f"id_sms must be ASCII digits from 0 to 2^63-1: {text[:40]!r}"
-        )
-    return number
 
 
 def _yes_no(name: str, text: str) -> bool | None:
