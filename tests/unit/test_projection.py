@@ -34,15 +34,9 @@ def replay(pairs):
     row, deliveries, reports = None, [], []
     for n, (state, t) in enumerate(pairs):
         time = TIMES[t]
-        fact = Fact(
-            42,
-            state,
-            time,
-            instant(time),
-            T0 + timedelta(seconds=n),
-        )
-        row, delivery = project(row, fact)
-        reports.append(Report(state, time, instant(time)))
+        report = Report(state, time, instant(time))
+        row, delivery = project(row, Fact(42, report, T0 + timedelta(seconds=n)))
+        reports.append(report)
         if delivery:
             deliveries.append(delivery)
     return row, deliveries, reports

@@ -49,27 +49,30 @@ class Report:
     state: str
     time: str
     instant: datetime | None = None
-    order: tuple = field(init=False, repr=False, compare=False)  # fold_order(), computed once
+    # Derived from the three above once, at construction (the fold reads them on every step):
+    order: tuple = field(init=False, repr=False, compare=False)  # fold_order()
+    rank: int | None = field(init=False, repr=False, compare=False)  # None: unknown state
+    final: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rank = RANKS.get(self.state, -1)
+        rank = RANKS.get(self.state)
         if self.instant is None:
-            order = (0, 0.0, rank, self.state, self.time)
+            order = (0, 0.0, -1 if rank is None else rank, self.state, self.time)
         else:
-            order = (1, self.instant.timestamp(), rank, self.state, self.time)
+            order = (
+                1,
+                self.instant.timestamp(),
+                -1 if rank is None else rank,
+                self.state,
+                self.time,
+            )
         object.__setattr__(self, "order", order)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "final", rank == FINAL_RANK)
 
     @property
     def identity(self) -> tuple[str, str]:
         return (self.state, self.time)
-
-    @property
-    def rank(self) -> int | None:
-        return RANKS.get(self.state)
-
-    @property
-    def final(self) -> bool:
-        return self.state in FINAL_STATES
 
 
 def fold_order(report: Report) -> tuple:
@@ -114,7 +117,7 @@ def prevails(a: Report, b: Report) -> Report:
 def fold_step(current: Report | None, report: Report) -> Report | None:
     """``fold(S + [report])`` given ``current = fold(S)``: what every keeper of one report per
     message (the aggregate, the writer, the views) does on each arrival."""
-    if not is_known(report.state):
+    if report.rank is None:  # a state the rules do not know: never folded
         return current
     return report if current is None else prevails(current, report)
 
