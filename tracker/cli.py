@@ -38,7 +38,13 @@ from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
 from tracker.read import export as exports
 from tracker.read import queries
-from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
+from tracker.views.projector import (
+    LiveProjection,
+    Progress,
+    Projector,
+    default_workers,
+    rebuild,
+)
 from tracker.views.store import VIEWS, ViewStore, open_output_file
 
 cli = typer.Typer(
@@ -149,6 +155,14 @@ def rebuild_views(
         Path | None,
         typer.Option(help="Build into this SQLite file instead of replacing the live views."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes folding the history, each a share of the messages (default: one "
+            "per core, at most four).",
+        ),
+    ] = default_workers(),
 ) -> None:
     """Rebuild the views from the whole event history, then swap them in at once.
 
@@ -176,6 +190,7 @@ def rebuild_views(
             target,
             into_live=out is None,
             until=until.replace(tzinfo=UTC) if until else None,
+            workers=workers,
             on_page=advance,
         )
         bar.update(task, completed=head or 1, events=result.events)

@@ -17,7 +17,7 @@ from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM
 from tracker.views.log import EventLog
-from tracker.views.projector import Projector, rebuild
+from tracker.views.projector import Progress, Projector, rebuild
 from tracker.views.store import SHADOW, VIEWS, open_output_file
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -242,3 +242,52 @@ def test_quarantined_input_is_listed_with_its_receipts_and_reason(tracker, views
     )
     assert again["first_received_at"] < again["last_received_at"]
     assert views.list_quarantine(limit=1)[1][0]["raw"] in by_raw
+
+
+def test_a_rebuild_split_among_worker_processes_equals_one_in_this_process(tracker, views):
+    rnd = random.Random(11)
+    for n in range(6):
+        batch = [Status(rnd.randint(1, 300), rnd.choice(STATES), rnd.choice(TIMES))
+                 for _ in range(200)]  # fmt: skip
+        tracker.record(batch, [Unusable(ITEM, str(n), "a number")], received_at=T0 + timedelta(n))
+    head = tracker.recorder.max_notification_id()
+    alone = rebuild(tracker, views, page_size=97, cache_rows=40)  # evicts and reloads rows too
+    seen: list[Progress] = []
+    split = rebuild(tracker, views, workers=3, page_size=97, cache_rows=40, on_page=seen.append)
+    assert split.checksums == alone.checksums
+    assert split.events == alone.events == head - 6  # all but the quarantined items
+    assert views.position() == split.position == head
+    assert seen[-1] == Progress(head, head, split.events)
+    assert [p.events for p in seen] == sorted(p.events for p in seen)  # only ever forward
+
+
+def test_a_split_rebuild_as_of_a_past_instant_equals_one_in_this_process(tracker, tmp_path):
+    for day in range(3):
+        tracker.record([Status(n, STATES[(n + day) % 7], TIMES[day]) for n in range(50)],
+                       received_at=T0 + timedelta(days=day))  # fmt: skip
+    until = T0 + timedelta(days=1)
+    alone = open_output_file(str(tmp_path / "alone.sqlite"))
+    split = open_output_file(str(tmp_path / "split.sqlite"))
+    expected = rebuild(tracker, alone, into_live=False, until=until, page_size=30)
+    result = rebuild(tracker, split, into_live=False, until=until, page_size=30, workers=2)
+    assert (
+        (result.events, result.checksums)
+        == (expected.events, expected.checksums)
+        == (100, split.checksums())
+    )
+
+
+def test_a_failed_rebuild_worker_fails_the_rebuild_and_leaves_the_live_views(
+    sqlite_url, tmp_path, monkeypatch
+):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    views = open_views(tracker)
+    tracker.record([Status(n, "send", "") for n in range(20)])
+    Projector(tracker, views).catch_up()
+    before, position = snapshot(views), views.position()
+    tracker.record([Status(n, "deliver", TIMES[1]) for n in range(20)])
+    monkeypatch.setitem(tracker.env, "SQLITE_DBNAME", str(tmp_path))  # a worker cannot open it
+    with pytest.raises(RuntimeError, match="rebuild worker 1 of 2 failed"):
+        rebuild(tracker, views, workers=2)
+    assert (snapshot(views), views.position()) == (before, position)
+    tracker.close()

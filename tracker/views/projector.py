@@ -8,21 +8,29 @@ in one transaction; a restarted projector resumes from the stored position.
 
 from __future__ import annotations
 
+import gc
 import itertools
+import json
 import logging
+import multiprocessing.connection
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.sqlite import SQLiteDatastore
 
 from tracker.application import Tracker
 from tracker.views.log import EventLog
 from tracker.views.projection import Delivery, Fact, MessageRow, count_key, project
-from tracker.views.store import LIVE, SHADOW, ViewStore
+from tracker.views.store import LIVE, SHADOW, SQLiteViews, ViewStore, open_views
 
 log = logging.getLogger("tracker.views")
 
@@ -187,6 +195,7 @@ def rebuild(
     until: datetime | None = None,
     page_size: int = 5000,
     cache_rows: int = 50_000,
+    workers: int = 0,
     on_page: Callable[[Progress], None] | None = None,
 ) -> Rebuilt:
     """Build the views afresh from the whole history, then swap them in (``into_live``).
@@ -197,6 +206,12 @@ def rebuild(
     position page by page: its tables are thrown away if it dies, so it keeps the rows it
     touched lately in a bounded cache (memory stays flat), writes each row about once, and
     records its position in its last transaction.
+
+    With ``workers`` (``default_workers()`` from the command line and the admin endpoint) the
+    history is folded in that many processes of their own, the messages split among them by
+    aggregate id (every event of a message goes to the same one), each writing its share into
+    the same tables; the state counts are then counted from the messages view. Without, it is
+    folded here (an in-memory SQLite store is always folded here).
     """
     suffix = SHADOW if into_live else LIVE
     views.drop_views(suffix)
@@ -204,32 +219,169 @@ def rebuild(
     log = EventLog(tracker)
     head = log.head()
     began = time.perf_counter()
-    rows: dict[int, MessageRow] = {}  # insertion order = least recently touched first
-    counts: Counter[tuple[str, bool]] = Counter()
-    deliveries: list[Delivery] = []
-    position, events = 0, 0
-    while position < head:
-        facts, quarantined, position = log.page(position, head, page_size, until)
-        if quarantined:  # rare: written as they come, so memory stays flat
-            views.write_rows([], [], suffix, quarantined)
-        for id_sms in {f.id_sms for f in facts}:
-            if id_sms in rows:
-                rows[id_sms] = rows.pop(id_sms)  # most recently touched goes last
-        missing = [i for i in dict.fromkeys(f.id_sms for f in facts) if i not in rows]
-        rows.update(views.load_messages(missing, suffix))  # rows evicted earlier, if any
-        page_counts, page_deliveries = apply_facts(facts, rows)
-        counts.update(page_counts)
-        deliveries.extend(page_deliveries)
-        events += len(facts)
-        if len(rows) > cache_rows:
-            evicted = [rows.pop(i) for i in list(itertools.islice(rows, len(rows) // 2))]
-            views.write_rows(evicted, deliveries, suffix)
-            deliveries = []
-        if on_page:
-            on_page(Progress(position, head, events))
-    views.write(list(rows.values()), counts, deliveries, position, suffix)
+    if workers > 0 and shareable(tracker):
+        events = _fold_in_processes(tracker, views, suffix, head, until, page_size, cache_rows,
+                                    workers, on_page)  # fmt: skip
+    else:
+        events = fold_history(log, views, suffix, head, until, page_size, cache_rows, on_page)
+    views.write([], {}, [], head, suffix, recount=True)
     elapsed = time.perf_counter() - began
     checksums = views.checksums(suffix)
     if into_live:
         views.swap_in(suffix)
-    return Rebuilt(events, elapsed, position, checksums)
+    return Rebuilt(events, elapsed, head, checksums)
+
+
+def fold_history(
+    log: EventLog,
+    views: ViewStore,
+    suffix: str,
+    head: int,
+    until: datetime | None,
+    page_size: int,
+    cache_rows: int,
+    on_page: Callable[[Progress], None] | None = None,
+) -> int:
+    """Fold the log's report events up to ``head`` into the ``suffix`` message and delivery
+    views (and its quarantine events into theirs); returns the report events folded."""
+    rows: dict[int, MessageRow] = {}  # insertion order = least recently touched first
+    deliveries: list[Delivery] = []
+    position, events = 0, 0
+    evicted = range(0)  # the ids of every row written out so far lie in this range
+    while position < head:
+        facts, quarantined, position = log.page(position, head, page_size, until)
+        if quarantined:  # rare: written as they come, so memory stays flat
+            views.write_rows([], [], suffix, quarantined)
+        if evicted:  # rows written out earlier come back before their messages' next reports
+            missing = [i for i in dict.fromkeys(f.id_sms for f in facts)
+                       if i in evicted and i not in rows]  # fmt: skip
+            rows.update(views.load_messages(missing, suffix))
+        for fact in facts:
+            row, delivery = project(rows.pop(fact.id_sms, None), fact)
+            rows[fact.id_sms] = row  # most recently touched goes last
+            if delivery:
+                deliveries.append(delivery)
+        events += len(facts)
+        if len(rows) > cache_rows:
+            out = list(itertools.islice(rows, len(rows) // 2))
+            views.write_rows([rows.pop(i) for i in out], deliveries, suffix)
+            deliveries = []
+            # Kept as a range: the platform numbers its messages in sequence, so the messages
+            # of new reports mostly lie above it and need no look-up.
+            low, high = min(out), max(out) + 1
+            if evicted:
+                low, high = min(low, evicted.start), max(high, evicted.stop)
+            evicted = range(low, high)
+        if on_page:
+            on_page(Progress(position, head, events))
+    views.write_rows(list(rows.values()), deliveries, suffix)
+    return events
+
+
+def default_workers() -> int:
+    """Processes for a rebuild: one per core, at most four (the store serves them all)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def shareable(tracker: Tracker) -> bool:
+    """Whether other processes can open this tracker's store (not an in-memory SQLite one)."""
+    name = tracker.env.get("SQLITE_DBNAME", "")
+    return not (name == ":memory:" or "mode=memory" in name)
+
+
+def _fold_in_processes(
+    tracker: Tracker,
+    views: ViewStore,
+    suffix: str,
+    head: int,
+    until: datetime | None,
+    page_size: int,
+    cache_rows: int,
+    workers: int,
+    on_page: Callable[[Progress], None] | None,
+) -> int:
+    """``fold_history`` split among ``workers`` processes (``python -m tracker.views.projector``,
+    told what to do on their standard input, telling their progress on their output); their
+    progress summed for ``on_page``; the first failure raised here (the shadow tables are then
+    left to the next rebuild, which drops them)."""
+    task = {
+        "env": {**tracker.env, "CREATE_TABLE": "n"},
+        "views": views.datastore.pool.db_name if isinstance(views, SQLiteViews) else None,
+        "suffix": suffix,
+        "head": head,
+        "until": until.isoformat() if until else None,
+        "page_size": page_size,
+        "cache_rows": cache_rows,
+        "parts": workers,
+    }
+    progress = [(0, 0)] * workers  # (position, events) per worker, as each last said
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for part in range(workers):
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "tracker.views.projector"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            worker.stdin.write(json.dumps({**task, "part": part}).encode())  # type: ignore[union-attr]
+            worker.stdin.close()  # type: ignore[union-attr]
+            processes.append(worker)
+        pipes = {p.stdout: n for n, p in enumerate(processes)}
+        while pipes:
+            for pipe in multiprocessing.connection.wait(list(pipes)):
+                line = pipe.readline()  # type: ignore[union-attr]
+                if not line:
+                    del pipes[pipe]
+                    continue
+                position, events = map(int, line.split())
+                progress[pipes[pipe]] = (position, events)
+                if on_page:
+                    on_page(_summed(progress, head))
+        for n, worker in enumerate(processes):
+            if worker.wait() != 0:
+                raise RuntimeError(
+                    f"rebuild worker {n + 1} of {workers} failed (exit code {worker.returncode}); "
+                    "the live views are untouched"
+                )
+    finally:
+        for worker in processes:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            worker.stdout.close()  # type: ignore[union-attr]
+    return _summed(progress, head).events
+
+
+def _summed(progress: list[tuple[int, int]], head: int) -> Progress:
+    """The workers' progress as one: the least position, the sum of the events."""
+    return Progress(min(p for p, _ in progress), head, sum(e for _, e in progress))
+
+
+def _fold_part(task: dict[str, Any]) -> None:
+    """A rebuild worker: folds the messages of one part of the log, telling its progress
+    (position, events) a line a page on standard output.
+
+    Without the cyclic garbage collector: what a fold makes holds no cycles (reference counts
+    free it all), and the collector's passes over the cache of rows cost a fifth of the time."""
+    gc.disable()
+    tracker = Tracker(env=task["env"])
+    try:
+        views: ViewStore
+        if task["views"] is None:  # PostgreSQL: the views live in the event store's schema
+            views = open_views(tracker.recorder.datastore, create=False)  # type: ignore[attr-defined]
+        else:
+            views = SQLiteViews(SQLiteDatastore(db_name=task["views"]))
+
+        def tell(done: Progress) -> None:
+            sys.stdout.write(f"{done.position} {done.events}\n")
+            sys.stdout.flush()
+
+        until = datetime.fromisoformat(task["until"]) if task["until"] else None
+        fold_history(EventLog(tracker, part=(task["part"], task["parts"])), views, task["suffix"],
+                     task["head"], until, task["page_size"], task["cache_rows"], tell)  # fmt: skip
+    finally:
+        tracker.close()
+
+
+if __name__ == "__main__":
+    _fold_part(json.load(sys.stdin))

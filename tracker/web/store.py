@@ -22,7 +22,13 @@ from tracker.bootstrap import projector_election
 from tracker.config import Settings
 from tracker.group_commit import GroupCommit
 from tracker.read.models import RebuildStatus
-from tracker.views.projector import LiveProjection, Progress, Projector, rebuild
+from tracker.views.projector import (
+    LiveProjection,
+    Progress,
+    Projector,
+    default_workers,
+    rebuild,
+)
 from tracker.views.store import ViewStore
 from tracker.web import metrics
 
@@ -91,7 +97,9 @@ class RebuildRunner:
 
     def _run(self) -> None:
         try:
-            done = rebuild(self.tracker, self.views, on_page=self._progress)
+            done = rebuild(
+                self.tracker, self.views, workers=default_workers(), on_page=self._progress
+            )
         except Exception as e:  # reported through GET /admin/rebuild, and logged
             log.exception("rebuild failed")
             self.status = msgspec.structs.replace(
