@@ -13,6 +13,7 @@ hold NUL, and one such status would otherwise stop the views for good. The event
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +74,7 @@ class EventLog:
         self.recorder = recorder
         datastore = recorder.datastore  # type: ignore[attr-defined]
         table = recorder.events_table_name  # type: ignore[attr-defined]
-        k, n = part or (0, 1)
-        self.parts = n
+        self.parts = part[1] if part else 1
         # Pages are windows of notification ids, (after, after + limit * parts], with no LIMIT:
         # a range bounded at both ends is cheap whatever the planner knows. With an open range
         # and a LIMIT, PostgreSQL may read the whole rest of the log into a bitmap and sort it
@@ -83,18 +83,17 @@ class EventLog:
         # skipped here rather than filtered in SQL for the same reason.
         if isinstance(datastore, PostgresDatastore):
             self.postgres = True
-            share = f"AND get_byte(uuid_send(originator_id), 15) %% {n} = {k} " if part else ""
+            share = _share(part, lambda byte: f"'{byte:02x}000000-0000-0000-0000-000000000000'")
             self.select = (
-                "SELECT notification_id, originator_id, topic, state "
-                f'FROM "{datastore.schema}"."{table}" '
+                f'SELECT originator_id, topic, state FROM "{datastore.schema}"."{table}" '
                 f"WHERE notification_id > %s AND notification_id <= %s {share}"
                 "ORDER BY notification_id"
             )
         else:
             self.postgres = False
-            share = f"AND unicode(substr(originator_id, -1)) % {n} = {k} " if part else ""
+            share = _share(part, lambda byte: f"'{byte:02x}'")  # ids are stored as hex text
             self.select = (
-                f"SELECT rowid, originator_id, topic, state FROM {table} "
+                f"SELECT originator_id, topic, state FROM {table} "
                 f"WHERE rowid > ? AND rowid <= ? {share}ORDER BY rowid"
             )
         self.datastore = datastore
@@ -161,6 +160,19 @@ class EventLog:
             raw=item.raw,
             encoding=item.encoding,
         )
+
+
+def _share(part: tuple[int, int] | None, literal: Callable[[int], str]) -> str:
+    """The SQL condition for part k of n: aggregate ids from the k-th to the (k+1)-th n-th of
+    the range of their first byte (ids are hashes: the parts are even). ``literal`` writes the
+    smallest id starting with a given byte, in the store's SQL."""
+    if part is None:
+        return ""
+    k, n = part
+    low, high = k * 256 // n, (k + 1) * 256 // n
+    bounds = [f"originator_id >= {literal(low)}"] if low else []
+    bounds += [f"originator_id < {literal(high)}"] if high < 256 else []
+    return "".join(f"AND {bound} " for bound in bounds)
 
 
 REMEMBERED = 65_536  # distinct reports and instants kept decoded
