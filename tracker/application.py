@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -137,6 +136,7 @@ class _Named(msgspec.Struct):
 
 _named = msgspec.json.Decoder(_Named).decode
 REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED))
+REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
 FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
 
 
@@ -159,8 +159,9 @@ class Tracker(Application):
         self.writing = writing
         self.written = WrittenMessages()
         self.report_events = ReportEvents()
-        # Statuses of one batch often share their second: parse each raw time once.
-        self._instant = lru_cache(maxsize=4096)(partial(parse_time, local_zone=self.local_zone))
+        # Statuses of one batch often share their state and second: each distinct report is
+        # made once (its time parsed, its fold order computed) and remembered.
+        self._reports: dict[tuple[str, str], Report] = {}
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -264,7 +265,14 @@ class Tracker(Application):
         return list(self.recorder.insert_events(stored) or ())
 
     def _report(self, status: Status) -> Report:
-        return Report(status.state, status.time, self._instant(status.time))
+        key = (status.state, status.time)
+        report = self._reports.get(key)
+        if report is None:
+            if len(self._reports) >= REPORTS_REMEMBERED:
+                self._reports.clear()
+            instant = parse_time(status.time, self.local_zone)
+            report = self._reports[key] = Report(status.state, status.time, instant)
+        return report
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have
