@@ -31,6 +31,10 @@ class Proxy:
         """Refuse new connections and drop every open one."""
         listener, self._listener = self._listener, None
         if listener:
+            # A close alone leaves the port listening while the accepting thread is blocked in
+            # accept() (the call holds the socket): shutting it down wakes that thread.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             for conn in self._open:
