@@ -180,6 +180,27 @@ class LiveProjection:
 
 
 @dataclass(frozen=True, slots=True)
+class Fold:
+    """What a rebuild folds: the log up to ``head`` (only events received by ``until``), into
+    the ``suffix`` views, ``page_size`` events a page, at most ``cache_rows`` rows kept."""
+
+    suffix: str
+    head: int
+    until: datetime | None
+    page_size: int
+    cache_rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        return {**fields, "until": self.until.isoformat() if self.until else None}
+
+    @classmethod
+    def from_json(cls, fields: dict[str, Any]) -> Fold:
+        until = datetime.fromisoformat(fields["until"]) if fields["until"] else None
+        return cls(**{**fields, "until": until})
+
+
+@dataclass(frozen=True, slots=True)
 class Rebuilt:
     events: int
     seconds: float
@@ -218,12 +239,12 @@ def rebuild(
     views.create_views(suffix)
     log = EventLog(tracker)
     head = log.head()
+    fold = Fold(suffix, head, until, page_size, cache_rows)
     began = time.perf_counter()
     if workers > 0 and shareable(tracker):
-        events = _fold_in_processes(tracker, views, suffix, head, until, page_size, cache_rows,
-                                    workers, on_page)  # fmt: skip
+        events = _fold_in_processes(tracker, views, fold, workers, on_page)
     else:
-        events = fold_history(log, views, suffix, head, until, page_size, cache_rows, on_page)
+        events = fold_history(log, views, fold, on_page)
     views.write([], {}, [], head, suffix, recount=True)
     elapsed = time.perf_counter() - began
     checksums = views.checksums(suffix)
@@ -233,23 +254,17 @@ def rebuild(
 
 
 def fold_history(
-    log: EventLog,
-    views: ViewStore,
-    suffix: str,
-    head: int,
-    until: datetime | None,
-    page_size: int,
-    cache_rows: int,
-    on_page: Callable[[Progress], None] | None = None,
+    log: EventLog, views: ViewStore, fold: Fold, on_page: Callable[[Progress], None] | None = None
 ) -> int:
-    """Fold the log's report events up to ``head`` into the ``suffix`` message and delivery
-    views (and its quarantine events into theirs); returns the report events folded."""
+    """Fold the log's report events into the message and delivery views (and its quarantine
+    events into theirs), as ``fold`` says; returns the report events folded."""
+    suffix, head, cache_rows = fold.suffix, fold.head, fold.cache_rows
     rows: dict[int, MessageRow] = {}  # insertion order = least recently touched first
     deliveries: list[Delivery] = []
     position, events = 0, 0
     evicted = range(0)  # the ids of every row written out so far lie in this range
     while position < head:
-        facts, quarantined, position = log.page(position, head, page_size, until)
+        facts, quarantined, position = log.page(position, head, fold.page_size, fold.until)
         if quarantined:  # rare: written as they come, so memory stays flat
             views.write_rows([], [], suffix, quarantined)
         if evicted:  # rows written out earlier come back before their messages' next reports
@@ -292,11 +307,7 @@ def shareable(tracker: Tracker) -> bool:
 def _fold_in_processes(
     tracker: Tracker,
     views: ViewStore,
-    suffix: str,
-    head: int,
-    until: datetime | None,
-    page_size: int,
-    cache_rows: int,
+    fold: Fold,
     workers: int,
     on_page: Callable[[Progress], None] | None,
 ) -> int:
@@ -307,11 +318,7 @@ def _fold_in_processes(
     task = {
         "env": {**tracker.env, "CREATE_TABLE": "n"},
         "views": views.datastore.pool.db_name if isinstance(views, SQLiteViews) else None,
-        "suffix": suffix,
-        "head": head,
-        "until": until.isoformat() if until else None,
-        "page_size": page_size,
-        "cache_rows": cache_rows,
+        "fold": fold.to_json(),
         "parts": workers,
     }
     progress = [(0, 0)] * workers  # (position, events) per worker, as each last said
@@ -336,7 +343,7 @@ def _fold_in_processes(
                 position, events = map(int, line.split())
                 progress[pipes[pipe]] = (position, events)
                 if on_page:
-                    on_page(_summed(progress, head))
+                    on_page(_summed(progress, fold.head))
         for n, worker in enumerate(processes):
             if worker.wait() != 0:
                 raise RuntimeError(
@@ -349,7 +356,7 @@ def _fold_in_processes(
                 worker.kill()
             worker.wait()
             worker.stdout.close()  # type: ignore[union-attr]
-    return _summed(progress, head).events
+    return _summed(progress, fold.head).events
 
 
 def _summed(progress: list[tuple[int, int]], head: int) -> Progress:
@@ -376,9 +383,8 @@ def _fold_part(task: dict[str, Any]) -> None:
             sys.stdout.write(f"{done.position} {done.events}\n")
             sys.stdout.flush()
 
-        until = datetime.fromisoformat(task["until"]) if task["until"] else None
-        fold_history(EventLog(tracker, part=(task["part"], task["parts"])), views, task["suffix"],
-                     task["head"], until, task["page_size"], task["cache_rows"], tell)  # fmt: skip
+        part = EventLog(tracker, part=(task["part"], task["parts"]))
+        fold_history(part, views, Fold.from_json(task["fold"]), tell)
     finally:
         tracker.close()
 
