@@ -303,7 +303,7 @@ def test_pages_read_across_gaps_in_the_notification_ids(postgres_url):
     with tracker.recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(
             f"SELECT setval('\"{schema}\".tracker_events_notification_id_seq', "
-            f"(SELECT max(notification_id) FROM \"{schema}\".tracker_events) + 5000)"
+            f'(SELECT max(notification_id) FROM "{schema}".tracker_events) + 5000)'
         )
     tracker.record([Status(n, "deliver", TIMES[1]) for n in range(30)])
     Projector(tracker, views, page_size=100).catch_up()
