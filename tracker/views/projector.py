@@ -3,7 +3,8 @@
 eventsourcing 9.5's SQLite recorder offers no subscription, and PostgreSQL's LISTEN/NOTIFY can
 lose a notification and stall, so the projector simply polls the event log (and is woken at
 once by this process's own commits). Each page is read, folded and written with its position
-in one transaction; a restarted projector resumes from the stored position.
+in one transaction; a restarted projector resumes from the stored position. A rebuild folds the
+whole history in worker processes, each running this module (``python -m``) on its share.
 """
 
 from __future__ import annotations
