@@ -24,6 +24,7 @@ from tracker.domain.message import Held, Message, message_id
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
+from tracker.memo import Memo
 from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents, stamped
 
 log = logging.getLogger("tracker")
@@ -161,7 +162,7 @@ class Tracker(Application):
         self.report_events = ReportEvents()
         # Statuses of one batch often share their state and second: each distinct report is
         # made once (its time parsed, its fold order computed) and remembered.
-        self._reports: dict[tuple[str, str], Report] = {}
+        self._reports = Memo(self._new_report, REPORTS_REMEMBERED)  # by (state, time)
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -265,14 +266,11 @@ class Tracker(Application):
         return list(self.recorder.insert_events(stored) or ())
 
     def _report(self, status: Status) -> Report:
-        key = (status.state, status.time)
-        report = self._reports.get(key)
-        if report is None:
-            if len(self._reports) >= REPORTS_REMEMBERED:
-                self._reports.clear()
-            instant = parse_time(status.time, self.local_zone)
-            report = self._reports[key] = Report(status.state, status.time, instant)
-        return report
+        return self._reports[(status.state, status.time)]
+
+    def _new_report(self, key: tuple[str, str]) -> Report:
+        state, time = key
+        return Report(state, time, parse_time(time, self.local_zone))
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have

@@ -13,6 +13,7 @@ from eventsourcing.utils import get_topic
 
 from tracker.domain.message import MESSAGE_TOPIC, Held, Message, message_id
 from tracker.domain.status import Report
+from tracker.memo import Memo
 
 FIRST_REPORTED = get_topic(Message.FirstReported)
 STATUS_REPORTED = get_topic(Message.StatusReported)
@@ -28,8 +29,7 @@ class ReportEvents:
 
     def __init__(self, remember: int = 4096):
         self._encode = msgspec.json.Encoder().encode
-        self._instants: dict[datetime, dict[str, str]] = {}  # statuses share their seconds
-        self._remember = remember
+        self._instants = Memo(stamped, remember)  # statuses share their seconds
 
     def stored(
         self,
@@ -42,7 +42,7 @@ class ReportEvents:
     ) -> StoredEvent:
         """The event ``held`` just took ``report`` with (its version is the event's); the
         instants come already ``stamped``: one per batch and one per transaction."""
-        instant = None if report.instant is None else self._instant(report.instant)
+        instant = None if report.instant is None else self._instants[report.instant]
         fields = {
             "id_sms": held.id_sms,
             "state": report.state,
@@ -64,11 +64,3 @@ class ReportEvents:
             topic=topic,
             state=self._encode(state),
         )
-
-    def _instant(self, moment: datetime) -> dict[str, str]:
-        found = self._instants.get(moment)
-        if found is None:
-            if len(self._instants) >= self._remember:
-                self._instants.clear()
-            found = self._instants[moment] = stamped(moment)
-        return found

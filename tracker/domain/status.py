@@ -56,16 +56,11 @@ class Report:
 
     def __post_init__(self) -> None:
         rank = RANKS.get(self.state)
+        ranked = -1 if rank is None else rank  # unknown states sort first among equal times
         if self.instant is None:
-            order = (0, 0.0, -1 if rank is None else rank, self.state, self.time)
+            order = (0, 0.0, ranked, self.state, self.time)
         else:
-            order = (
-                1,
-                self.instant.timestamp(),
-                -1 if rank is None else rank,
-                self.state,
-                self.time,
-            )
+            order = (1, self.instant.timestamp(), ranked, self.state, self.time)
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "rank", rank)
         object.__setattr__(self, "final", rank == FINAL_RANK)

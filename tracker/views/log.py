@@ -25,6 +25,7 @@ from tracker.application import Tracker
 from tracker.domain.message import Message
 from tracker.domain.quarantine import QuarantinedInput
 from tracker.domain.status import Report
+from tracker.memo import Memo
 from tracker.views.projection import Fact, Quarantined
 
 MESSAGE_TOPICS = (get_topic(Message.FirstReported), get_topic(Message.StatusReported))
@@ -100,8 +101,9 @@ class EventLog:
                 f"WHERE rowid > ? AND rowid <= ? {share}ORDER BY rowid"
             )
         self.datastore = datastore
-        self._reports: dict[tuple[str, str, str | None], Report] = {}
-        self._moments: dict[str, datetime] = {}
+        # Many events share their report (state, time, instant) and their receipt time.
+        self._moments = Memo(datetime.fromisoformat, REMEMBERED)  # by ISO text
+        self._reports = Memo(self._new_report, REMEMBERED)  # by (state, time, instant text)
 
     def head(self) -> int:
         """The last notification id in the store (0 when it is empty)."""
@@ -125,32 +127,25 @@ class EventLog:
         return facts, quarantined, end
 
     def _facts(self, states: list[bytes]) -> list[Fact]:
-        """The report events' JSON objects, decoded as one array (one call per page). Many
-        events share their report (state, time, instant) and their receipt time: each distinct
-        one is made once and remembered (the lookups are inline: this runs per event)."""
+        """The report events' JSON objects, decoded as one array (one call per page); each
+        distinct report and receipt time made once (the lookups inline: this runs per event)."""
         if not states:
             return []
         reports, moments = self._reports, self._moments
-        if len(reports) > REMEMBERED or len(moments) > REMEMBERED:
-            reports.clear()
-            moments.clear()
-        facts = []
-        for stored in _decode_reports(_without_nul(b"[" + b",".join(states) + b"]")):
-            instant = None if stored.instant is None else stored.instant.text
-            key = (stored.state, stored.time, instant)
-            report = reports.get(key)
-            if report is None:
-                moment = None if instant is None else self._moment(instant)
-                report = reports[key] = Report(stored.state, stored.time, moment)
-            received = stored.received_at.text
-            received_at = moments.get(received) or self._moment(received)
-            facts.append(Fact(stored.id_sms, report, received_at, stored.outcome, stored.raw))
-        return facts
+        return [
+            Fact(
+                stored.id_sms,
+                reports[(stored.state, stored.time, _text(stored.instant))],
+                moments[stored.received_at.text],
+                stored.outcome,
+                stored.raw,
+            )
+            for stored in _decode_reports(_without_nul(b"[" + b",".join(states) + b"]"))
+        ]
 
-    def _moment(self, text: str) -> datetime:
-        """An ISO 8601 text as a datetime, parsed and remembered."""
-        moment = self._moments[text] = datetime.fromisoformat(text)
-        return moment
+    def _new_report(self, key: tuple[str, str, str | None]) -> Report:
+        state, time, instant = key
+        return Report(state, time, None if instant is None else self._moments[instant])
 
     def _quarantined(self, row: Any) -> Quarantined:
         item = _decode_quarantine(_without_nul(row["state"]))
@@ -163,6 +158,10 @@ class EventLog:
             raw=item.raw,
             encoding=item.encoding,
         )
+
+
+def _text(stamp: _Stamp | None) -> str | None:
+    return None if stamp is None else stamp.text
 
 
 def _share(part: tuple[int, int] | None, first_byte: str, literal: Callable[[int], str]) -> str:
@@ -178,7 +177,7 @@ def _share(part: tuple[int, int] | None, first_byte: str, literal: Callable[[int
     return "".join(f"AND {bound} " for bound in bounds)
 
 
-REMEMBERED = 65_536  # distinct reports and instants kept decoded
+REMEMBERED = 65_536  # distinct reports and receipt times kept decoded
 NUL = b"\\u0000"  # as the event's JSON writes it: a backslash, then u0000
 # ... when that backslash is not itself escaped: an even run of backslashes before it.
 _ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")

@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from tracker.domain.status import Report
+from tracker.memo import Memo
 from tracker.views.projection import NO_STATE, Delivery, MessageRow, Quarantined
 
 VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
@@ -50,19 +51,15 @@ def iso(moment: datetime | None) -> str | None:
 
     Remembered: the events of one webhook request share their receipt time and statuses their
     seconds, so most instants were formatted a moment ago (a tenth of a rebuild, measured)."""
-    if moment is None:
-        return None
-    text = _ISO.get(moment)
-    if text is None:
-        if len(_ISO) >= ISO_REMEMBERED:
-            _ISO.clear()
-        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-        text = _ISO[moment] = utc.isoformat(timespec="microseconds")
-    return text
+    return None if moment is None else _ISO[moment]
 
 
-ISO_REMEMBERED = 65_536
-_ISO: dict[datetime, str] = {}  # equal datetimes are one instant (or one naive value): one text
+def _utc_text(moment: datetime) -> str:
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")
+
+
+_ISO = Memo(_utc_text, 65_536)  # equal datetimes are one instant (or one naive value): one text
 
 
 def from_iso(text: str | None) -> datetime | None:

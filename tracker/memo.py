@@ -1,0 +1,28 @@
+"""A bounded memo: a dict that makes a missing value on first use and starts afresh when full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class Memo(dict):
+    """``memo[key]`` is ``make(key)``, made once and remembered; at ``size`` entries it forgets
+    them all (the keys worth keeping, such as the instants of the statuses arriving now, come
+    back at once, so no eviction order is kept). A hit costs one plain dict lookup.
+
+    The writer, the views' reader and their timestamp formatting each keep one: the statuses of
+    a batch share their state and second, the events of a request their receipt time."""
+
+    __slots__ = ("make", "size")
+
+    def __init__(self, make: Callable[[Any], Any], size: int):
+        super().__init__()
+        self.make = make
+        self.size = size
+
+    def __missing__(self, key: Hashable) -> Any:
+        if len(self) >= self.size:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
