@@ -355,7 +355,8 @@ def _yes_no(name: str, text: str) -> bool | None:
 
 
 def _instant(name: str, text: str) -> datetime | None:
-    """A date or date-time as a browser's datetime-local input sends it; UTC when naive."""
+    """A date or date-time as a browser's datetime-local input sends it (naive: the query
+    reads it as UTC, as the API's)."""
     if not text:
         return None
     try:
@@ -364,7 +365,7 @@ def _instant(name: str, text: str) -> datetime | None:
         raise _BadFilter(
             f"{name}: {text[:40]!r} is not a date and time (e.g. 2024-05-01T10:00)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _over_tls(request: Request) -> bool:
