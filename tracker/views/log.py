@@ -83,7 +83,6 @@ class EventLog:
         # more so with a topic or part filter). The rare other events (quarantined input) are
         # skipped here rather than filtered in SQL for the same reason.
         if isinstance(datastore, PostgresDatastore):
-            self.postgres = True
             # By the id's first byte, computed: a condition on originator_id itself would let
             # the planner read the primary key's index for half the table on every page.
             share = _share(part, "get_byte(uuid_send(originator_id), 0)", str)
@@ -93,7 +92,6 @@ class EventLog:
                 "ORDER BY notification_id"
             )
         else:
-            self.postgres = False
             # Ids are stored as hex text: compared as text, not through an index ("+").
             share = _share(part, "+originator_id", lambda byte: f"'{byte:02x}'")
             self.select = (
