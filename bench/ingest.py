@@ -4,12 +4,13 @@ and next to a hand-written receiver without event sourcing (bench/baseline.py).
     .venv/bin/python bench/ingest.py [--store sqlite|postgres|both] [--seconds 10]
 
 For each store, in one run: (1) the raw batched insert rate of event-sized rows into a table
-shaped like the event store's, 100 rows per transaction, with the same durability; (2) the
-baseline receiver on a fresh store, driven by bench/loadgen.py in its own process; (3) the
-tracker on a fresh store, driven the same way flat out, then its projection lag at the end and
-the seconds the views took to catch up, then (4) the tracker again at half the POST rate it
-reached, for the latency there. Prints Markdown tables with same-run ratios (the machines are
-shared and noisy, so only those are compared) and the server's peak memory.
+shaped like the event store's and keyed as the tracker keys messages, 100 rows per transaction,
+with the same durability; (2) the baseline receiver on a fresh store, driven by
+bench/loadgen.py in its own process; (3) the tracker on a fresh store, driven the same way
+flat out, then its projection lag at the end and the seconds the views took to catch up, then
+(4) the tracker again at half the POST rate it reached, for the latency there. Prints Markdown
+tables with same-run ratios (the machines are shared and noisy, so only those are compared)
+and the server's peak memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -32,6 +32,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench.common import POSTGRES, drop, fresh_store, print_table
+from tracker.domain.ids import message_id
 
 HERE = Path(__file__).parent
 TOPIC = "tracker.domain.message:Message.StatusReported"
@@ -49,7 +50,7 @@ def raw_insert_rate_sqlite(folder: Path, seconds: float) -> float:
     rows = 0
     began = time.perf_counter()
     while time.perf_counter() - began < seconds:
-        batch = [(uuid.uuid4().hex, 1, TOPIC, STATE) for _ in range(100)]
+        batch = [(message_id(rows + i).hex, 1, TOPIC, STATE) for i in range(100)]
         db.execute("BEGIN")
         db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", batch)
         db.execute("COMMIT")
@@ -69,7 +70,7 @@ def raw_insert_rate_postgres(schema: str, seconds: float) -> float:
         rows = 0
         began = time.perf_counter()
         while time.perf_counter() - began < seconds:
-            batch = [(uuid.uuid4(), 1, TOPIC, STATE) for _ in range(100)]
+            batch = [(message_id(rows + i), 1, TOPIC, STATE) for i in range(100)]
             with conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(
                     f'INSERT INTO "{schema}".raw_events '

@@ -20,7 +20,8 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment
 
-from tracker.domain.message import Held, Message, message_id
+from tracker.domain.ids import legacy_message_id, message_id
+from tracker.domain.message import Held, Message
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
@@ -159,7 +160,8 @@ class Tracker(Application):
         # writers of one host take turns (SQLite), so they never clash with each other.
         self.writing = writing
         self.written = WrittenMessages()
-        self.report_events = ReportEvents()
+        self._ids: Callable[[int], UUID] | None = None  # the store's, found on first use
+        self._report_events: ReportEvents | None = None
         # Statuses of one batch often share their state and second: each distinct report is
         # made once (its time parsed, its fold order computed) and remembered.
         self._reports = Memo(self._new_report, REPORTS_REMEMBERED)  # by (state, time)
@@ -265,6 +267,22 @@ class Tracker(Application):
         stored = [*rows, *(to_stored(e) for a in aggregates for e in a.collect_events())]
         return list(self.recorder.insert_events(stored) or ())
 
+    @property
+    def message_id(self) -> Callable[[int], UUID]:
+        """How this store names messages: ``domain.ids.message_id``, or ``legacy_message_id``
+        in a store whose messages were written before ordered ids (its first message event
+        says which; an empty store takes ordered ids). Read from the store on first use."""
+        if self._ids is None:
+            self._ids = _ids_in(self.recorder)
+        return self._ids
+
+    @property
+    def report_events(self) -> ReportEvents:
+        """What turns a message's next report into its stored row, with the store's ids."""
+        if self._report_events is None:
+            self._report_events = ReportEvents(self.message_id)
+        return self._report_events
+
     def _report(self, status: Status) -> Report:
         return self._reports[(status.state, status.time)]
 
@@ -278,7 +296,7 @@ class Tracker(Application):
         if not numbers:
             return {}
         found: dict[int, Held] = {}
-        ids = [message_id(n) for n in numbers]
+        ids = [self.message_id(n) for n in numbers]
         for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
@@ -288,7 +306,7 @@ class Tracker(Application):
 
     def _load(self, id_sms: int) -> Message | None:
         try:
-            return self.repository.get(message_id(id_sms))
+            return self.repository.get(self.message_id(id_sms))
         except AggregateNotFoundError:
             return None
 
@@ -319,6 +337,18 @@ class Tracker(Application):
     def history(self, id_sms: int) -> list[DomainEvent[Any]]:
         """Every report event of the message in arrival order (empty when there is none)."""
         try:
-            return list(self.events.get(message_id(id_sms)))
+            return list(self.events.get(self.message_id(id_sms)))
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
+
+
+def _ids_in(recorder: Any) -> Callable[[int], UUID]:
+    """The message ids of the store behind ``recorder``: ordered (version 8), unless its first
+    message event has a uuid5 id (written before ordered ids: its messages keep their ids)."""
+    start = 1
+    while page := recorder.select_notifications(start, 1000):
+        for notification in page:
+            if notification.topic in REPORT_TOPICS:
+                return legacy_message_id if notification.originator_id.version == 5 else message_id
+        start = page[-1].id + 1
+    return message_id

@@ -5,13 +5,16 @@ goes through the library (tests/unit/test_report_events.py holds the two equal).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from tracker.domain.message import MESSAGE_TOPIC, Held, Message, message_id
+from tracker.domain.ids import message_id
+from tracker.domain.message import MESSAGE_TOPIC, Held, Message
 from tracker.domain.status import Report
 from tracker.memo import Memo
 
@@ -27,7 +30,8 @@ def stamped(moment: datetime) -> dict[str, str]:
 class ReportEvents:
     """Builds the stored form of a message's next report event."""
 
-    def __init__(self, remember: int = 4096):
+    def __init__(self, ids: Callable[[int], UUID] = message_id, remember: int = 4096):
+        self._ids = ids  # the store's message ids (Tracker.message_id)
         self._encode = msgspec.json.Encoder().encode
         self._instants = Memo(stamped, remember)  # statuses share their seconds
 
@@ -59,7 +63,7 @@ class ReportEvents:
             state = {"timestamp": timestamp, **fields}
             topic = STATUS_REPORTED
         return StoredEvent(
-            originator_id=message_id(held.id_sms),
+            originator_id=self._ids(held.id_sms),
             originator_version=held.version,
             topic=topic,
             state=self._encode(state),

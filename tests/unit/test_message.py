@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
+from uuid import UUID
 
+import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.domain.message import Message, message_id, receive
+from tracker.domain.ids import MAX_ID_SMS, legacy_message_id, message_id
+from tracker.domain.message import Message, receive
 from tracker.domain.quarantine import QuarantinedInput
 from tracker.domain.status import Report, fold
 from tracker.domain.timestamps import parse_time, zone
@@ -34,6 +38,32 @@ def replay(message: Message) -> Message:
 def test_the_aggregate_id_is_derived_from_id_sms_alone():
     assert message_id(3234) == message_id(3234) != message_id(3235)
     assert Message.first_report(3234, r("send"), NOW).id == message_id(3234)
+
+
+@given(st.integers(0, MAX_ID_SMS), st.integers(0, MAX_ID_SMS))
+def test_message_ids_sort_as_their_numbers_do_in_every_stored_form(a, b):
+    """As UUIDs, as the hex text SQLite stores and as the bytes PostgreSQL compares."""
+    x, y = message_id(a), message_id(b)
+    assert (a < b) == (x < y) == (x.hex < y.hex) == (x.bytes < y.bytes)
+    assert (a == b) == (x == y)
+
+
+@given(st.integers(0, MAX_ID_SMS))
+def test_a_message_id_is_an_rfc_9562_version_8_uuid(n):
+    assert (message_id(n).version, message_id(n).variant) == (8, "specified in RFC 4122")
+
+
+@pytest.mark.parametrize("step", [1, 10, 256, 1000, 2**32])
+def test_the_last_byte_of_message_ids_spreads_evenly_whatever_the_numbers_step(step):
+    """Rebuild workers split messages by it: a quarter of the bytes holds about a quarter."""
+    quarters = Counter(message_id(7 + i * step).bytes[-1] // 64 for i in range(4000))
+    assert all(850 < quarters[q] < 1150 for q in range(4)), quarters
+
+
+def test_stores_written_before_ordered_ids_keep_their_uuid5_ids():
+    """Never change: these name the messages of stores written by earlier versions."""
+    assert legacy_message_id(3234) == UUID("57b5a27e-de3a-5bb9-97fb-2d6c1fec316f")
+    assert legacy_message_id(3234).version == 5
 
 
 def test_every_distinct_report_is_one_event_and_an_exact_repeat_none():

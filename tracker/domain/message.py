@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from tracker.domain.ids import message_id
 from tracker.domain.status import (
     Report,
     decide,
@@ -21,9 +21,6 @@ from tracker.domain.status import (
     decide_kept,
     fold_step,
 )
-
-# Never change: every stored message's aggregate id is derived from it.
-MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
 
 
 class Message(Aggregate):
@@ -202,13 +199,6 @@ def receive(
     if message is None:
         return Message.first_report(id_sms, report, received_at, raw), decide(report, ())
     return message, message.report(report, received_at, raw)
-
-
-@lru_cache(maxsize=1 << 13)  # uuid5 hashes with SHA-1; bounded, as every UUID is one more
-# object for the garbage collector to walk
-def message_id(id_sms: int) -> UUID:
-    """The aggregate id of the message ``id_sms`` names (uuid5: the same on every host)."""
-    return uuid5(MESSAGE_NAMESPACE, str(id_sms))
 
 
 MESSAGE_TOPIC = get_topic(Message)

@@ -83,17 +83,17 @@ class EventLog:
         # more so with a topic or part filter). The rare other events (quarantined input) are
         # skipped here rather than filtered in SQL for the same reason.
         if isinstance(datastore, PostgresDatastore):
-            # By the id's first byte, computed: a condition on originator_id itself would let
-            # the planner read the primary key's index for half the table on every page.
-            share = _share(part, "get_byte(uuid_send(originator_id), 0)", str)
+            # By the id's last byte, computed (a condition on originator_id itself would let
+            # the planner read the primary key's index for half the table on every page).
+            share = _share(part, "get_byte(uuid_send(originator_id), 15)", str)
             self.select = (
                 f'SELECT originator_id, topic, state FROM "{datastore.schema}"."{table}" '
                 f"WHERE notification_id > %s AND notification_id <= %s {share}"
                 "ORDER BY notification_id"
             )
         else:
-            # Ids are stored as hex text: compared as text, not through an index ("+").
-            share = _share(part, "+originator_id", lambda byte: f"'{byte:02x}'")
+            # Ids are stored as hex text: the last byte is its last two characters.
+            share = _share(part, "substr(originator_id, 31, 2)", lambda byte: f"'{byte:02x}'")
             self.select = (
                 f"SELECT originator_id, topic, state FROM {table} "
                 f"WHERE rowid > ? AND rowid <= ? {share}ORDER BY rowid"
@@ -162,16 +162,17 @@ def _text(stamp: _Stamp | None) -> str | None:
     return None if stamp is None else stamp.text
 
 
-def _share(part: tuple[int, int] | None, first_byte: str, literal: Callable[[int], str]) -> str:
-    """The SQL condition for part k of n: the aggregate ids whose first byte is in the k-th of
-    n ranges of 0-255 (ids are hashes: the parts are even). ``first_byte`` is an expression
-    that orders as the id's first byte does, ``literal`` a byte's value to compare it with."""
+def _share(part: tuple[int, int] | None, last_byte: str, literal: Callable[[int], str]) -> str:
+    """The SQL condition for part k of n: the aggregate ids whose last byte is in the k-th of
+    n ranges of 0-255 (the parts are even: a message id ends in a mix of its number, any other
+    id in a hash). ``last_byte`` is an expression that orders as the id's last byte does,
+    ``literal`` a byte's value to compare it with."""
     if part is None:
         return ""
     k, n = part
     low, high = k * 256 // n, (k + 1) * 256 // n
-    bounds = [f"{first_byte} >= {literal(low)}"] if low else []
-    bounds += [f"{first_byte} < {literal(high)}"] if high < 256 else []
+    bounds = [f"{last_byte} >= {literal(low)}"] if low else []
+    bounds += [f"{last_byte} < {literal(high)}"] if high < 256 else []
     return "".join(f"AND {bound} " for bound in bounds)
 
 
