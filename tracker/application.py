@@ -26,7 +26,7 @@ from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
 from tracker.memo import Memo
-from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents, stamped
+from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents
 
 log = logging.getLogger("tracker")
 
@@ -92,10 +92,9 @@ class WrittenMessages:
     def __init__(self, size: int = 50_000):
         self.size = size
         self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
-        # Held.packed() tuples by id_sms: plain values all through, which the garbage collector
-        # stops tracking (a full collection over 50,000 messages kept as objects paused every
-        # request for about 150 ms, measured).
-        self._messages: OrderedDict[int, tuple] = OrderedDict()
+        # By id_sms. Held is plain values the garbage collector never tracks (a full collection
+        # over 50,000 messages kept as tracked objects paused every request ~150 ms, measured).
+        self._messages: OrderedDict[int, Held] = OrderedDict()
         self._position = -1  # the notification id up to which it reflects the store; -1: none
 
     def catch_up(self, recorder: Any) -> int:
@@ -112,15 +111,17 @@ class WrittenMessages:
         return head
 
     def take(self, numbers: set[int]) -> dict[int, Held]:
+        """The messages among these in hand. The writer changes them in place as it decides;
+        should the write fail, ``clear`` forgets them all."""
         held = self._messages
         found = ((n, held.get(n)) for n in numbers)
-        return {n: Held.unpacked(packed) for n, packed in found if packed is not None}
+        return {n: message for n, message in found if message is not None}
 
     def keep(self, messages: Iterable[Held], head: int, recorded: list[int]) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
         between, and then those are read (and their messages forgotten) next time."""
         for message in messages:
-            self._messages[message.id_sms] = message.packed()
+            self._messages[message.id_sms] = message
             self._messages.move_to_end(message.id_sms)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
@@ -224,11 +225,12 @@ class Tracker(Application):
         rows: list[StoredEvent] = []
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
-        timestamp = stamped(datetime.now(UTC))  # the events of one transaction share it
-        to_row = self.report_events.stored
+        report_events = self.report_events
+        to_row = report_events.stored
+        timestamp = report_events.stamp(datetime.now(UTC))  # one transaction's events share it
         for batch, reports in zip(batches, parsed, strict=True):
             outcomes: Counter[str] = Counter()
-            received_at = stamped(batch.received_at)
+            received_at = report_events.stamp(batch.received_at)
             for status, report in reports:
                 held = messages.get(status.id_sms)
                 if held is None:

@@ -7,8 +7,10 @@ single implementation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
+
+import msgspec
+from msgspec.structs import force_setattr
 
 #: Rank of every known state. A message only moves to a higher rank; rank 3 is final.
 RANKS: dict[str, int] = {
@@ -38,21 +40,23 @@ def is_final(state: str) -> bool:
     return state in FINAL_STATES
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(msgspec.Struct, frozen=True, gc=False):
     """One distinct status report for a message: its raw values and the instant parsed from them.
 
     Two reports are the same report when their state and raw time are equal; ``instant`` is
-    derived from the raw time, so it never distinguishes them.
+    derived from the raw time, so it never distinguishes them. Plain values with no cycles, so
+    the garbage collector never tracks one (writers and views keep tens of thousands).
     """
 
     state: str
     time: str
     instant: datetime | None = None
-    # Derived from the three above once, at construction (the fold reads them on every step):
-    order: tuple = field(init=False, repr=False, compare=False)  # fold_order()
-    rank: int | None = field(init=False, repr=False, compare=False)  # None: unknown state
-    final: bool = field(init=False, repr=False, compare=False)
+    # Derived from the three above at construction (the fold reads them on every step); never
+    # passed: whatever is, is overwritten.
+    order: tuple = ()  # fold_order()
+    rank: int | None = None  # None: unknown state
+    final: bool = False
+    identity: tuple[str, str] = ("", "")  # (state, time): what makes two reports the same
 
     def __post_init__(self) -> None:
         rank = RANKS.get(self.state)
@@ -61,13 +65,10 @@ class Report:
             order = (0, 0.0, ranked, self.state, self.time)
         else:
             order = (1, self.instant.timestamp(), ranked, self.state, self.time)
-        object.__setattr__(self, "order", order)
-        object.__setattr__(self, "rank", rank)
-        object.__setattr__(self, "final", rank == FINAL_RANK)
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        return (self.state, self.time)
+        force_setattr(self, "order", order)
+        force_setattr(self, "rank", rank)
+        force_setattr(self, "final", rank == FINAL_RANK)
+        force_setattr(self, "identity", (self.state, self.time))
 
 
 def fold_order(report: Report) -> tuple:
