@@ -17,7 +17,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
 from tracker.domain.ids import legacy_message_id, message_id
@@ -26,7 +26,7 @@ from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
 from tracker.memo import Memo
-from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents
+from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents, ReportRow
 
 log = logging.getLogger("tracker")
 
@@ -222,7 +222,7 @@ class Tracker(Application):
         head = self.written.catch_up(self.recorder)  # forget what other writers changed since
         messages = self.written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
-        rows: list[StoredEvent] = []
+        rows: list[ReportRow] = []
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
         report_events = self.report_events
@@ -258,7 +258,7 @@ class Tracker(Application):
         return receipts
 
     def _store(
-        self, rows: Sequence[StoredEvent], aggregates: Iterable[QuarantinedInput] = ()
+        self, rows: Sequence[ReportRow], aggregates: Iterable[QuarantinedInput] = ()
     ) -> list[int]:
         """These rows and the aggregates' new events, in one transaction; their notification
         ids. ``Application.save`` would check each object against runtime protocols (a tenth of

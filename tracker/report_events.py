@@ -10,7 +10,6 @@ from datetime import datetime
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from tracker.domain.ids import message_id
@@ -20,6 +19,16 @@ from tracker.memo import Memo
 
 FIRST_REPORTED = get_topic(Message.FirstReported)
 STATUS_REPORTED = get_topic(Message.StatusReported)
+
+
+class ReportRow(msgspec.Struct, frozen=True, gc=False):
+    """A stored report event: the four fields of the library's ``StoredEvent``, which its
+    recorders read by name, in a struct that takes a seventh of the time to make."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 def stamped(moment: datetime) -> dict[str, str]:
@@ -55,7 +64,7 @@ class ReportEvents:
         raw: str | None,
         received_at: bytes,
         timestamp: bytes,
-    ) -> StoredEvent:
+    ) -> ReportRow:
         """The event ``held`` just took ``report`` with (its version is the event's); the
         instants come already ``stamp``-ed: one per batch and one per transaction."""
         first = held.version == Message.INITIAL_VERSION
@@ -69,12 +78,8 @@ class ReportEvents:
                 b"null}" if raw is None else self._encode(raw) + b"}",
             )
         )
-        return StoredEvent(
-            originator_id=self._ids(held.id_sms),
-            originator_version=held.version,
-            topic=FIRST_REPORTED if first else STATUS_REPORTED,
-            state=state,
-        )
+        topic = FIRST_REPORTED if first else STATUS_REPORTED
+        return ReportRow(self._ids(held.id_sms), held.version, topic, state)
 
     def _head(self, key: tuple[bytes, bool]) -> bytes:
         timestamp, first = key  # the library's order: timestamp, then a creation's topic

@@ -35,6 +35,8 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from tracker.memo import Memo
+
 DURABILITY_PRAGMAS = ("PRAGMA synchronous=FULL",)
 # The views are derived: a power cut may undo their last commits (rows and tracking position
 # together, so they are projected again), never tear one. WAL with NORMAL promises exactly that.
@@ -87,13 +89,11 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         """
         if not stored_events:
             return []
-        c.executemany(
-            self.insert_events_statement,
-            [
-                (_hex(s.originator_id), s.originator_version, s.topic, s.state)
-                for s in stored_events
-            ],
-        )
+        hexes = _HEXES
+        rows = [
+            (hexes[e.originator_id], e.originator_version, e.topic, e.state) for e in stored_events
+        ]
+        c.executemany(self.insert_events_statement, rows)
         c.execute("SELECT last_insert_rowid()")
         last = c.fetchone()[0]
         return list(range(last - len(stored_events) + 1, last + 1))
@@ -124,6 +124,10 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
 
 def _hex(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+# An id as SQLite stores it, by id: a batch's messages come back within seconds.
+_HEXES = Memo(_hex, 1 << 14)
 
 
 IN_LIST = 500  # ids per query (SQLite's default limit on parameters is 999 in old builds)
