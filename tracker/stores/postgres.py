@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -62,11 +62,50 @@ def _prompt(method: F, attempts: int = 3) -> F:
     return call  # type: ignore[return-value]
 
 
+# A writer's rows on their way into the events table: one per connection, emptied at commit.
+STAGE_EVENTS = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS tracker_stage_events (n integer, originator_id uuid, "
+    "originator_version integer, topic text, state bytea) ON COMMIT DELETE ROWS"
+)
+COPY_STAGED = "COPY tracker_stage_events FROM STDIN"
+
+
 class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
-    insert_events = _prompt(PostgresApplicationRecorder.insert_events)
     select_events = _prompt(PostgresAggregateRecorder.select_events)
     select_notifications = _prompt(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _prompt(PostgresApplicationRecorder.max_notification_id)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> list[int]:
+        """The library's insert (the table locked, the channel notified, notification ids in
+        the events' order), with the rows sent by ``COPY`` into a temporary table: psycopg
+        dumps the library's array of a composite type in Python, row by row and field by field
+        (regular expressions included), which was half the writer's time; ``COPY`` it formats
+        in C. (Not in pipeline mode, which does not allow ``COPY``: four statements, one
+        round trip each, in one transaction.)"""
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(STAGE_EVENTS)
+            with curs.copy(COPY_STAGED) as copy:
+                for n, e in enumerate(stored_events):
+                    copy.write_row((n, e.originator_id, e.originator_version, e.topic, e.state))
+            curs.execute(self._insert_staged, prepare=True)
+            return [row["notification_id"] for row in curs.fetchall()]
+
+    insert_events = _prompt(insert_events)
+
+    @cached_property
+    def _insert_staged(self) -> sql.Composed:
+        return sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM tracker_stage_events "
+            "ORDER BY n RETURNING notification_id"
+        ).format(
+            sql.Identifier(self.datastore.schema or "public"),
+            sql.Identifier(self.events_table_name),
+        )
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order, in one query."""
