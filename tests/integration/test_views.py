@@ -82,6 +82,38 @@ def test_rebuilt_equals_live_after_any_traffic(tracker, views, batches):
     assert result.checksums == views.checksums()
 
 
+def test_rows_a_projector_keeps_in_hand_are_read_again_once_others_moved_the_views(tracker, views):
+    """It keeps the rows it wrote for as long as the views stay where it left them; another
+    projector or a rebuild moving them makes it read its rows afresh."""
+    live = Projector(tracker, views)
+    tracker.record([Status(n, "send", "") for n in (1, 2)])
+    live.step()  # rows 1 and 2 in hand
+    tracker.record([Status(1, "deliver", TIMES[1])])
+    Projector(tracker, views).catch_up()  # another process moves message 1 on
+    tracker.record([Status(2, "deliver", TIMES[1])])
+    rebuild(tracker, views)  # ... and a rebuild is swapped in
+    tracker.record([Status(n, "read", TIMES[2]) for n in (1, 2)])
+    live.step()
+    assert rebuild(tracker, views).checksums == views.checksums()
+
+
+def test_a_projector_keeping_a_few_rows_in_hand_stays_equal_to_a_rebuild(tracker, views):
+    live = Projector(tracker, views, page_size=40, cache_rows=10)  # most evicted, read again
+    rnd = random.Random(5)
+    for _ in range(8):
+        tracker.record([Status(rnd.randint(1, 60), rnd.choice(STATES), rnd.choice(TIMES))
+                        for _ in range(50)])  # fmt: skip
+        live.step()
+    live.catch_up()
+    assert rebuild(tracker, views).checksums == views.checksums()
+
+
+def test_views_as_of_a_past_instant_never_replace_the_live_ones(tracker, views):
+    tracker.record([Status(1, "send", "")], received_at=T0)
+    with pytest.raises(ValueError, match="cannot replace the live views"):
+        rebuild(tracker, views, until=T0)
+
+
 def test_state_counts_sum_the_messages_view(tracker, views):
     tracker.record([Status(n, STATES[n % 7], TIMES[n % 5]) for n in range(60)])
     tracker.record([Status(n, "read", TIMES[3]) for n in range(0, 60, 3)])

@@ -54,6 +54,7 @@ class Projector:
         suffix: str = LIVE,
         page_size: int = 2000,
         until: datetime | None = None,
+        cache_rows: int = 20_000,
     ):
         self.log = EventLog(tracker)
         self.views = views
@@ -62,6 +63,12 @@ class Projector:
         self.until = until  # only events received at or before this instant
         self.events = 0
         self.last_seen = (0, 0)  # (position, head) as the last step() found them
+        # The rows this projector wrote lately (a message's next reports come soon after its
+        # first), valid while the views stay at the position it last wrote: anything else
+        # having moved them (a rebuild swapped in, another projector), it reads them again.
+        self.cache_rows = cache_rows
+        self._rows: dict[int, MessageRow] = {}  # insertion order = least recently written first
+        self._rows_at = -1  # the position the cached rows are those of
 
     def lag(self) -> tuple[int, int]:
         """(position, head): how far the views are, and how far the event store is."""
@@ -76,7 +83,10 @@ class Projector:
             return None
         facts, quarantined, end = self.log.page(position, head, self.page_size, self.until)
         ids = list(dict.fromkeys(f.id_sms for f in facts))
-        rows = self.views.load_messages(ids, self.suffix)
+        cache = self._rows if self._rows_at == position else {}
+        rows = {i: row for i in ids if (row := cache.pop(i, None)) is not None}
+        rows.update(self.views.load_messages([i for i in ids if i not in rows], self.suffix))
+        self._rows_at = -1  # apply_facts changes rows in place: valid again once written
         counts, deliveries = apply_facts(facts, rows)
         self.views.write(
             [rows[i] for i in ids],
@@ -87,6 +97,11 @@ class Projector:
             previous=position,
             quarantined=quarantined,
         )
+        cache.update(rows)  # written: most recently written go last
+        if len(cache) > self.cache_rows:  # the least recently written half goes
+            for i in list(itertools.islice(cache, len(cache) - self.cache_rows // 2)):
+                del cache[i]
+        self._rows, self._rows_at = cache, end
         self.events += len(facts)
         self.last_seen = (end, head)
         return Progress(end, head, self.events)
@@ -235,6 +250,8 @@ def rebuild(
     the same tables; the state counts are then counted from the messages view. Without, it is
     folded here (an in-memory SQLite store is always folded here).
     """
+    if into_live and until is not None:  # the live projector would go on from the head
+        raise ValueError("views as of a past instant cannot replace the live views")
     suffix = SHADOW if into_live else LIVE
     views.drop_views(suffix)
     views.create_views(suffix)
