@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -37,6 +38,20 @@ def drop_schema(database_url: str) -> None:
     schema = database_url.rsplit("schema=", 1)[1]
     with psycopg.connect(server_url(database_url), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def drop_role(admin: psycopg.Connection, role: str) -> None:
+    """Drop a login role once its sessions are gone: a session's temporary tables (the
+    writer's and the projector's staging tables) belong to it until the session has ended."""
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                  [role])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while admin.execute("SELECT 1 FROM pg_stat_activity WHERE usename = %s", [role]).fetchone():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"sessions of {role} still open after 30 s")
+        time.sleep(0.05)
+    admin.execute(f'DROP OWNED BY "{role}"')
+    admin.execute(f'DROP ROLE "{role}"')
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:

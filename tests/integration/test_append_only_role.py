@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.support import create_schema, drop_schema, run_cli
+from tests.support import create_schema, drop_role, drop_schema, run_cli
 from tracker.application import Status
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
@@ -40,8 +40,7 @@ def owner_and_app(postgres_server):
         yield owner_url, app_url, role
     finally:
         drop_schema(owner_url)
-        admin.execute(f'DROP OWNED BY "{role}"')
-        admin.execute(f'DROP ROLE "{role}"')
+        drop_role(admin, role)
         admin.close()
 
 

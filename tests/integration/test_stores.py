@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from tests.support import drop_role
 from tracker.application import Status, StoreUnavailable
 from tracker.bootstrap import open_tracker, store_for
 from tracker.config import Settings, SettingsError
-from tracker.domain.message import Message, message_id
+from tracker.domain.ids import message_id
+from tracker.domain.message import Message
 from tracker.domain.status import Report
 
 
@@ -42,6 +44,17 @@ def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back
     assert second == list(range(first[-1] + 1, first[-1] + 4))  # consecutive, in event order
     assert [n.originator_id for n in notifications] == [
         message_id(n) for n in range(8)
+    ]  # fmt: skip
+
+
+def test_a_write_of_hundreds_of_events_keeps_their_order_and_ids(tracker):
+    """SQLite inserts them a few hundred rows per statement; PostgreSQL copies them in."""
+    tracker.record([Status(n, "send", "") for n in range(3)])
+    ids = tracker._store((), [tracker_message(n) for n in range(1000, 1450)])
+    notifications = tracker.recorder.select_notifications(1, 1000)
+    assert ids == [n.id for n in notifications][3:] == list(range(ids[0], ids[0] + 450))
+    assert [n.originator_id for n in notifications][3:] == [
+        message_id(n) for n in range(1000, 1450)
     ]  # fmt: skip
 
 
@@ -125,10 +138,7 @@ def own_role_url(postgres_server):
     finally:
         admin.execute(f'ALTER ROLE "{name}" LOGIN')
         admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [name]
-        )
-        admin.execute(f'DROP ROLE "{name}"')
+        drop_role(admin, name)
         admin.close()
 
 
