@@ -129,8 +129,10 @@ def project(
     while not stop.wait(0.5):
         if parent_pid is not None and os.getppid() != parent_pid:  # the server died first
             break
-    live.stop()
-    typer.echo(f"stopped at position {views.position()}")
+    # A page in flight gets a few seconds to commit; a store that does not answer (the reason
+    # the server died, perhaps) must not keep this process alive: no more I/O on the way out.
+    live.stop(timeout=5)
+    typer.echo(f"stopped at position {live.projector.last_seen[0]}")
     tracker.close()
 
 

@@ -164,11 +164,13 @@ class LiveProjection:
         """New events were committed: project them now rather than at the next poll."""
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Stop polling; wait up to ``timeout`` seconds for a page in flight to commit (the
+        thread is a daemon: one stuck in a store that does not answer ends with the process)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
         failures = 0
