@@ -81,3 +81,10 @@ class Proxy:
             with self._lock:
                 self._open.discard(source)
                 self._open.discard(sink)
+
+
+def proxied(postgres_url: str) -> tuple[Proxy, str]:
+    """A started proxy in front of the local PostgreSQL, and ``postgres_url`` through it."""
+    proxy = Proxy(("127.0.0.1", 5432))
+    proxy.start()
+    return proxy, postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")

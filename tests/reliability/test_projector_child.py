@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import start_server, stop_server
-from tests.reliability.proxy import Proxy
+from tests.reliability.proxy import proxied
 
 
 def children(pid: int) -> list[int]:
@@ -90,10 +90,8 @@ def test_the_projector_does_not_outlive_a_server_killed_outright(sqlite_url, tmp
 def test_the_projector_does_not_outlive_a_server_killed_while_postgres_is_unreachable(
     postgres_url, tmp_path
 ):
-    proxy = Proxy(("127.0.0.1", 5432))
-    proxy.start()
-    proxied = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    server = start_server(proxied, tmp_path / "server.log", lock_timeout="1")
+    proxy, url = proxied(postgres_url)
+    server = start_server(url, tmp_path / "server.log", lock_timeout="1")
     try:
         child = projector_of(server.process.pid)
         proxy.cut()  # the database stops answering: the projector's next poll waits on it

@@ -13,7 +13,7 @@ import pytest
 from bench.loadgen import report_mix
 from tests.e2e.conftest import start_server, stop_server
 from tests.reliability.platform import Platform, StoreAudit
-from tests.reliability.proxy import Proxy
+from tests.reliability.proxy import proxied
 from tests.support import server_url
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
@@ -32,10 +32,8 @@ def wait_for(condition, within: float = 60.0) -> None:
 def test_the_server_rides_out_postgres_stopping_and_its_connections_being_killed(
     postgres_url, tmp_path
 ):
-    proxy = Proxy(("127.0.0.1", 5432))
-    proxy.start()
-    proxied = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    server = start_server(proxied, tmp_path / "server.log", lock_timeout="1")
+    proxy, url = proxied(postgres_url)
+    server = start_server(url, tmp_path / "server.log", lock_timeout="1")
     reports = report_mix(1, 2000, 100, seed=9)
     platform = Platform(server.base_url, reports, senders=4, pace=0.05)
     sending = threading.Thread(target=platform.run)
