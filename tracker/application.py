@@ -298,7 +298,8 @@ class Tracker(Application):
         if not numbers:
             return {}
         found: dict[int, Held] = {}
-        ids = [self.message_id(n) for n in numbers]
+        id_of = self.message_id  # the store's ids, looked up once
+        ids = [id_of(n) for n in numbers]
         for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))

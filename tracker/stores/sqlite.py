@@ -81,7 +81,8 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._inserts: dict[int, str] = {}  # insert statements by their number of rows
+        # The library's insert statement with n rows of values, by n.
+        self._inserts = Memo(self._insert_rows, ROWS_PER_INSERT)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
@@ -103,25 +104,20 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                 for e in chunk
                 for value in (hexes[e.originator_id], e.originator_version, e.topic, e.state)
             ]
-            c.execute(self._insert_rows(len(chunk)), values)
+            c.execute(self._inserts[len(chunk)], values)
         c.execute("SELECT last_insert_rowid()")
         last = c.fetchone()[0]
         return list(range(last - len(stored_events) + 1, last + 1))
 
     def _insert_rows(self, n: int) -> str:
-        """The library's insert statement with ``n`` rows of values."""
-        statement = self._inserts.get(n)
-        if statement is None:
-            one = self.insert_events_statement
-            statement = self._inserts[n] = one + ",(?,?,?,?)" * (n - 1)
-        return statement
+        return self.insert_events_statement + ",(?,?,?,?)" * (n - 1)
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order."""
         found: list[StoredEvent] = []
         with self.datastore.transaction(commit=False) as cursor:
             for start in range(0, len(originator_ids), IN_LIST):
-                part = [i.hex for i in originator_ids[start : start + IN_LIST]]
+                part = [_HEXES[i] for i in originator_ids[start : start + IN_LIST]]
                 cursor.execute(
                     "SELECT originator_id, originator_version, topic, state "
                     f"FROM {self.events_table_name} WHERE originator_id IN "
