@@ -93,7 +93,7 @@ def may(role: str | None, *roles: str) -> bool:
 def sees(*roles: str) -> Guard:
     """A guard for a page these roles (and admin) may see: 401 without a key, 403 with another."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         role = viewer_role(connection)
         if role is None:
             raise NotAuthorizedException(detail="this console needs an API key")
