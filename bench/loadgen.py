@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="POSTs/s in all; 0 = flat out")
     args = parser.parse_args()
 
-    per_connection = int(20_000 * args.seconds / args.connections) + 1000
+    per_connection = int(100_000 * args.seconds / args.connections) + 1000
     plans = [
         bodies(1_000_000 * (c + 1), per_connection // 3, args.batch, seed=c)
         for c in range(args.connections)
