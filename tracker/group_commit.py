@@ -51,9 +51,13 @@ class GroupCommit:
         with self._started:
             if not self._thread.is_alive():
                 self._thread.start()
-        pending = _Pending(batch, Future())
-        self._queue.put(pending)
-        return pending.future
+        future: Future[Receipt] = Future()
+        # Running from the start: a caller that stops waiting (asyncio cancels the future it
+        # awaited when the request's task is cancelled) cannot cancel it under the writer,
+        # whose thread would then die answering it.
+        future.set_running_or_notify_cancel()
+        self._queue.put(_Pending(batch, future))
+        return future
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""

@@ -90,3 +90,24 @@ def test_closing_commits_what_is_already_queued(tracker):
     writer.close()
     assert all(f.done() for f in futures)
     assert {n for f in futures for n in f.result().stored} == set(range(50))
+
+
+def test_a_caller_that_stops_waiting_does_not_stop_the_writer(tracker):
+    writer = GroupCommit(tracker)
+    release = threading.Event()
+    record_batches = tracker.record_batches
+
+    def slow_first_commit(batches):
+        release.wait(5)
+        return record_batches(batches)
+
+    tracker.record_batches = slow_first_commit
+    try:
+        gone = writer.submit(batch(Status(1, "send", "")))
+        gone.cancel()  # what asyncio does to the future a cancelled request task awaited
+        release.set()
+        after = writer.submit(batch(Status(2, "send", "")))
+        assert after.result(timeout=30).stored == {2}
+    finally:
+        writer.close()
+    assert [e.state for e in tracker.history(1)] == ["send"]  # stored all the same
