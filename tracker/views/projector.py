@@ -52,7 +52,7 @@ class Projector:
         views: ViewStore,
         *,
         suffix: str = LIVE,
-        page_size: int = 2000,
+        page_size: int = 10_000,
         until: datetime | None = None,
         cache_rows: int = 20_000,
     ):
