@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.utils import get_topic
+from psycopg.rows import tuple_row
 
 from tracker.application import Tracker
 from tracker.domain.message import Message
@@ -91,6 +92,7 @@ class EventLog:
                 f"WHERE notification_id > %s AND notification_id <= %s {share}"
                 "ORDER BY notification_id"
             )
+            self._plain_rows = _tuples_from_psycopg
         else:
             # Ids are stored as hex text: the last byte is its last two characters.
             share = _share(part, "substr(originator_id, 31, 2)", lambda byte: f"'{byte:02x}'")
@@ -98,6 +100,7 @@ class EventLog:
                 f"SELECT originator_id, topic, state FROM {table} "
                 f"WHERE rowid > ? AND rowid <= ? {share}ORDER BY rowid"
             )
+            self._plain_rows = _tuples_from_sqlite
         self.datastore = datastore
         # Many events share their report (state, time, instant) and their receipt time.
         self._moments = Memo(datetime.fromisoformat, REMEMBERED)  # by ISO text
@@ -115,10 +118,15 @@ class EventLog:
         With ``until``, only the events received at or before that instant."""
         end = min(stop, after + limit * self.parts)
         with self.datastore.transaction(commit=False) as cursor:
+            self._plain_rows(cursor)
             cursor.execute(self.select, (after, end))
-            rows = cursor.fetchall()
-        facts = self._facts([row["state"] for row in rows if row["topic"] in MESSAGE_TOPICS])
-        quarantined = [self._quarantined(row) for row in rows if row["topic"] in QUARANTINE_TOPICS]
+            rows = cursor.fetchall()  # (originator_id, topic, state)
+        facts = self._facts([state for _, topic, state in rows if topic in MESSAGE_TOPICS])
+        quarantined = [
+            self._quarantined(originator_id, state)
+            for originator_id, topic, state in rows
+            if topic in QUARANTINE_TOPICS
+        ]
         if until is not None:
             facts = [f for f in facts if f.received_at <= until]
             quarantined = [q for q in quarantined if q.received_at <= until]
@@ -145,9 +153,8 @@ class EventLog:
         state, time, instant = key
         return Report(state, time, None if instant is None else self._moments[instant])
 
-    def _quarantined(self, row: Any) -> Quarantined:
-        item = _decode_quarantine(_without_nul(row["state"]))
-        originator_id = row["originator_id"]
+    def _quarantined(self, originator_id: Any, state: bytes) -> Quarantined:
+        item = _decode_quarantine(_without_nul(state))
         return Quarantined(
             quarantine_id=originator_id if isinstance(originator_id, str) else originator_id.hex,
             received_at=datetime.fromisoformat(item.received_at.text),
@@ -156,6 +163,16 @@ class EventLog:
             raw=item.raw,
             encoding=item.encoding,
         )
+
+
+# A page's rows as plain tuples rather than the library's mappings: a fifth of the time to
+# fetch them on SQLite (measured), the views reading every event of the log.
+def _tuples_from_sqlite(cursor: Any) -> None:
+    cursor.sqlite_cursor.row_factory = None
+
+
+def _tuples_from_psycopg(cursor: Any) -> None:
+    cursor.row_factory = tuple_row
 
 
 def _text(stamp: _Stamp | None) -> str | None:
