@@ -165,8 +165,8 @@ class EventLog:
         )
 
 
-# A page's rows as plain tuples rather than the library's mappings: a fifth of the time to
-# fetch them on SQLite (measured), the views reading every event of the log.
+# A page's rows as plain tuples rather than the library's mappings: SQLite fetches them about a
+# sixth faster (measured), and the views read every event of the log.
 def _tuples_from_sqlite(cursor: Any) -> None:
     cursor.sqlite_cursor.row_factory = None
 
