@@ -15,16 +15,23 @@ def batch(*statuses: Status) -> Batch:
     return Batch(tuple(statuses))
 
 
-def test_concurrent_batches_are_committed_together_and_each_gets_its_receipt(tracker):
-    writer = GroupCommit(tracker)
+def hold_commits(tracker) -> threading.Event:
+    """Commits wait (up to 5 s) until the event returned is set: the first transaction stays
+    open while later batches queue up."""
     release = threading.Event()
     record_batches = tracker.record_batches
 
-    def slow_first_commit(batches):
-        release.wait(5)  # hold the first transaction open while the others queue up
+    def slow_commit(batches):
+        release.wait(5)
         return record_batches(batches)
 
-    tracker.record_batches = slow_first_commit
+    tracker.record_batches = slow_commit
+    return release
+
+
+def test_concurrent_batches_are_committed_together_and_each_gets_its_receipt(tracker):
+    writer = GroupCommit(tracker)
+    release = hold_commits(tracker)
     try:
         futures = [
             writer.submit(
@@ -94,14 +101,7 @@ def test_closing_commits_what_is_already_queued(tracker):
 
 def test_a_caller_that_stops_waiting_does_not_stop_the_writer(tracker):
     writer = GroupCommit(tracker)
-    release = threading.Event()
-    record_batches = tracker.record_batches
-
-    def slow_first_commit(batches):
-        release.wait(5)
-        return record_batches(batches)
-
-    tracker.record_batches = slow_first_commit
+    release = hold_commits(tracker)
     try:
         gone = writer.submit(batch(Status(1, "send", "")))
         gone.cancel()  # what asyncio does to the future a cancelled request task awaited
