@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -60,3 +61,17 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tracker", *args], env=env, capture_output=True, text=True
     )
+
+
+def hold_commits(tracker) -> threading.Event:
+    """Commits wait (up to 5 s) until the event returned is set: the first transaction stays
+    open while later batches queue up."""
+    release = threading.Event()
+    record_batches = tracker.record_batches
+
+    def slow_commit(batches):
+        release.wait(5)
+        return record_batches(batches)
+
+    tracker.record_batches = slow_commit
+    return release

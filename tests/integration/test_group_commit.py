@@ -7,26 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support import hold_commits
 from tracker.application import Batch, Status, StoreUnavailable
 from tracker.group_commit import GroupCommit
 
 
 def batch(*statuses: Status) -> Batch:
     return Batch(tuple(statuses))
-
-
-def hold_commits(tracker) -> threading.Event:
-    """Commits wait (up to 5 s) until the event returned is set: the first transaction stays
-    open while later batches queue up."""
-    release = threading.Event()
-    record_batches = tracker.record_batches
-
-    def slow_commit(batches):
-        release.wait(5)
-        return record_batches(batches)
-
-    tracker.record_batches = slow_commit
-    return release
 
 
 def test_concurrent_batches_are_committed_together_and_each_gets_its_receipt(tracker):
