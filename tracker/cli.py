@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -46,6 +49,7 @@ from tracker.views.projector import (
     rebuild,
 )
 from tracker.views.store import VIEWS, ViewStore, open_output_file
+from tracker.writer_process import WRITER_SOCKET, WriterService, socket_path
 
 cli = typer.Typer(
     help="An event-sourced tracker of SMS delivery statuses.",
@@ -133,6 +137,32 @@ def project(
     # the server died, perhaps) must not keep this process alive: no more I/O on the way out.
     live.stop(timeout=5)
     typer.echo(f"stopped at position {live.projector.last_seen[0]}")
+    tracker.close()
+
+
+@cli.command(hidden=True)
+def write(
+    socket_: Annotated[str, typer.Option("--socket", help="The unix socket to listen on.")],
+    parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Commit the batches that server processes send over a unix socket (`tracker serve` runs
+    it as a child process). Stops on Ctrl-C or SIGTERM, after committing what it was sent."""
+    settings = _settings()
+    try:
+        tracker = open_tracker(settings)
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+    service = WriterService(tracker, socket_)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Under `tracker serve`, Ctrl-C reaches the whole process group: the server answers the
+    # requests in flight, which needs this writer, and then stops it (SIGTERM).
+    signal.signal(signal.SIGINT, signal.SIG_IGN if parent_pid else lambda *_: stop.set())
+    service.listen()
+    while not stop.wait(0.5):
+        if parent_pid is not None and os.getppid() != parent_pid:  # the server died first
+            break
+    service.close()
     tracker.close()
 
 
@@ -403,6 +433,11 @@ def serve(
             }
         )
     )
+    writer = WriterProcess(socket_path()) if settings.writer == "process" else None
+    if writer:
+        writer.start()
+        writer.wait_ready()
+        os.environ[WRITER_SOCKET] = writer.path
     projector = ProjectorProcess() if settings.projections == "process" else None
     if projector:
         projector.start()
@@ -421,23 +456,21 @@ def serve(
     finally:
         if projector:
             projector.stop()
+        if writer:  # after the server: requests in flight got their receipts
+            writer.stop()
 
 
-class ProjectorProcess:
-    """`tracker project` as a child of `tracker serve`: started and stopped with it, started
-    again should it die, and gone by itself should the server die first.
+class ChildProcess:
+    """A `tracker` command run as a child of `tracker serve`: started and stopped with it,
+    started again should it die, and gone by itself should the server die first."""
 
-    A process rather than a thread of the server: the projection then runs on another core
-    instead of sharing the writers' interpreter lock (ingest about 40% faster on SQLite,
-    measured in bench/). Polling every 0.1 s keeps the views within a fraction of a second.
-    """
+    what = "child"
 
-    def __init__(self, interval: float = 0.1):
-        self.command = [sys.executable, "-m", "tracker", "project", "--interval", str(interval),
-                        "--parent-pid", str(os.getpid())]  # fmt: skip
+    def __init__(self, *args: str):
+        self.command = [sys.executable, "-m", "tracker", *args, "--parent-pid", str(os.getpid())]
         self.process: subprocess.Popen | None = None
         self._stop = threading.Event()
-        self._watch = threading.Thread(target=self._keep_running, name="projector", daemon=True)
+        self._watch = threading.Thread(target=self._keep_running, name=self.what, daemon=True)
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.command)
@@ -453,7 +486,7 @@ class ProjectorProcess:
             failures += 1
             delay = min(30.0, 0.5 * 2**failures)
             typer.secho(
-                f"the projector process exited ({code}); starting it again in {delay:.0f} s",
+                f"the {self.what} process exited ({code}); starting it again in {delay:.0f} s",
                 fg=typer.colors.YELLOW,
                 err=True,
             )
@@ -462,7 +495,8 @@ class ProjectorProcess:
 
     def stop(self) -> None:
         self._stop.set()
-        self._watch.join()
+        if self._watch.is_alive():
+            self._watch.join()
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -470,6 +504,45 @@ class ProjectorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class ProjectorProcess(ChildProcess):
+    """`tracker project` as a child of `tracker serve`.
+
+    A process rather than a thread of the server: the projection then runs on another core
+    instead of sharing the writers' interpreter lock (ingest about 40% faster on SQLite,
+    measured in bench/). Polling every 0.1 s keeps the views within a fraction of a second.
+    """
+
+    what = "projector"
+
+    def __init__(self, interval: float = 0.1):
+        super().__init__("project", "--interval", str(interval))
+
+
+class WriterProcess(ChildProcess):
+    """`tracker write` as a child of `tracker serve`: the one writer that commits the batches of
+    every server process (tracker.writer_process says why a process of its own)."""
+
+    what = "writer"
+
+    def __init__(self, path: str):
+        super().__init__("write", "--socket", path)
+        self.path = path
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once the writer accepts connections; fail if it exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (code := self.process.poll()) is not None:  # type: ignore[union-attr]
+                self.stop()
+                _fail(RuntimeError(f"the writer process exited at start-up ({code})"))
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe, suppress(OSError):
+                probe.connect(self.path)
+                return
+            time.sleep(0.05)
+        self.stop()
+        _fail(RuntimeError(f"the writer process did not listen on {self.path} in {timeout:.0f} s"))
 
 
 def main() -> None:

@@ -38,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # the writers' interpreter lock); "inline": in a thread of each server process; "off": run
     # `tracker project` yourself (once for several servers).
     projections: Literal["process", "inline", "off"] = "process"
+    # "process": `tracker serve` commits every server process's batches in a child process of
+    # its own (its interpreter lock not shared with HTTP); "inline": each server process
+    # commits its own, in a thread.
+    writer: Literal["process", "inline"] = "process"
     # Comma-separated secrets: when set, the webhook is served only at /webhooks/webcom/<token>
     # (the platform cannot sign requests, so the secret lives in the URL it is given). Several
     # tokens let one be rotated without downtime.

@@ -25,16 +25,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def projector_of(pid: int, within: float = 10.0) -> int:
-    """The pid of the server's `tracker project` child, once there is one."""
+def child_running(pid: int, command: bytes, within: float = 10.0) -> int:
+    """The pid of the server's `tracker COMMAND` child, once there is one."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for child in children(pid):
-            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"project" in command:
-                return child
+            with suppress(FileNotFoundError):
+                if command in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0"):
+                    return child
         time.sleep(0.1)
-    raise AssertionError(f"no projector process under {pid}")
+    raise AssertionError(f"no {command.decode()} process under {pid}")
+
+
+def projector_of(pid: int, within: float = 10.0) -> int:
+    return child_running(pid, b"project", within)
 
 
 def alive(pid: int) -> bool:

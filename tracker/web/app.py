@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
@@ -63,6 +64,7 @@ from tracker.web.openapi import (
 )
 from tracker.web.params import id_sms_number
 from tracker.web.store import Store
+from tracker.writer_process import WRITER_SOCKET
 
 log = logging.getLogger("tracker")
 
@@ -337,9 +339,12 @@ def _json(value: object) -> Response[bytes]:
     return Response(msgspec.json.encode(value), media_type="application/json")
 
 
-def create_app(tracker: Tracker, views: ViewStore, settings: Settings) -> Litestar:
-    """The HTTP application around a built Tracker and its views; it owns both from here on."""
-    store = Store(tracker, views, settings)
+def create_app(
+    tracker: Tracker, views: ViewStore, settings: Settings, writer_socket: str | None = None
+) -> Litestar:
+    """The HTTP application around a built Tracker and its views; it owns both from here on.
+    With ``writer_socket``, batches are committed by the writer process listening there."""
+    store = Store(tracker, views, settings, writer_socket)
     access = Access(settings)
     access_log.configure()
 
@@ -419,4 +424,5 @@ def app_from_env() -> Litestar:
     """The factory the ASGI server calls in each worker: settings from the environment."""
     settings = Settings.from_env()
     tracker = open_tracker(settings)
-    return create_app(tracker, open_views(tracker, create=settings.create_tables), settings)
+    views = open_views(tracker, create=settings.create_tables)
+    return create_app(tracker, views, settings, os.environ.get(WRITER_SOCKET) or None)

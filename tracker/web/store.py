@@ -1,5 +1,6 @@
-"""The app's handle on the store: the Tracker, its group-commit writer, the views and their
-projection, and the admin's rebuild; every store failure becomes 503 here."""
+"""The app's handle on the store: the Tracker, its group-commit writer (in this process, or the
+writer process's client), the views and their projection, and the admin's rebuild; every store
+failure becomes 503 here."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tracker.views.projector import (
 )
 from tracker.views.store import ViewStore
 from tracker.web import metrics
+from tracker.writer_process import WriterClient
 
 log = logging.getLogger("tracker")
 T = TypeVar("T")
@@ -39,10 +41,18 @@ T = TypeVar("T")
 class Store:
     """The Tracker, its group-commit writer, and a bound on the reader threads (the pool's size).
 
-    Every way the store can fail reaches the client as 503 with Retry-After, nothing stored.
+    Batches are committed by the writer process listening on ``writer_socket`` (`tracker
+    serve`), or else by a writer thread of this process. Every way the store can fail reaches
+    the client as 503 with Retry-After, nothing stored.
     """
 
-    def __init__(self, tracker: Tracker, views: ViewStore, settings: Settings):
+    def __init__(
+        self,
+        tracker: Tracker,
+        views: ViewStore,
+        settings: Settings,
+        writer_socket: str | None = None,
+    ):
         self.tracker = tracker
         self.views = views
         self.projector = Projector(tracker, views)
@@ -53,6 +63,7 @@ class Store:
             if settings.projections == "inline"
             else None
         )
+        self.remote = WriterClient(writer_socket) if writer_socket else None
         self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
         self.limiter = anyio.CapacityLimiter(settings.store_threads)
         self.rebuilding = RebuildRunner(tracker, views)
@@ -64,6 +75,11 @@ class Store:
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
         with _unavailable_as_503():
+            if self.remote:
+                receipt = await self.remote.record(batch)
+                if self.live:  # committed: an inline projection need not wait for its poll
+                    self.live.wake()
+                return receipt
             return await asyncio.wrap_future(self.writer.submit(batch))
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
@@ -71,7 +87,9 @@ class Store:
         with _unavailable_as_503():
             return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        if self.remote:
+            await self.remote.close()
         self.writer.close()
         if self.live:
             self.live.stop()
