@@ -4,6 +4,7 @@ terminal (history, messages, stats, quarantine); settings come from TRACKER_* va
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -460,6 +461,7 @@ def serve(
             projector.stop()
         if writer:  # after the server: requests in flight got their receipts
             writer.stop()
+            shutil.rmtree(Path(writer.path).parent, ignore_errors=True)
 
 
 class ChildProcess:

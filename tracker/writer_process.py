@@ -107,10 +107,10 @@ def frame(number: int, payload: bytes) -> bytes:
 
 
 def socket_path() -> str:
-    """Where this server's writer listens: a name of its own in the temporary directory (a unix
-    socket's path is limited to about a hundred bytes, which a path beside the database may
-    exceed), private to the user running it."""
-    return str(Path(tempfile.gettempdir()) / f"tracker-writer-{os.getpid()}.sock")
+    """Where a server's writer listens: in a new directory of the temporary directory that only
+    this user can enter (a unix socket's path is limited to about a hundred bytes, which a path
+    beside the database may exceed); `tracker serve` removes it when it stops."""
+    return str(Path(tempfile.mkdtemp(prefix="tracker-")) / "writer.sock")
 
 
 class WriterService:
