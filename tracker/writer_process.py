@@ -21,7 +21,9 @@ import socket
 import struct
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -138,14 +140,19 @@ class WriterService:
         threading.Thread(target=self._accept, name="writer-accept", daemon=True).start()
 
     def close(self) -> None:
-        """Stop accepting, commit and answer what is queued, then close the connections."""
+        """Stop accepting and reading, commit and answer what is queued, then close the
+        connections."""
         if self._listener is not None:
             self._listener.close()
             Path(self.path).unlink(missing_ok=True)
-        self.writer.close()
         with self._lock:
-            for connection in self._connections:
-                connection.close()
+            connections = list(self._connections)
+        for connection in connections:  # no more batches; the receipts can still be sent
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RD)
+        self.writer.close()
+        for connection in connections:
+            connection.close()
 
     def _accept(self) -> None:
         while True:
@@ -162,45 +169,77 @@ class WriterService:
     def _serve(self, connection: socket.socket) -> None:
         """Read a server process's batches; each receipt is sent from the writer thread as soon
         as the group holding the batch is committed."""
-        sending = threading.Lock()
-
-        def answer(number: int, done: Future[Receipt]) -> None:
-            try:
-                payload = encode_receipt(done.result())
-            except Exception as e:  # StoreUnavailable, as GroupCommit reports every failure
-                payload = encode_failure(str(e) or type(e).__name__)
-            try:
-                with sending:
-                    connection.sendall(frame(number, payload))
-            except OSError:  # the server process went away; it answered 503 for the batch
-                pass
-
+        served = _Served(connection, self._forget)
         reader = connection.makefile("rb")
         try:
-            while header := reader.read(HEADER.size):
+            while len(header := reader.read(HEADER.size)) == HEADER.size:
                 size, number = HEADER.unpack(header)
-                if len(header) < HEADER.size or size > MAX_FRAME:
-                    break
+                if size > MAX_FRAME:
+                    raise ValueError(f"a frame of {size} bytes")
                 batch = decode_batch(reader.read(size))
+                served.owe()
                 self.writer.submit(batch).add_done_callback(
-                    lambda done, number=number: answer(number, done)
+                    lambda done, number=number: served.answer(number, done)
                 )
         except (OSError, ValueError, msgspec.DecodeError) as e:
-            log.warning("dropped a server connection: %s", e)
+            log.warning("stopped reading a server connection: %s", e)
         finally:
             reader.close()
-            with self._lock:
-                self._connections.discard(connection)
-            connection.close()
+            served.stop_reading()
+
+    def _forget(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+
+class _Served:
+    """One server process's connection: closed once it is read to its end and every receipt
+    owed on it is sent (a server that stopped sending still gets the receipts of what it sent)."""
+
+    def __init__(self, connection: socket.socket, forget: Callable[[socket.socket], None]):
+        self.connection = connection
+        self.forget = forget
+        self.lock = threading.Lock()
+        self.owed = 0
+        self.reading = True
+
+    def owe(self) -> None:
+        with self.lock:
+            self.owed += 1
+
+    def answer(self, number: int, done: Future[Receipt]) -> None:
+        try:
+            payload = encode_receipt(done.result())
+        except Exception as e:  # StoreUnavailable, as GroupCommit reports every failure
+            payload = encode_failure(str(e) or type(e).__name__)
+        with self.lock:
+            with suppress(OSError):  # the server went away; it answered 503 for the batch
+                self.connection.sendall(frame(number, payload))
+            self.owed -= 1
+            self._close_when_done()
+
+    def stop_reading(self) -> None:
+        with self.lock:
+            self.reading = False
+            self._close_when_done()
+
+    def _close_when_done(self) -> None:
+        if not self.reading and self.owed == 0:
+            self.connection.close()
+            self.forget(self.connection)
 
 
 class WriterClient:
     """A server process's side: sends batches to the writer process and awaits their receipts,
     on one connection made on first use and made again after it breaks."""
 
-    def __init__(self, path: str, connect_timeout: float = 5.0):
+    def __init__(self, path: str, connect_timeout: float = 5.0, receipt_timeout: float = 30.0):
         self.path = path
         self.connect_timeout = connect_timeout
+        # A writer that neither answers nor drops the connection (stuck on the store): the
+        # request is answered 503 rather than held for ever; should the batch be committed
+        # after all, the platform's resend is an exact repeat.
+        self.receipt_timeout = receipt_timeout
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[Receipt]] = {}
@@ -218,7 +257,13 @@ class WriterClient:
             await writer.drain()
         except OSError as e:
             self._broken(e)
-        return await receipt
+        try:
+            return await asyncio.wait_for(receipt, self.receipt_timeout)
+        except TimeoutError:
+            self._waiting.pop(number, None)
+            raise StoreUnavailable(
+                f"no receipt from the writer process within {self.receipt_timeout:.0f} s"
+            ) from None
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -143,3 +143,47 @@ def test_a_writer_lost_before_its_receipt_fails_the_batch_and_the_next_one_recon
 
     assert asyncio.run(before_and_after()).stored == frozenset({2})
     assert tracker.history(1) == []  # never committed, never acknowledged
+
+
+def test_a_writer_that_never_answers_costs_a_503_not_a_request_held_for_ever(path):
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mute.bind(path)
+    mute.listen(1)
+
+    async def send():
+        client = WriterClient(path, receipt_timeout=0.5)
+        try:
+            await client.record(batch(Status(1, "send", "")))
+        finally:
+            await client.close()
+
+    try:
+        with pytest.raises(StoreUnavailable, match="no receipt from the writer process"):
+            asyncio.run(send())
+    finally:
+        mute.close()
+
+
+def test_a_writer_stopping_commits_and_answers_the_batches_it_was_sent(tracker, service, path):
+    release = hold_commits(tracker)
+
+    async def send_then_stop():
+        client = WriterClient(path)
+        try:
+            pending = [
+                asyncio.ensure_future(client.record(batch(Status(n, "send", ""))))
+                for n in (1, 2, 3)
+            ]
+            while service.writer.groups == 0:  # the first batch's group is being committed
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # the other two wait in the queue
+            stopping = asyncio.get_running_loop().run_in_executor(None, service.close)
+            release.set()
+            await stopping
+            return await asyncio.gather(*pending)
+        finally:
+            await client.close()
+
+    receipts = asyncio.run(send_then_stop())
+    assert [r.stored for r in receipts] == [frozenset({1}), frozenset({2}), frozenset({3})]
+    assert all(len(tracker.history(n)) == 1 for n in (1, 2, 3))
