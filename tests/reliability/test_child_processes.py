@@ -1,5 +1,6 @@
-"""The projector that `tracker serve` runs as a child process: restarted when it dies, never
-outliving the server, and the views it keeps always caught up in the end."""
+"""The projector and the writer that `tracker serve` runs as child processes: restarted when
+they die, never outliving the server; the views always caught up in the end, and nothing
+acknowledged lost while the writer is down (503 until it is back)."""
 
 from __future__ import annotations
 
@@ -82,12 +83,13 @@ def test_a_killed_projector_is_started_again_and_the_views_catch_up(database_url
     assert gone_within(second, 5), "the projector outlived a server stopped with SIGTERM"
 
 
-def test_the_projector_does_not_outlive_a_server_killed_outright(sqlite_url, tmp_path):
+@pytest.mark.parametrize("command", [b"project", b"write"])
+def test_no_child_outlives_a_server_killed_outright(command, sqlite_url, tmp_path):
     server = start_server(sqlite_url, tmp_path / "server.log")
-    child = projector_of(server.process.pid)
+    child = child_running(server.process.pid, command)
     server.process.kill()
     server.process.wait()
-    assert gone_within(child, 5), "the projector outlived a SIGKILLed server"
+    assert gone_within(child, 5), f"tracker {command.decode()} outlived a SIGKILLed server"
 
 
 @pytest.mark.postgres
@@ -105,3 +107,44 @@ def test_the_projector_does_not_outlive_a_server_killed_while_postgres_is_unreac
         assert gone_within(child, 15), "the projector outlived its server, waiting on the store"
     finally:
         proxy.cut()
+
+
+def writer_of(pid: int, within: float = 10.0) -> int:
+    return child_running(pid, b"write", within)
+
+
+def body(first: int, count: int) -> bytes:
+    return json.dumps(
+        [{"id_sms": n, "time": "", "state": "send"} for n in range(first, first + count)]
+    ).encode()
+
+
+def test_a_killed_writer_costs_503s_until_it_is_back_and_loses_nothing_acknowledged(
+    database_url, tmp_path
+):
+    server = start_server(database_url, tmp_path / "server.log")
+    try:
+        assert server.post(body(1, 50)).status_code == 200
+        first = writer_of(server.process.pid)
+
+        os.kill(first, signal.SIGKILL)
+        assert gone_within(first, 5)
+        assert server.post(body(100, 50)).status_code == 503  # nothing acknowledged
+
+        second = writer_of(server.process.pid, within=15)
+        assert second != first
+        deadline = time.monotonic() + 15
+        while (answer := server.post(body(100, 50))).status_code == 503:  # as the platform
+            assert time.monotonic() < deadline, "the writer was not started again"
+            time.sleep(0.2)
+        assert answer.status_code == 200
+        assert [a["id_sms"] for a in answer.json()] == list(range(100, 150))
+        store = server.open_store()
+        try:
+            for n in (1, 49, 100, 149):
+                assert [e.state for e in store.history(n)] == ["send"]
+        finally:
+            store.close()
+    finally:
+        stop_server(server)
+    assert gone_within(second, 5), "the writer outlived a server stopped with SIGTERM"
