@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def service(tracker, path):
     service.listen()
     yield service
     service.close()
+
+
+def run(coroutine):
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event loop
+    running in the main thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def batch(*statuses: Status) -> Batch:
@@ -59,7 +67,7 @@ def test_batches_from_several_server_processes_are_committed_and_each_gets_its_r
         threading.Timer(0.3, release.set).start()
         return await asyncio.gather(one_server(100), one_server(200), one_server(300))
 
-    receipts = [r for server in asyncio.run(three_servers()) for r in server]
+    receipts = [r for server in run(three_servers()) for r in server]
     expected = [frozenset({n, 7}) for first in (100, 200, 300) for n in range(first, first + 10)]
     assert [r.stored for r in receipts] == expected
     assert service.writer.groups < 30  # batches of different servers shared transactions
@@ -76,7 +84,7 @@ def test_an_exact_repeat_is_acknowledged_and_not_recorded_again(tracker, service
         finally:
             await client.close()
 
-    first, again = asyncio.run(twice())
+    first, again = run(twice())
     assert first.stored == again.stored == frozenset({42})
     assert (first.duplicates, again.duplicates) == (0, 1)
     assert len(tracker.history(42)) == 1
@@ -96,7 +104,7 @@ def test_the_store_failing_in_the_writer_reaches_the_server_as_unavailable(track
             await client.close()
 
     with pytest.raises(StoreUnavailable, match="disk I/O error"):
-        asyncio.run(send())
+        run(send())
 
 
 def test_no_writer_listening_is_unavailable_at_once(path):
@@ -104,7 +112,7 @@ def test_no_writer_listening_is_unavailable_at_once(path):
         await WriterClient(path, connect_timeout=1).record(batch(Status(1, "send", "")))
 
     with pytest.raises(StoreUnavailable, match="writer process is not answering"):
-        asyncio.run(send())
+        run(send())
 
 
 def test_a_writer_lost_before_its_receipt_fails_the_batch_and_the_next_one_reconnects(
@@ -141,7 +149,7 @@ def test_a_writer_lost_before_its_receipt_fails_the_batch_and_the_next_one_recon
         finally:
             await client.close()
 
-    assert asyncio.run(before_and_after()).stored == frozenset({2})
+    assert run(before_and_after()).stored == frozenset({2})
     assert tracker.history(1) == []  # never committed, never acknowledged
 
 
@@ -159,7 +167,7 @@ def test_a_writer_that_never_answers_costs_a_503_not_a_request_held_for_ever(pat
 
     try:
         with pytest.raises(StoreUnavailable, match="no receipt from the writer process"):
-            asyncio.run(send())
+            run(send())
     finally:
         mute.close()
 
@@ -184,6 +192,6 @@ def test_a_writer_stopping_commits_and_answers_the_batches_it_was_sent(tracker, 
         finally:
             await client.close()
 
-    receipts = asyncio.run(send_then_stop())
+    receipts = run(send_then_stop())
     assert [r.stored for r in receipts] == [frozenset({1}), frozenset({2}), frozenset({3})]
     assert all(len(tracker.history(n)) == 1 for n in (1, 2, 3))
