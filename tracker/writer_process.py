@@ -265,6 +265,10 @@ class WriterClient:
                 f"no receipt from the writer process within {self.receipt_timeout:.0f} s"
             ) from None
 
+    async def connect(self) -> None:
+        """Connect unless connected; StoreUnavailable when the writer does not accept."""
+        await self._connection()
+
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()

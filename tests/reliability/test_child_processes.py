@@ -130,6 +130,8 @@ def test_a_killed_writer_costs_503s_until_it_is_back_and_loses_nothing_acknowled
         os.kill(first, signal.SIGKILL)
         assert gone_within(first, 5)
         assert server.post(body(100, 50)).status_code == 503  # nothing acknowledged
+        with server.client() as client:  # not ready: a balancer would send batches elsewhere
+            assert client.get("/health/ready").status_code == 503
 
         second = writer_of(server.process.pid, within=15)
         assert second != first
@@ -139,6 +141,8 @@ def test_a_killed_writer_costs_503s_until_it_is_back_and_loses_nothing_acknowled
             time.sleep(0.2)
         assert answer.status_code == 200
         assert [a["id_sms"] for a in answer.json()] == list(range(100, 150))
+        with server.client() as client:
+            assert client.get("/health/ready").status_code == 200
         store = server.open_store()
         try:
             for n in (1, 49, 100, 149):

@@ -292,10 +292,11 @@ async def health_live() -> dict[str, str]:
 
 @get(
     "/health/ready",
-    summary="The store answers; how far the views lag behind the events",
+    summary="The store and the writer answer; how far the views lag behind the events",
     **for_roles(*ANY_ROLE),
 )
 async def health_ready(store: Store) -> Readiness:
+    await store.writer_ready()
     return await store.read(queries.readiness, store.projector)
 
 

@@ -82,6 +82,13 @@ class Store:
                 return receipt
             return await asyncio.wrap_future(self.writer.submit(batch))
 
+    async def writer_ready(self) -> None:
+        """503 unless batches can be committed now: the writer process (if there is one)
+        accepts a connection. It is down only while `tracker serve` starts it again."""
+        if self.remote:
+            with _unavailable_as_503():
+                await self.remote.connect()
+
     async def read(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking read in a worker thread."""
         with _unavailable_as_503():
