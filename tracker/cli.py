@@ -127,14 +127,10 @@ def project(
     live = LiveProjection(
         Projector(tracker, views), interval=interval, may_run=projector_election(settings)
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signals()
     typer.echo(f"projecting {store_for(settings).description} (position {views.position()})")
     live.start()
-    while not stop.wait(0.5):
-        if parent_pid is not None and os.getppid() != parent_pid:  # the server died first
-            break
+    _until_stopped(stop, parent_pid)
     # A page in flight gets a few seconds to commit; a store that does not answer (the reason
     # the server died, perhaps) must not keep this process alive: no more I/O on the way out.
     live.stop(timeout=5)
@@ -156,17 +152,28 @@ def write(
         _fail(e)
     service = WriterService(tracker, socket_)
     settle_heap()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Under `tracker serve`, Ctrl-C reaches the whole process group: the server answers the
     # requests in flight, which needs this writer, and then stops it (SIGTERM).
-    signal.signal(signal.SIGINT, signal.SIG_IGN if parent_pid else lambda *_: stop.set())
+    stop = _stop_on_signals(interrupt=parent_pid is None)
     service.listen()
-    while not stop.wait(0.5):
-        if parent_pid is not None and os.getppid() != parent_pid:  # the server died first
-            break
+    _until_stopped(stop, parent_pid)
     service.close()
     tracker.close()
+
+
+def _stop_on_signals(*, interrupt: bool = True) -> threading.Event:
+    """An event set by SIGTERM, and by Ctrl-C unless ``interrupt`` is off (then ignored)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, (lambda *_: stop.set()) if interrupt else signal.SIG_IGN)
+    return stop
+
+
+def _until_stopped(stop: threading.Event, parent_pid: int | None) -> None:
+    """Wait until ``stop`` is set or, for a child of `tracker serve`, the server has died."""
+    while not stop.wait(0.5):
+        if parent_pid is not None and os.getppid() != parent_pid:
+            return
 
 
 @cli.command(name="rebuild")
@@ -436,7 +443,7 @@ def serve(
             }
         )
     )
-    writer = WriterProcess(socket_path()) if settings.writer == "process" else None
+    writer = WriterProcess() if settings.writer == "process" else None
     if writer:
         writer.start()
         writer.wait_ready()
@@ -461,7 +468,6 @@ def serve(
             projector.stop()
         if writer:  # after the server: requests in flight got their receipts
             writer.stop()
-            shutil.rmtree(Path(writer.path).parent, ignore_errors=True)
 
 
 class ChildProcess:
@@ -530,9 +536,13 @@ class WriterProcess(ChildProcess):
 
     what = "writer"
 
-    def __init__(self, path: str):
-        super().__init__("write", "--socket", path)
-        self.path = path
+    def __init__(self) -> None:
+        self.path = socket_path()
+        super().__init__("write", "--socket", self.path)
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(Path(self.path).parent, ignore_errors=True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Return once the writer accepts connections; fail if it exits first."""

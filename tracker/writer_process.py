@@ -111,7 +111,7 @@ def frame(number: int, payload: bytes) -> bytes:
 def socket_path() -> str:
     """Where a server's writer listens: in a new directory of the temporary directory that only
     this user can enter (a unix socket's path is limited to about a hundred bytes, which a path
-    beside the database may exceed); `tracker serve` removes it when it stops."""
+    beside the database may exceed); `tracker serve` removes it when it stops its writer."""
     return str(Path(tempfile.mkdtemp(prefix="tracker-")) / "writer.sock")
 
 

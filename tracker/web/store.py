@@ -64,7 +64,11 @@ class Store:
             else None
         )
         self.remote = WriterClient(writer_socket) if writer_socket else None
-        self.writer = GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
+        self.writer = (
+            None
+            if self.remote
+            else GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
+        )
         self.limiter = anyio.CapacityLimiter(settings.store_threads)
         self.rebuilding = RebuildRunner(tracker, views)
 
@@ -80,7 +84,7 @@ class Store:
                 if self.live:  # committed: an inline projection need not wait for its poll
                     self.live.wake()
                 return receipt
-            return await asyncio.wrap_future(self.writer.submit(batch))
+            return await asyncio.wrap_future(self.writer.submit(batch))  # type: ignore[union-attr]
 
     async def writer_ready(self) -> None:
         """503 unless batches can be committed now: the writer process (if there is one)
@@ -97,7 +101,8 @@ class Store:
     async def close(self) -> None:
         if self.remote:
             await self.remote.close()
-        self.writer.close()
+        else:
+            self.writer.close()  # type: ignore[union-attr]
         if self.live:
             self.live.stop()
         self.tracker.close()
