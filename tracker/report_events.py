@@ -13,7 +13,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from tracker.domain.ids import message_id
-from tracker.domain.message import MESSAGE_TOPIC, Held, Message
+from tracker.domain.message import MESSAGE_TOPIC, NOT_SENT, Held, Message, Sent
 from tracker.domain.status import Report
 from tracker.memo import Memo
 
@@ -64,9 +64,14 @@ class ReportEvents:
         raw: str | None,
         received_at: bytes,
         timestamp: bytes,
+        sent: Sent = NOT_SENT,
     ) -> ReportRow:
         """The event ``held`` just took ``report`` with (its version is the event's); the
-        instants come already ``stamp``-ed: one per batch and one per transaction."""
+        instants come already ``stamp``-ed: one per batch and one per transaction.
+
+        The fields added to report events later (``id_sent``, ``reason``, ``raw_encoding``)
+        are written only when they have a value: a stored event without one has the field's
+        default (None), as events stored before the field existed do."""
         first = held.version == Message.INITIAL_VERSION
         state = b"".join(
             (
@@ -75,11 +80,19 @@ class ReportEvents:
                 self._reports[report],
                 received_at,
                 self._outcomes[outcome],
-                b"null}" if raw is None else self._encode(raw) + b"}",
+                b"null" if raw is None else self._encode(raw),
+                b"}" if sent is NOT_SENT and report.reason is None else self._added(sent, report),
             )
         )
         topic = FIRST_REPORTED if first else STATUS_REPORTED
         return ReportRow(self._ids(held.id_sms), held.version, topic, state)
+
+    def _added(self, sent: Sent, report: Report) -> bytes:
+        added = sent.fields(report)
+        return b"".join(
+            [b',"%s":%s' % (k.encode(), self._encode(v)) for k, v in added.items() if v is not None]
+            + [b"}"]
+        )
 
     def _head(self, key: tuple[bytes, bool]) -> bytes:
         timestamp, first = key  # the library's order: timestamp, then a creation's topic

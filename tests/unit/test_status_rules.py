@@ -24,12 +24,15 @@ from tracker.domain.status import (
     prevails,
     states_after,
 )
+from tracker.domain.timestamps import parse_time, zone
 
 EPOCH = datetime(2011, 1, 1, 9, 0, tzinfo=UTC)
 KNOWN = sorted(RANKS)
 
 
-def report_at(state: str, minute: int | None) -> Report:
+def report_at(state: str, minute: int | None, reason: str | None = None) -> Report:
+    if reason is not None:  # rejected at receipt: a value of its item could not be read
+        return Report(state, "" if minute is None else f"raw {minute:04d}", None, reason)
     if minute is None:
         return Report(state, "")
     instant = EPOCH + timedelta(minutes=minute)
@@ -38,13 +41,19 @@ def report_at(state: str, minute: int | None) -> Report:
 
 states = st.sampled_from([*KNOWN, "queued", ""])
 minutes = st.one_of(st.none(), st.integers(0, 30))
-reports = st.builds(report_at, states, minutes)
+reasons = st.one_of(st.none(), st.none(), st.sampled_from(["key given twice", "not UTF-8"]))
+reports = st.builds(report_at, states, minutes, reasons)
 report_lists = st.lists(reports, max_size=12)
+
+
+def foldable(report: Report) -> bool:
+    """A known state, and not rejected at receipt (the contract's reports that are folded)."""
+    return report.state in RANKS and report.reason is None
 
 
 def closed_form(held: list[Report]) -> Report | None:
     """The contract's second statement of the rules, written independently of ``fold``."""
-    known = {r.identity: r for r in held if r.state in RANKS}.values()
+    known = {r.identity: r for r in held if foldable(r)}.values()
     finals = [r for r in known if r.final]
     if finals:
         return min(finals, key=fold_order)
@@ -61,7 +70,7 @@ def test_the_fold_agrees_with_the_contracts_closed_form(held):
 
 @given(report_lists)
 def test_the_fold_is_one_pairwise_step_applied_in_any_order(held):
-    known = [r for r in held if r.state in RANKS]
+    known = [r for r in held if foldable(r)]
     stepwise = None
     for report in known:
         stepwise = report if stepwise is None else prevails(stepwise, report)
@@ -92,7 +101,7 @@ def test_reports_in_status_time_order_never_arrive_late(arrivals):
 def test_deciding_from_what_a_writer_keeps_is_deciding_from_every_report(held, report):
     if report.identity in {r.identity for r in held}:
         return  # an exact repeat is never decided: it records nothing
-    finals = [r.order for r in held if r.state in FINAL_STATES]
+    finals = [r.order for r in held if r.state in FINAL_STATES and foldable(r)]
     earliest_final = min(finals) if finals else None
     assert decide_kept(report, fold(held), earliest_final) == decide(report, held)
 
@@ -129,15 +138,17 @@ def test_no_regression_rank_never_goes_down_as_reports_arrive(arrivals):
 
 
 @given(report_lists)
-def test_unknown_states_take_no_part_in_the_fold(held):
-    known_only = [r for r in held if r.state in RANKS]
+def test_unknown_states_and_reports_rejected_at_receipt_take_no_part_in_the_fold(held):
+    known_only = [r for r in held if foldable(r)]
     assert fold(held) == fold(known_only)
 
 
 @given(report_lists, reports)
 def test_a_report_is_applied_exactly_when_it_becomes_the_current_state(held, new):
     outcome = decide(new, held)
-    if new.state not in RANKS:
+    if new.reason is not None:
+        assert outcome == REJECTED
+    elif new.state not in RANKS:
         assert outcome == UNKNOWN_STATE
     elif fold([*held, new]) == new:
         assert outcome == APPLIED
@@ -150,9 +161,9 @@ def test_a_report_is_applied_exactly_when_it_becomes_the_current_state(held, new
 def test_a_report_is_rejected_exactly_when_a_final_state_precedes_it(held, new):
     outcome = decide(new, held)
     preceded_by_final = any(
-        r.final and r.state in RANKS and fold_order(r) < fold_order(new) for r in held
+        r.final and foldable(r) and fold_order(r) < fold_order(new) for r in held
     )
-    if new.state in RANKS and fold([*held, new]) != new:
+    if foldable(new) and fold([*held, new]) != new:
         assert (outcome == REJECTED) == preceded_by_final
 
 
@@ -205,3 +216,26 @@ def test_equal_rank_keeps_the_earliest():
 def test_no_state_until_a_known_state_arrives():
     assert fold([]) is None
     assert fold([report_at("queued", 1)]) is None
+
+
+@given(report_lists, st.sampled_from(KNOWN), minutes, st.sampled_from(["key given twice", "x"]))
+def test_a_report_rejected_at_receipt_is_rejected_and_never_changes_the_state(
+    held, state, minute, reason
+):
+    rejected = report_at(state, minute, reason)
+    assert decide(rejected, held) == REJECTED
+    assert decide_kept(rejected, fold(held), None) == REJECTED
+    assert fold([*held, rejected]) == fold(held)
+    assert rejected.identity != report_at(state, minute).identity  # never a repeat of a report
+
+
+def test_the_fold_orders_reports_around_moscows_clock_shifts_as_the_platforms_clock_did():
+    """Skipped 02:30 (2011-03-27) came before 03:10; a repeated 01:30 (2014-10-26) is read as
+    its first occurrence, before 01:45: the earliest final report is the one at 02:30 / 01:30."""
+    moscow = zone("Europe/Moscow")
+    for first, later in [("2011-03-27 02:30:00", "2011-03-27 03:10:00"),
+                         ("2014-10-26 01:30:00", "2014-10-26 01:45:00")]:  # fmt: skip
+        not_delivered = Report("not_deliver", first, parse_time(first, moscow))
+        read = Report("read", later, parse_time(later, moscow))
+        assert fold([read, not_delivered]) == not_delivered
+        assert decide(read, [not_delivered]) == REJECTED

@@ -14,21 +14,36 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from tracker.domain.ids import message_id
-from tracker.domain.status import (
-    Report,
-    decide,
-    decide_after,
-    decide_kept,
-    fold_step,
-)
+from tracker.domain.status import Report, decide, decide_kept, fold_step
+
+
+class Sent(msgspec.Struct, frozen=True, gc=False):
+    """How an item came, beyond its report: the id_sms as sent when it was a string (``"03234"``
+    names message 3234 and is shown as sent), and the raw item's encoding when its bytes were
+    not UTF-8 (base64). What a report event records of them."""
+
+    id_sms: str | None = None
+    raw_encoding: str | None = None
+
+    def fields(self, report: Report) -> dict[str, str | None]:
+        return {"id_sent": self.id_sms, "reason": report.reason, "raw_encoding": self.raw_encoding}
+
+
+NOT_SENT = Sent()
+
+
+def _report_of(event: Message.FirstReported | Message.StatusReported) -> Report:
+    """The report a report event carries (what the aggregate, replays and reads fold)."""
+    return Report(event.state, event.time, event.instant, event.reason)
 
 
 class Message(Aggregate):
     """One SMS, identified by the platform's ``id_sms``; its state is the fold of its reports.
 
     Attributes (set by ``FirstReported.mutate``; no class annotations, which the library would
-    read as dataclass fields): ``id_sms``, ``reports`` (every distinct report, in arrival order)
-    and ``current`` (the fold of the reports: the report that sets the state, or None).
+    read as dataclass fields): ``id_sms``, ``reports`` (every distinct report, in arrival order),
+    ``identities`` (theirs), ``current`` (the fold of the reports: the report that sets the
+    state, or None) and ``earliest_final`` (the fold order of the earliest final report).
     """
 
     @staticmethod
@@ -37,7 +52,12 @@ class Message(Aggregate):
 
     @classmethod
     def first_report(
-        cls, id_sms: int, report: Report, received_at: datetime, raw: str | None = None
+        cls,
+        id_sms: int,
+        report: Report,
+        received_at: datetime,
+        raw: str | None = None,
+        sent: Sent = NOT_SENT,
     ) -> Message:
         """A new message, opened by the first report ever received for it."""
         opened = cls.FirstReported(
@@ -52,6 +72,7 @@ class Message(Aggregate):
             received_at=received_at,
             outcome=decide(report, ()),
             raw=raw,
+            **sent.fields(report),
         )
         message = opened.mutate(None)
         message.pending_events.append(opened)
@@ -72,6 +93,12 @@ class Message(Aggregate):
         received_at: datetime
         outcome: str
         raw: str | None
+        # Added later, so with defaults: a stored event without the key has the default.
+        id_sent: str | None = None  # the id_sms as sent, when it was a JSON string
+        reason: str | None = None  # why it was rejected at receipt (a value not readable)
+        raw_encoding: str | None = None  # "base64" when the raw item was not UTF-8
+
+        report = property(lambda self: _report_of(self))
 
         def mutate(self, aggregate: Message | None) -> Message:  # type: ignore[override]
             assert aggregate is None
@@ -79,15 +106,23 @@ class Message(Aggregate):
             message.__base_init__(self.originator_id, self.originator_version, self.timestamp)
             message.id_sms = self.id_sms
             message.reports = []
+            message.identities = set()
             message.current = None
-            message._hold(Report(self.state, self.time, self.instant))
+            message.earliest_final = None
+            message._hold(self.report)
             return message
 
-    def report(self, report: Report, received_at: datetime, raw: str | None = None) -> str | None:
+    def report(
+        self,
+        report: Report,
+        received_at: datetime,
+        raw: str | None = None,
+        sent: Sent = NOT_SENT,
+    ) -> str | None:
         """Record a report; return its outcome, or None for an exact repeat (nothing recorded)."""
-        if report.identity in self._identities:
+        if report.identity in self.identities:
             return None
-        outcome = decide_after(report, self.current, self.reports)
+        outcome = decide_kept(report, self.current, self.earliest_final)
         self.trigger_event(
             self.StatusReported,
             id_sms=self.id_sms,
@@ -97,6 +132,7 @@ class Message(Aggregate):
             received_at=received_at,
             outcome=outcome,
             raw=raw,
+            **sent.fields(report),
         )
         return outcome
 
@@ -111,17 +147,23 @@ class Message(Aggregate):
         received_at: datetime
         outcome: str
         raw: str | None
+        id_sent: str | None = None  # as FirstReported's
+        reason: str | None = None
+        raw_encoding: str | None = None
+
+        report = property(lambda self: _report_of(self))
 
         def apply(self, aggregate: Message) -> None:  # type: ignore[override]
-            aggregate._hold(Report(self.state, self.time, self.instant))
+            aggregate._hold(self.report)
 
     def _hold(self, report: Report) -> None:
+        """Take a report in: constant work whatever the number held (a message with 40,000
+        reports must cost 40,000 times one, not its square)."""
         self.reports.append(report)
+        self.identities.add(report.identity)
         self.current = fold_step(self.current, report)
-
-    @property
-    def _identities(self) -> set[tuple[str, str]]:
-        return {r.identity for r in self.reports}
+        if report.final and (self.earliest_final is None or report.order < self.earliest_final):
+            self.earliest_final = report.order
 
     @property
     def final(self) -> bool:
@@ -140,9 +182,12 @@ class Held(msgspec.Struct, gc=False):
 
     id_sms: int
     version: int = 0  # of its last event; 0 while it has none
-    identities: tuple[tuple[str, str], ...] = ()  # of the reports held (a few: a tuple is quick)
+    # Of the reports held: a tuple while they are few (quick, and untracked by the collector),
+    # a set past FEW_REPORTS (a tuple's lookups and copies would make n reports cost n^2).
+    identities: tuple[tuple[str, ...], ...] | set[tuple[str, ...]] = ()
     current: Report | None = None
     earliest_final: tuple | None = None  # fold order of its earliest final report
+    last_received_at: datetime | None = None  # of its latest event: receipt times never go back
 
     def take(self, report: Report) -> str | None:
         """Hold a report and return its outcome; None for an exact repeat (nothing held)."""
@@ -154,7 +199,13 @@ class Held(msgspec.Struct, gc=False):
         return outcome
 
     def hold(self, report: Report) -> None:
-        self.identities += (report.identity,)
+        identities = self.identities
+        if type(identities) is set:
+            identities.add(report.identity)
+        elif len(identities) < FEW_REPORTS:
+            self.identities = (*identities, report.identity)
+        else:
+            self.identities = {*identities, report.identity}
         self.current = fold_step(self.current, report)
         if report.final and (self.earliest_final is None or report.order < self.earliest_final):
             self.earliest_final = report.order
@@ -166,14 +217,19 @@ def receive(
     report: Report,
     received_at: datetime,
     raw: str | None = None,
+    sent: Sent = NOT_SENT,
 ) -> tuple[Message, str | None]:
     """Add a report to a message, opening the message when it is new.
 
     Returns the message and the report's outcome (None for an exact repeat: nothing recorded).
     """
     if message is None:
-        return Message.first_report(id_sms, report, received_at, raw), decide(report, ())
-    return message, message.report(report, received_at, raw)
+        opened = Message.first_report(id_sms, report, received_at, raw, sent)
+        return opened, decide(report, ())
+    return message, message.report(report, received_at, raw, sent)
+
+
+FEW_REPORTS = 8  # Held keeps up to this many identities in a tuple, more in a set
 
 
 MESSAGE_TOPIC = get_topic(Message)

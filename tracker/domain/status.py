@@ -27,7 +27,9 @@ FINAL_STATES: frozenset[str] = frozenset(s for s, r in RANKS.items() if r == FIN
 # What a report did when it arrived, decided once at receipt and recorded in its event.
 APPLIED = "applied"  # it became the message's current state
 SUPERSEDED = "superseded"  # a report of equal or higher rank already stood at or before its time
-REJECTED = "rejected"  # it comes after a final state in the fold: an illegal transition
+# it comes after a final state in the fold (an illegal transition), or a value of its item
+# could not be read (the report's reason says which); stored, never changes the state
+REJECTED = "rejected"
 UNKNOWN_STATE = "unknown_state"  # its state is not one the rules know; stored, never folded
 OUTCOMES = (APPLIED, SUPERSEDED, REJECTED, UNKNOWN_STATE)
 
@@ -46,20 +48,26 @@ class Report(msgspec.Struct, frozen=True, gc=False):
     Two reports are the same report when their state and raw time are equal; ``instant`` is
     derived from the raw time, so it never distinguishes them. Plain values with no cycles, so
     the garbage collector never tracks one (writers and views keep tens of thousands).
+
+    A report with a ``reason`` was rejected at receipt: a value of its item could not be read
+    (a lone surrogate, bytes that are not UTF-8, a key given twice, a time with no UTC instant).
+    It is kept in the history with that reason and never folded; its state and time are the
+    texts as sent, and the reason (which quotes what was wrong) is part of its identity.
     """
 
     state: str
     time: str
     instant: datetime | None = None
-    # Derived from the three above at construction (the fold reads them on every step); never
+    reason: str | None = None
+    # Derived from the four above at construction (the fold reads them on every step); never
     # passed: whatever is, is overwritten.
     order: tuple = ()  # fold_order()
-    rank: int | None = None  # None: unknown state
+    rank: int | None = None  # None: unknown state, or rejected at receipt
     final: bool = False
-    identity: tuple[str, str] = ("", "")  # (state, time): what makes two reports the same
+    identity: tuple[str, ...] = ("", "")  # (state, time[, reason]): what makes two reports the same
 
     def __post_init__(self) -> None:
-        rank = RANKS.get(self.state)
+        rank = RANKS.get(self.state) if self.reason is None else None
         ranked = -1 if rank is None else rank  # unknown states sort first among equal times
         if self.instant is None:
             order = (0, 0.0, ranked, self.state, self.time)
@@ -68,7 +76,10 @@ class Report(msgspec.Struct, frozen=True, gc=False):
         force_setattr(self, "order", order)
         force_setattr(self, "rank", rank)
         force_setattr(self, "final", rank == FINAL_RANK)
-        force_setattr(self, "identity", (self.state, self.time))
+        identity = (self.state, self.time)
+        force_setattr(
+            self, "identity", identity if self.reason is None else (*identity, self.reason)
+        )
 
 
 def fold_order(report: Report) -> tuple:
@@ -144,8 +155,11 @@ def decide(report: Report, held: Iterable[Report]) -> str:
     """What ``report`` does on arrival at a message that already holds ``held``.
 
     ``applied`` when it becomes the current state; ``rejected`` when a final report precedes it
-    in fold order (it would be a transition out of a final state); otherwise ``superseded``.
+    in fold order (it would be a transition out of a final state) or when it was rejected at
+    receipt (it has a reason); otherwise ``superseded``.
     """
+    if report.reason is not None:
+        return REJECTED
     if not is_known(report.state):
         return UNKNOWN_STATE
     known = list(_distinct_known(held))
@@ -171,6 +185,8 @@ def decide_kept(report: Report, current: Report | None, earliest_final: tuple | 
     """``decide(report, held)`` from what a writer keeps of ``held``: ``current = fold(held)``
     and the fold order of its earliest final report (None without one). A property test holds
     it equal to ``decide``."""
+    if report.reason is not None:
+        return REJECTED
     if not is_known(report.state):
         return UNKNOWN_STATE
     if current is None or prevails(current, report) is report:
@@ -181,8 +197,8 @@ def decide_kept(report: Report, current: Report | None, earliest_final: tuple | 
 
 
 def _distinct_known(reports: Iterable[Report]) -> Iterable[Report]:
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     for report in reports:
-        if report.state in RANKS and report.identity not in seen:
+        if report.rank is not None and report.identity not in seen:
             seen.add(report.identity)
             yield report
