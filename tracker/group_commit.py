@@ -11,19 +11,53 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
+from tracker.application import Batch, Receipt, Status, StoreUnavailable, Tracker
 
 log = logging.getLogger("tracker.writer")
 
 
 @dataclass(slots=True)
 class _Pending:
+    """A batch on its way to a commit: the whole of it, or a slice of a large one (then its
+    other slices follow it, one commit at a time, and the receipt covers them all)."""
+
     batch: Batch
     future: Future[Receipt]
+    rest: tuple[Status, ...] = ()  # the large batch's statuses still to come after this slice
+    stored: set[int] = field(default_factory=set)  # ids stored by its slices so far
+    missed: set[int] = field(default_factory=set)  # ids some slice could not store
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def take(self, receipt: Receipt) -> Receipt | None:
+        """This slice's receipt; the whole batch's once the last slice is in, else None."""
+        if not self.rest and not self.receipts:  # the common case: one batch, one commit
+            return receipt
+        self.receipts.append(receipt)
+        self.stored |= receipt.stored
+        self.missed |= {s.id_sms for s in self.batch.statuses} - receipt.stored
+        if self.rest:
+            return None
+        outcomes: Counter[str] = Counter()
+        for r in self.receipts:
+            outcomes.update(r.outcomes)
+        return Receipt(
+            stored=frozenset(self.stored - self.missed),  # every item of an id, or not the id
+            outcomes=dict(outcomes),
+            duplicates=sum(r.duplicates for r in self.receipts),
+            quarantined=sum(r.quarantined for r in self.receipts),
+            attempts=max(r.attempts for r in self.receipts),
+        )
+
+    def next_slice(self, size: int) -> _Pending:
+        """The next slice of the large batch, carrying what the earlier ones stored."""
+        self.batch = Batch(self.rest[:size], (), self.batch.received_at)
+        self.rest = self.rest[size:]
+        return self
 
 
 _STOP = object()
@@ -47,7 +81,14 @@ class GroupCommit:
         self.groups = 0  # transactions committed or attempted, for tests and metrics
 
     def submit(self, batch: Batch) -> Future[Receipt]:
-        """Queue a batch; the future resolves to its receipt once it is committed."""
+        """Queue a batch; the future resolves to its receipt once it is committed.
+
+        A batch of more than ``max_reports`` statuses is committed a slice of that many at a
+        time, each slice queued again behind whatever other batches came meanwhile: one large
+        body never holds the writer for longer than one group, and other senders are served
+        between its slices. Its receipt comes once every slice is committed (an id whose items
+        span slices is acknowledged only if all of them were stored); should a slice fail, the
+        whole batch fails (its earlier slices stay stored: a resend finds them duplicates)."""
         with self._started:
             if not self._thread.is_alive():
                 self._thread.start()
@@ -56,7 +97,12 @@ class GroupCommit:
         # awaited when the request's task is cancelled) cannot cancel it under the writer,
         # whose thread would then die answering it.
         future.set_running_or_notify_cancel()
-        self._queue.put(_Pending(batch, future))
+        statuses, size = batch.statuses, self.max_reports
+        if len(statuses) > size:
+            first = Batch(statuses[:size], batch.unusable, batch.received_at)
+            self._queue.put(_Pending(first, future, rest=statuses[size:]))
+        else:
+            self._queue.put(_Pending(batch, future))
         return future
 
     def close(self) -> None:
@@ -66,14 +112,18 @@ class GroupCommit:
             self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
+        stopping = False  # once asked to stop: commit what is queued (the rest of large
+        while True:  # batches included, which their slices' commits queue again), then stop
+            try:
+                first = self._queue.get(block=not stopping)
+            except queue.Empty:
+                return
             if first is _STOP:
-                return
+                stopping = True
+                continue
             group, stop = self._gather(first)  # type: ignore[arg-type]
+            stopping = stopping or stop
             self._commit(group)
-            if stop:
-                return
 
     def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
         group = [first]
@@ -111,4 +161,8 @@ class GroupCommit:
         if self.on_commit:
             self.on_commit()
         for pending, receipt in zip(group, receipts, strict=True):
-            pending.future.set_result(receipt)
+            whole = pending.take(receipt)
+            if whole is not None:
+                pending.future.set_result(whole)
+            else:  # the next slice of a large batch, behind what came meanwhile
+                self._queue.put(pending.next_slice(self.max_reports))

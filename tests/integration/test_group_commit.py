@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support import hold_commits
-from tracker.application import Batch, Status, StoreUnavailable
+from tracker.application import Batch, Receipt, Status, StoreUnavailable
 from tracker.group_commit import GroupCommit
 
 
@@ -98,3 +98,57 @@ def test_a_caller_that_stops_waiting_does_not_stop_the_writer(tracker):
     finally:
         writer.close()
     assert [e.state for e in tracker.history(1)] == ["send"]  # stored all the same
+
+
+def test_a_large_batch_is_committed_in_slices_with_other_senders_served_between(tracker):
+    """One body never holds the writer for more than one group: a batch of 3 slices lets a
+    batch that came after it be committed before its second slice."""
+    writer = GroupCommit(tracker, max_reports=100)
+    committed: list[list[int]] = []  # the batches' sizes, group by group
+    record_batches = tracker.record_batches
+
+    def record(batches):
+        committed.append([len(b.statuses) for b in batches])
+        return record_batches(batches)
+
+    tracker.record_batches = record
+    release = hold_commits(tracker)
+    try:
+        times = [f"2011-01-01 12:{n // 60:02d}:{n % 60:02d}" for n in range(250)]
+        large = writer.submit(
+            batch(*(Status(1, "deliver", t) for t in times), Status(2, "send", ""))
+        )
+        small = writer.submit(batch(Status(3, "send", "")))
+        release.set()
+        receipts = large.result(timeout=30), small.result(timeout=30)
+    finally:
+        writer.close()
+    assert committed == [[100], [1, 100], [51]]  # the small batch before the second slice
+    assert [r.stored for r in receipts] == [frozenset({1, 2}), frozenset({3})]
+    assert receipts[0].outcomes == {"applied": 2, "superseded": 249}  # all 251, once each
+    assert len(tracker.history(1)) == 250 and len(tracker.history(2)) == 1
+
+
+def test_an_id_is_acknowledged_only_when_every_slice_holding_it_was_stored(tracker):
+    writer = GroupCommit(tracker, max_reports=2)
+    record_batches = tracker.record_batches
+    slices = iter([record_batches, lambda batches: [Receipt(frozenset())]])  # 2nd: contention
+
+    def record(batches):
+        return next(slices, record_batches)(batches)
+
+    tracker.record_batches = record
+    try:
+        receipt = writer.submit(
+            batch(Status(5, "send", ""), Status(6, "send", ""), Status(5, "read", ""))
+        ).result(timeout=30)
+    finally:
+        writer.close()
+    assert receipt.stored == {6}  # 5's second item was in the slice that stored nothing
+
+
+def test_closing_the_writer_commits_every_slice_of_a_large_batch_first(tracker):
+    writer = GroupCommit(tracker, max_reports=10)
+    future = writer.submit(batch(*(Status(n, "send", "") for n in range(95))))
+    writer.close()
+    assert future.result(timeout=1).stored == frozenset(range(95))
