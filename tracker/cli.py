@@ -295,13 +295,14 @@ def history(
     if as_json:
         return _print_json(answer)
     table = Table(title=f"id_sms {number}: {answer.state or 'no known state'}")
-    for column in ("received (UTC)", "state", "time", "outcome", "state after"):
+    for column in ("received (UTC)", "id_sms as sent", "state", "time", "outcome", "state after"):
         table.add_column(column)
     for r in answer.reports:
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
+        outcome = r.outcome if r.reason is None else f"{r.outcome}: {r.reason}"
         table.add_row(
-            _when(r.received_at), r.state, r.time or "—", r.outcome, r.state_after or "—",
-            style=style,
+            _when(r.received_at), msgspec.json.encode(r.id_sms).decode(), r.state, r.time or "—",
+            outcome, r.state_after or "—", style=style,
         )  # fmt: skip
     OUT.print(table)
 

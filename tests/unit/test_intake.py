@@ -5,19 +5,23 @@ from __future__ import annotations
 import base64
 import json
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support import sample
 from tracker.application import Status
+from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY, ITEM
-from tracker.web.intake import BodyError, read_body
+from tracker.web.intake import BodyError, _elements, _members, read_body
 
 
 def test_the_contract_example_is_read_as_two_statuses():
     intake = read_body(sample("contract-example.json"))
     assert intake.statuses == [
         Status(3234, "deliver", "2011-01-01 12:57:46"),
-        Status(3235, "send", ""),
+        Status(3235, "send", "", sent="3235"),  # the id as sent: a string
     ]
     assert intake.unusable == []
     assert intake.acknowledgement(frozenset({3234, 3235})) == [
@@ -98,13 +102,19 @@ def test_an_empty_array_is_an_empty_batch():
     assert intake.acknowledgement(frozenset()) == []
 
 
-def test_an_item_with_invalid_utf8_is_quarantined_as_base64_and_the_rest_kept():
+def test_an_item_with_invalid_utf8_is_a_rejected_report_kept_as_base64_and_the_rest_kept():
     body = sample("invalid-utf8-in-one-item.bin")
     intake = read_body(body)
-    assert [s.id_sms for s in intake.statuses] == [6001]
-    [bad] = intake.unusable
-    assert bad.encoding == "base64"
-    assert b"6002" in base64.b64decode(bad.raw)
+    good, bad = intake.statuses
+    assert (good.id_sms, good.reason) == (6001, None)
+    assert bad.id_sms == 6002 and "not readable: bytes that are not UTF-8" in bad.reason
+    assert (
+        bad.raw_encoding == "base64"
+        and base64.b64decode(bad.raw) == body[body.index(b'{"id_sms": 6002') : -1]
+    )
+    assert bad.time == '"\\xff\\xfe"'  # the value as sent, its bytes escaped to be shown
+    assert intake.unusable == []
+    assert intake.acknowledgement(frozenset({6001, 6002})) == [{"id_sms": 6001}, {"id_sms": 6002}]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +125,11 @@ def test_an_item_with_invalid_utf8_is_quarantined_as_base64_and_the_rest_kept():
         (b"", "the body is empty"),
         (b"   ", "the body is empty"),
         (b'"[]"', "expected a JSON array of statuses, got a string"),
-        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'[{"id_sms": 1, "state": "send"}] [1]', "not valid JSON"),
+        (b'[{"id_sms": 1, "state": "s}]', "not valid JSON"),
+        (b'[{"id_sms": 1},,{"id_sms": 2}]', "not valid JSON"),
+        (b'[{"id_sms": 1},]', "not valid JSON"),
+        ('[{"id_sms": 1, "state": "send"}]'.encode("utf-16"), "not UTF-8"),
         (b'[{"id_sms": 1}', "the body is not valid JSON"),
     ],
 )
@@ -129,3 +143,124 @@ def test_a_body_that_is_not_a_json_array_is_refused_whole_and_quarantined(body, 
 def test_a_leading_utf8_byte_order_mark_is_ignored():
     intake = read_body(b"\xef\xbb\xbf" + b'[{"id_sms": 7, "time": "", "state": "send"}]')
     assert [s.id_sms for s in intake.statuses] == [7]
+
+
+GOOD = b'{"id_sms": 1, "time": "", "state": "send"}'
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "why"),
+    [
+        (b'{"id_sms": 8003, "time": "", "state": "\\ud800"}', "state", "lone surrogate"),
+        (b'{"id_sms": 8003, "time": "\\udfff", "state": "send"}', "time", "lone surrogate"),
+        (b'{"id_sms": 8003, "time": "", "state": "de\xffliver"}', "state", "not UTF-8"),
+        (b'{"id_sms": 8003, "time": 1e400, "state": "deliver"}', "time", "out of range"),
+        (b'{"id_sms": 8003, "time": ' + b"9" * 5000 + b', "state": "deliver"}', "time", ""),
+        (b'{"id_sms": 8003, "time": 1714557600, "state": "deliver"}', "time", "not a string"),
+        (b'{"id_sms": 8003, "state": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "state", "deep"),
+        (b'{"id_sms": 8003, "time": "", "state": "send", "state": "deliver"}', "state", "given 2"),
+        (b'{"id_sms": 8003, "time": "", "state": "send", "st\\u0061te": "read"}', "state", "given"),
+        (b'{"id_sms": 8003, "time": "", "time": "", "state": "send"}', "time", "given 2 times"),
+    ],
+)
+def test_an_unreadable_or_ambiguous_value_makes_a_rejected_report_of_its_message_only(
+    item, field, why
+):
+    """The id can be read, so the item is in its message's history (rejected, with the
+    reason and the raw item); the good item beside it is stored as usual."""
+    intake = read_body(b"[" + GOOD + b", " + item + b"]")
+    good, rejected = intake.statuses
+    assert (good, intake.unusable) == (Status(1, "send", ""), [])
+    assert rejected.id_sms == 8003 and rejected.reason.startswith(("the key", field))
+    assert why in rejected.reason
+    raw = rejected.raw if rejected.raw_encoding is None else base64.b64decode(rejected.raw)
+    assert raw == (item.decode() if rejected.raw_encoding is None else item)
+    assert intake.acknowledgement(frozenset({1, 8003})) == [{"id_sms": 1}, {"id_sms": 8003}]
+
+
+def test_an_item_naming_two_messages_is_a_rejected_report_of_each():
+    intake = read_body(b'[{"id_sms": 516, "id_sms": "517", "time": "", "state": "send"}]')
+    assert [(s.id_sms, s.sent) for s in intake.statuses] == [(516, None), (517, "517")]
+    assert all("id_sms is given 2 times" in s.reason for s in intake.statuses)
+    assert intake.acknowledgement(frozenset({516, 517})) == [{"id_sms": 516}, {"id_sms": "517"}]
+
+
+def test_the_id_is_kept_as_sent_when_it_was_a_string():
+    intake = read_body(b'[{"id_sms": "03234", "time": "", "state": "send"}, ' + GOOD + b"]")
+    assert [(s.id_sms, s.sent) for s in intake.statuses] == [(3234, "03234"), (1, None)]
+    assert intake.acknowledgement(frozenset({3234, 1})) == [{"id_sms": "03234"}, {"id_sms": 1}]
+
+
+def test_an_unreadable_key_is_none_of_the_contract_and_the_item_keeps_its_raw_json():
+    intake = read_body(b'[{"id_sms": 9, "time": "", "state": "send", "\\ud800": 1}]')
+    [status] = intake.statuses
+    assert (status.state, status.reason) == ("send", None)
+    assert status.raw == '{"id_sms": 9, "time": "", "state": "send", "\\ud800": 1}'
+
+
+def test_a_deeply_nested_item_is_quarantined_and_the_body_still_read():
+    intake = read_body(b"[" + GOOD + b", " + b"[" * 100_000 + b"]" * 100_000 + b"]")
+    assert [s.id_sms for s in intake.statuses] == [1]
+    [item] = intake.unusable
+    assert item.reason == "item is an array, not an object"
+
+
+# Items as a hostile sender writes them: the contract's keys with any JSON value, extra keys,
+# keys given twice, and values no reader takes (lone surrogates, huge numbers, deep nesting).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=5,
+).map(lambda v: json.dumps(v).encode())
+odd_values = st.sampled_from(
+    [b'"\\ud800"', b'"a\xffb"', b"1e400", b"9" * 400, b"[" * 600 + b"]" * 600, b'"\\u0000"']
+)
+ids = st.integers(0, 2**63 - 1).map(lambda n: str(n).encode()) | st.integers(0, 99).map(
+    lambda n: b'"%d"' % n
+)
+keys = st.sampled_from([b'"id_sms"', b'"state"', b'"time"', b'"st\\u0061te"', b'"x"', b'"\\ud800"'])
+members = st.lists(st.tuples(keys, json_values | odd_values | ids), max_size=6)
+
+
+def item_with(pairs: list[tuple[bytes, bytes]]) -> bytes:
+    return b"{" + b", ".join(k + b": " + v for k, v in pairs) + b"}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(members, max_size=6))
+def test_every_item_is_stored_in_each_message_it_names_or_quarantined(items):
+    """Nothing in one item costs another: each item with a readable id_sms is a status of each
+    message it names, every other item is quarantined; a rejected one keeps its raw bytes."""
+    body = b"[" + b", ".join(item_with(pairs) for pairs in items) + b"]"
+    intake = read_body(body)
+    statuses, unusable = iter(intake.statuses), iter(intake.unusable)
+    for pairs in items:
+        named = []
+        for key, value in pairs:
+            if key == b'"id_sms"':
+                try:
+                    number = message_number(msgspec.json.decode(value))
+                except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+                    number = None
+                if number is not None and number not in named:
+                    named.append(number)
+        if not named:
+            assert next(unusable).kind == ITEM
+            continue
+        for number in named:
+            status = next(statuses)
+            assert status.id_sms == number
+            if status.raw is not None:
+                raw = base64.b64decode(status.raw) if status.raw_encoding else status.raw.encode()
+                assert raw == item_with(pairs)
+    assert next(statuses, None) is None and next(unusable, None) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["id_sms", "state", "time", "x"]), st.text())))
+def test_the_structural_scan_splits_items_and_members_as_a_json_reader_does(items):
+    body = json.dumps(items).encode()
+    assert [json.loads(i) for i in _elements(body, 0)[0]] == items
+    for item in items:
+        raw = json.dumps(item).encode()
+        assert [(json.loads(k), json.loads(v)) for k, v in _members(raw)] == list(item.items())

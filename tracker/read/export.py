@@ -25,7 +25,10 @@ MESSAGE_FIELDS = (
     "id_sms", "state", "time", "instant", "final", "conflict", "reports",
     "first_received_at", "last_received_at", "delivered_at",
 )  # fmt: skip
-REPORT_FIELDS = ("id_sms", "received_at", "state", "time", "instant", "outcome", "raw")
+REPORT_FIELDS = (
+    "id_sms", "id_sms_as_sent", "received_at", "state", "time", "instant", "outcome", "reason",
+    "raw", "raw_encoding",
+)  # fmt: skip
 PAGE = 5000
 
 
@@ -45,12 +48,16 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
         for f in facts:
             yield {
                 "id_sms": f.id_sms,
+                # its JSON text: 3234 or "3234" (CSV and Parquet cells would lose the type)
+                "id_sms_as_sent": str(f.id_sms) if f.id_sent is None else f'"{f.id_sent}"',
                 "received_at": iso(f.received_at),
                 "state": f.state,
                 "time": f.time,
                 "instant": iso(f.instant),
                 "outcome": f.outcome,
+                "reason": f.report.reason,
                 "raw": f.raw,
+                "raw_encoding": f.raw_encoding or "utf-8",
             }
 
 

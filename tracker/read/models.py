@@ -21,12 +21,15 @@ class ReportRecord(msgspec.Struct):
     """One stored report, as received, with what it did on arrival."""
 
     received_at: datetime
+    id_sms: int | str  # as the platform sent it: 3234, or "3234", or "03234"
     state: str
     time: str
     instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
     outcome: str  # applied | superseded | rejected | unknown_state
     state_after: str | None  # the message's state once this report had arrived
+    reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
     raw: str | None = None  # the item's JSON when it was not in the documented plain form
+    raw_encoding: str = "utf-8"  # or base64, when the item's bytes were not UTF-8
 
 
 class MessageHistory(msgspec.Struct):

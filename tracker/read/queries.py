@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
-from tracker.domain.status import Report, states_after
+from tracker.domain.status import states_after
 from tracker.read.models import (
     DailyDelivery,
     DeliveryPercentiles,
@@ -63,7 +63,7 @@ def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> Mes
         events = [e for e in events if e.received_at <= as_of]
     if not events:
         return None
-    after = states_after(Report(e.state, e.time, e.instant) for e in events)
+    after = states_after(e.report for e in events)
     return MessageHistory(
         id_sms=id_sms,
         state=after[-1].state if after[-1] else None,
@@ -71,12 +71,15 @@ def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> Mes
         reports=[
             ReportRecord(
                 received_at=e.received_at,
+                id_sms=id_sms if e.id_sent is None else e.id_sent,
                 state=e.state,
                 time=e.time,
                 instant=e.instant,
                 outcome=e.outcome,
                 state_after=a.state if a else None,
+                reason=e.reason,
                 raw=e.raw,
+                raw_encoding=e.raw_encoding or "utf-8",
             )
             for e, a in zip(events, after, strict=True)
         ],

@@ -52,6 +52,9 @@ class _StoredReport(msgspec.Struct, gc=False):
     outcome: str
     instant: _Stamp | None = None
     raw: str | None = None
+    id_sent: str | None = None
+    reason: str | None = None
+    raw_encoding: str | None = None
 
 
 class _StoredQuarantine(msgspec.Struct):
@@ -104,7 +107,7 @@ class EventLog:
         self.datastore = datastore
         # Many events share their report (state, time, instant) and their receipt time.
         self._moments = Memo(datetime.fromisoformat, REMEMBERED)  # by ISO text
-        self._reports = Memo(self._new_report, REMEMBERED)  # by (state, time, instant text)
+        self._reports = Memo(self._new_report, REMEMBERED)  # by (state, time, instant, reason)
 
     def head(self) -> int:
         """The last notification id in the store (0 when it is empty)."""
@@ -141,17 +144,19 @@ class EventLog:
         return [
             Fact(
                 stored.id_sms,
-                reports[(stored.state, stored.time, _text(stored.instant))],
+                reports[(stored.state, stored.time, _text(stored.instant), stored.reason)],
                 moments[stored.received_at.text],
                 stored.outcome,
                 stored.raw,
+                stored.id_sent,
+                stored.raw_encoding,
             )
             for stored in _decode_reports(_without_nul(b"[" + b",".join(states) + b"]"))
         ]
 
-    def _new_report(self, key: tuple[str, str, str | None]) -> Report:
-        state, time, instant = key
-        return Report(state, time, None if instant is None else self._moments[instant])
+    def _new_report(self, key: tuple[str, str, str | None, str | None]) -> Report:
+        state, time, instant, reason = key
+        return Report(state, time, None if instant is None else self._moments[instant], reason)
 
     def _quarantined(self, originator_id: Any, state: bytes) -> Quarantined:
         item = _decode_quarantine(_without_nul(state))

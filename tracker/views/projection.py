@@ -31,6 +31,8 @@ class Fact(msgspec.Struct, gc=False):
     received_at: datetime
     outcome: str = ""
     raw: str | None = None
+    id_sent: str | None = None  # the id_sms as sent, when it was a JSON string
+    raw_encoding: str | None = None  # "base64" when raw holds bytes that were not UTF-8
 
     @property
     def state(self) -> str:

@@ -69,7 +69,8 @@ HEADERS = {
 OUTCOMES = {
     APPLIED: "it set the message's state",
     SUPERSEDED: "it left the state as it was: an equal or higher state is known",
-    REJECTED: "it comes after a final state: an illegal transition, kept but not applied",
+    REJECTED: "it comes after a final state (an illegal transition), or a value of its item "
+    "could not be read (the reason says which): kept, never applied",
     UNKNOWN_STATE: "its state is not one the rules know: kept, never applied",
 }
 
@@ -241,7 +242,7 @@ class Timeline:
     @classmethod
     def of(cls, history: MessageHistory) -> Timeline:
         records = history.reports
-        reports = [Report(r.state, r.time, r.instant) for r in records]
+        reports = [Report(r.state, r.time, r.instant, r.reason) for r in records]
         late = arrived_late(reports)
         order = sorted(range(len(reports)), key=lambda i: (reports[i].order, i))
         as_of_time = states_after(reports[i] for i in order)

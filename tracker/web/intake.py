@@ -1,13 +1,22 @@
 """Reading a webhook body: each item judged on its own, nothing usable dropped (no I/O here).
 
 The platform's items are ``{"id_sms", "time", "state"}``; docs/webhook.md describes what
-happens to every other shape. An item whose ``id_sms`` names a message is always stored (an odd
-state or time is stored as received); an item that names no message goes to quarantine.
+happens to every other shape. An item whose ``id_sms`` can be read is always stored in that
+message's history: as a report, or as a report rejected at receipt (with the reason) when a
+value the rules read cannot be (a lone surrogate, bytes that are not UTF-8, a key given twice,
+a time that is not a string, nesting too deep for a reader). An item that names no message
+goes to quarantine. Only a body that is not a JSON array at all is refused as a whole.
+
+Most bodies are the documented form exactly and are decoded in one typed pass (msgspec). Any
+other body is split into its items by scanning its structure (strings, brackets and commas
+only, at any depth, values left unread), and each item is read on its own.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +28,8 @@ from tracker.domain.quarantine import BODY, ITEM
 
 # Everything msgspec raises on input it cannot read (bad UTF-8, too deep, numbers out of range).
 _UNREADABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+_decode = msgspec.json.decode
+KEYS = ("id_sms", "state", "time")  # the contract's keys: each must come once
 
 
 class PlainItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,7 +41,7 @@ class PlainItem(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class BodyError(Exception):
-    """The body as a whole is unusable (not JSON, or not an array): nothing is acknowledged."""
+    """The body as a whole is unusable (not a JSON array): nothing is acknowledged."""
 
     def __init__(self, problem: str, quarantine: Unusable):
         super().__init__(problem)
@@ -47,8 +58,10 @@ class Intake:
     # id token as it arrived (int or str) -> the message number it names; first-seen order
     tokens: dict[int | str, int] = field(default_factory=dict)
 
-    def add(self, token: int | str, number: int, state: str, time: str, raw: str | None) -> None:
-        self.statuses.append(Status(number, state, time, raw))
+    def add(self, token: int | str, number: int, state: str, time: str, **more: Any) -> None:
+        """A status for message ``number``; ``more`` as ``Status`` takes it (raw, reason, ...)."""
+        sent = token if type(token) is str else None
+        self.statuses.append(Status(number, state, time, sent=sent, **more))
         self.tokens.setdefault(token, number)
 
     def acknowledgement(self, stored: frozenset[int]) -> list[dict[str, int | str]]:
@@ -64,95 +77,212 @@ def read_body(body: bytes) -> Intake:
 
     A leading UTF-8 byte order mark is ignored (RFC 8259 lets a reader do so)."""
     body = body.removeprefix(UTF8_BOM)
+    intake = _read_plain(body)
+    if intake is None:
+        intake = Intake()
+        for item in _items(body):
+            _read_item(item, intake)
+    return intake
+
+
+def _read_plain(body: bytes) -> Intake | None:
+    """The body when it is the documented form exactly, read in one typed pass; None otherwise
+    (then each item is read on its own, which also finds what this pass cannot see)."""
+    if b"\\" in body:  # an escape may spell a key twice ("st\u0061te"): read item by item
+        return None
     try:
-        plain = msgspec.json.decode(body, type=list[PlainItem])
+        items = _decode(body, type=list[PlainItem])
     except _UNREADABLE:
-        return _read_items(body)
+        return None
+    n = len(items)
+    # A key given twice is kept silently by any decoder (the last one wins): with no escapes,
+    # each key appears exactly once per item, as itself (a value that looks like a key makes
+    # the count differ too, and is then read item by item: slower, never wrong).
+    if body.count(b'"state"') != n or body.count(b'"time"') != n or body.count(b'"id_sms"') != n:
+        return None
     intake = Intake()
-    for item in plain:
+    for item in items:
         number = message_number(item.id_sms)
         if number is None:  # the slow path says why, and keeps the raw item
-            return _read_items(body)
-        intake.add(item.id_sms, number, item.state, item.time, None)
+            return None
+        intake.add(item.id_sms, number, item.state, item.time)
     return intake
 
 
-def _read_items(body: bytes) -> Intake:
+def _items(body: bytes) -> list[bytes]:
+    """The body's items as raw JSON; BodyError (with the body quarantined) when it is not an
+    array. msgspec splits a well-formed array quickest; what it refuses inside an item (a lone
+    surrogate, nesting deeper than it reads) the structural scan splits all the same."""
     try:
-        items = msgspec.json.decode(body, type=list[msgspec.Raw])
-    except _UNREADABLE as e:
-        problem = _body_problem(body, e)
-        raise BodyError(problem, _quarantined(BODY, body, problem)) from None
-    intake = Intake()
-    for raw in items:
-        _read_item(bytes(raw), intake)
-    return intake
+        return [bytes(raw) for raw in _decode(body, type=list[msgspec.Raw])]
+    except _UNREADABLE:
+        pass
+    start = len(body) - len(body.lstrip())
+    if body[start : start + 1] == b"[" and not _utf16_or_32(body):
+        split = _elements(body, start)
+        if split is not None and not body[split[1] :].strip() and b"" not in split[0]:
+            return split[0]
+    problem = _body_problem(body)
+    raise BodyError(problem, _quarantined(BODY, body, problem))
 
 
 def _read_item(raw: bytes, intake: Intake) -> None:
+    members = _members(raw)
+    if members is None:
+        intake.unusable.append(_quarantined(ITEM, raw, _not_an_object(raw)))
+        return
+    values: dict[str, list[bytes]] = {}
+    for key, value in members:
+        with suppress(*_UNREADABLE):  # a key that is not text is none of the contract's
+            values.setdefault(_decode(key, type=str), []).append(value)
+    ids = _ids(values.get("id_sms", []))
+    if isinstance(ids, str):
+        intake.unusable.append(_quarantined(ITEM, raw, ids))
+        return
+    problems = [] if len(values["id_sms"]) == 1 else [_given_twice("id_sms", values["id_sms"])]
+    state = _field(values, "state", problems, strings_only=False)
+    time = _field(values, "time", problems, strings_only=True)
+    text, encoding = _text(raw)
+    if encoding is not None and not problems:  # bytes that are not UTF-8 outside those fields
+        problems.append("the item holds bytes that are not UTF-8 (kept as base64)")
+    plain = (
+        not problems
+        and values.keys() == set(KEYS)
+        and len(members) == 3
+        and (all(_is_string(values[k][0]) for k in ("state", "time")))
+    )
+    reason = "; ".join(problems) or None
+    for token, number in ids.items():
+        intake.add(
+            token,
+            number,
+            state,
+            time,
+            raw=None if plain else text,
+            reason=reason,
+            raw_encoding=encoding,
+        )
+
+
+def _ids(values: list[bytes]) -> dict[int | str, int] | str:
+    """The message numbers an item's id_sms values name, by the token as sent; or why it
+    names none. Given twice, each value that names a message gets the item (as rejected)."""
+    if not values:
+        return "item has no id_sms"
+    named: dict[int | str, int] = {}
+    for value in values:
+        try:
+            token = _decode(value)
+        except _UNREADABLE:
+            continue
+        number = message_number(token)
+        if number is not None and number not in named.values():
+            named[token] = number
+    if named:
+        return named
+    shown = ", ".join(_shorten(_shown(v)) for v in values)
+    return f"id_sms {shown} is not an integer from 0 to 2^63-1"
+
+
+def _field(
+    values: dict[str, list[bytes]], key: str, problems: list[str], strings_only: bool
+) -> str:
+    """A field as the text the rules see, noting in ``problems`` what makes the item rejected.
+
+    A string as it is; missing or null, blank; any other JSON value its text (a state never
+    known, a time rejected: only a string is a time). Unreadable or given twice: the JSON as
+    sent, never a known state or a time, and the item is rejected."""
+    given = values.get(key, [])
+    if len(given) > 1:
+        problems.append(_given_twice(key, given))
+        return " | ".join(_shown(v) for v in given)
+    if not given:
+        return ""
     try:
-        item = msgspec.json.decode(raw)
+        value = _decode(given[0])
     except _UNREADABLE as e:
-        intake.unusable.append(_quarantined(ITEM, raw, f"item is not readable JSON: {e}"))
-        return
-    if not isinstance(item, dict):
-        reason = f"item is {_json_type(item)}, not an object"
-        intake.unusable.append(_quarantined(ITEM, raw, reason))
-        return
-    if "id_sms" not in item:
-        intake.unusable.append(_quarantined(ITEM, raw, "item has no id_sms"))
-        return
-    token = item["id_sms"]
-    number = message_number(token)
-    if number is None:
-        reason = f"id_sms {_shorten(raw_json(token))} is not an integer from 0 to 2^63-1"
-        intake.unusable.append(_quarantined(ITEM, raw, reason))
-        return
-    plain = set(item) == {"id_sms", "state", "time"} and all(
-        isinstance(item[k], str) for k in ("state", "time")
-    )
-    intake.add(
-        token,
-        number,
-        _text(item.get("state")),
-        _text(item.get("time")),
-        None if plain else raw.decode(),
-    )
-
-
-def _text(value: Any) -> str:
-    """A field as the text the rules see: strings as they are, a missing or null field blank,
-    anything else its JSON text (never a known state or a parseable time)."""
+        problems.append(f"{key} {_shorten(_shown(given[0]))} is not readable: {_why(given[0], e)}")
+        return _shown(given[0])
     if value is None:
         return ""
-    return value if isinstance(value, str) else raw_json(value)
+    if isinstance(value, str):
+        return value
+    if strings_only:
+        problems.append(f"{key} is {_json_type(value)}, not a string")
+    return _shown(given[0])
 
 
-def raw_json(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
+def _given_twice(key: str, given: list[bytes]) -> str:
+    shown = ", ".join(_shorten(_shown(v)) for v in given)
+    return f"the key {key} is given {len(given)} times ({shown}): ambiguous"
+
+
+def _why(value: bytes, error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "bytes that are not UTF-8"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, msgspec.ValidationError) and "out of range" in str(error):
+        return "a number out of range"
+    if _SURROGATE.search(value):
+        return "a lone surrogate escape (not a character)"
+    return str(error)
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _is_string(value: bytes) -> bool:
+    return value[:1] == b'"'
+
+
+def _shown(value: bytes) -> str:
+    """Raw JSON as text to show: exactly as sent, bytes that are not UTF-8 as \\x escapes."""
+    return value.decode("utf-8", "backslashreplace")
+
+
+def _text(raw: bytes) -> tuple[str, str | None]:
+    """An item's raw bytes as stored text: itself when UTF-8, else base64 (and the encoding)."""
+    try:
+        return raw.decode(), None
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode(), "base64"
 
 
 def _quarantined(kind: str, raw: bytes, reason: str) -> Unusable:
+    text, encoding = _text(raw)
+    return Unusable(kind, text, reason, encoding=encoding or "utf-8")
+
+
+def _not_an_object(raw: bytes) -> str:
+    if raw[:1] == b"[":  # at whatever depth it goes on
+        return "item is an array, not an object"
     try:
-        return Unusable(kind, raw.decode(), reason)
-    except UnicodeDecodeError:
-        return Unusable(kind, base64.b64encode(raw).decode(), reason, encoding="base64")
+        value = _decode(raw)
+    except _UNREADABLE as e:
+        return f"item is not readable JSON: {_why(raw, e)}"
+    return f"item is {_json_type(value)}, not an object"
 
 
-def _body_problem(body: bytes, error: Exception) -> str:
+def _body_problem(body: bytes) -> str:
     if not body.strip():
         return "the body is empty; expected a JSON array of statuses"
-    if isinstance(error, msgspec.ValidationError):
-        try:
-            value = msgspec.json.decode(body)
-        except _UNREADABLE:
-            return f"the body is not valid JSON: {error}"
-        return f"expected a JSON array of statuses, got {_json_type(value)}"
-    if isinstance(error, UnicodeDecodeError):
-        return "the body is not valid UTF-8"
-    if isinstance(error, RecursionError):
-        return "the body is nested too deeply"
-    return f"the body is not valid JSON: {error}"
+    if _utf16_or_32(body):
+        return "the body is not UTF-8 (UTF-16 or UTF-32?); expected a JSON array of statuses"
+    try:
+        value = _decode(body)
+    except _UNREADABLE as e:
+        if body.lstrip()[:1] == b"[":  # an array whose structure is broken (its items are not)
+            return f"the body is not valid JSON: {e}"
+        return f"the body is not valid JSON: {_why(body, e)}"
+    return f"expected a JSON array of statuses, got {_json_type(value)}"
+
+
+def _utf16_or_32(body: bytes) -> bool:
+    """A byte order mark of UTF-16 or UTF-32, or NUL beside the opening bracket: the whole
+    body is in another encoding (NUL bytes elsewhere are bytes of an item, judged there)."""
+    head = body.lstrip()[:2]
+    return body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head or body[:1] == b"\x00"
 
 
 def _json_type(value: Any) -> str:
@@ -171,3 +301,63 @@ def _json_type(value: Any) -> str:
 
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# The structure of JSON text, values left unread: a complete string, a quote that opens none,
+# a bracket, a comma. Every byte of a string is inside its token, so brackets and commas
+# matched outside strings are structure, at whatever depth.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["\[\]{},]', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_CLOSER = {ord("["): ord("]"), ord("{"): ord("}")}
+_QUOTE, _COMMA = ord('"'), ord(",")
+
+
+def _elements(text: bytes, start: int) -> tuple[list[bytes], int] | None:
+    """The elements of the array or object that opens at ``text[start]``, split at its own
+    commas (whitespace stripped, empty ones kept as b""), and the index just past its close;
+    None when its structure is broken (a quote that opens no string, brackets that do not
+    match, no close). Iterative: any depth costs only the bytes it spans."""
+    closers = bytearray()
+    elements: list[bytes] = []
+    begin = start + 1
+    for match in _TOKENS.finditer(text, start):
+        at, end = match.span()
+        byte = text[at]
+        if byte == _QUOTE:
+            if end - at == 1:
+                return None
+        elif byte == _COMMA:
+            if len(closers) == 1:
+                elements.append(text[begin:at].strip())
+                begin = end
+        elif byte in _CLOSER:
+            closers.append(_CLOSER[byte])
+        elif not closers or closers.pop() != byte:
+            return None
+        elif not closers:
+            last = text[begin:at].strip()
+            if elements or last:
+                elements.append(last)
+            return elements, end
+    return None
+
+
+def _members(item: bytes) -> list[tuple[bytes, bytes]] | None:
+    """An object's members as (key as JSON, value as JSON), in order, duplicates kept; None
+    when the item is not an object or its structure is broken."""
+    if item[:1] != b"{":
+        return None
+    split = _elements(item, 0)
+    if split is None or split[1] != len(item):
+        return None
+    members = []
+    for element in split[0]:
+        key = _STRING.match(element)
+        if key is None:
+            return None
+        rest = element[key.end() :].lstrip()
+        value = rest[1:].strip()
+        if rest[:1] != b":" or not value:
+            return None
+        members.append((key.group(), value))
+    return members
