@@ -11,20 +11,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment
 
 from tracker.domain.ids import legacy_message_id, message_id
-from tracker.domain.message import Held, Message
+from tracker.domain.message import NOT_SENT, Held, Message, Sent
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
-from tracker.domain.timestamps import DEFAULT_ZONE, parse_time, zone
+from tracker.domain.timestamps import DEFAULT_ZONE, TimeOutOfRange, parse_time, zone
 from tracker.memo import Memo
 from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents, ReportRow
 
@@ -39,6 +40,9 @@ class Status(msgspec.Struct, frozen=True, gc=False):
     state: str
     time: str
     raw: str | None = None  # the item's JSON text, kept when it was not the plain documented form
+    sent: str | None = None  # the id_sms as sent when it was a JSON string ("03234")
+    reason: str | None = None  # why the item is rejected at receipt: a value could not be read
+    raw_encoding: str | None = None  # "base64" when raw holds bytes that were not UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +57,15 @@ class Unusable:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What one webhook request brought: its statuses, its unusable input, when it arrived."""
+    """What one webhook request brought: its statuses and its unusable input.
+
+    Its receipt time is stamped by the writer as it stores the batch (one clock, in the
+    order of the log); ``received_at`` replaces the clock's reading (imports, tests), and is
+    moved forward like it when the log already holds a later receipt."""
 
     statuses: tuple[Status, ...]
     unusable: tuple[Unusable, ...] = ()
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +86,28 @@ class StoreUnavailable(Exception):
     """The event store could not commit (down, locked, or contended past the retry budget)."""
 
 
-class WrittenMessages:
-    """The messages this process wrote lately, so that the next report for one of them needs no
-    read: bounded, least recently used out.
+class ReceiptBehind(Exception):
+    """The log's last event was received after the receipt time a group was stamped with."""
 
-    It stays correct with other writers: before each use it reads which messages the events
-    stored since its last write belong to, and forgets those (or everything, after a long
-    gap). A write that fails clears it. Another process writing between that check and our
-    insert (PostgreSQL, several hosts) makes the insert clash on the message's version, which is
-    retried with everything read again.
+
+class OutcomeUnknown(StoreUnavailable):
+    """Whether a batch was committed is not known (its receipt never came): it may have been.
+    The answer must not say it was not; the platform's resend finds out (a repeat)."""
+
+
+class WrittenMessages:
+    """What the writer knows of the store between groups: the messages it wrote lately (so
+    that the next report for one of them needs no read; bounded, least recently used out),
+    the position of the log it has seen, and the latest receipt time in the log.
+
+    It stays correct with other writers: before each use it reads the events stored since
+    its position, forgets their messages and moves its receipt clock past theirs (or forgets
+    everything, after a long gap). It stays correct if the log goes back under it (a restore
+    from a backup, a failover to a lagging replica): the event it saw last at its position
+    must still be there, or it forgets everything before deciding anything. A write that
+    fails clears it. Another process writing between that check and our insert (PostgreSQL,
+    several hosts) makes the insert clash on the message's version, which is retried with
+    everything read again.
     """
 
     def __init__(self, size: int = 50_000):
@@ -95,20 +116,65 @@ class WrittenMessages:
         # By id_sms. Held is plain values the garbage collector never tracks (a full collection
         # over 50,000 messages kept as tracked objects paused every request ~150 ms, measured).
         self._messages: OrderedDict[int, Held] = OrderedDict()
-        self._position = -1  # the notification id up to which it reflects the store; -1: none
+        # The event last seen at the position up to which it reflects the store:
+        # (notification id, originator id, version); None: nothing known.
+        self._mark: tuple[int, UUID, int] | None = None
+        # The latest receipt time stored, as far as seen: no receipt is stamped before it.
+        self.latest = datetime.min.replace(tzinfo=UTC)
 
     def catch_up(self, recorder: Any) -> int:
-        """Forget the messages written by others since our last write; the store's head."""
+        """Forget the messages written by others since our last look; the store's head."""
         head = recorder.max_notification_id() or 0
-        gap = head - self._position
-        if self._position < 0 or gap > FORGET_ALL_AFTER:
-            self._messages.clear()
-        elif gap > 0:
-            for notification in recorder.select_notifications(self._position + 1, gap, stop=head):
-                if notification.topic in REPORT_TOPICS:  # every report event names its id_sms
-                    self._messages.pop(_named(notification.state).id_sms, None)
-        self._position = head
+        mark = self._mark
+        if mark is not None and mark[0] <= head and head - mark[0] <= FORGET_ALL_AFTER:
+            page = recorder.select_notifications(mark[0], head - mark[0] + 1, stop=head)
+            if page and _mark_of(page[0]) == mark:
+                for notification in page[1:]:
+                    self._saw(notification, forget=True)
+                self._mark = _mark_of(page[-1])
+                return head
+            log.warning(
+                "the event store no longer holds event %d as this writer saw it (restored from "
+                "a backup? failed over?): forgetting every message in hand",
+                mark[0],
+            )
+        elif mark is not None and head < mark[0]:
+            log.warning(
+                "the event store's log ends at %d, before event %d that this writer saw "
+                "(restored from a backup? failed over?): forgetting every message in hand",
+                head,
+                mark[0],
+            )
+        self._messages.clear()
+        self._mark = None
+        if head:  # start afresh from the head: its receipt time is the latest in the log
+            for notification in recorder.select_notifications(head, 1, stop=head):
+                self._saw(notification, forget=False)
+                self._mark = _mark_of(notification)
         return head
+
+    def not_behind(self, earliest: datetime, last_event: bytes) -> None:
+        """Raise ``ReceiptBehind`` if the log's last event (seen under the store's write lock,
+        just before our insert) was received after ``earliest``, our group's first receipt
+        time: a writer on another host stored it since we looked. The group is then stamped
+        again, so that receipt times never go back in the order of the log."""
+        moment = self._moment(_seen(last_event))
+        if moment is not None and moment > earliest:
+            self.latest = max(self.latest, moment)
+            raise ReceiptBehind(moment)
+
+    def _saw(self, notification: Any, forget: bool) -> None:
+        """An event stored by another writer: its message is forgotten, its time taken in."""
+        event = _seen(notification.state)
+        if forget and notification.topic in REPORT_TOPICS and event.id_sms is not None:
+            self._messages.pop(event.id_sms, None)  # every report event names its id_sms
+        moment = self._moment(event)
+        if moment is not None and moment > self.latest:
+            self.latest = moment
+
+    @staticmethod
+    def _moment(event: _Seen) -> datetime | None:
+        return None if event.received_at is None else datetime.fromisoformat(event.received_at.text)
 
     def take(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these in hand. The writer changes them in place as it decides;
@@ -117,27 +183,42 @@ class WrittenMessages:
         found = ((n, held.get(n)) for n in numbers)
         return {n: message for n, message in found if message is not None}
 
-    def keep(self, messages: Iterable[Held], head: int, recorded: list[int]) -> None:
+    def keep(
+        self, messages: Iterable[Held], head: int, recorded: list[int], last: StoredEvent | None
+    ) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
-        between, and then those are read (and their messages forgotten) next time."""
+        between, and then those are read (and their messages forgotten) next time. ``last``
+        is the last event stored, which is then the mark."""
         for message in messages:
             self._messages[message.id_sms] = message
             self._messages.move_to_end(message.id_sms)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
-        if recorded == list(range(head + 1, head + 1 + len(recorded))):
-            self._position = head + len(recorded)
+        if last is not None and recorded == list(range(head + 1, head + 1 + len(recorded))):
+            self._mark = (recorded[-1], last.originator_id, last.originator_version)
 
     def clear(self) -> None:
         self._messages.clear()
-        self._position = -1
+        self._mark = None
 
 
-class _Named(msgspec.Struct):
-    id_sms: int
+def _mark_of(notification: Any) -> tuple[int, UUID, int]:
+    return (notification.id, notification.originator_id, notification.originator_version)
 
 
-_named = msgspec.json.Decoder(_Named).decode
+class _Stamp(msgspec.Struct):
+    text: str = msgspec.field(name="_data_")
+
+
+class _Seen(msgspec.Struct):
+    """What the writer reads of another writer's event: its message, if it names one, and
+    its receipt time (every report and quarantine event has one)."""
+
+    id_sms: int | None = None
+    received_at: _Stamp | None = None
+
+
+_seen = msgspec.json.Decoder(_Seen).decode
 REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED))
 REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
 FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
@@ -178,8 +259,9 @@ class Tracker(Application):
         unusable: Sequence[Unusable] = (),
         received_at: datetime | None = None,
     ) -> Receipt:
-        """Store every new report and quarantined input of one batch in a single transaction."""
-        batch = Batch(tuple(statuses), tuple(unusable), received_at or datetime.now(UTC))
+        """Store every new report and quarantined input of one batch in a single transaction
+        (``received_at``: see ``Batch``)."""
+        batch = Batch(tuple(statuses), tuple(unusable), received_at)
         return self.record_batches([batch])[0]
 
     def record_batches(self, batches: Sequence[Batch]) -> list[Receipt]:
@@ -202,6 +284,8 @@ class Tracker(Application):
                         raise
             except IntegrityError:
                 time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+            except ReceiptBehind:  # another writer stored a later receipt: stamp again, now
+                pass
             except PersistenceError as e:
                 raise StoreUnavailable(str(e) or type(e).__name__) from e
         log.warning(
@@ -219,18 +303,24 @@ class Tracker(Application):
         attempt: int,
     ) -> list[Receipt]:
         wanted = {s.id_sms for batch in batches for s in batch.statuses}
-        head = self.written.catch_up(self.recorder)  # forget what other writers changed since
-        messages = self.written.take(wanted)
+        written = self.written
+        head = written.catch_up(self.recorder)  # forget what other writers changed since
+        messages = written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
         rows: list[ReportRow] = []
         quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
         report_events = self.report_events
         to_row = report_events.stored
-        timestamp = report_events.stamp(datetime.now(UTC))  # one transaction's events share it
+        now = datetime.now(UTC)
+        timestamp = report_events.stamp(now)  # one transaction's events share it
+        earliest = max(batches[0].received_at or now, written.latest)  # this group's first stamp
         for batch, reports in zip(batches, parsed, strict=True):
             outcomes: Counter[str] = Counter()
-            received_at = report_events.stamp(batch.received_at)
+            # One clock: stamped here, in the order of the log, never before a receipt the
+            # log already holds (another writer's, or a clock that stepped back).
+            moment = written.latest = max(batch.received_at or now, written.latest)
+            received_at = report_events.stamp(moment)
             for status, report in reports:
                 held = messages.get(status.id_sms)
                 if held is None:
@@ -240,10 +330,17 @@ class Tracker(Application):
                     outcomes[DUPLICATE] += 1
                     continue
                 outcomes[outcome] += 1
-                rows.append(to_row(held, report, outcome, status.raw, received_at, timestamp))
+                stamp = received_at
+                if held.last_received_at is not None and held.last_received_at > moment:
+                    stamp = report_events.stamp(held.last_received_at)  # its own are later
+                else:
+                    held.last_received_at = moment
+                rows.append(
+                    to_row(held, report, outcome, status.raw, stamp, timestamp, _sent(status))
+                )
             for item in batch.unusable:
                 key = quarantine_id(item.kind, item.raw)
-                quarantined[key] = self._quarantine(quarantined.get(key), item, batch.received_at)
+                quarantined[key] = self._quarantine(quarantined.get(key), item, moment)
             receipts.append(
                 Receipt(
                     stored=frozenset(s.id_sms for s in batch.statuses),
@@ -253,21 +350,22 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        recorded = self._store(rows, quarantined.values())
-        self.written.keep(messages.values(), head, recorded)
+        stored = self._stored(rows, quarantined.values())
+        check = partial(written.not_behind, earliest)
+        recorded = list(self.recorder.insert_events(stored, check_last=check) or ())
+        written.keep(messages.values(), head, recorded, stored[-1] if stored else None)
         return receipts
 
-    def _store(
+    def _stored(
         self, rows: Sequence[ReportRow], aggregates: Iterable[QuarantinedInput] = ()
-    ) -> list[int]:
-        """These rows and the aggregates' new events, in one transaction; their notification
-        ids. ``Application.save`` would check each object against runtime protocols (a tenth of
+    ) -> list[Any]:
+        """These rows and the aggregates' new events, for one insert (one transaction).
+        ``Application.save`` would check each object against runtime protocols (a tenth of
         ingest time, measured) and serve snapshots, an aggregate cache and notifications, none
         of which the tracker uses; and the event store would build a record of each event
         that the tracker never reads."""
         to_stored = self.mapper.to_stored_event
-        stored = [*rows, *(to_stored(e) for a in aggregates for e in a.collect_events())]
-        return list(self.recorder.insert_events(stored) or ())
+        return [*rows, *(to_stored(e) for a in aggregates for e in a.collect_events())]
 
     @property
     def message_id(self) -> Callable[[int], UUID]:
@@ -286,11 +384,16 @@ class Tracker(Application):
         return self._report_events
 
     def _report(self, status: Status) -> Report:
+        if status.reason is not None:  # rejected at receipt: no instant, never folded
+            return Report(status.state, status.time, None, status.reason)
         return self._reports[(status.state, status.time)]
 
     def _new_report(self, key: tuple[str, str]) -> Report:
         state, time = key
-        return Report(state, time, parse_time(time, self.local_zone))
+        try:
+            return Report(state, time, parse_time(time, self.local_zone))
+        except TimeOutOfRange as e:
+            return Report(state, time, None, f"time {e}")
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have
@@ -303,8 +406,9 @@ class Tracker(Application):
         for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
-            held.hold(Report(event.state, event.time, event.instant))
+            held.hold(event.report)
             held.version = stored.originator_version
+            held.last_received_at = event.received_at
         return found
 
     def _load(self, id_sms: int) -> Message | None:
@@ -327,7 +431,8 @@ class Tracker(Application):
                 reason=item.reason,
                 received_at=received_at,
             )
-        held.received_again(reason=item.reason, received_at=received_at)
+        last = held.receipts[-1][0]  # receipt times never go back, per item as per message
+        held.received_again(reason=item.reason, received_at=max(received_at, last))
         return held
 
     def message(self, id_sms: int) -> Message | None:
@@ -343,6 +448,13 @@ class Tracker(Application):
             return list(self.events.get(self.message_id(id_sms)))
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
+
+
+def _sent(status: Status) -> Sent:
+    """What a report event records of how its item came, beyond the report."""
+    if status.sent is None and status.raw_encoding is None:
+        return NOT_SENT
+    return Sent(status.sent, status.raw_encoding)
 
 
 def _ids_in(recorder: Any) -> Callable[[int], UUID]:

@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     store_threads: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
     # Seconds a write waits for the store's lock before the request gets 503.
     lock_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
+    # Seconds a webhook request waits for the writer process's receipt of its batch. Past it
+    # the answer is 503 saying that the batch may still be committed (a resend then finds it).
+    receipt_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
     log_level: str = "info"
     # "process": `tracker serve` keeps the views up to date in a child process of its own (off
     # the writers' interpreter lock); "inline": in a thread of each server process; "off": run

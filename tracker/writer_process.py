@@ -29,7 +29,15 @@ from pathlib import Path
 
 import msgspec
 
-from tracker.application import Batch, Receipt, Status, StoreUnavailable, Tracker, Unusable
+from tracker.application import (
+    Batch,
+    OutcomeUnknown,
+    Receipt,
+    Status,
+    StoreUnavailable,
+    Tracker,
+    Unusable,
+)
 from tracker.group_commit import GroupCommit
 
 log = logging.getLogger("tracker.writer")
@@ -40,9 +48,10 @@ MAX_FRAME = 64 * 1024 * 1024  # far above any batch the webhook lets through (ma
 
 
 class WireBatch(msgspec.Struct, array_like=True, gc=False):
-    statuses: list[tuple[int, str, str, str | None]]
+    # id_sms, state, time, raw, sent, reason, raw_encoding: a Status's fields in order
+    statuses: list[tuple[int, str, str, str | None, str | None, str | None, str | None]]
     unusable: list[tuple[str, str, str, str]]  # kind, raw, reason, encoding
-    received_at: datetime
+    received_at: datetime | None
 
 
 class WireReceipt(msgspec.Struct, array_like=True, gc=False):
@@ -51,7 +60,7 @@ class WireReceipt(msgspec.Struct, array_like=True, gc=False):
     duplicates: int
     quarantined: int
     attempts: int
-    error: str | None = None  # set when nothing was stored: the store is unavailable
+    error: str | None = None  # set when the batch could not be stored: the store failed
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -62,7 +71,10 @@ _decode_receipt = msgspec.msgpack.Decoder(WireReceipt).decode
 def encode_batch(batch: Batch) -> bytes:
     return _encode(
         WireBatch(
-            [(s.id_sms, s.state, s.time, s.raw) for s in batch.statuses],
+            [
+                (s.id_sms, s.state, s.time, s.raw, s.sent, s.reason, s.raw_encoding)
+                for s in batch.statuses
+            ],
             [(u.kind, u.raw, u.reason, u.encoding) for u in batch.unusable],
             batch.received_at,
         )
@@ -261,8 +273,9 @@ class WriterClient:
             return await asyncio.wait_for(receipt, self.receipt_timeout)
         except TimeoutError:
             self._waiting.pop(number, None)
-            raise StoreUnavailable(
-                f"no receipt from the writer process within {self.receipt_timeout:.0f} s"
+            raise OutcomeUnknown(
+                f"the writer process gave no receipt within {self.receipt_timeout:g} s "
+                "and may still commit the batch"
             ) from None
 
     async def connect(self) -> None:
@@ -313,5 +326,5 @@ class WriterClient:
         for future in waiting.values():
             if not future.done():
                 future.set_exception(
-                    StoreUnavailable(f"lost the writer process before its receipt: {cause}")
+                    OutcomeUnknown(f"lost the writer process before its receipt: {cause}")
                 )

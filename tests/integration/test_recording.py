@@ -12,12 +12,14 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from tracker.application import Status, StoreUnavailable, Tracker, Unusable
-from tracker.bootstrap import open_tracker
+from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
+from tracker.views.projector import rebuild
 
 T0 = "2011-01-01 12:00:00"
 T1 = "2011-01-01 12:01:00"
+T_TEN, T_NOON = "2024-05-01 10:00:00", "2024-05-01 12:00:00"
 
 
 def count_commits(tracker: Tracker) -> list[int]:
@@ -212,7 +214,7 @@ def test_a_write_that_fails_leaves_nothing_behind_in_the_kept_messages(tracker):
     tracker.record([Status(1, "send", "")])
     insert = tracker.recorder.insert_events
 
-    def fail_once(events):
+    def fail_once(events, **kwargs):
         tracker.recorder.insert_events = insert
         raise OperationalError("the store went away")
 
@@ -222,3 +224,66 @@ def test_a_write_that_fails_leaves_nothing_behind_in_the_kept_messages(tracker):
     receipt = tracker.record([Status(1, "deliver", T0)])  # the platform sends it again
     assert (receipt.stored, receipt.duplicates) == ({1}, 0)  # stored now, not a "repeat"
     assert [e.state for e in tracker.history(1)] == ["send", "deliver"]
+
+
+def test_changing_the_time_zone_changes_nothing_already_stored(database_url):
+    """The instant the rules use is fixed when a report is received: reopened in another zone,
+    the tracker decides the same states, and a rebuild of the views gives the same rows (were
+    the stored times read again in Asia/Tokyo, every instant would move six hours)."""
+    reports = [Status(40, "not_deliver", T_TEN), Status(40, "read", T_NOON)]
+    moscow = open_tracker(Settings(database_url=database_url))
+    moscow.record(reports)
+    before = rebuild(moscow, open_views(moscow)).checksums
+    instants = [e.instant for e in moscow.history(40)]
+    moscow.close()
+    tokyo = open_tracker(
+        Settings(database_url=database_url, create_tables=False, timezone="Asia/Tokyo")
+    )
+    try:
+        assert tokyo.message(40).current.state == "not_deliver"
+        assert [e.instant for e in tokyo.history(40)] == instants
+        assert rebuild(tokyo, open_views(tokyo)).checksums == before
+        assert tokyo.record(reports).duplicates == 2  # the same reports, not new ones
+    finally:
+        tokyo.close()
+
+
+def cut_log_after(tracker: Tracker, position: int) -> None:
+    """Roll the event store back to ``position``, as a restore from a backup or a failover to
+    a lagging replica would: from outside the tracker, with the owner's rights."""
+    datastore, table = tracker.recorder.datastore, tracker.recorder.events_table_name
+    if hasattr(datastore, "schema"):  # PostgreSQL
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f'DELETE FROM "{datastore.schema}"."{table}" WHERE notification_id > %s',
+                [position],
+            )
+    else:
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE rowid > ?", [position])
+
+
+@pytest.mark.parametrize("then_overtaken", [False, True])
+def test_a_writer_whose_store_went_back_forgets_what_it_held_and_stores_the_resend(
+    database_url, then_overtaken
+):
+    """The writer keeps the messages it wrote; had it trusted them after a restore, the
+    platform's resend of a lost report would have been acknowledged as a repeat, and lost.
+    Also when other writers took the log past the old position before it looked again."""
+    tracker = open_tracker(Settings(database_url=database_url, lock_timeout=2))
+    try:
+        tracker.record([Status(50, "send", "")])
+        position = tracker.recorder.max_notification_id()
+        lost = [Status(50, "deliver", T0), Status(51, "send", "")]
+        tracker.record(lost)  # acknowledged, then lost with the restore
+        cut_log_after(tracker, position)
+        if then_overtaken:  # another host writes more than was lost, past the old head
+            other = open_tracker(Settings(database_url=database_url, create_tables=False))
+            other.record([Status(n, "send", "") for n in range(60, 65)])
+            other.close()
+        receipt = tracker.record(lost)  # the platform sends them again
+        assert (receipt.stored, receipt.duplicates) == ({50, 51}, 0)
+        assert [(e.state, e.time) for e in tracker.history(50)] == [("send", ""), ("deliver", T0)]
+        assert len(tracker.history(51)) == 1
+    finally:
+        tracker.close()

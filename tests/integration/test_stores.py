@@ -35,10 +35,17 @@ def test_sqlite_commits_through_a_wal_with_full_fsync(tmp_path):
     assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
 
 
+def insert(tracker, numbers) -> list[int]:
+    """The first events of these messages, inserted as the writer inserts a group's events."""
+    return tracker.recorder.insert_events(
+        tracker._stored((), [tracker_message(n) for n in numbers])
+    )
+
+
 def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back_with(tracker):
     """SQLite's recorder derives them from the last rowid of one multi-row insert."""
-    first = tracker._store((), [tracker_message(n) for n in range(5)])
-    second = tracker._store((), [tracker_message(n) for n in range(5, 8)])
+    first = insert(tracker, range(5))
+    second = insert(tracker, range(5, 8))
     notifications = tracker.recorder.select_notifications(1, 100)
     assert [n.id for n in notifications] == first + second
     assert second == list(range(first[-1] + 1, first[-1] + 4))  # consecutive, in event order
@@ -50,7 +57,7 @@ def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back
 def test_a_write_of_hundreds_of_events_keeps_their_order_and_ids(tracker):
     """SQLite inserts them a few hundred rows per statement; PostgreSQL copies them in."""
     tracker.record([Status(n, "send", "") for n in range(3)])
-    ids = tracker._store((), [tracker_message(n) for n in range(1000, 1450)])
+    ids = insert(tracker, range(1000, 1450))
     notifications = tracker.recorder.select_notifications(1, 1000)
     assert ids == [n.id for n in notifications][3:] == list(range(ids[0], ids[0] + 450))
     assert [n.originator_id for n in notifications][3:] == [

@@ -236,13 +236,16 @@ def nearest_rank(values, q):
 def test_delivery_percentiles_overall_and_per_day_are_nearest_rank(tracker, views):
     rnd = random.Random(4)
     expected: dict[str, list[float]] = {}
+    arrivals = []  # (received_at, status): recorded in time order, as a clock would stamp them
     for n in range(300):
         sent = T0 + timedelta(days=n % 3, seconds=n)
         took = rnd.randrange(0, 600)
-        tracker.record([Status(n, "send", "")], received_at=sent)
-        tracker.record([Status(n, "deliver", TIMES[1])], received_at=sent + timedelta(seconds=took))
+        arrivals += [(sent, Status(n, "send", "")),
+                     (sent + timedelta(seconds=took), Status(n, "deliver", TIMES[1]))]  # fmt: skip
         day = (sent + timedelta(seconds=took)).date().isoformat()
         expected.setdefault(day, []).append(float(took))
+    for received_at, status in sorted(arrivals, key=lambda a: a[0]):
+        tracker.record([status], received_at=received_at)
     Projector(tracker, views).catch_up()
     quantiles = (0.5, 0.9, 0.99)
     (total, overall), daily = views.delivery_percentiles(quantiles, days=31)

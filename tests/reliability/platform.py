@@ -130,13 +130,20 @@ class StoreAudit:
 
     def __init__(self, tracker: Tracker):
         self.reports: dict[int, list[dict]] = {}
-        for row in report_rows(tracker):
+        self.rows = list(report_rows(tracker))  # in the order of the log
+        for row in self.rows:
             self.reports.setdefault(row["id_sms"], []).append(row)
         self._held = {(i, r["state"], r["time"]) for i, rows in self.reports.items() for r in rows}
 
     def lost(self, acknowledged: list[dict]) -> list[dict]:
         """The acknowledged reports the store does not hold."""
         return [a for a in acknowledged if (a["id_sms"], a["state"], a["time"]) not in self._held]
+
+    def received_out_of_order(self) -> list[tuple[str, str]]:
+        """Pairs of neighbouring reports in the order of the log whose receipt times go back
+        (one clock: there must be none)."""
+        times = [r["received_at"] for r in self.rows]
+        return [(a, b) for a, b in itertools.pairwise(times) if b < a]
 
     def stored_twice(self) -> list[int]:
         """The messages holding one report (state and time) more than once."""

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime
 
+import httpx
 import pytest
 
 from bench.loadgen import report_mix
@@ -60,12 +61,17 @@ def _check(tracker: Tracker, outcomes: list[Outcome]) -> int:
         assert outcome.given_up == [], outcome.answers
         assert audit.lost(outcome.acknowledged) == []
     assert audit.stored_twice() == []
+    assert audit.received_out_of_order() == []
     views = open_views(tracker, create=False)
     deadline = time.monotonic() + 60
     while (lag := Projector(tracker, views).lag())[0] < lag[1] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert lag[0] == lag[1], f"the views stayed behind: {lag}"
-    states = {row["id_sms"]: row["state"] for row in message_rows(views)}
+    rows = {row["id_sms"]: row for row in message_rows(views)}
+    states = {id_sms: row["state"] for id_sms, row in rows.items()}
+    for id_sms, row in rows.items():  # one clock: a message's first receipt is its earliest
+        assert row["first_received_at"] == min(r["received_at"] for r in stored[id_sms])
+        assert row["delivered_at"] is None or row["delivered_at"] >= row["first_received_at"]
     for id_sms, rows in stored.items():
         reports = [
             Report(
@@ -124,3 +130,35 @@ def test_several_sqlite_worker_processes_never_fail_with_database_is_locked(tmp_
     log = (tmp_path / "server.log").read_text()
     assert "database is locked" not in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("writer", ["process", "inline"])
+def test_receipt_times_never_go_back_with_big_bodies_and_two_server_processes(tmp_path, writer):
+    """Receipts were stamped by each server process on arrival, before a large body was read
+    in a thread: a batch stamped earlier could be committed later (negative delivery times, a
+    first receipt that was not the first). Stamped by the writer, they follow the log."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    server = start_server(url, tmp_path / "server.log", workers="2", writer=writer)
+    padding = "x" * 2000  # bodies over 64 KiB are read in a worker thread
+    big = [
+        {"id_sms": n, "time": "2024-05-01 10:00:00", "state": "send", "note": padding}
+        for n in range(1, 60)
+    ]
+    small = [[{"id_sms": n, "time": "2024-05-01 10:00:05", "state": "deliver"}]
+             for n in range(1, 60)]  # fmt: skip
+
+    def send(bodies):
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            for body in bodies:
+                assert client.post("/webhooks/webcom", json=body).status_code == 200
+
+    try:
+        threads = [threading.Thread(target=send, args=([big] * 8,)) for _ in range(2)]
+        threads += [threading.Thread(target=send, args=(small,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert check_store(url, []) == 59
+    finally:
+        stop_server(server)

@@ -75,17 +75,30 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
     select_notifications = _prompt(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _prompt(PostgresApplicationRecorder.max_notification_id)
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> list[int]:
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        check_last: Callable[[bytes], None] | None = None,
+        **_: Any,
+    ) -> list[int]:
         """The library's insert (the table locked, the channel notified, notification ids in
         the events' order), with the rows sent by ``COPY`` into a temporary table: psycopg
         dumps the library's array of a composite type in Python, row by row and field by field
         (regular expressions included), which was half the writer's time; ``COPY`` it formats
         in C. (Not in pipeline mode, which does not allow ``COPY``: four statements, one
-        round trip each, in one transaction.)"""
+        round trip each, in one transaction.) ``check_last`` is shown the last event's state
+        under the table lock, before the insert: no event of another writer can come between
+        (on several hosts, the writer's receipt clock must not fall behind theirs)."""
         if not stored_events:
             return []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
+            if check_last is not None:
+                curs.execute(self._select_last, prepare=True)
+                last = curs.fetchone()
+                if last is not None:
+                    check_last(bytes(last["state"]))
             self._notify_channel(curs)
             curs.execute(STAGE_EVENTS)
             with curs.copy(COPY_STAGED) as copy:
@@ -95,6 +108,13 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
             return [row["notification_id"] for row in curs.fetchall()]
 
     insert_events = _prompt(insert_events)
+
+    @cached_property
+    def _select_last(self) -> sql.Composed:
+        return sql.SQL("SELECT state FROM {}.{} ORDER BY notification_id DESC LIMIT 1").format(
+            sql.Identifier(self.datastore.schema or "public"),
+            sql.Identifier(self.events_table_name),
+        )
 
     @cached_property
     def _insert_staged(self) -> sql.Composed:

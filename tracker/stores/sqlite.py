@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,8 +76,9 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
 
 
 class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's recorder, plus the events of many aggregates in one query, and many
-    events inserted in one statement."""
+    """The library's recorder, plus the events of many aggregates in one query, many events
+    inserted in one statement, and ``check_last``: a look at the log's last event under the
+    write lock, before the insert (the writer's receipt clock must not fall behind it)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -85,7 +86,12 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         self._inserts = Memo(self._insert_rows, ROWS_PER_INSERT)
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        check_last: Callable[[bytes], None] | None = None,
+        **_: Any,
     ) -> Sequence[int] | None:
         """Many rows per ``INSERT`` (``ROWS_PER_INSERT``) rather than the library's ``execute``
         per event: each statement is a round through SQLite's engine and lets another thread
@@ -96,6 +102,11 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         """
         if not stored_events:
             return []
+        if check_last is not None:  # under the write lock (BEGIN IMMEDIATE): no row can follow
+            c.execute(f"SELECT state FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+            last = c.fetchone()
+            if last is not None:
+                check_last(last["state"])
         hexes = _HEXES
         for start in range(0, len(stored_events), ROWS_PER_INSERT):
             chunk = stored_events[start : start + ROWS_PER_INSERT]

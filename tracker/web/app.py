@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -113,7 +113,6 @@ async def webhook_with_token(token: str, request: Request, store: Store) -> Resp
 
 async def _receive(request: Request, store: Store) -> Response[bytes]:
     body = await request.body()
-    received_at = datetime.now(UTC)
     try:
         intake = (
             read_body(body)
@@ -121,10 +120,10 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
             else await anyio.to_thread.run_sync(read_body, body)
         )
     except BodyError as e:
-        await store.record(Batch((), (e.quarantine,), received_at))
+        await store.record(Batch((), (e.quarantine,)))
         metrics.count_quarantined_body()
         raise ClientException(detail=e.problem) from None
-    receipt = await store.record(Batch(tuple(intake.statuses), tuple(intake.unusable), received_at))
+    receipt = await store.record(Batch(tuple(intake.statuses), tuple(intake.unusable)))
     if intake.unusable:
         log.warning("quarantined %d item(s) without a usable id_sms", len(intake.unusable))
     answer = intake.acknowledgement(receipt.stored)

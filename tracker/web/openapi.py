@@ -32,7 +32,8 @@ PROBLEMS = {
     404: "Nothing is known under this name",
     409: "A rebuild is already running",
     413: "The body is larger than TRACKER_MAX_BODY_BYTES; nothing was stored",
-    503: "The store is unavailable; nothing was stored. Try again after Retry-After seconds",
+    503: "The store is unavailable, or did not confirm a batch as stored; nothing is acknowledged. "
+    "Try again after Retry-After seconds",
 }
 
 

@@ -18,7 +18,7 @@ import msgspec
 from eventsourcing.persistence import PersistenceError
 from litestar.exceptions import ServiceUnavailableException
 
-from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
+from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import projector_election
 from tracker.config import Settings
 from tracker.group_commit import GroupCommit
@@ -43,7 +43,8 @@ class Store:
 
     Batches are committed by the writer process listening on ``writer_socket`` (`tracker
     serve`), or else by a writer thread of this process. Every way the store can fail reaches
-    the client as 503 with Retry-After, nothing stored.
+    the client as 503 with Retry-After, nothing acknowledged, and an answer that claims no more
+    than is known: a batch whose receipt never came may have been committed after all.
     """
 
     def __init__(
@@ -63,7 +64,11 @@ class Store:
             if settings.projections == "inline"
             else None
         )
-        self.remote = WriterClient(writer_socket) if writer_socket else None
+        self.remote = (
+            WriterClient(writer_socket, receipt_timeout=settings.receipt_timeout)
+            if writer_socket
+            else None
+        )
         self.writer = (
             None
             if self.remote
@@ -78,7 +83,7 @@ class Store:
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
-        with _unavailable_as_503():
+        with _unavailable_as_503(NOT_CONFIRMED):
             if self.remote:
                 receipt = await self.remote.record(batch)
                 if self.live:  # committed: an inline projection need not wait for its poll
@@ -153,13 +158,23 @@ class RebuildRunner:
         )
 
 
+# A write that failed may still have reached the store (a commit whose answer was lost, a
+# receipt that never came): the answer says only what is known, and what a resend does.
+NOT_CONFIRMED = (
+    "the batch was not confirmed as stored ({cause}); nothing of it is acknowledged: send it "
+    "again (whatever of it was stored is then acknowledged, without a second copy)"
+)
+UNAVAILABLE = "the store is unavailable ({cause}); try again"
+
+
 @contextmanager
-def _unavailable_as_503() -> Iterator[None]:
+def _unavailable_as_503(detail: str = UNAVAILABLE) -> Iterator[None]:
     try:
         yield
     except (StoreUnavailable, PersistenceError) as e:  # the event store's, or the views'
-        log.error("store unavailable: %s", e)
+        log.error("store unavailable: %s", str(e).strip() or type(e).__name__)
+        # The store's own message may name hosts and tables: it goes to the log, not to senders.
+        cause = str(e) if isinstance(e, OutcomeUnknown) else "the store failed; see its log"
         raise ServiceUnavailableException(
-            detail="the event store is unavailable; nothing was stored, try again",
-            headers={"Retry-After": "1"},
+            detail=detail.format(cause=cause), headers={"Retry-After": "1"}
         ) from e
