@@ -1,0 +1,180 @@
+"""One message with many reports, and one huge body: linear cost, and no sender starved.
+
+    .venv/bin/python bench/one_message.py [--store sqlite|postgres|both] [--reports 40000]
+                                          [--rounds 3]
+
+For each store, a fresh ``tracker serve`` (writer process, projector process) on a fresh store,
+then in each round, over loopback HTTP:
+
+- **spread**: one body of ``--reports`` reports of as many messages, one each (the baseline:
+  the same number of reports, with nothing to hold per message);
+- **one id**: one body of ``--reports`` distinct reports of one message (a hostile sender; the
+  first versions took 25.6 s for 40,000, each report checked against every earlier one);
+- **repeated**: a 5 MiB body of one report repeated 80,000 times (one report, 79,999 repeats).
+
+While each large body is stored, another sender POSTs a one-report body every 20 ms; its
+latencies (p50 and the largest) are printed beside those of the same small POSTs with the
+server otherwise idle, measured in the same round: a body must not stall the other senders.
+Ratios are taken within a round (these machines are shared and noisy); the median round of
+"one id / spread" is reported, with every round's ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from bench.common import drop, fresh_store, print_table
+from bench.ingest import serve
+
+SMALL_EVERY = 0.02  # seconds between the other sender's POSTs
+
+
+def times(n: int) -> list[str]:
+    return [f"2012-{1 + k // 86400 % 12:02d}-{1 + k // 3600 // 24 % 28:02d} "
+            f"{k // 3600 % 24:02d}:{k // 60 % 60:02d}:{k % 60:02d}" for k in range(n)]  # fmt: skip
+
+
+def spread_body(first_id: int, n: int) -> bytes:
+    return msgspec.json.encode(
+        [{"id_sms": first_id + k, "time": t, "state": "deliver"} for k, t in enumerate(times(n))]
+    )
+
+
+def one_id_body(id_sms: int, n: int) -> bytes:
+    return msgspec.json.encode(
+        [{"id_sms": id_sms, "time": t, "state": "deliver"} for t in times(n)]
+    )
+
+
+def repeated_body(id_sms: int) -> bytes:
+    item = b'{"id_sms":%d,"time":"2012-01-01 00:00:00","state":"read"},' % id_sms  # 5 MiB
+    return b"[" + item * 80_000 + b'{"id_sms": %d, "time": "", "state": "send"}]' % (id_sms + 1)
+
+
+class OtherSender:
+    """POSTs a one-report body every SMALL_EVERY seconds until stopped; keeps the latencies."""
+
+    def __init__(self, url: str, first_id: int):
+        self.url, self.next_id = url, first_id
+        self.latencies: list[tuple[float, float]] = []  # (when it began, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def __enter__(self) -> OtherSender:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=120) as client:
+            while not self._stop.is_set():
+                body = b'[{"id_sms": %d, "time": "", "state": "send"}]' % self.next_id
+                self.next_id += 1
+                began = time.perf_counter()
+                answer = client.post("/webhooks/webcom", content=body)
+                self.latencies.append((began, time.perf_counter() - began))
+                assert answer.status_code == 200, answer.text
+                self._stop.wait(SMALL_EVERY)
+
+
+def timed_post(url: str, body: bytes, other_from: int) -> tuple[float, list[float]]:
+    """Seconds until the body is acknowledged, and the other sender's latencies meanwhile."""
+    with OtherSender(url, other_from) as other, httpx.Client(base_url=url, timeout=600) as client:
+        time.sleep(0.2)  # the other sender is under way
+        began = time.perf_counter()
+        answer = client.post("/webhooks/webcom", content=body)
+        ended = time.perf_counter()
+    assert answer.status_code == 200 and answer.json(), answer.text[:200]
+    return ended - began, [s for at, s in other.latencies if began <= at < ended]  # meanwhile
+
+
+def idle_latencies(url: str, other_from: int, seconds: float = 2.0) -> list[float]:
+    with OtherSender(url, other_from) as other:
+        time.sleep(seconds)
+    return [s for _, s in other.latencies]
+
+
+def ms(values: list[float], q: float) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f}"
+
+
+def run_store(kind: str, args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    url_db, schema = fresh_store(kind, folder, "one-message")
+    process, url = serve(url_db, folder / "server.log")
+    rounds = []
+    try:
+        for r in range(args.rounds):
+            base = 10_000_000 * (r + 1)
+            idle = idle_latencies(url, base + 9_000_000)
+            spread, during_spread = timed_post(
+                url, spread_body(base, args.reports), base + 8_000_000
+            )
+            one, during_one = timed_post(url, one_id_body(base + 7_000_000, args.reports),
+                                         base + 8_100_000)  # fmt: skip
+            repeated, during_repeated = timed_post(url, repeated_body(base + 7_500_000),
+                                                   base + 8_200_000)  # fmt: skip
+            rounds.append((spread, one, repeated, idle, during_one, during_repeated))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        drop(schema)
+    ratios = [one / spread for spread, one, *_ in rounds]
+    median = sorted(range(len(rounds)), key=lambda i: ratios[i])[len(rounds) // 2]
+    spread, one, repeated, idle, during_one, during_repeated = rounds[median]
+    print(f"\n### {kind}: {args.reports:,} reports in one body (median round of {len(rounds)})\n")
+    print_table(
+        ["body", "seconds to acknowledge", "reports/s", "/ spread"],
+        [
+            [f"spread: {args.reports:,} messages, one report each", f"{spread:.2f}",
+             f"{args.reports / spread:,.0f}", "1.00"],
+            [f"one id: {args.reports:,} reports of one message", f"{one:.2f}",
+             f"{args.reports / one:,.0f}", f"{one / spread:.2f}"],
+            ["repeated: one report 80,000 times (5 MiB)", f"{repeated:.2f}", "", ""],
+        ],
+    )  # fmt: skip
+    print()
+    print_table(
+        ["another sender's one-report POSTs", "p50 ms", "max ms", "POSTs"],
+        [
+            ["server otherwise idle", ms(idle, 0.5), ms(idle, 1.0), len(idle)],
+            ["while the one-id body is stored", ms(during_one, 0.5), ms(during_one, 1.0),
+             len(during_one)],
+            ["while the repeated body is stored", ms(during_repeated, 0.5),
+             ms(during_repeated, 1.0), len(during_repeated)],
+        ],
+    )  # fmt: skip
+    print(
+        "\nevery round, one id / spread: "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + f" (median {statistics.median(ratios):.2f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--reports", type=int, default=40_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    for kind in ("sqlite", "postgres") if args.store == "both" else (args.store,):
+        run_store(kind, args)
+
+
+if __name__ == "__main__":
+    main()
