@@ -330,13 +330,8 @@ class Tracker(Application):
                     outcomes[DUPLICATE] += 1
                     continue
                 outcomes[outcome] += 1
-                stamp = received_at
-                if held.last_received_at is not None and held.last_received_at > moment:
-                    stamp = report_events.stamp(held.last_received_at)  # its own are later
-                else:
-                    held.last_received_at = moment
                 rows.append(
-                    to_row(held, report, outcome, status.raw, stamp, timestamp, _sent(status))
+                    to_row(held, report, outcome, status.raw, received_at, timestamp, _sent(status))
                 )
             for item in batch.unusable:
                 key = quarantine_id(item.kind, item.raw)
@@ -397,10 +392,13 @@ class Tracker(Application):
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have
-        ``select_events_of``); none when all are in hand already."""
+        ``select_events_of``); none when all are in hand already. The writer's receipt clock
+        is moved past their receipt times: in a store written before receipts were stamped
+        in the order of the log, a message may hold one later than the log's last."""
         if not numbers:
             return {}
         found: dict[int, Held] = {}
+        written = self.written
         id_of = self.message_id  # the store's ids, looked up once
         ids = [id_of(n) for n in numbers]
         for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
@@ -408,7 +406,8 @@ class Tracker(Application):
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
             held.hold(event.report)
             held.version = stored.originator_version
-            held.last_received_at = event.received_at
+            if event.received_at > written.latest:  # a store written before one clock
+                written.latest = event.received_at
         return found
 
     def _load(self, id_sms: int) -> Message | None:

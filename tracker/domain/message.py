@@ -187,7 +187,6 @@ class Held(msgspec.Struct, gc=False):
     identities: tuple[tuple[str, ...], ...] | set[tuple[str, ...]] = ()
     current: Report | None = None
     earliest_final: tuple | None = None  # fold order of its earliest final report
-    last_received_at: datetime | None = None  # of its latest event: receipt times never go back
 
     def take(self, report: Report) -> str | None:
         """Hold a report and return its outcome; None for an exact repeat (nothing held)."""
