@@ -379,8 +379,8 @@ class Tracker(Application):
         return self._report_events
 
     def _report(self, status: Status) -> Report:
-        if status.reason is not None:  # rejected at receipt: no instant, never folded
-            return Report(status.state, status.time, None, status.reason)
+        if status.reason is not None:  # rejected at receipt: never folded
+            return Report(status.state, status.time, self._instant(status.time), status.reason)
         return self._reports[(status.state, status.time)]
 
     def _new_report(self, key: tuple[str, str]) -> Report:
@@ -389,6 +389,14 @@ class Tracker(Application):
             return Report(state, time, parse_time(time, self.local_zone))
         except TimeOutOfRange as e:
             return Report(state, time, None, f"time {e}")
+
+    def _instant(self, time: str) -> datetime | None:
+        """The instant of a rejected report's time, where it has one: the timeline shows it
+        in its place among the others (the fold never reads it)."""
+        try:
+            return parse_time(time, self.local_zone)
+        except TimeOutOfRange:
+            return None
 
     def _load_all(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these that exist, read in one query (both stores' recorders have

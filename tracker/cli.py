@@ -296,7 +296,7 @@ def history(
         return _print_json(answer)
     table = Table(title=f"id_sms {number}: {answer.state or 'no known state'}")
     for column in ("received (UTC)", "id_sms as sent", "state", "time", "outcome", "state after"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long reason folds, never cut
     for r in answer.reports:
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
         outcome = r.outcome if r.reason is None else f"{r.outcome}: {r.reason}"
@@ -452,6 +452,10 @@ def serve(
     projector = ProjectorProcess() if settings.projections == "process" else None
     if projector:
         projector.start()
+    # uvicorn stops serving on SIGTERM, then raises the signal again under the handler it
+    # found: the default one would end this process before its children are stopped (and
+    # the writer's socket directory removed), so it finds one that unwinds to the finally.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
             "tracker.web.app:app_from_env",
@@ -469,6 +473,10 @@ def serve(
             projector.stop()
         if writer:  # after the server: requests in flight got their receipts
             writer.stop()
+
+
+def _exit_on_sigterm(*_: object) -> None:
+    raise SystemExit(0)
 
 
 class ChildProcess:

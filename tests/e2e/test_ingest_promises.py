@@ -5,6 +5,8 @@ is known, and what was sent is kept (docs/webhook.md)."""
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import sqlite3
 import time
@@ -93,10 +95,13 @@ def test_the_id_is_shown_as_the_platform_sent_it(live_server):
     assert [r["id_sms"] for r in reports] == ["03234", 3234, "3234"]
     live_server.settled()
     with live_server.client() as client:
-        lines = client.get("/export/reports", params={"format": "jsonl"}).text.splitlines()
-    rows = [json.loads(line) for line in lines]
-    sent = [r["id_sms_as_sent"] for r in rows if r["id_sms"] == 3234]
-    assert sent == ['"03234"', "3234", '"3234"']  # its JSON: a string keeps its quotes
+        jsonl = client.get("/export/reports", params={"format": "jsonl"}).text.splitlines()
+        csv_text = client.get("/export/reports", params={"format": "csv"}).text
+    rows = [json.loads(line) for line in jsonl]
+    assert [r["id_sms_as_sent"] for r in rows if r["id_sms"] == 3234] == ["03234", 3234, "3234"]
+    cells = [r["id_sms_as_sent"] for r in csv.DictReader(io.StringIO(csv_text))
+             if r["id_sms"] == "3234"]  # fmt: skip
+    assert cells == ['"03234"', "3234", '"3234"']  # a CSV cell of text: the value's JSON
 
 
 def test_a_body_of_one_id_with_40000_reports_is_stored_whole_and_acknowledged(live_server):

@@ -76,8 +76,8 @@ def test_history_as_of_and_unknown_ids(store):
 def test_the_history_table_shows_the_id_as_sent_and_why_a_report_was_rejected(sqlite_url):
     tracker = open_tracker(Settings(database_url=sqlite_url))
     try:
-        tracker.record([Status(3234, "send", "", sent="03234"),
-                        Status(3234, "deliver", "", reason="the key state is given 2 times")])  # fmt: skip
+        rejected = Status(3234, "deliver", "", reason="the key state is given 2 times")
+        tracker.record([Status(3234, "send", "", sent="03234"), rejected])
     finally:
         tracker.close()
     table = run_cli(sqlite_url, "history", "3234").stdout

@@ -152,3 +152,19 @@ def test_a_killed_writer_costs_503s_until_it_is_back_and_loses_nothing_acknowled
     finally:
         stop_server(server)
     assert gone_within(second, 5), "the writer outlived a server stopped with SIGTERM"
+
+
+def test_a_server_stopped_with_sigterm_stops_its_children_and_removes_the_writers_socket(
+    sqlite_url, tmp_path
+):
+    """uvicorn raises SIGTERM again once it has stopped serving: under the default handler
+    that ended the server before its finally, leaving the socket's directory behind."""
+    server = start_server(sqlite_url, tmp_path / "server.log")
+    writer = writer_of(server.process.pid)
+    command = Path(f"/proc/{writer}/cmdline").read_bytes().split(b"\0")
+    socket_dir = Path(command[command.index(b"--socket") + 1].decode()).parent
+    projector = projector_of(server.process.pid)
+    assert socket_dir.is_dir()
+    stop_server(server)  # SIGTERM
+    assert gone_within(writer, 5) and gone_within(projector, 5)
+    assert not socket_dir.exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,7 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
         for f in facts:
             yield {
                 "id_sms": f.id_sms,
-                # its JSON text: 3234 or "3234" (CSV and Parquet cells would lose the type)
-                "id_sms_as_sent": str(f.id_sms) if f.id_sent is None else f'"{f.id_sent}"',
+                "id_sms_as_sent": f.id_sms if f.id_sent is None else f.id_sent,
                 "received_at": iso(f.received_at),
                 "state": f.state,
                 "time": f.time,
@@ -57,7 +56,7 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
                 "outcome": f.outcome,
                 "reason": f.report.reason,
                 "raw": f.raw,
-                "raw_encoding": f.raw_encoding or "utf-8",
+                "raw_encoding": None if f.raw is None else f.raw_encoding or "utf-8",
             }
 
 
@@ -91,13 +90,29 @@ def encode(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str) ->
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    for page in _pages(rows):
+    for page in _pages(_typed_as_text(rows, fields)):
         writer.writerows(page)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue().encode()
+
+
+# Columns whose values are a number or a string, which a CSV or Parquet cell of text cannot
+# tell apart (3234 and "3234"): written there as their JSON text.
+TYPED = ("id_sms_as_sent",)
+
+
+def _typed_as_text(
+    rows: Iterable[dict[str, Any]], fields: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
+    typed = [f for f in TYPED if f in fields]
+    if not typed:
+        yield from rows
+        return
+    for row in rows:
+        yield {**row, **{f: msgspec.json.encode(row[f]).decode() for f in typed}}
 
 
 def _pages(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -134,7 +149,7 @@ def _parquet(rows, fields, out, on_row) -> int:
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     n, batch = 0, []
     with pq.ParquetWriter(out, schema) as writer:
-        for row in rows:
+        for row in _typed_as_text(rows, fields):
             batch.append(row)
             if len(batch) == PAGE:
                 writer.write_table(pa.Table.from_pylist(batch, schema))

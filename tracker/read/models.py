@@ -29,7 +29,7 @@ class ReportRecord(msgspec.Struct):
     state_after: str | None  # the message's state once this report had arrived
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
     raw: str | None = None  # the item's JSON when it was not in the documented plain form
-    raw_encoding: str = "utf-8"  # or base64, when the item's bytes were not UTF-8
+    raw_encoding: str | None = None  # with raw: utf-8, or base64 when its bytes were not UTF-8
 
 
 class MessageHistory(msgspec.Struct):

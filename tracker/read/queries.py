@@ -79,7 +79,7 @@ def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> Mes
                 state_after=a.state if a else None,
                 reason=e.reason,
                 raw=e.raw,
-                raw_encoding=e.raw_encoding or "utf-8",
+                raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
             )
             for e, a in zip(events, after, strict=True)
         ],

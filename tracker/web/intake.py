@@ -226,10 +226,15 @@ def _why(value: bytes, error: Exception) -> str:
         return "a number out of range"
     if _SURROGATE.search(value):
         return "a lone surrogate escape (not a character)"
-    return str(error)
+    if _CONTROL.search(value):
+        return "a control character, which JSON allows only escaped"
+    return _AT_BYTE.sub("", str(error))  # msgspec counts bytes within the value: not helpful
 
 
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_CONTROL = re.compile(rb"[\x00-\x1f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x1f]")
+_AT_BYTE = re.compile(r" \(byte \d+\)$")
 
 
 def _is_string(value: bytes) -> bool:
@@ -237,8 +242,14 @@ def _is_string(value: bytes) -> bool:
 
 
 def _shown(value: bytes) -> str:
-    """Raw JSON as text to show: exactly as sent, bytes that are not UTF-8 as \\x escapes."""
-    return value.decode("utf-8", "backslashreplace")
+    """Raw JSON as text to show: as sent, but bytes that are not UTF-8 and raw control
+    characters (which JSON allows only escaped) as \\x escapes."""
+    text = value.decode("utf-8", "backslashreplace")
+    return (
+        _CONTROL_TEXT.sub(lambda c: f"\\x{ord(c.group()):02x}", text)
+        if _CONTROL.search(value)
+        else text
+    )
 
 
 def _text(raw: bytes) -> tuple[str, str | None]:
