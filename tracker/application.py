@@ -116,9 +116,12 @@ class WrittenMessages:
         # By id_sms. Held is plain values the garbage collector never tracks (a full collection
         # over 50,000 messages kept as tracked objects paused every request ~150 ms, measured).
         self._messages: OrderedDict[int, Held] = OrderedDict()
-        # The event last seen at the position up to which it reflects the store:
-        # (notification id, originator id, version); None: nothing known.
-        self._mark: tuple[int, UUID, int] | None = None
+        # The event last seen at the position up to which it reflects the store, as
+        # (notification id, originator id, version, hash of its bytes); None: nothing known.
+        self._mark: Mark | None = None
+        # Our last write's last event, when others' events came between the mark and it: the
+        # log must still hold it too (a restore to a point between them lost our write).
+        self._witness: Mark | None = None
         # The latest receipt time stored, as far as seen: no receipt is stamped before it.
         self.latest = datetime.min.replace(tzinfo=UTC)
 
@@ -128,10 +131,10 @@ class WrittenMessages:
         mark = self._mark
         if mark is not None and mark[0] <= head and head - mark[0] <= FORGET_ALL_AFTER:
             page = recorder.select_notifications(mark[0], head - mark[0] + 1, stop=head)
-            if page and _mark_of(page[0]) == mark:
+            if page and _mark_of(page[0]) == mark and self._witnessed(page):
                 for notification in page[1:]:
                     self._saw(notification, forget=True)
-                self._mark = _mark_of(page[-1])
+                self._mark, self._witness = _mark_of(page[-1]), None
                 return head
             log.warning(
                 "the event store no longer holds event %d as this writer saw it (restored from "
@@ -146,12 +149,17 @@ class WrittenMessages:
                 mark[0],
             )
         self._messages.clear()
-        self._mark = None
+        self._mark = self._witness = None
         if head:  # start afresh from the head: its receipt time is the latest in the log
             for notification in recorder.select_notifications(head, 1, stop=head):
                 self._saw(notification, forget=False)
                 self._mark = _mark_of(notification)
         return head
+
+    def _witnessed(self, page: Sequence[Any]) -> bool:
+        """Whether the page (from the mark to the head) still holds our last write's event."""
+        witness = self._witness
+        return witness is None or any(n.id == witness[0] and _mark_of(n) == witness for n in page)
 
     def not_behind(self, earliest: datetime, last_event: bytes) -> None:
         """Raise ``ReceiptBehind`` if the log's last event (seen under the store's write lock,
@@ -188,22 +196,32 @@ class WrittenMessages:
     ) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
         between, and then those are read (and their messages forgotten) next time. ``last``
-        is the last event stored, which is then the mark."""
+        is the last event stored: the mark then, or else a witness the log must still hold."""
         for message in messages:
             self._messages[message.id_sms] = message
             self._messages.move_to_end(message.id_sms)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
-        if last is not None and recorded == list(range(head + 1, head + 1 + len(recorded))):
-            self._mark = (recorded[-1], last.originator_id, last.originator_version)
+        if last is None:
+            return
+        ours = (recorded[-1], last.originator_id, last.originator_version, hash(last.state))
+        if recorded == list(range(head + 1, head + 1 + len(recorded))):
+            self._mark = ours
+        else:  # others' events came first: they are read from the mark next time
+            self._witness = ours
 
     def clear(self) -> None:
         self._messages.clear()
-        self._mark = None
+        self._mark = self._witness = None
 
 
-def _mark_of(notification: Any) -> tuple[int, UUID, int]:
-    return (notification.id, notification.originator_id, notification.originator_version)
+# An event as the writer recognises it again: notification id, aggregate, version, bytes.
+Mark = tuple[int, UUID, int, int]
+
+
+def _mark_of(notification: Any) -> Mark:
+    n = notification
+    return (n.id, n.originator_id, n.originator_version, hash(bytes(n.state)))
 
 
 class _Stamp(msgspec.Struct):
@@ -307,8 +325,8 @@ class Tracker(Application):
         head = written.catch_up(self.recorder)  # forget what other writers changed since
         messages = written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
+        quarantine = QuarantineReceipts(self, batches)
         rows: list[ReportRow] = []
-        quarantined: dict[UUID, QuarantinedInput] = {}
         receipts = []
         report_events = self.report_events
         to_row = report_events.stored
@@ -333,9 +351,7 @@ class Tracker(Application):
                 rows.append(
                     to_row(held, report, outcome, status.raw, received_at, timestamp, _sent(status))
                 )
-            for item in batch.unusable:
-                key = quarantine_id(item.kind, item.raw)
-                quarantined[key] = self._quarantine(quarantined.get(key), item, moment)
+            quarantine.receive(batch.unusable, moment, now)
             receipts.append(
                 Receipt(
                     stored=frozenset(s.id_sms for s in batch.statuses),
@@ -345,22 +361,11 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        stored = self._stored(rows, quarantined.values())
+        stored = [*rows, *quarantine.events]
         check = partial(written.not_behind, earliest)
         recorded = list(self.recorder.insert_events(stored, check_last=check) or ())
         written.keep(messages.values(), head, recorded, stored[-1] if stored else None)
         return receipts
-
-    def _stored(
-        self, rows: Sequence[ReportRow], aggregates: Iterable[QuarantinedInput] = ()
-    ) -> list[Any]:
-        """These rows and the aggregates' new events, for one insert (one transaction).
-        ``Application.save`` would check each object against runtime protocols (a tenth of
-        ingest time, measured) and serve snapshots, an aggregate cache and notifications, none
-        of which the tracker uses; and the event store would build a record of each event
-        that the tracker never reads."""
-        to_stored = self.mapper.to_stored_event
-        return [*rows, *(to_stored(e) for a in aggregates for e in a.collect_events())]
 
     @property
     def message_id(self) -> Callable[[int], UUID]:
@@ -424,24 +429,6 @@ class Tracker(Application):
         except AggregateNotFoundError:
             return None
 
-    def _quarantine(
-        self, held: QuarantinedInput | None, item: Unusable, received_at: datetime
-    ) -> QuarantinedInput:
-        """The quarantined item with this receipt added; a repeat is the same aggregate."""
-        try:
-            held = held or self.repository.get(quarantine_id(item.kind, item.raw))
-        except AggregateNotFoundError:
-            return QuarantinedInput(
-                kind=item.kind,
-                raw=item.raw,
-                encoding=item.encoding,
-                reason=item.reason,
-                received_at=received_at,
-            )
-        last = held.receipts[-1][0]  # receipt times never go back, per item as per message
-        held.received_again(reason=item.reason, received_at=max(received_at, last))
-        return held
-
     def message(self, id_sms: int) -> Message | None:
         """The message as it stands now, or None when nothing was ever received for it."""
         try:
@@ -455,6 +442,52 @@ class Tracker(Application):
             return list(self.events.get(self.message_id(id_sms)))
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
+
+
+class QuarantineReceipts:
+    """A group's quarantined input as events: a first receipt opens a ``QuarantinedInput``, a
+    repeat is its next ``ReceivedAgain``, decided from the item's last stored event alone (one
+    read for the whole group; replaying an item received 100,000 times took seconds, and
+    every receipt made it longer). The same input twice in one request is one receipt."""
+
+    def __init__(self, tracker: Tracker, batches: Sequence[Batch]):
+        self.mapper = tracker.mapper
+        keys = {quarantine_id(u.kind, u.raw) for b in batches for u in b.unusable}
+        self.last: dict[UUID, tuple[int, datetime]] = {}  # version, receipt time
+        for event in tracker.recorder.select_last_events_of(list(keys)) if keys else ():  # type: ignore[attr-defined]
+            moment = datetime.fromisoformat(_seen(event.state).received_at.text)  # type: ignore[union-attr]
+            self.last[event.originator_id] = (event.originator_version, moment)
+            if moment > tracker.written.latest:  # a store written before one clock
+                tracker.written.latest = moment
+        self.events: list[StoredEvent] = []
+
+    def receive(self, items: Iterable[Unusable], received_at: datetime, now: datetime) -> None:
+        """One request's quarantined input, received at ``received_at``."""
+        taken: set[UUID] = set()
+        for item in items:
+            key = quarantine_id(item.kind, item.raw)
+            if key in taken:
+                continue
+            taken.add(key)
+            last = self.last.get(key)
+            if last is None:
+                [event] = QuarantinedInput(
+                    kind=item.kind,
+                    raw=item.raw,
+                    encoding=item.encoding,
+                    reason=item.reason,
+                    received_at=received_at,
+                ).collect_events()
+            else:
+                event = QuarantinedInput.ReceivedAgain(  # type: ignore[call-arg]
+                    originator_id=key,
+                    originator_version=last[0] + 1,
+                    timestamp=now,
+                    reason=item.reason,
+                    received_at=received_at,
+                )
+            self.last[key] = (event.originator_version, received_at)
+            self.events.append(self.mapper.to_stored_event(event))
 
 
 def _sent(status: Status) -> Sent:

@@ -51,7 +51,7 @@ from tracker.views.projector import (
     rebuild,
 )
 from tracker.views.store import VIEWS, ViewStore, open_output_file
-from tracker.writer_process import WRITER_SOCKET, WriterService, socket_path
+from tracker.writer_process import WRITER_SOCKET, WriterService, frame_limit, socket_path
 
 cli = typer.Typer(
     help="An event-sourced tracker of SMS delivery statuses.",
@@ -150,7 +150,7 @@ def write(
         tracker = open_tracker(settings)
     except (SettingsError, StoreUnavailable) as e:
         _fail(e)
-    service = WriterService(tracker, socket_)
+    service = WriterService(tracker, socket_, frame_limit(settings.max_body_bytes))
     settle_heap()
     # Under `tracker serve`, Ctrl-C reaches the whole process group: the server answers the
     # requests in flight, which needs this writer, and then stops it (SIGTERM).

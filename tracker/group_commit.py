@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from tracker.application import Batch, Receipt, Status, StoreUnavailable, Tracker
+from tracker.application import Batch, Receipt, StoreUnavailable, Tracker
 
 log = logging.getLogger("tracker.writer")
 
@@ -28,7 +28,7 @@ class _Pending:
 
     batch: Batch
     future: Future[Receipt]
-    rest: tuple[Status, ...] = ()  # the large batch's statuses still to come after this slice
+    rest: Batch | None = None  # what is still to come of a large batch after this slice
     stored: set[int] = field(default_factory=set)  # ids stored by its slices so far
     missed: set[int] = field(default_factory=set)  # ids some slice could not store
     receipts: list[Receipt] = field(default_factory=list)
@@ -55,9 +55,21 @@ class _Pending:
 
     def next_slice(self, size: int) -> _Pending:
         """The next slice of the large batch, carrying what the earlier ones stored."""
-        self.batch = Batch(self.rest[:size], (), self.batch.received_at)
-        self.rest = self.rest[size:]
+        self.batch, self.rest = _sliced(self.rest, size)  # type: ignore[arg-type]
         return self
+
+
+def _items(batch: Batch) -> int:
+    """What a batch gives the writer to do: its statuses and its quarantined input."""
+    return len(batch.statuses) + len(batch.unusable)
+
+
+def _sliced(batch: Batch, size: int) -> tuple[Batch, Batch | None]:
+    """The first ``size`` items of a batch (statuses first, then quarantined input), and the
+    rest (None when nothing is left)."""
+    statuses, unusable = batch.statuses[:size], batch.unusable[: max(0, size - len(batch.statuses))]
+    rest = Batch(batch.statuses[size:], batch.unusable[len(unusable) :], batch.received_at)
+    return Batch(statuses, unusable, batch.received_at), (rest if _items(rest) else None)
 
 
 _STOP = object()
@@ -74,7 +86,7 @@ class GroupCommit:
     ):
         self.tracker = tracker
         self.on_commit = on_commit  # told after every commit (the live projection wakes up)
-        self.max_reports = max_reports  # a group closes once it holds this many reports
+        self.max_reports = max_reports  # a group closes once it holds this many items
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="tracker-writer", daemon=True)
         self._started = threading.Lock()
@@ -83,12 +95,13 @@ class GroupCommit:
     def submit(self, batch: Batch) -> Future[Receipt]:
         """Queue a batch; the future resolves to its receipt once it is committed.
 
-        A batch of more than ``max_reports`` statuses is committed a slice of that many at a
-        time, each slice queued again behind whatever other batches came meanwhile: one large
-        body never holds the writer for longer than one group, and other senders are served
-        between its slices. Its receipt comes once every slice is committed (an id whose items
-        span slices is acknowledged only if all of them were stored); should a slice fail, the
-        whole batch fails (its earlier slices stay stored: a resend finds them duplicates)."""
+        A batch of more than ``max_reports`` items (statuses and quarantined input) is
+        committed a slice of that many at a time, each slice queued again behind whatever
+        other batches came meanwhile: one large body never holds the writer for longer than
+        one group, and other senders are served between its slices. Its receipt comes once
+        every slice is committed (an id whose items span slices is acknowledged only if all of
+        them were stored); should a slice fail, the whole batch fails (its earlier slices stay
+        stored: a resend finds them duplicates)."""
         with self._started:
             if not self._thread.is_alive():
                 self._thread.start()
@@ -97,10 +110,9 @@ class GroupCommit:
         # awaited when the request's task is cancelled) cannot cancel it under the writer,
         # whose thread would then die answering it.
         future.set_running_or_notify_cancel()
-        statuses, size = batch.statuses, self.max_reports
-        if len(statuses) > size:
-            first = Batch(statuses[:size], batch.unusable, batch.received_at)
-            self._queue.put(_Pending(first, future, rest=statuses[size:]))
+        if _items(batch) > self.max_reports:
+            first, rest = _sliced(batch, self.max_reports)
+            self._queue.put(_Pending(first, future, rest=rest))
         else:
             self._queue.put(_Pending(batch, future))
         return future
@@ -127,7 +139,7 @@ class GroupCommit:
 
     def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
         group = [first]
-        size = len(first.batch.statuses)
+        size = _items(first.batch)
         while size < self.max_reports:
             try:
                 item = self._queue.get_nowait()
@@ -136,7 +148,7 @@ class GroupCommit:
             if item is _STOP:
                 return group, True
             group.append(item)  # type: ignore[arg-type]
-            size += len(item.batch.statuses)  # type: ignore[union-attr]
+            size += _items(item.batch)  # type: ignore[union-attr]
         return group, False
 
     def _commit(self, group: list[_Pending]) -> None:

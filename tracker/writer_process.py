@@ -44,7 +44,14 @@ log = logging.getLogger("tracker.writer")
 
 WRITER_SOCKET = "TRACKER_WRITER_SOCKET"  # set by `tracker serve` for its server processes
 HEADER = struct.Struct("!II")  # payload length, request number
-MAX_FRAME = 64 * 1024 * 1024  # far above any batch the webhook lets through (max_body_bytes)
+MiB = 1024 * 1024
+
+
+def frame_limit(max_body_bytes: int) -> int:
+    """The largest batch frame a writer reads: a body's batch is at most about 7.5 times the
+    body (every item a quarantined number with its reason, measured), so 16 times the largest
+    body the webhook takes, 64 MiB at least. A larger frame is no batch of ours."""
+    return max(64 * MiB, 16 * max_body_bytes)
 
 
 class WireBatch(msgspec.Struct, array_like=True, gc=False):
@@ -131,8 +138,9 @@ class WriterService:
     """The writer process's side: accepts server processes' connections on a unix socket and
     commits their batches with one ``GroupCommit``, answering each after its commit."""
 
-    def __init__(self, tracker: Tracker, path: str):
+    def __init__(self, tracker: Tracker, path: str, max_frame: int = 64 * MiB):
         self.path = path
+        self.max_frame = max_frame
         self.writer = GroupCommit(tracker)
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
@@ -186,7 +194,7 @@ class WriterService:
         try:
             while len(header := reader.read(HEADER.size)) == HEADER.size:
                 size, number = HEADER.unpack(header)
-                if size > MAX_FRAME:
+                if size > self.max_frame:
                     raise ValueError(f"a frame of {size} bytes")
                 batch = decode_batch(reader.read(size))
                 served.owe()
@@ -267,8 +275,12 @@ class WriterClient:
         try:
             writer.write(frame(number, payload))
             await writer.drain()
-        except OSError as e:
-            self._broken(e)
+        except (OSError, RuntimeError) as e:  # uvloop: RuntimeError on a transport just closed
+            if self._writer is writer:
+                self._broken(e)
+            elif not receipt.done():  # broken meanwhile, before this batch was waited for
+                self._waiting.pop(number, None)
+                receipt.set_exception(OutcomeUnknown(f"lost the writer process: {e}"))
         try:
             return await asyncio.wait_for(receipt, self.receipt_timeout)
         except TimeoutError:

@@ -126,7 +126,6 @@ def test_a_good_item_beside_bad_ones_is_stored(live_server):
         ("huge-numbers.json", {2**63 - 1}),
         # An odd value inside an item costs only that item: its report is rejected, and kept.
         ("lone-surrogates.json", {514, 515}),
-        ("duplicate-keys.json", {516, 517}),
         ("raw-nul-inside-a-string.bin", {508, 509}),
         ("deep-nesting-in-an-item.json", {501, 502}),
         ("weird-times.json", {527, 528, 529, 530}),
@@ -134,6 +133,15 @@ def test_a_good_item_beside_bad_ones_is_stored(live_server):
         body = sample(f"hostile/{name}")
         acknowledged = check_answer(live_server, body, post(live_server, body))
         assert expected <= set(acknowledged), name
+
+
+def test_an_item_naming_two_messages_acknowledges_neither(live_server):
+    body = sample("hostile/duplicate-keys.json")  # "id_sms": 516, "id_sms": 517 in one item
+    response = post(live_server, body)
+    assert (response.status_code, response.json()) == (200, [])
+    with live_server.client() as client:
+        assert client.get("/messages/516/history").status_code == 404
+        assert client.get("/messages/517/history").status_code == 404
 
 
 def test_after_the_corpus_every_acknowledged_id_is_stored_and_the_views_catch_up(

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support import hold_commits
-from tracker.application import Batch, Receipt, Status, StoreUnavailable
+from tracker.application import Batch, Receipt, Status, StoreUnavailable, Unusable
+from tracker.domain.quarantine import ITEM
 from tracker.group_commit import GroupCommit
 
 
@@ -152,3 +153,22 @@ def test_closing_the_writer_commits_every_slice_of_a_large_batch_first(tracker):
     future = writer.submit(batch(*(Status(n, "send", "") for n in range(95))))
     writer.close()
     assert future.result(timeout=1).stored == frozenset(range(95))
+
+
+def test_quarantined_input_counts_toward_a_slice_too(tracker):
+    writer = GroupCommit(tracker, max_reports=10)
+    committed: list[tuple[int, int]] = []  # statuses, quarantined input: slice by slice
+    record_batches = tracker.record_batches
+
+    def record(batches):
+        committed.extend((len(b.statuses), len(b.unusable)) for b in batches)
+        return record_batches(batches)
+
+    tracker.record_batches = record
+    bad = [Unusable(ITEM, str(n), "item is a number, not an object") for n in range(25)]
+    try:
+        receipt = writer.submit(Batch((Status(1, "send", ""),) * 3, tuple(bad))).result(30)
+    finally:
+        writer.close()
+    assert committed == [(3, 7), (0, 10), (0, 8)]
+    assert (receipt.stored, receipt.quarantined) == ({1}, 25)

@@ -160,12 +160,29 @@ def test_sqlite_writers_take_turns_so_another_process_cannot_clash(sqlite_url):
         second.close()
 
 
-def test_the_same_bad_item_twice_in_one_batch_is_one_item_received_twice(tracker):
+def test_the_same_bad_item_twice_in_one_batch_is_one_receipt_and_again_in_the_next(tracker):
+    """A receipt per request that carried it: a body repeating it a million times is one
+    event, not a million (they once held the writer for minutes)."""
     item = Unusable(ITEM, '{"id_sms": -3}', "id_sms -3 is not an integer")
     receipt = tracker.record([Status(1, "send", "")], [item, item])
     assert (receipt.stored, receipt.quarantined, receipt.attempts) == (frozenset({1}), 2, 1)
+    tracker.record([], [item])
     held = tracker.repository.get(quarantine_id(ITEM, item.raw))
     assert len(held.receipts) == 2
+
+
+def test_a_receipt_of_an_item_quarantined_many_times_reads_only_its_last_event(tracker):
+    item = Unusable(ITEM, "{}", "item has no id_sms")
+    for _ in range(30):
+        tracker.record([], [item])
+    replays = []  # the library's read of an aggregate's events (what a replay starts with)
+    select_events = tracker.recorder.select_events
+    tracker.recorder.select_events = lambda *a, **k: replays.append(a) or select_events(*a, **k)
+    tracker.record([], [item])
+    assert replays == []  # no replay of its 30 receipts
+    held = tracker.repository.get(quarantine_id(ITEM, item.raw))
+    assert (len(held.receipts), held.version) == (31, 31)
+    assert [r[0] for r in held.receipts] == sorted(r[0] for r in held.receipts)
 
 
 def test_a_group_loads_its_messages_in_one_query_exactly_as_one_by_one(tracker):
@@ -287,3 +304,32 @@ def test_a_writer_whose_store_went_back_forgets_what_it_held_and_stores_the_rese
         assert len(tracker.history(51)) == 1
     finally:
         tracker.close()
+
+
+@pytest.mark.postgres
+def test_a_restore_between_another_hosts_write_and_ours_is_noticed_too(postgres_url):
+    """Another writer's event landed between the head we read and our insert, so our write
+    did not follow our mark; a restore to a point after the mark but before our write must
+    still make us forget what we held (it once passed the check on the mark alone)."""
+    ours = open_tracker(Settings(database_url=postgres_url, lock_timeout=2))
+    theirs = open_tracker(Settings(database_url=postgres_url, create_tables=False))
+    try:
+        ours.record([Status(1, "send", "")])
+        insert = ours.recorder.insert_events
+
+        def after_theirs(events, **kwargs):  # another host writes just before our insert
+            # (its clock behind ours: our receipt times stay ahead, so we need not retry)
+            theirs.record([Status(9, "send", "")], received_at=datetime(2000, 1, 1, tzinfo=UTC))
+            ours.recorder.insert_events = insert
+            return insert(events, **kwargs)
+
+        ours.recorder.insert_events = after_theirs
+        ours.record([Status(2, "send", "")])
+        their_event = theirs.recorder.max_notification_id() - 1  # ours came right after it
+        cut_log_after(ours, their_event)  # restored to a point holding theirs but not ours
+        receipt = ours.record([Status(2, "send", "")])  # the platform sends it again
+        assert (receipt.stored, receipt.duplicates) == ({2}, 0)
+        assert len(ours.history(2)) == 1
+    finally:
+        ours.close()
+        theirs.close()

@@ -37,9 +37,8 @@ def test_sqlite_commits_through_a_wal_with_full_fsync(tmp_path):
 
 def insert(tracker, numbers) -> list[int]:
     """The first events of these messages, inserted as the writer inserts a group's events."""
-    return tracker.recorder.insert_events(
-        tracker._stored((), [tracker_message(n) for n in numbers])
-    )
+    events = [e for n in numbers for e in tracker_message(n).collect_events()]
+    return tracker.recorder.insert_events([tracker.mapper.to_stored_event(e) for e in events])
 
 
 def test_the_notification_ids_a_write_returns_are_those_the_events_are_read_back_with(tracker):

@@ -195,3 +195,25 @@ def test_a_writer_stopping_commits_and_answers_the_batches_it_was_sent(tracker, 
     receipts = run(send_then_stop())
     assert [r.stored for r in receipts] == [frozenset({1}), frozenset({2}), frozenset({3})]
     assert all(len(tracker.history(n)) == 1 for n in (1, 2, 3))
+
+
+def test_a_connection_closed_under_a_send_is_a_503_not_a_500(tracker, service, path):
+    """uvloop raises RuntimeError (not OSError) when writing to a transport that was closed
+    a moment before, by the connection breaking: once a 500, now an outcome not known."""
+
+    async def send():
+        client = WriterClient(path)
+        try:
+            await client.connect()
+            writer = client._writer
+
+            def closed(data):
+                raise RuntimeError("unable to perform operation on <UnixTransport closed=True>")
+
+            writer.write = closed
+            await client.record(batch(Status(1, "send", "")))
+        finally:
+            await client.close()
+
+    with pytest.raises(OutcomeUnknown, match="lost the writer process"):
+        run(send())

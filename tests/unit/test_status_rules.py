@@ -239,3 +239,16 @@ def test_the_fold_orders_reports_around_moscows_clock_shifts_as_the_platforms_cl
         read = Report("read", later, parse_time(later, moscow))
         assert fold([read, not_delivered]) == not_delivered
         assert decide(read, [not_delivered]) == REJECTED
+
+
+def test_times_in_a_skipped_hour_keep_their_wall_clock_order_at_the_shifts_instant():
+    """02:30, 02:59:59 and 03:00 on 2011-03-27 in Moscow are one instant (the shift's): the
+    fold reads them as the platform's clock did, not by rank or state name."""
+    moscow = zone("Europe/Moscow")
+
+    def at(state: str, time: str) -> Report:
+        return Report(state, f"2011-03-27 {time}", parse_time(f"2011-03-27 {time}", moscow))
+
+    assert fold([at("expired", "03:00:00"), at("not_deliver", "02:30:00")]).state == "not_deliver"
+    assert fold([at("not_deliver", "03:00:00"), at("read", "02:59:59")]).state == "read"
+    assert decide(at("expired", "03:00:00"), [at("not_deliver", "02:30:00")]) == REJECTED

@@ -70,9 +70,9 @@ class Report(msgspec.Struct, frozen=True, gc=False):
         rank = RANKS.get(self.state) if self.reason is None else None
         ranked = -1 if rank is None else rank  # unknown states sort first among equal times
         if self.instant is None:
-            order = (0, 0.0, ranked, self.state, self.time)
-        else:
-            order = (1, self.instant.timestamp(), ranked, self.state, self.time)
+            order = (0, 0.0, "", ranked, self.state, self.time)
+        else:  # one instant, two wall-clock times (a shift's skipped hour): as the clock read
+            order = (1, self.instant.timestamp(), self.time, ranked, self.state)
         force_setattr(self, "order", order)
         force_setattr(self, "rank", rank)
         force_setattr(self, "final", rank == FINAL_RANK)
@@ -85,8 +85,10 @@ class Report(msgspec.Struct, frozen=True, gc=False):
 def fold_order(report: Report) -> tuple:
     """The order in which the fold reads reports: unknown time first, then time, rank, state name.
 
-    The raw time breaks the last ties, so the order is total and the fold deterministic. Reports
-    of unknown state never enter the fold; they sort as rank -1 wherever reports are listed.
+    The time is the instant, then the time as sent: times a clock shift skipped share the
+    shift's instant and keep their wall-clock order. The raw time breaks the last ties of
+    reports with no time, so the order is total and the fold deterministic. Reports of unknown
+    state never enter the fold; they sort as rank -1 wherever reports are listed.
     """
     return report.order
 

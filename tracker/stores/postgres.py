@@ -138,17 +138,27 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, [list(originator_ids)])
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            return [_stored(row) for row in cursor.fetchall()]
 
     select_events_of = _prompt(select_events_of)
+
+    def select_last_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The last event of each of these aggregates that has one: one index look-up each,
+        however many events an aggregate has (a quarantined item received 100,000 times)."""
+        statement = sql.SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[]) AS ids(id) CROSS JOIN LATERAL (SELECT originator_id, "
+            "originator_version, topic, state FROM {}.{} WHERE originator_id = ids.id "
+            "ORDER BY originator_version DESC LIMIT 1) AS e"
+        ).format(
+            sql.Identifier(self.datastore.schema or "public"),
+            sql.Identifier(self.events_table_name),
+        )
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, [list(originator_ids)])
+            return [_stored(row) for row in cursor.fetchall()]
+
+    select_last_events_of = _prompt(select_last_events_of)
 
     def create_table(self) -> None:
         """Create the event tables unless they are there already: a role that does not own them
@@ -161,6 +171,15 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
             self.datastore.register_type_adapters()
         else:
             super().create_table()
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
 
 
 class PromptPostgresFactory(PostgresFactory):

@@ -135,16 +135,36 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                     f"({','.join('?' * len(part))}) ORDER BY originator_id, originator_version",
                     part,
                 )
-                found.extend(
-                    StoredEvent(
-                        originator_id=self.convert_originator_id(row["originator_id"]),
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=row["state"],
-                    )
-                    for row in cursor.fetchall()
-                )
+                found.extend(_stored(row, self.convert_originator_id) for row in cursor.fetchall())
         return found
+
+    def select_last_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The last event of each of these aggregates that has one: one index look-up each,
+        however many events an aggregate has (a quarantined item received 100,000 times)."""
+        found: list[StoredEvent] = []
+        table = self.events_table_name
+        with self.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(originator_ids), IN_LIST):
+                part = [_HEXES[i] for i in originator_ids[start : start + IN_LIST]]
+                cursor.execute(
+                    f"WITH ids(id) AS (VALUES {','.join(['(?)'] * len(part))}) "
+                    "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                    f"FROM ids JOIN {table} e ON e.originator_id = ids.id AND "
+                    f"e.originator_version = (SELECT MAX(originator_version) FROM {table} "
+                    "WHERE originator_id = ids.id)",
+                    part,
+                )
+                found.extend(_stored(row, self.convert_originator_id) for row in cursor.fetchall())
+        return found
+
+
+def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
+    return StoredEvent(
+        originator_id=convert(row["originator_id"]),
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=row["state"],
+    )
 
 
 def _hex(originator_id: UUID | str) -> str:

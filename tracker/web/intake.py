@@ -57,6 +57,10 @@ class Intake:
     unusable: list[Unusable] = field(default_factory=list)
     # id token as it arrived (int or str) -> the message number it names; first-seen order
     tokens: dict[int | str, int] = field(default_factory=dict)
+    # Messages named by a quarantined item (its id_sms named several): never acknowledged,
+    # since that item is in none of their histories.
+    withheld: set[int] = field(default_factory=set)
+    _quarantined: set[tuple[str, str]] = field(default_factory=set)  # (kind, raw) in unusable
 
     def add(self, token: int | str, number: int, state: str, time: str, **more: Any) -> None:
         """A status for message ``number``; ``more`` as ``Status`` takes it (raw, reason, ...)."""
@@ -64,9 +68,22 @@ class Intake:
         self.statuses.append(Status(number, state, time, sent=sent, **more))
         self.tokens.setdefault(token, number)
 
+    def quarantine(self, item: Unusable) -> None:
+        """Input that names no message; the same input twice in one body is one receipt (a
+        body repeating it a million times costs the store no more than once)."""
+        key = (item.kind, item.raw)
+        if key not in self._quarantined:
+            self._quarantined.add(key)
+            self.unusable.append(item)
+
     def acknowledgement(self, stored: frozenset[int]) -> list[dict[str, int | str]]:
         """The answer: every id token whose message number was stored, in its own JSON type."""
-        return [{"id_sms": token} for token, number in self.tokens.items() if number in stored]
+        withheld = self.withheld
+        return [
+            {"id_sms": token}
+            for token, number in self.tokens.items()
+            if number in stored and number not in withheld
+        ]
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -117,10 +134,10 @@ def _items(body: bytes) -> list[bytes]:
         return [bytes(raw) for raw in _decode(body, type=list[msgspec.Raw])]
     except _UNREADABLE:
         pass
-    start = len(body) - len(body.lstrip())
+    start = len(body) - len(body.lstrip(_WHITESPACE))
     if body[start : start + 1] == b"[" and not _utf16_or_32(body):
         split = _elements(body, start)
-        if split is not None and not body[split[1] :].strip() and b"" not in split[0]:
+        if split is not None and not body[split[1] :].strip(_WHITESPACE):
             return split[0]
     problem = _body_problem(body)
     raise BodyError(problem, _quarantined(BODY, body, problem))
@@ -129,7 +146,7 @@ def _items(body: bytes) -> list[bytes]:
 def _read_item(raw: bytes, intake: Intake) -> None:
     members = _members(raw)
     if members is None:
-        intake.unusable.append(_quarantined(ITEM, raw, _not_an_object(raw)))
+        intake.quarantine(_quarantined(ITEM, raw, _not_an_object(raw)))
         return
     values: dict[str, list[bytes]] = {}
     for key, value in members:
@@ -137,7 +154,12 @@ def _read_item(raw: bytes, intake: Intake) -> None:
             values.setdefault(_decode(key, type=str), []).append(value)
     ids = _ids(values.get("id_sms", []))
     if isinstance(ids, str):
-        intake.unusable.append(_quarantined(ITEM, raw, ids))
+        intake.quarantine(_quarantined(ITEM, raw, ids))
+        return
+    if len(set(ids.values())) > 1:  # which message is it about? none can hold it as its own
+        intake.withheld.update(ids.values())
+        reason = f"{_given_twice('id_sms', values['id_sms'])}, naming different messages"
+        intake.quarantine(_quarantined(ITEM, raw, reason))
         return
     problems = [] if len(values["id_sms"]) == 1 else [_given_twice("id_sms", values["id_sms"])]
     state = _field(values, "state", problems, strings_only=False)
@@ -151,22 +173,23 @@ def _read_item(raw: bytes, intake: Intake) -> None:
         and len(members) == 3
         and (all(_is_string(values[k][0]) for k in ("state", "time")))
     )
-    reason = "; ".join(problems) or None
-    for token, number in ids.items():
-        intake.add(
-            token,
-            number,
-            state,
-            time,
-            raw=None if plain else text,
-            reason=reason,
-            raw_encoding=encoding,
-        )
+    [(token, number), *others] = ids.items()
+    intake.add(
+        token,
+        number,
+        state,
+        time,
+        raw=None if plain else text,
+        reason="; ".join(problems) or None,
+        raw_encoding=encoding,
+    )
+    for token, number in others:  # the same message, its id written another way too
+        intake.tokens.setdefault(token, number)
 
 
 def _ids(values: list[bytes]) -> dict[int | str, int] | str:
     """The message numbers an item's id_sms values name, by the token as sent; or why it
-    names none. Given twice, each value that names a message gets the item (as rejected)."""
+    names none."""
     if not values:
         return "item has no id_sms"
     named: dict[int | str, int] = {}
@@ -176,12 +199,11 @@ def _ids(values: list[bytes]) -> dict[int | str, int] | str:
         except _UNREADABLE:
             continue
         number = message_number(token)
-        if number is not None and number not in named.values():
-            named[token] = number
+        if number is not None:
+            named.setdefault(token, number)
     if named:
         return named
-    shown = ", ".join(_shorten(_shown(v)) for v in values)
-    return f"id_sms {shown} is not an integer from 0 to 2^63-1"
+    return f"id_sms {_listed(values)} is not an integer from 0 to 2^63-1"
 
 
 def _field(
@@ -213,8 +235,14 @@ def _field(
 
 
 def _given_twice(key: str, given: list[bytes]) -> str:
-    shown = ", ".join(_shorten(_shown(v)) for v in given)
-    return f"the key {key} is given {len(given)} times ({shown}): ambiguous"
+    return f"the key {key} is given {len(given)} times ({_listed(given)}): ambiguous"
+
+
+def _listed(values: list[bytes], most: int = 3) -> str:
+    """Values to quote in a reason: the first few, shortened (a reason stays short however
+    many a hostile item holds)."""
+    shown = ", ".join(_shorten(_shown(v)) for v in values[:most])
+    return shown if len(values) <= most else f"{shown}, ... ({len(values)} in all)"
 
 
 def _why(value: bytes, error: Exception) -> str:
@@ -314,61 +342,94 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# The structure of JSON text, values left unread: a complete string, a quote that opens none,
-# a bracket, a comma. Every byte of a string is inside its token, so brackets and commas
-# matched outside strings are structure, at whatever depth.
-_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["\[\]{},]', re.DOTALL)
+# JSON's tokens, whitespace before each: a string (any bytes inside, escapes unchecked: what
+# they spell is a value's business), a number (any size), a literal, a punctuation mark.
+_TOKEN = re.compile(
+    rb"[ \t\r\n]*(?:"
+    rb'(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")'
+    rb"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+    rb"|(?P<literal>true|false|null)"
+    rb"|(?P<mark>[\[\]{},:]))",
+    re.DOTALL,
+)
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_CLOSER = {ord("["): ord("]"), ord("{"): ord("}")}
-_QUOTE, _COMMA = ord('"'), ord(",")
+_WHITESPACE = b" \t\r\n"
+_OPEN, _CLOSE = b"[{", {ord("]"): ord("["), ord("}"): ord("{")}
+# What may come next: a value; a value or "]" (an array just opened); a key or "}" (an object
+# just opened); a key; a colon; a comma or the container's close.
+_VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT = range(6)
+_STARTS = {ord("["): (_VALUE, _VALUE_OR_CLOSE), ord("{"): (_KEY, _KEY_OR_CLOSE)}
 
 
 def _elements(text: bytes, start: int) -> tuple[list[bytes], int] | None:
-    """The elements of the array or object that opens at ``text[start]``, split at its own
-    commas (whitespace stripped, empty ones kept as b""), and the index just past its close;
-    None when its structure is broken (a quote that opens no string, brackets that do not
-    match, no close). Iterative: any depth costs only the bytes it spans."""
-    closers = bytearray()
+    """The elements of the array or object that opens at ``text[start]`` (an object's are its
+    members, ``"key": value``), and the index just past its close; None when it is not
+    JSON's grammar. Values are not read: a string may hold any bytes and escapes, a number
+    any digits, so a value no reader takes (a lone surrogate, a number out of range) costs
+    its own item only, while text that is not JSON (a stray quote, a missing comma, NaN)
+    never passes, so no item's text can end up in another. Iterative: any depth costs only
+    the bytes it spans."""
+    match = _TOKEN.match
+    open_brackets = bytearray()
     elements: list[bytes] = []
-    begin = start + 1
-    for match in _TOKENS.finditer(text, start):
-        at, end = match.span()
-        byte = text[at]
-        if byte == _QUOTE:
-            if end - at == 1:
-                return None
-        elif byte == _COMMA:
-            if len(closers) == 1:
-                elements.append(text[begin:at].strip())
-                begin = end
-        elif byte in _CLOSER:
-            closers.append(_CLOSER[byte])
-        elif not closers or closers.pop() != byte:
+    expect, pos, begin = _VALUE, start, start
+    while True:
+        token = match(text, pos)
+        if token is None:
             return None
-        elif not closers:
-            last = text[begin:at].strip()
-            if elements or last:
-                elements.append(last)
-            return elements, end
-    return None
+        kind, at, pos = token.lastgroup, token.start(token.lastgroup), token.end()
+        if len(open_brackets) == 1 and expect in _STARTS[open_brackets[0]]:
+            begin = at  # an element of the outer container begins: a value, or a member
+        if expect == _COLON:
+            if text[at] != 0x3A:  # ":"
+                return None
+            expect = _VALUE
+            continue
+        if kind == "mark":
+            byte = text[at]
+            if byte in _OPEN and expect in (_VALUE, _VALUE_OR_CLOSE):
+                open_brackets.append(byte)
+                expect = _VALUE_OR_CLOSE if byte == 0x5B else _KEY_OR_CLOSE
+                continue
+            if byte == 0x2C and expect == _NEXT:  # ","
+                expect = _VALUE if open_brackets[-1] == 0x5B else _KEY
+                if len(open_brackets) == 1:
+                    elements.append(text[begin:at])
+                continue
+            closes = _CLOSE.get(byte)
+            if closes is None or not open_brackets or open_brackets[-1] != closes:
+                return None
+            if expect not in (_NEXT, _VALUE_OR_CLOSE, _KEY_OR_CLOSE):
+                return None  # a close after a comma or a colon
+            if expect == _NEXT and len(open_brackets) == 1:
+                elements.append(text[begin:at])
+            open_brackets.pop()
+            if not open_brackets:
+                return elements, pos
+            expect = _NEXT  # the container was a value
+            continue
+        if expect in (_KEY, _KEY_OR_CLOSE):
+            if kind != "string":
+                return None
+            expect = _COLON
+            continue
+        if expect not in (_VALUE, _VALUE_OR_CLOSE):
+            return None  # two values in a row
+        expect = _NEXT
 
 
 def _members(item: bytes) -> list[tuple[bytes, bytes]] | None:
-    """An object's members as (key as JSON, value as JSON), in order, duplicates kept; None
-    when the item is not an object or its structure is broken."""
+    """An object's members as (key as JSON, value as JSON), in order, keys given twice kept;
+    None when the item is not an object in JSON's grammar."""
     if item[:1] != b"{":
         return None
     split = _elements(item, 0)
     if split is None or split[1] != len(item):
         return None
     members = []
-    for element in split[0]:
-        key = _STRING.match(element)
-        if key is None:
-            return None
-        rest = element[key.end() :].lstrip()
-        value = rest[1:].strip()
-        if rest[:1] != b":" or not value:
-            return None
-        members.append((key.group(), value))
+    for member in split[0]:  # the grammar holds: a string, a colon, a value
+        key = _STRING.match(member)
+        members.append(
+            (key.group(), member[key.end() :].lstrip(_WHITESPACE)[1:].strip(_WHITESPACE))
+        )  # type: ignore[union-attr]
     return members
