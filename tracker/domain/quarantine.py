@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 QUARANTINE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:quarantine")
 
 ITEM = "item"  # one element of a batch, without a usable id_sms
+ITEMS = "items"  # a body's elements without one past the first thousand, as a JSON array
 BODY = "body"  # a whole request body that is not a JSON array
 
 
