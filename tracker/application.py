@@ -126,30 +126,28 @@ class WrittenMessages:
         self.latest = datetime.min.replace(tzinfo=UTC)
 
     def catch_up(self, recorder: Any) -> int:
-        """Forget the messages written by others since our last look; the store's head."""
-        head = recorder.max_notification_id() or 0
+        """Forget the messages written by others since our last look; the store's head.
+
+        One read when all is well: the log from the mark on, which is the mark alone when no
+        one else wrote (its last event is the head)."""
         mark = self._mark
-        if mark is not None and mark[0] <= head and head - mark[0] <= FORGET_ALL_AFTER:
-            page = recorder.select_notifications(mark[0], head - mark[0] + 1, stop=head)
-            if page and _mark_of(page[0]) == mark and self._witnessed(page):
+        if mark is not None:
+            page = recorder.select_notifications(mark[0], FORGET_ALL_AFTER + 1)
+            held = bool(page) and _mark_of(page[0]) == mark and self._witnessed(page)
+            if held and len(page) <= FORGET_ALL_AFTER:
                 for notification in page[1:]:
                     self._saw(notification, forget=True)
                 self._mark, self._witness = _mark_of(page[-1]), None
-                return head
-            log.warning(
-                "the event store no longer holds event %d as this writer saw it (restored from "
-                "a backup? failed over?): forgetting every message in hand",
-                mark[0],
-            )
-        elif mark is not None and head < mark[0]:
-            log.warning(
-                "the event store's log ends at %d, before event %d that this writer saw "
-                "(restored from a backup? failed over?): forgetting every message in hand",
-                head,
-                mark[0],
-            )
+                return page[-1].id
+            if not held:
+                log.warning(
+                    "the event store no longer holds event %d as this writer saw it (restored "
+                    "from a backup? failed over?): forgetting every message in hand",
+                    mark[0],
+                )
         self._messages.clear()
         self._mark = self._witness = None
+        head = recorder.max_notification_id() or 0
         if head:  # start afresh from the head: its receipt time is the latest in the log
             for notification in recorder.select_notifications(head, 1, stop=head):
                 self._saw(notification, forget=False)

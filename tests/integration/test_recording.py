@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, StoredEvent
 
 from tracker.application import Status, StoreUnavailable, Tracker, Unusable
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
-from tracker.views.projector import rebuild
+from tracker.read import queries
+from tracker.views.projector import Projector, rebuild
 
 T0 = "2011-01-01 12:00:00"
 T1 = "2011-01-01 12:01:00"
@@ -333,3 +334,23 @@ def test_a_restore_between_another_hosts_write_and_ours_is_noticed_too(postgres_
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_store_written_before_the_added_fields_keeps_working(tracker):
+    """Events stored without id_sent, reason and raw_encoding (every event before 2026-12-05)
+    read as having none: the writer takes the message up, histories and views read it."""
+    from tests.unit.test_message import FIRST_VERSION  # as the first version stored them
+
+    tracker.recorder.insert_events(
+        [StoredEvent(tracker.message_id(5), n, topic, state)
+         for n, (topic, state) in enumerate(FIRST_VERSION, 1)]  # fmt: skip
+    )
+    receipt = tracker.record([Status(5, "read", "2024-05-01 10:00:09"), Status(5, "send", T0)])
+    assert receipt.outcomes == {"applied": 1, "superseded": 1} and receipt.duplicates == 0
+    history = queries.history(tracker, 5)
+    assert [(r.id_sms, r.state, r.reason) for r in history.reports] == [
+        (5, "send", None), (5, "deliver", None), (5, "read", None), (5, "send", None)
+    ]  # fmt: skip
+    views = open_views(tracker)
+    Projector(tracker, views).catch_up()
+    assert queries.message_state(views, 5).state == "read"

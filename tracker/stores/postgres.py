@@ -86,21 +86,24 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
         the events' order), with the rows sent by ``COPY`` into a temporary table: psycopg
         dumps the library's array of a composite type in Python, row by row and field by field
         (regular expressions included), which was half the writer's time; ``COPY`` it formats
-        in C. (Not in pipeline mode, which does not allow ``COPY``: four statements, one
-        round trip each, in one transaction.) ``check_last`` is shown the last event's state
-        under the table lock, before the insert: no event of another writer can come between
-        (on several hosts, the writer's receipt clock must not fall behind theirs)."""
+        in C. ``check_last`` is shown the last event's state under the table lock, before the
+        insert: no event of another writer can come between (on several hosts, the writer's
+        receipt clock must not fall behind theirs). Three round trips in one transaction: the
+        lock, the notification, the staging table and that look at the last event go as one
+        query (simple protocol, no parameters); then the ``COPY`` (which pipeline mode does not
+        allow); then the insert."""
         if not stored_events:
             return []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)
-            if check_last is not None:
-                curs.execute(self._select_last, prepare=True)
+            if check_last is None:
+                curs.execute(self._prelude)
+            else:
+                curs.execute(self._prelude_and_last)
+                while curs.nextset():  # to the last statement's result: the last event
+                    pass
                 last = curs.fetchone()
                 if last is not None:
                     check_last(bytes(last["state"]))
-            self._notify_channel(curs)
-            curs.execute(STAGE_EVENTS)
             with curs.copy(COPY_STAGED) as copy:
                 for n, e in enumerate(stored_events):
                     copy.write_row((n, e.originator_id, e.originator_version, e.topic, e.state))
@@ -110,55 +113,59 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
     insert_events = _prompt(insert_events)
 
     @cached_property
-    def _select_last(self) -> sql.Composed:
-        return sql.SQL("SELECT state FROM {}.{} ORDER BY notification_id DESC LIMIT 1").format(
-            sql.Identifier(self.datastore.schema or "public"),
-            sql.Identifier(self.events_table_name),
-        )
+    def _prelude(self) -> sql.Composed:
+        """The library's lock statements and notification, and our staging table, as one
+        query."""
+        notify = sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name))
+        statements = [*self.lock_table_statements, notify, sql.SQL(STAGE_EVENTS)]
+        return sql.SQL("; ").join(statements)
+
+    @cached_property
+    def _prelude_and_last(self) -> sql.Composed:
+        last = self._on_events("SELECT state FROM {events} ORDER BY notification_id DESC LIMIT 1")
+        return sql.SQL("; ").join([self._prelude, last])
 
     @cached_property
     def _insert_staged(self) -> sql.Composed:
-        return sql.SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+        return self._on_events(
+            "INSERT INTO {events} (originator_id, originator_version, topic, state) "
             "SELECT originator_id, originator_version, topic, state FROM tracker_stage_events "
             "ORDER BY n RETURNING notification_id"
-        ).format(
-            sql.Identifier(self.datastore.schema or "public"),
-            sql.Identifier(self.events_table_name),
         )
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order, in one query."""
-        statement = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(
-            sql.Identifier(self.datastore.schema or "public"),
-            sql.Identifier(self.events_table_name),
+        return self._events_of(
+            "SELECT originator_id, originator_version, topic, state FROM {events} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+            originator_ids,
         )
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, [list(originator_ids)])
-            return [_stored(row) for row in cursor.fetchall()]
 
     select_events_of = _prompt(select_events_of)
 
     def select_last_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """The last event of each of these aggregates that has one: one index look-up each,
         however many events an aggregate has (a quarantined item received 100,000 times)."""
-        statement = sql.SQL(
+        return self._events_of(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
             "FROM unnest(%s::uuid[]) AS ids(id) CROSS JOIN LATERAL (SELECT originator_id, "
-            "originator_version, topic, state FROM {}.{} WHERE originator_id = ids.id "
-            "ORDER BY originator_version DESC LIMIT 1) AS e"
-        ).format(
-            sql.Identifier(self.datastore.schema or "public"),
-            sql.Identifier(self.events_table_name),
+            "originator_version, topic, state FROM {events} WHERE originator_id = ids.id "
+            "ORDER BY originator_version DESC LIMIT 1) AS e",
+            originator_ids,
         )
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, [list(originator_ids)])
-            return [_stored(row) for row in cursor.fetchall()]
 
     select_last_events_of = _prompt(select_last_events_of)
+
+    def _events_of(self, statement: str, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._on_events(statement), [list(originator_ids)])
+            return [_stored(row) for row in cursor.fetchall()]
+
+    def _on_events(self, statement: str) -> sql.Composed:
+        """A statement whose ``{events}`` is this recorder's events table, schema and all."""
+        return sql.SQL(statement).format(
+            events=sql.Identifier(self.datastore.schema or "public", self.events_table_name)
+        )
 
     def create_table(self) -> None:
         """Create the event tables unless they are there already: a role that does not own them
