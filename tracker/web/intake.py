@@ -8,8 +8,8 @@ a time that is not a string, nesting too deep for a reader). An item that names 
 goes to quarantine. Only a body that is not a JSON array at all is refused as a whole.
 
 Most bodies are the documented form exactly and are decoded in one typed pass (msgspec). Any
-other body is split into its items by scanning its structure (strings, brackets and commas
-only, at any depth, values left unread), and each item is read on its own.
+other body is split into its items by a scan of JSON's grammar that reads no value (any depth),
+and each item is read on its own.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _read_plain(body: bytes) -> Intake | None:
 def _items(body: bytes) -> list[bytes]:
     """The body's items as raw JSON; BodyError (with the body quarantined) when it is not an
     array. msgspec splits a well-formed array quickest; what it refuses inside an item (a lone
-    surrogate, nesting deeper than it reads) the structural scan splits all the same."""
+    surrogate, nesting deeper than it reads), the scan of JSON's grammar splits all the same."""
     try:
         return [bytes(raw) for raw in _decode(body, type=list[msgspec.Raw])]
     except _UNREADABLE:
