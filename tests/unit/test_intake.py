@@ -331,3 +331,31 @@ def test_past_a_thousand_distinct_bad_items_the_rest_of_a_body_is_quarantined_as
     [rest] = rest
     assert (rest.kind, rest.reason) == ("items", "4000 more items in this body name no message")
     assert json.loads(rest.raw) == list(range(1000, 5000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**6) | st.integers(0, 10**6).map(str),
+            st.sampled_from(["send", "deliver", "time", "state", ""]),
+            st.sampled_from(["", "2024-05-01 10:00:00", "id_sms"]),
+            st.sampled_from([None, "id_sms", "state", "time"]),  # a key given twice
+            st.sampled_from([":", " :", ": ", "\t:\n"]),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_a_key_given_twice_is_never_missed_by_the_one_pass_reading(items):
+    """The typed one-pass reading keeps the last of a key given twice, as every decoder does;
+    its count of quotes sends such a body to the item-by-item reading, whatever the spacing."""
+    parts = []
+    for id_sms, state, time, twice, colon in items:
+        members = [("id_sms", id_sms), ("state", state), ("time", time)]
+        if twice:
+            members.append((twice, dict(members)[twice]))
+        parts.append("{" + ", ".join(f'"{k}"{colon}{json.dumps(v)}' for k, v in members) + "}")
+    intake = read_body(("[" + ", ".join(parts) + "]").encode())
+    reasons = [s.reason for s in intake.statuses]
+    assert [r is not None for r in reasons] == [twice is not None for *_, twice, _ in items]
