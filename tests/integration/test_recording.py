@@ -341,10 +341,11 @@ def test_a_store_written_before_the_added_fields_keeps_working(tracker):
     read as having none: the writer takes the message up, histories and views read it."""
     from tests.unit.test_message import FIRST_VERSION  # as the first version stored them
 
-    tracker.recorder.insert_events(
-        [StoredEvent(tracker.message_id(5), n, topic, state)
-         for n, (topic, state) in enumerate(FIRST_VERSION, 1)]  # fmt: skip
-    )
+    first_version = enumerate(FIRST_VERSION, 1)
+    old = [
+        StoredEvent(tracker.message_id(5), n, topic, state) for n, (topic, state) in first_version
+    ]
+    tracker.recorder.insert_events(old)
     receipt = tracker.record([Status(5, "read", "2024-05-01 10:00:09"), Status(5, "send", T0)])
     assert receipt.outcomes == {"applied": 1, "superseded": 1} and receipt.duplicates == 0
     history = queries.history(tracker, 5)
