@@ -384,7 +384,7 @@ class Tracker(Application):
     def _report(self, status: Status) -> Report:
         if status.reason is not None:  # rejected at receipt: never folded
             return Report(status.state, status.time, self._instant(status.time), status.reason)
-        return self._reports[(status.state, status.time)]
+        return self._reports.once((status.state, status.time), len(status.state) + len(status.time))
 
     def _new_report(self, key: tuple[str, str]) -> Report:
         state, time = key

@@ -21,8 +21,17 @@ class Memo(dict):
         self.make = make
         self.size = size
 
+    def once(self, key: Hashable, size: int) -> Any:
+        """``memo[key]`` for a key whose texts come to ``size`` characters; made afresh, not
+        remembered, past MEMO_TEXT (a memo bounded by its count of entries must not hold 8,000
+        strings of megabytes that a hostile sender made up)."""
+        return self[key] if size <= MEMO_TEXT else self.make(key)
+
     def __missing__(self, key: Hashable) -> Any:
         if len(self) >= self.size:
             self.clear()
         value = self[key] = self.make(key)
         return value
+
+
+MEMO_TEXT = 512  # characters of text in a key past which a value is not remembered

@@ -77,7 +77,7 @@ class ReportEvents:
             (
                 self._heads[(timestamp, first)],
                 b"%d" % held.id_sms,
-                self._reports[report],
+                self._reports.once(report, len(report.state) + len(report.time)),
                 received_at,
                 self._outcomes[outcome],
                 b"null" if raw is None else self._encode(raw),

@@ -194,3 +194,17 @@ def restore_to(server, position: int) -> None:
         conn.execute(
             f'DELETE FROM "{schema}".tracker_events WHERE notification_id > %s', [position]
         )
+
+
+def test_a_pretty_printed_body_with_one_odd_item_stores_every_item(live_server):
+    """One item that no decoder takes (a tab in a string) sends the body to the scan of JSON's
+    grammar; its items once kept the spaces before each comma and bracket and were all
+    quarantined, 8400's second item among them, while 8400 was acknowledged."""
+    body = (
+        b'[\n  {"id_sms": 8400, "state": "send", "time": "2024-01-01 10:00:00"} ,\n'
+        b'  {"id_sms": 8401, "state": "x\ty", "time": "2024-01-01 10:00:00"},\n'
+        b'  {"id_sms": 8400, "state": "deliver", "time": "2024-01-01 10:05:00"}\n]'
+    )
+    assert post(live_server, body).json() == [{"id_sms": 8400}, {"id_sms": 8401}]
+    assert [r["state"] for r in history(live_server, 8400)["reports"]] == ["send", "deliver"]
+    assert history(live_server, 8401)["reports"][0]["outcome"] == "rejected"

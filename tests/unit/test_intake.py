@@ -140,6 +140,8 @@ def test_an_item_with_invalid_utf8_is_a_rejected_report_kept_as_base64_and_the_r
         (b'[{"id_sms": 4031 "state": "send"}, {"id_sms": 4031, "state": "read"}]', "not valid"),
         (b'[{"id_sms": 4037, 1: "x"}, {"id_sms": 4037, "state": "read"}]', "not valid JSON"),
         (b'[{"id_sms": 4038, "state": NaN}]', "not valid JSON"),
+        (b'[{"id_sms": 4040, "state": "\\x"}, {"id_sms": 4040, "state": "\\ud800"}]', "not valid"),
+        (b'[{"id_sms": 4041, "st\\ate": "read"}, {"id_sms": 4041, "state": "\\ud800"}]', "valid"),
         (b'[{"id_sms": 4039, "state": "send"}]\x0b', "not valid JSON"),
         ('[{"id_sms": 1, "state": "send"}]'.encode("utf-16"), "not UTF-8"),
         (b'[{"id_sms": 1}', "the body is not valid JSON"),
@@ -359,3 +361,36 @@ def test_a_key_given_twice_is_never_missed_by_the_one_pass_reading(items):
     intake = read_body(("[" + ", ".join(parts) + "]").encode())
     reasons = [s.reason for s in intake.statuses]
     assert [r is not None for r in reasons] == [twice is not None for *_, twice, _ in items]
+
+
+def test_whitespace_around_items_read_by_the_scan_costs_nothing():
+    """A pretty-printed body whose one item msgspec refuses (a tab in a string): the scan's
+    items once kept the space before each comma and bracket, and were quarantined, their ids
+    acknowledged all the same."""
+    body = (
+        b'[{"id_sms": 901001, "state": "send", "time": "2024-01-01 10:00:00"} ,\n'
+        b' {"id_sms": 901002, "state": "x\ty", "time": "2024-01-01 10:00:00"},\n'
+        b' {"id_sms": 901001, "state": "deliver", "time": "2024-01-01 10:05:00"}\n]'
+    )
+    intake = read_body(body)
+    assert [(s.id_sms, s.state, s.reason is None) for s in intake.statuses] == [
+        (901001, "send", True), (901002, '"x\\x09y"', False), (901001, "deliver", True)
+    ]  # fmt: skip
+    assert intake.unusable == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["id_sms", "state", "time", "x"]), st.text())),
+    st.sampled_from([None, 0, 2, "\t"]),
+)
+def test_the_scan_splits_any_json_into_the_items_and_members_a_json_reader_sees(items, indent):
+    """Whatever the spacing, each element and member the scan finds is one a JSON reader
+    finds, with no space around it (the scan's items go on to be split into members)."""
+    body = json.dumps(items, indent=indent).encode()
+    elements, end = _elements(body, 0)
+    assert end == len(body) and [json.loads(e) for e in elements] == items
+    for element, item in zip(elements, items, strict=True):
+        assert element == element.strip() and [
+            (json.loads(k), json.loads(v)) for k, v in _members(element)
+        ] == list(item.items())

@@ -24,3 +24,13 @@ def test_a_memo_answers_make_of_the_key_and_stays_within_its_size(keys, size):
         assert len(made) == before + (0 if kept else 1)  # made only when it was not kept
         assert len(memo) <= size
     assert len(made) <= len(keys)
+
+
+def test_a_value_for_long_texts_is_made_each_time_and_never_remembered():
+    made = []
+    memo = Memo(lambda key: made.append(key) or len(key), size=10)
+    assert memo.once("x" * 100, 100) == memo.once("x" * 100, 100) == 100
+    assert (len(made), len(memo)) == (1, 1)  # short enough: remembered
+    long = "y" * 4_000_000
+    assert memo.once(long, len(long)) == memo.once(long, len(long)) == 4_000_000
+    assert (len(made), len(memo)) == (3, 1)  # made twice, kept never

@@ -144,7 +144,10 @@ class EventLog:
         return [
             Fact(
                 stored.id_sms,
-                reports[(stored.state, stored.time, _text(stored.instant), stored.reason)],
+                reports.once(
+                    (stored.state, stored.time, _text(stored.instant), stored.reason),
+                    len(stored.state) + len(stored.time) + len(stored.reason or ""),
+                ),
                 moments[stored.received_at.text],
                 stored.outcome,
                 stored.raw,

@@ -51,7 +51,7 @@ from tracker.web.access import (
     webhook_guard,
 )
 from tracker.web.access_log import AccessLog
-from tracker.web.intake import BodyError, read_body
+from tracker.web.intake import BodyError, read_body, read_items, read_plain
 from tracker.web.openapi import (
     API_KEY,
     COMPONENTS,
@@ -114,11 +114,13 @@ async def webhook_with_token(token: str, request: Request, store: Store) -> Resp
 async def _receive(request: Request, store: Store) -> Response[bytes]:
     body = await request.body()
     try:
-        intake = (
-            read_body(body)
-            if len(body) < 65536
-            else await anyio.to_thread.run_sync(read_body, body)
-        )
+        # The documented form is read in one typed pass, here unless the body is large; any
+        # other body item by item in a worker thread, however small (a 64 KB body of odd items
+        # once held the event loop for 50-80 ms, every other request waiting).
+        small = len(body) < 65536
+        intake = read_plain(body) if small else None
+        if intake is None:
+            intake = await anyio.to_thread.run_sync(read_items if small else read_body, body)
     except BodyError as e:
         await store.record(Batch((), (e.quarantine,)))
         metrics.count_quarantined_body()

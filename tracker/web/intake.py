@@ -111,12 +111,20 @@ def read_body(body: bytes) -> Intake:
     """Read a webhook body; raises BodyError when it is not a JSON array.
 
     A leading UTF-8 byte order mark is ignored (RFC 8259 lets a reader do so)."""
-    body = body.removeprefix(UTF8_BOM)
-    intake = _read_plain(body)
-    if intake is None:
-        intake = Intake()
-        for item in _items(body):
-            _read_item(item, intake)
+    return read_plain(body) or read_items(body)
+
+
+def read_plain(body: bytes) -> Intake | None:
+    """The body when it is the documented form exactly, read in one typed pass (quick: a
+    server may do it in its event loop); None otherwise, then ``read_items`` reads it."""
+    return _read_plain(body.removeprefix(UTF8_BOM))
+
+
+def read_items(body: bytes) -> Intake:
+    """Any body, item by item (Python at each item: a server does it off its event loop)."""
+    intake = Intake()
+    for item in _items(body.removeprefix(UTF8_BOM)):
+        _read_item(item, intake)
     return intake.finish()
 
 
@@ -364,17 +372,19 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# JSON's tokens, whitespace before each: a string (any bytes inside, escapes unchecked: what
-# they spell is a value's business), a number (any size), a literal, a punctuation mark.
+# JSON's tokens, whitespace before each: a string (any bytes inside, and escapes of JSON's
+# form: what they spell, a lone surrogate say, is a value's business), a number (any size), a
+# literal, a punctuation mark.
+_STRING_TEXT = rb'"[^"\\]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\]*)*"'
 _TOKEN = re.compile(
     rb"[ \t\r\n]*(?:"
-    rb'(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")'
+    rb"(?P<string>" + _STRING_TEXT + rb")"
     rb"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
     rb"|(?P<literal>true|false|null)"
     rb"|(?P<mark>[\[\]{},:]))",
     re.DOTALL,
 )
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING = re.compile(_STRING_TEXT, re.DOTALL)
 _WHITESPACE = b" \t\r\n"
 _OPEN, _CLOSE = b"[{", {ord("]"): ord("["), ord("}"): ord("{")}
 # What may come next: a value; a value or "]" (an array just opened); a key or "}" (an object
@@ -416,7 +426,7 @@ def _elements(text: bytes, start: int) -> tuple[list[bytes], int] | None:
             if byte == 0x2C and expect == _NEXT:  # ","
                 expect = _VALUE if open_brackets[-1] == 0x5B else _KEY
                 if len(open_brackets) == 1:
-                    elements.append(text[begin:at])
+                    elements.append(text[begin:at].rstrip(_WHITESPACE))
                 continue
             closes = _CLOSE.get(byte)
             if closes is None or not open_brackets or open_brackets[-1] != closes:
@@ -424,7 +434,7 @@ def _elements(text: bytes, start: int) -> tuple[list[bytes], int] | None:
             if expect not in (_NEXT, _VALUE_OR_CLOSE, _KEY_OR_CLOSE):
                 return None  # a close after a comma or a colon
             if expect == _NEXT and len(open_brackets) == 1:
-                elements.append(text[begin:at])
+                elements.append(text[begin:at].rstrip(_WHITESPACE))
             open_brackets.pop()
             if not open_brackets:
                 return elements, pos
