@@ -164,23 +164,22 @@ class WrittenMessages:
         just before our insert) was received after ``earliest``, our group's first receipt
         time: a writer on another host stored it since we looked. The group is then stamped
         again, so that receipt times never go back in the order of the log."""
-        moment = self._moment(_seen(last_event))
+        moment = _received_at(_seen(last_event))
         if moment is not None and moment > earliest:
-            self.latest = max(self.latest, moment)
+            self.saw_receipt(moment)
             raise ReceiptBehind(moment)
+
+    def saw_receipt(self, moment: datetime | None) -> None:
+        """A receipt time the log holds: none is stamped before it from now on."""
+        if moment is not None and moment > self.latest:
+            self.latest = moment
 
     def _saw(self, notification: Any, forget: bool) -> None:
         """An event stored by another writer: its message is forgotten, its time taken in."""
         event = _seen(notification.state)
         if forget and notification.topic in REPORT_TOPICS and event.id_sms is not None:
             self._messages.pop(event.id_sms, None)  # every report event names its id_sms
-        moment = self._moment(event)
-        if moment is not None and moment > self.latest:
-            self.latest = moment
-
-    @staticmethod
-    def _moment(event: _Seen) -> datetime | None:
-        return None if event.received_at is None else datetime.fromisoformat(event.received_at.text)
+        self.saw_receipt(_received_at(event))
 
     def take(self, numbers: set[int]) -> dict[int, Held]:
         """The messages among these in hand. The writer changes them in place as it decides;
@@ -235,6 +234,12 @@ class _Seen(msgspec.Struct):
 
 
 _seen = msgspec.json.Decoder(_Seen).decode
+
+
+def _received_at(event: _Seen) -> datetime | None:
+    return None if event.received_at is None else datetime.fromisoformat(event.received_at.text)
+
+
 REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED))
 REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
 FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
@@ -417,8 +422,7 @@ class Tracker(Application):
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
             held.hold(event.report)
             held.version = stored.originator_version
-            if event.received_at > written.latest:  # a store written before one clock
-                written.latest = event.received_at
+            written.saw_receipt(event.received_at)  # a store written before one clock
         return found
 
     def _load(self, id_sms: int) -> Message | None:
@@ -453,10 +457,9 @@ class QuarantineReceipts:
         keys = {quarantine_id(u.kind, u.raw) for b in batches for u in b.unusable}
         self.last: dict[UUID, tuple[int, datetime]] = {}  # version, receipt time
         for event in tracker.recorder.select_last_events_of(list(keys)) if keys else ():  # type: ignore[attr-defined]
-            moment = datetime.fromisoformat(_seen(event.state).received_at.text)  # type: ignore[union-attr]
-            self.last[event.originator_id] = (event.originator_version, moment)
-            if moment > tracker.written.latest:  # a store written before one clock
-                tracker.written.latest = moment
+            moment = _received_at(_seen(event.state))
+            self.last[event.originator_id] = (event.originator_version, moment)  # type: ignore[assignment]
+            tracker.written.saw_receipt(moment)  # a store written before one clock
         self.events: list[StoredEvent] = []
 
     def receive(self, items: Iterable[Unusable], received_at: datetime, now: datetime) -> None:

@@ -38,13 +38,13 @@ from tracker.application import (
     Tracker,
     Unusable,
 )
+from tracker.config import MiB
 from tracker.group_commit import GroupCommit
 
 log = logging.getLogger("tracker.writer")
 
 WRITER_SOCKET = "TRACKER_WRITER_SOCKET"  # set by `tracker serve` for its server processes
 HEADER = struct.Struct("!II")  # payload length, request number
-MiB = 1024 * 1024
 
 
 def frame_limit(max_body_bytes: int) -> int:

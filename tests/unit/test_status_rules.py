@@ -17,7 +17,6 @@ from tracker.domain.status import (
     Report,
     arrived_late,
     decide,
-    decide_after,
     decide_kept,
     fold,
     fold_order,
@@ -165,14 +164,6 @@ def test_a_report_is_rejected_exactly_when_a_final_state_precedes_it(held, new):
     )
     if foldable(new) and fold([*held, new]) != new:
         assert (outcome == REJECTED) == preceded_by_final
-
-
-@given(report_lists, reports)
-def test_deciding_from_the_kept_current_state_equals_deciding_from_every_report(held, new):
-    """What an aggregate decides on arrival (from its one kept report) is the literal rule's."""
-    if new.identity in {r.identity for r in held}:
-        return  # an exact repeat is never decided: it records nothing
-    assert decide_after(new, fold(held), held) == decide(new, held)
 
 
 def test_intermediate_states_can_be_skipped():

@@ -173,16 +173,6 @@ def decide(report: Report, held: Iterable[Report]) -> str:
     return SUPERSEDED
 
 
-def decide_after(report: Report, current: Report | None, held: Iterable[Report]) -> str:
-    """``decide(report, held)``, given ``current = fold(held)`` as an aggregate keeps it.
-
-    Equal to ``decide`` because the fold steps (``fold(S + [r]) == prevails(fold(S), r)``), but
-    without re-sorting every report held on each arrival. A property test holds the two equal.
-    """
-    earliest_final = min((r.order for r in held if r.final), default=None)
-    return decide_kept(report, current, earliest_final)
-
-
 def decide_kept(report: Report, current: Report | None, earliest_final: tuple | None) -> str:
     """``decide(report, held)`` from what a writer keeps of ``held``: ``current = fold(held)``
     and the fold order of its earliest final report (None without one). A property test holds
