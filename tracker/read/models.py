@@ -7,16 +7,6 @@ from datetime import datetime
 import msgspec
 
 
-class MessageState(msgspec.Struct):
-    """A message as it stands: the state set by the fold of its reports."""
-
-    id_sms: int
-    state: str | None  # None while only reports with unknown states were received
-    time: str | None  # the raw time of the report that set the state
-    final: bool
-    reports: int  # distinct reports held, unknown states included
-
-
 class ReportRecord(msgspec.Struct):
     """One stored report, as received, with what it did on arrival."""
 

@@ -18,7 +18,6 @@ from tracker.read.models import (
     DeliveryPercentiles,
     MessageHistory,
     MessagePage,
-    MessageState,
     MessageSummary,
     ProjectionLag,
     Quarantine,
@@ -28,7 +27,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
-from tracker.views.projection import MessageRow
+from tracker.views.projection import Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
 
@@ -42,19 +41,6 @@ class BadCursor(ValueError):
 def utc(moment: datetime | None) -> datetime | None:
     """A naive instant is read as UTC."""
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
-
-
-def message_state(views: ViewStore, id_sms: int) -> MessageState | None:
-    row = views.message(id_sms)
-    if row is None:
-        return None
-    return MessageState(
-        id_sms=id_sms,
-        state=row.state,
-        time=row.current.time if row.current else None,
-        final=row.final,
-        reports=row.reports,
-    )
 
 
 HISTORY_PAGE = 1000  # reports a page of a history holds unless asked otherwise
@@ -156,10 +142,20 @@ def list_messages(
     )
 
 
-def find_message(views: ViewStore, id_sms: int) -> MessageSummary | None:
-    """The messages view's row for one message, as the list shows it."""
-    row = views.message(id_sms)
-    return _summary(row) if row else None
+def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary | None:
+    """A message as the list shows it, never behind an acknowledgement: the messages view's
+    row once the views have taken in the message's last event, else the message's events
+    folded here as the projection folds them (read your writes: the view may lag a moment).
+    None when nothing was ever received for it."""
+    last = tracker.last_notification(id_sms)  # first: the views' position only moves forward
+    if last is None:
+        return None
+    if views.position() >= last and (row := views.message(id_sms)) is not None:
+        return _summary(row)
+    folded: MessageRow | None = None
+    for event in tracker.history(id_sms):
+        folded, _ = project(folded, Fact(id_sms, event.report, event.received_at))
+    return _summary(folded) if folded is not None else None
 
 
 def _summary(row: MessageRow) -> MessageSummary:

@@ -32,7 +32,7 @@ from tracker.read import export, queries
 from tracker.read.models import (
     MessageHistory,
     MessagePage,
-    MessageState,
+    MessageSummary,
     Quarantine,
     QuarantinedItem,
     Readiness,
@@ -176,17 +176,17 @@ async def list_messages(
 
 @get(
     "/messages/{id_sms:str}",
-    summary="A message's current state (from the messages view)",
+    summary="A message as it stands, in the shape the list gives",
     **for_roles(ANALYST, errors=(400, 404)),
 )
-async def message_state(id_sms: str, store: Store) -> MessageState:
+async def message_state(id_sms: str, store: Store) -> MessageSummary:
+    """From the messages view, or from the event store while the view has not yet taken in
+    the message's last event: a status acknowledged is shown at once."""
     number = id_sms_number(id_sms)
-    state = await store.read(queries.message_state, store.views, number)
-    if state is None:
-        raise NotFoundException(
-            detail=f"no status for id_sms {number} in the views (see /health/ready for their lag)"
-        )
-    return state
+    found = await store.read(queries.message, store.tracker, store.views, number)
+    if found is None:
+        raise NotFoundException(detail=f"no status was received for id_sms {number}")
+    return found
 
 
 @get(

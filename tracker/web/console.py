@@ -191,7 +191,7 @@ async def messages(
     try:
         if chosen["id_sms"]:
             found = await store.read(
-                queries.find_message, store.views, id_sms_number(chosen["id_sms"])
+                queries.message, store.tracker, store.views, id_sms_number(chosen["id_sms"])
             )
             rows: list[MessageSummary] = [found] if found else []
             after = None
@@ -265,7 +265,7 @@ async def message(request: Request, store: Store, id_sms: str) -> Template:
     history = (
         await store.read(queries.history, store.tracker, number) if may(role, AUDITOR) else None
     )
-    summary = await store.read(queries.find_message, store.views, number)
+    summary = await store.read(queries.message, store.tracker, store.views, number)
     if history is None and summary is None:
         raise NotFoundException(detail=f"no status was received for id_sms {number}")
     return page(
