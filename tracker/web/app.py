@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -19,6 +19,7 @@ from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotFoundException,
+    ValidationException,
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
@@ -28,6 +29,7 @@ from litestar.response import Stream
 from tracker.application import Batch, Tracker
 from tracker.bootstrap import open_tracker, open_views, settle_heap, store_for
 from tracker.config import Settings
+from tracker.domain.status import RANKS, is_known
 from tracker.read import export, queries
 from tracker.read.models import (
     MessageHistory,
@@ -39,6 +41,7 @@ from tracker.read.models import (
     RebuildStatus,
     Stats,
 )
+from tracker.views.projection import NO_STATE
 from tracker.views.store import ViewStore
 from tracker.web import access_log, console, metrics
 from tracker.web.access import (
@@ -141,8 +144,12 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
 )
 async def list_messages(
     store: Store,
-    in_state: Annotated[
-        str | None, Parameter(query="state", description="Current state ('' for none known).")
+    in_state: Annotated[  # "state" is a name Litestar keeps for itself
+        str | None,
+        Parameter(
+            query="state",
+            description="Current state: one of the platform's states, or '' for none known.",
+        ),
     ] = None,
     final: bool | None = None,
     conflict: bool | None = None,
@@ -163,7 +170,7 @@ async def list_messages(
                 store.views,
                 cursor=cursor,
                 limit=limit,
-                state=in_state,
+                state=_known_state(in_state),
                 final=final,
                 conflict=conflict,
                 received_from=_instant("received_from", received_from),
@@ -197,11 +204,10 @@ async def message_state(id_sms: str, store: Store) -> MessageSummary:
 async def message_history(
     id_sms: str,
     store: Store,
-    as_of_text: Annotated[
+    as_of: Annotated[
         str | None,
         instant_param(
-            query="as_of",
-            description="Only reports received at or before this instant (UTC if naive).",
+            description="Only reports received at or before this instant (UTC if naive)."
         ),
     ] = None,
     limit: Annotated[
@@ -212,15 +218,15 @@ async def message_history(
     """Read from the event store itself (never behind), with the state after each report and
     how many times each was received; paged (``total`` reports in all, ``next`` continues)."""
     number = id_sms_number(id_sms)
-    as_of = _instant("as_of", as_of_text)
+    moment = _instant("as_of", as_of)
     try:
         history = await store.read(
-            partial(queries.history, store.tracker, number, as_of, cursor=cursor, limit=limit)
+            partial(queries.history, store.tracker, number, moment, cursor=cursor, limit=limit)
         )
     except queries.BadCursor as e:
         raise ClientException(detail=str(e)) from None
     if history is None:
-        when = f" by {queries.utc(as_of).isoformat()}" if as_of else ""  # type: ignore[union-attr]
+        when = f" by {moment.isoformat().replace('+00:00', 'Z')}" if moment else ""
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
     return history
 
@@ -277,7 +283,7 @@ async def stats(
 async def export_rows(
     kind: Annotated[Literal["messages", "reports"], Parameter(description="What to export.")],
     store: Store,
-    fmt: Annotated[Literal["csv", "jsonl"], Parameter(query="format")] = "csv",
+    format: Annotated[Literal["csv", "jsonl"], Parameter(description="csv or jsonl.")] = "csv",
 ) -> Stream:
     """Streamed page by page (memory stays flat); `tracker export` also writes Parquet."""
     rows, fields = (
@@ -286,9 +292,9 @@ async def export_rows(
         else (export.report_rows(store.tracker), export.REPORT_FIELDS)
     )
     return Stream(
-        export.encode(rows, fields, fmt),
-        media_type="text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl",
-        headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
+        export.encode(rows, fields, format),
+        media_type="text/csv; charset=utf-8" if format == "csv" else "application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.{format}"'},
     )
 
 
@@ -355,15 +361,52 @@ def instant_param(**kwargs: Any) -> Any:
 
 
 def _instant(name: str, text: str | None) -> datetime | None:
-    """An ISO 8601 date or date-time; anything else (a bare number, say) is a 400."""
+    """An ISO 8601 date or date-time, as a UTC instant (UTC if naive); anything else (a bare
+    number, say, or an instant past the calendar's ends in UTC) is a 400 naming the parameter."""
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
-        raise ClientException(
-            detail=f"{name}: {text[:40]!r} is not an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
-        ) from None
+        problem = "is not an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
+    except OverflowError:
+        problem = "is outside the years 1 to 9999 in UTC"
+    raise ClientException(detail=f"{name}: {text[:40]!r} {problem}")
+
+
+def _known_state(state: str | None) -> str | None:
+    """A state to filter on: one the platform sends, or '' for messages with none known."""
+    if state is None or state == NO_STATE or is_known(state):
+        return state
+    known = ", ".join(sorted(RANKS, key=lambda s: (RANKS[s], s)))
+    raise ClientException(
+        detail=f"state: {state[:40]!r} is not a state; known states are {known}, or '' for "
+        "messages with no known state yet"
+    )
+
+
+def _no_nul(request: Request) -> None:
+    """Before any handler: a NUL character in a query parameter is a 400 naming it (a database
+    cannot hold one in text: PostgreSQL refused it as an error of the store)."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in name:
+            raise ClientException(detail=f"{name[:40]}: a NUL character is not allowed")
+
+
+def _validation_problem(request: Request, exc: ValidationException) -> Response:
+    """A parameter that fails validation: 400 naming each parameter as the request wrote it."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    named = [
+        f"{p.get('key')}: {p.get('message')}"
+        for p in problems
+        if isinstance(p, dict) and p.get("key")
+    ]
+    return Response(
+        {"status_code": 400, "detail": "; ".join(named) or exc.detail, "extra": exc.extra},
+        status_code=400,
+        media_type="application/json",
+    )
 
 
 def _json(value: object) -> Response[bytes]:
@@ -430,6 +473,8 @@ def create_app(
             PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware,
         ],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
+        before_request=_no_nul,
+        exception_handlers={ValidationException: _validation_problem},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="tracker",
