@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
@@ -24,7 +25,7 @@ from litestar.exceptions import (
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.response import Stream
+from litestar.response import Redirect, Stream
 
 from tracker.application import Batch, Tracker
 from tracker.bootstrap import open_tracker, open_views, settle_heap, store_for
@@ -91,7 +92,7 @@ WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
     summary=WEBHOOK_SUMMARY,
     guards=[webhook_guard],
     operation_class=WebhookOperation,
-    responses=problems(400, 403, 413, 503),
+    responses=problems(400, 403, 408, 413, 503),
 )
 async def webhook(request: Request, store: Store) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
@@ -108,7 +109,7 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     summary=WEBHOOK_SUMMARY,
     guards=[webhook_guard],
     operation_class=WebhookOperation,
-    responses=problems(400, 403, 404, 413, 503),
+    responses=problems(400, 403, 404, 408, 413, 503),
 )
 async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
     """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
@@ -322,6 +323,12 @@ class Rebuilds(Controller):
         return store.rebuilding.status
 
 
+@get("/", summary="The web console's address", include_in_schema=False)
+async def home() -> Redirect:
+    """The root leads to the console (a browser opening the server's address lands there)."""
+    return Redirect("/ui/", status_code=302)
+
+
 @get("/health/live", summary="The process is up")
 async def health_live() -> dict[str, str]:
     return {"status": "live"}
@@ -409,6 +416,13 @@ def _validation_problem(request: Request, exc: ValidationException) -> Response:
     )
 
 
+def _address(host: str, port: int) -> str:
+    """The server's base URL as a user would type it (a wildcard host: this machine's name)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _json(value: object) -> Response[bytes]:
     return Response(msgspec.json.encode(value), media_type="application/json")
 
@@ -427,11 +441,14 @@ def create_app(
 
     def announce() -> None:
         log.info("events stored in %s", store_for(settings).description)
+        base = _address(settings.host, settings.port)
+        log.info("web console at %s/ui/, API documentation at %s/schema", base, base)
         if settings.tokens:
             log.info(
-                "webhook served at /webhooks/webcom/<token> for %d token(s)", len(settings.tokens)
+                "webhook at %s/webhooks/webcom/<token> for %d token(s)", base, len(settings.tokens)
             )
         else:
+            log.info("webhook at %s/webhooks/webcom", base)
             log.warning(
                 "the webhook at /webhooks/webcom is open to anyone who can reach %s:%s; set "
                 "TRACKER_WEBHOOK_TOKENS to serve it only at /webhooks/webcom/<token>",
@@ -462,6 +479,7 @@ def create_app(
             quarantined_item,
             export_rows,
             Rebuilds,
+            home,
             health_live,
             health_ready,
             Metrics,
