@@ -6,13 +6,13 @@ Synchronous and store-bound: the HTTP API runs them in worker threads, the CLI d
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from datetime import UTC, datetime
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
-from tracker.domain.message import Message
-from tracker.domain.status import states_after
+from tracker.domain.status import Report, identity_of, states_after
 from tracker.read.models import (
     DailyDelivery,
     DeliveryPercentiles,
@@ -27,6 +27,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
+from tracker.views.log import StoredEntry, message_entries
 from tracker.views.projection import Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
@@ -60,23 +61,29 @@ def history(
     so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all."""
     as_of = utc(as_of)
     start = _history_start(cursor, id_sms)
-    events = tracker.history(id_sms, repeats=True)
-    if as_of is not None:
-        events = [e for e in events if e.received_at <= as_of]
-    reports = [e for e in events if not isinstance(e, Message.ReportedAgain)]
+    moment = functools.cache(datetime.fromisoformat)  # reports share their times
+    reports: list[tuple[StoredEntry, Report, datetime]] = []
+    deliveries: list[int] = []
+    last_received: list[datetime] = []
+    position: dict[tuple[str, ...], int] = {}
+    for entry in message_entries(tracker, id_sms):
+        received_at = moment(entry.received_at.text)
+        if as_of is not None and received_at > as_of:
+            continue  # (a store written before one receipt clock may hold them unordered)
+        if entry.again:
+            if (n := position.get(identity_of(entry.state, entry.time, entry.reason))) is not None:
+                deliveries[n] += entry.times
+                last_received[n] = max(last_received[n], received_at)
+            continue
+        instant = None if entry.instant is None else moment(entry.instant.text)
+        report = Report(entry.state, entry.time, instant, entry.reason)
+        position[report.identity] = len(reports)
+        reports.append((entry, report, received_at))
+        deliveries.append(1)
+        last_received.append(received_at)
     if not reports:
         return None
-    after = states_after(e.report for e in reports)
-    deliveries = [1] * len(reports)
-    last_received = [e.received_at for e in reports]
-    position = {e.report.identity: n for n, e in enumerate(reports)}
-    for again in events:
-        if (
-            isinstance(again, Message.ReportedAgain)
-            and (n := position.get(again.identity)) is not None
-        ):
-            deliveries[n] += again.times
-            last_received[n] = max(last_received[n], again.received_at)
+    after = states_after(report for _, report, _ in reports)
     end = len(reports) if limit is None else min(len(reports), start + limit)
     return MessageHistory(
         id_sms=id_sms,
@@ -86,11 +93,11 @@ def history(
         start=start,
         reports=[
             ReportRecord(
-                received_at=e.received_at,
+                received_at=received_at,
                 id_sms=id_sms if e.id_sent is None else e.id_sent,
                 state=e.state,
                 time=e.time,
-                instant=e.instant,
+                instant=report.instant,
                 outcome=e.outcome,
                 state_after=a.state if a else None,
                 deliveries=deliveries[n],
@@ -99,7 +106,9 @@ def history(
                 raw=e.raw,
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
             )
-            for n, e, a in zip(range(start, end), reports[start:end], after[start:end], strict=True)
+            for n, (e, report, received_at), a in zip(
+                range(start, end), reports[start:end], after[start:end], strict=True
+            )
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
     )
@@ -153,8 +162,12 @@ def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary |
     if views.position() >= last and (row := views.message(id_sms)) is not None:
         return _summary(row)
     folded: MessageRow | None = None
-    for event in tracker.history(id_sms):
-        folded, _ = project(folded, Fact(id_sms, event.report, event.received_at))
+    moment = functools.cache(datetime.fromisoformat)
+    for e in message_entries(tracker, id_sms):
+        if not e.again:
+            instant = None if e.instant is None else moment(e.instant.text)
+            report = Report(e.state, e.time, instant, e.reason)
+            folded, _ = project(folded, Fact(id_sms, report, moment(e.received_at.text)))
     return _summary(folded) if folded is not None else None
 
 
