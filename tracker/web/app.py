@@ -24,6 +24,7 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -516,6 +517,12 @@ def create_app(
             components=COMPONENTS,
         ),
         template_config=console.TEMPLATES,
+        # An unexpected error (a 500) is logged with its traceback, in production too; the
+        # answers the API means to give (4xx) and an unavailable store (logged once by the
+        # store) are not.
+        logging_config=LoggingConfig(
+            log_exceptions="always", disable_stack_trace={*range(400, 500), 503}
+        ),
         on_startup=[announce, store.start, settle_heap],
         state=State({"access": access}),
         on_shutdown=[store.close],
