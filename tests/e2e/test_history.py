@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 
@@ -116,3 +117,19 @@ def test_the_largest_history_page_is_made_off_the_event_loop(live_server):
             waits.append(time.perf_counter() - began)
     thread.join()
     assert len(waits) > 5 and max(waits) < 1.0, max(waits)
+
+
+def test_a_raw_item_is_cut_in_a_page_and_whole_at_its_reports_address(live_server):
+    huge = json.dumps({"id_sms": "08600", "time": "", "state": "send", "pad": "ж" * 9000})
+    small = '{"id_sms": "08600", "time": "2026-01-01 12:00:00", "state": "deliver", "x": 1}'
+    assert live_server.post(f"[{huge}, {small}]".encode()).status_code == 200
+    with live_server.client() as client:
+        first, second = client.get("/messages/8600/history").json()["reports"]
+        assert (first["truncated"], len(first["raw"]), first["raw_bytes"]) == (
+            True, 4096, len(huge.encode())
+        )  # fmt: skip
+        assert (second["truncated"], second["raw"], second["position"]) == (False, small, 1)
+        whole = client.get("/messages/8600/reports/0").json()
+        assert (whole["raw"], whole["truncated"], whole["position"]) == (huge, False, 0)
+        assert client.get("/messages/8600/reports/2").status_code == 404
+        assert client.get("/messages/8600/reports/-1").status_code == 404

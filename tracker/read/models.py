@@ -22,8 +22,12 @@ class ReportRecord(
     deliveries: int  # how many times this same report was received (1: once)
     last_received_at: datetime  # its last receipt (``received_at`` is the first)
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
-    raw: str | None = None  # the item's JSON when it was not in the documented plain form
+    raw: str | None = None  # the item's JSON when it was not in the documented plain form; in
+    # a page, its first 4,096 characters only (see ``truncated``)
     raw_encoding: str | None = None  # with raw: utf-8, or base64 when its bytes were not UTF-8
+    raw_bytes: int | None = None  # with raw: the whole item's size in bytes
+    truncated: bool = False  # raw is cut: GET /messages/{id}/reports/{position} has it whole
+    position: int = 0  # of this report in the message's history (0: the first)
 
 
 class MessageHistory(msgspec.Struct):

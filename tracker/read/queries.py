@@ -9,6 +9,7 @@ import base64
 import functools
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
@@ -33,6 +34,7 @@ from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
 
 QUANTILES = (0.50, 0.90, 0.99)
+RAW_CUT = 4096  # characters of a raw item (quarantined, or a report's) shown in lists
 
 
 class BadCursor(ValueError):
@@ -55,12 +57,16 @@ def history(
     *,
     cursor: str | None = None,
     limit: int | None = HISTORY_PAGE,
+    cut: int | None = RAW_CUT,
+    start: int | None = None,
 ) -> MessageHistory | None:
     """A page of a message's reports in arrival order, each with the state it left and how
     many times it was received, from the event store itself. A history only grows at its end,
-    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all."""
+    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all.
+    Each raw item is cut to ``cut`` characters (None: whole); ``start`` begins the page at a
+    position rather than at a cursor's."""
     as_of = utc(as_of)
-    start = _history_start(cursor, id_sms)
+    start = _history_start(cursor, id_sms) if start is None else start
     moment = functools.cache(datetime.fromisoformat)  # reports share their times
     reports: list[tuple[StoredEntry, Report, datetime]] = []
     deliveries: list[int] = []
@@ -103,8 +109,9 @@ def history(
                 deliveries=deliveries[n],
                 last_received_at=last_received[n],
                 reason=e.reason,
-                raw=e.raw,
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
+                **_raw_fields(e.raw, cut),
+                position=n,
             )
             for n, (e, report, received_at), a in zip(
                 range(start, end), reports[start:end], after[start:end], strict=True
@@ -112,6 +119,15 @@ def history(
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
     )
+
+
+def _raw_fields(raw: str | None, cut: int | None) -> dict[str, Any]:
+    """A report's raw item, cut to ``cut`` characters, with its whole size and whether it is."""
+    if raw is None:
+        return {}
+    size = len(raw.encode("utf-8", "surrogatepass"))
+    shown = raw if cut is None or len(raw) <= cut else raw[:cut]
+    return {"raw": shown, "raw_bytes": size, "truncated": shown is not raw}
 
 
 def _history_start(cursor: str | None, id_sms: int) -> int:
@@ -200,9 +216,6 @@ def stats(views: ViewStore, days: int = 31) -> Stats:
         delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
         per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],
     )
-
-
-RAW_CUT = 4096  # characters of a quarantined item's raw text shown in lists
 
 
 def quarantine(

@@ -43,6 +43,7 @@ from tracker.read.models import (
     QuarantinedItem,
     Readiness,
     RebuildStatus,
+    ReportRecord,
     Stats,
 )
 from tracker.views.projection import NO_STATE
@@ -235,6 +236,27 @@ async def message_history(
         when = f" by {moment.isoformat().replace('+00:00', 'Z')}" if moment else ""
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
     return Response(encoded, media_type="application/json")
+
+
+@get(
+    "/messages/{id_sms:str}/reports/{position:int}",
+    summary="One report of a message's history, its raw item whole",
+    **for_roles(AUDITOR, errors=(400, 404)),
+)
+async def message_report(id_sms: str, position: int, store: Store) -> ReportRecord:
+    """The report at this position of the history (0: the first), as a history page gives
+    it, but with its raw item whole."""
+    number = id_sms_number(id_sms)
+    found = (
+        await store.read(
+            partial(queries.history, store.tracker, number, start=position, limit=1, cut=None)
+        )
+        if position >= 0
+        else None
+    )
+    if found is None or not found.reports:
+        raise NotFoundException(detail=f"id_sms {number} has no report at position {position}")
+    return found.reports[0]
 
 
 @get(
@@ -491,6 +513,7 @@ def create_app(
             list_messages,
             message_state,
             message_history,
+            message_report,
             stats,
             quarantine,
             quarantined_item,
