@@ -63,8 +63,10 @@ def test_an_odd_value_in_one_item_is_a_rejected_report_and_its_id_acknowledged(
             report["time"].encode(),
             report["state"].encode(),
         )
-    else:
-        assert report["raw"] == bad.decode()
+    else:  # a page cuts a long raw item: the report's own address has it whole
+        with live_server.client() as client:
+            whole = client.get(f"/messages/{id_sms}/reports/{report['position']}").json()
+        assert whole["raw"] == bad.decode() and bad.decode().startswith(report["raw"])
     assert "send" in [r["state"] for r in history(live_server, 8000)["reports"]]
 
 
