@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import gc
 import getpass
+import os
+import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import msgspec
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import SQLiteDatastore
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
-from tracker.views.store import ViewStore
+from tracker.views.store import ViewStore, open_output_file
 from tracker.views.store import open_views as views_on
 
 SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
@@ -53,8 +56,6 @@ def _sqlite(path_text: str, settings: Settings) -> Store:
     if not path_text:
         raise SettingsError("TRACKER_DATABASE_URL: sqlite:/// needs a file path")
     path = Path(unquote(path_text))
-    if settings.create_tables:
-        path.parent.mkdir(parents=True, exist_ok=True)
     return Store(
         kind="sqlite",
         description=f"SQLite file {path}",
@@ -117,16 +118,178 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
 
 
 def open_tracker(settings: Settings) -> Tracker:
-    """A Tracker on the configured store (tables created when ``create_tables`` is on)."""
+    """A Tracker on the configured store (tables created when ``create_tables`` is on, and a
+    SQLite file's folder with them)."""
     try:
         local_zone = zone(settings.timezone)
     except ValueError as e:
         raise SettingsError(f"TRACKER_TIMEZONE: {e}") from None
     store = store_for(settings)
+    if store.kind == "sqlite" and settings.create_tables:
+        _make_folder(Path(store.env["SQLITE_DBNAME"]).parent, store)
     try:
         return Tracker(env=store.env, local_zone=local_zone, writing=_writer_turns(store, settings))
     except PersistenceError as e:
-        raise StoreUnavailable(f"cannot open the {store.description}: {e}") from e
+        raise _unavailable(store, e) from e
+
+
+def _make_folder(folder: Path, store: Store) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = "it is a file" if isinstance(e, FileExistsError) else e.strerror
+        raise StoreUnavailable(
+            f"cannot create the folder {e.filename or folder} for the {store.description}: {reason}"
+        ) from None
+
+
+def _unavailable(store: Store, error: Exception) -> StoreUnavailable:
+    """The store's error as one line that says why: a PostgreSQL pool that gave up says only
+    that it waited, so the driver is asked for the reason itself."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if store.kind == "postgresql":
+        from tracker.stores.postgres import connection_problem
+
+        problem = connection_problem(store.env)
+        if problem:
+            reason = problem
+    elif "unable to open database file" in reason:
+        reason += _sqlite_access(Path(store.env["SQLITE_DBNAME"]))
+    return StoreUnavailable(f"cannot open the {store.description}: {reason}")
+
+
+def _sqlite_access(path: Path) -> str:
+    """Why SQLite could not open a file, when the file system says (it does not)."""
+    if path.is_dir():
+        return " (it is a folder)"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return " (permission denied: the file is not readable and writable by this user)"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f" (permission denied: cannot write in the folder {path.parent})"
+    return ""
+
+
+class StoreMissing(SettingsError):
+    """The settings name no tracker store, or one without the tracker's tables: the commands
+    that only read never create one (an empty store would answer "no status" for everything)."""
+
+
+def open_reader(settings: Settings) -> Tracker:
+    """A Tracker on an existing store, to read from: it creates nothing, not even a file.
+
+    Raises ``StoreMissing`` naming the place looked at and how to name another when there is
+    no store there, or no tracker events in it (a views file, another application's database).
+    """
+    settings = msgspec.structs.replace(settings, create_tables=False)
+    store = store_for(settings)
+    if store.kind == "sqlite":
+        _check_events_file(Path(store.env["SQLITE_DBNAME"]))
+    tracker = open_tracker(settings)
+    if store.kind == "postgresql":
+        recorder = tracker.recorder
+        if not _has_postgres_table(store, tracker, recorder.events_table_name):  # type: ignore[attr-defined]
+            tracker.close()
+            raise StoreMissing(
+                f"no tracker events in {store.description}: set TRACKER_DATABASE_URL to the "
+                "tracker's database (with ?schema=NAME when its tables are in a schema of "
+                "their own), or run `tracker migrate` there to create them"
+            )
+    return tracker
+
+
+def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
+    """The live views of a store opened by ``open_reader``, never created: a store whose views
+    were never built raises ``StoreMissing`` saying how to build them."""
+    store = store_for(settings)
+    if store.kind == "sqlite":
+        from tracker.stores.sqlite import VIEW_TABLE, views_file
+
+        path = Path(views_file(store.env["SQLITE_DBNAME"]))
+        present = VIEW_TABLE in (_tables(path) or ())
+    else:
+        present = _has_postgres_table(store, tracker, "messages")
+    if not present:
+        raise StoreMissing(
+            f"the views of the {store.description} are not built yet: start `tracker serve` "
+            "(or `tracker project`), or run `tracker rebuild`"
+        )
+    return open_views(tracker, create=False)
+
+
+def open_views_file(path: Path) -> ViewStore:
+    """The views in a file written by ``tracker rebuild --out``, read as they are; a missing
+    file or one without views raises ``StoreMissing``."""
+    from tracker.stores.sqlite import VIEW_TABLE
+
+    tables = _tables(path, what="views file")
+    if tables is None:
+        raise StoreMissing(f"--views: no file at {path.absolute()}")
+    if VIEW_TABLE not in tables:
+        raise StoreMissing(
+            f"--views: {path.absolute()} holds no views: give a file written by "
+            "`tracker rebuild --out FILE`"
+        )
+    return open_output_file(str(path))  # its tables are there: nothing is created
+
+
+def note_as_of(path: Path, instant: str) -> None:
+    """Write into a rebuild's output file the instant its views stand at."""
+    from tracker.stores import sqlite
+
+    sqlite.note_as_of(str(path), instant)
+
+
+def noted_as_of(path: Path) -> str | None:
+    """The instant a rebuild's output file says its views stand at, if it says."""
+    from tracker.stores import sqlite
+
+    return sqlite.noted_as_of(str(path))
+
+
+def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
+    from tracker.stores.postgres import has_table
+
+    try:
+        return has_table(tracker.recorder.datastore, table)  # type: ignore[attr-defined]
+    except PersistenceError as e:
+        tracker.close()
+        raise _unavailable(store, e) from e
+
+
+def _check_events_file(path: Path) -> None:
+    from tracker.stores.sqlite import EVENTS_TABLE, VIEW_TABLE
+
+    where = path.absolute()
+    tables = _tables(path)
+    if tables is None:
+        raise StoreMissing(
+            f"no tracker store at {where}: the file does not exist. Run the command where the "
+            "store is (by default ./var/tracker.db) or set TRACKER_DATABASE_URL=sqlite:///PATH "
+            "to the store's file"
+        )
+    if EVENTS_TABLE in tables:
+        return
+    if VIEW_TABLE in tables:
+        raise StoreMissing(
+            f"{where} holds the tracker's views, not its events (a file written by `tracker "
+            f"rebuild --out`, or the views beside a store): read it with --views {path}, and "
+            "set TRACKER_DATABASE_URL=sqlite:///PATH to the store's events file"
+        )
+    raise StoreMissing(
+        f"no tracker events in {where}: set TRACKER_DATABASE_URL=sqlite:///PATH to the "
+        "tracker's store"
+    )
+
+
+def _tables(path: Path, what: str = "store") -> set[str] | None:
+    from tracker.stores.sqlite import tables_in
+
+    try:
+        return tables_in(str(path))
+    except OSError as e:
+        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e.strerror}") from None
+    except sqlite3.DatabaseError as e:
+        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
 
 
 def _writer_turns(store: Store, settings: Settings) -> Callable[[], AbstractContextManager[object]]:

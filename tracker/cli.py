@@ -1,8 +1,13 @@
 """The command line: serve, migrate, project, rebuild, and the read side for people at a
-terminal (history, messages, stats, quarantine); settings come from TRACKER_* variables."""
+terminal (history, messages, stats, quarantine, export); settings come from TRACKER_* variables.
+
+The commands that only read never create a store: pointed at the wrong place they say where they
+looked and how to point elsewhere. Times are printed as ISO 8601 instants in UTC (``Z``), as the
+HTTP API writes them, and read back in that form or any other the tracker prints."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -12,10 +17,12 @@ import sys
 import threading
 import time
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
+import click
 import msgspec
 import typer
 import uvicorn
@@ -29,12 +36,18 @@ from rich.progress import (
 )
 from rich.progress import Progress as Progress_
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.bootstrap import (
     make_append_only,
+    note_as_of,
+    noted_as_of,
+    open_reader,
+    open_reader_views,
     open_tracker,
     open_views,
+    open_views_file,
     projector_election,
     settle_heap,
     store_for,
@@ -53,11 +66,71 @@ from tracker.views.projector import (
 from tracker.views.store import VIEWS, ViewStore, open_output_file
 from tracker.writer_process import WRITER_SOCKET, WriterService, frame_limit, socket_path
 
+CONFLICT = (
+    "A conflict is a report that comes after the message's final state by the platform's "
+    "times (a status after expired, or read after an earlier not_deliver): it is kept in the "
+    "history, rejected."
+)
+
+
+class _Argument(TyperArgument):
+    """An argument as an operator reads it in the help: its name (``ID_SMS``), never typer's
+    Python type after it (``<str>``) nor its braces around a required one (``{ID_SMS}``)."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required or self.metavar else f"[{name}]"
+
+
+class _Command(TyperCommand):
+    """A command whose arguments read as ``_Argument`` says (re-classed: they keep their state)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
+
 cli = typer.Typer(
-    help="An event-sourced tracker of SMS delivery statuses.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: no type placeholders, nothing cut to fit a panel
+    context_settings={"max_content_width": 100},
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            typer.echo(f"tracker {version('tracker')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("tracker (version unknown: the package is not installed)")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the tracker's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """An event-sourced tracker of SMS delivery statuses: it serves the Webcom Mobi webhook,
+    the read API and the web console, and shows the same read side at a terminal.
+
+    Every setting is an environment variable (README.md lists them). The store is
+    TRACKER_DATABASE_URL, by default sqlite:///./var/tracker.db: the file var/tracker.db in the
+    folder the command runs in. Run a command with --help to see what it does.
+    """
 
 
 def _settings(**overrides: object) -> Settings:
@@ -70,10 +143,39 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _open(settings: Settings) -> tuple[Tracker, ViewStore]:
-    """The tracker and its views, or a clear error and exit status 2."""
+    """The tracker and its views, created if need be; or a clear error and exit status 2."""
     try:
         tracker = open_tracker(settings)
         return tracker, open_views(tracker, create=settings.create_tables)
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+
+
+def _reader() -> Tracker:
+    """The tracker on an existing store, creating nothing; or a clear error and exit status 2."""
+    try:
+        return open_reader(_settings())
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+
+
+def _read_views(views_file: Path | None) -> tuple[Tracker | None, ViewStore]:
+    """The store's live views, or with ``--views FILE`` those of a rebuild's output file (its
+    instant said on stderr); nothing is created."""
+    try:
+        if views_file is not None:
+            views = open_views_file(views_file)
+            instant = noted_as_of(views_file)
+            typer.echo(f"views of {views_file}, as of {instant or 'an unrecorded instant'}",
+                       err=True)  # fmt: skip
+            return None, views
+        settings = _settings()
+        tracker = open_reader(settings)
+        try:
+            return tracker, open_reader_views(tracker, settings)
+        except (SettingsError, StoreUnavailable):
+            tracker.close()
+            raise
     except (SettingsError, StoreUnavailable) as e:
         _fail(e)
 
@@ -92,17 +194,42 @@ def _as_env(values: dict[str, object]) -> dict[str, str]:
     return {f"TRACKER_{k.upper()}": str(v) for k, v in values.items()}
 
 
-@cli.command()
+def parse_instant(text: str) -> datetime:
+    """An instant as the tracker prints it (``2026-11-26T17:12:27.050308Z``, ``...+03:00``) or
+    as ``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD`` (UTC); always returned in UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a time: write it as the tracker prints times "
+            "(2026-11-26T17:12:27.050308Z, or with an offset such as +03:00), or as "
+            "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD in UTC"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# How --as-of and --until are written: each form on a line of its own (``\b``: not rewrapped,
+# so a date is never broken at a hyphen).
+TIME_FORMS = (
+    "Give it as the tracker prints times, or as a date and time in UTC, for example:"
+    "\n\n\b\n2026-11-26T17:12:27.050308Z\n2026-11-26T20:12:27+03:00\n"
+    '"2026-11-26 17:12:27"\n2026-11-26'
+)
+
+
+@cli.command(cls=_Command, short_help="Create the store's tables, once, before the servers start.")
 def migrate(
     app_role: Annotated[
         str | None,
         typer.Option(
-            help="PostgreSQL: as the tables' owner, let this (existing) role append events but "
-            "never UPDATE, DELETE or TRUNCATE them; the tracker then runs as that role."
+            metavar="ROLE",
+            help="PostgreSQL only: as the tables' owner, let this existing role add events but "
+            "never change or delete them; the servers then connect as that role.",
         ),
     ] = None,
 ) -> None:
-    """Create the event store's tables (once, before starting several workers on PostgreSQL)."""
+    """Create the store's tables, once, before starting several servers on PostgreSQL (a
+    single `tracker serve` creates them itself)."""
     settings = _settings(create_tables=True)
     if app_role is None:
         _create_tables(settings)
@@ -115,26 +242,30 @@ def migrate(
     typer.echo(f"tables ready in {store_for(settings).description}")
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="Keep the views up to date, as a process of its own.")
 def project(
-    interval: Annotated[float, typer.Option(help="Seconds between polls of the event log.")] = 0.25,
+    interval: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How often to look for new events.")
+    ] = 0.25,
     parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Keep the views up to date, as a process of its own (run servers with
-    TRACKER_PROJECTIONS=off then). Stops on Ctrl-C or SIGTERM."""
+    """Keep the views (the messages list, the counts and the delivery times) up to date with
+    the stored events, as a process of its own: one for all the servers, which then run with
+    TRACKER_PROJECTIONS=off. Stops on Ctrl-C or SIGTERM."""
     settings = _settings()
     tracker, views = _open(settings)
     live = LiveProjection(
         Projector(tracker, views), interval=interval, may_run=projector_election(settings)
     )
     stop = _stop_on_signals()
-    typer.echo(f"projecting {store_for(settings).description} (position {views.position()})")
+    typer.echo(f"keeping the views of {store_for(settings).description} up to date "
+               f"(from event {views.position()})")  # fmt: skip
     live.start()
     _until_stopped(stop, parent_pid)
     # A page in flight gets a few seconds to commit; a store that does not answer (the reason
     # the server died, perhaps) must not keep this process alive: no more I/O on the way out.
     live.stop(timeout=5)
-    typer.echo(f"stopped at position {live.projector.last_seen[0]}")
+    typer.echo(f"stopped after event {live.projector.last_seen[0]}")
     tracker.close()
 
 
@@ -176,49 +307,68 @@ def _until_stopped(stop: threading.Event, parent_pid: int | None) -> None:
             return
 
 
-@cli.command(name="rebuild")
+@cli.command(
+    cls=_Command, name="rebuild", short_help="Build the views again from every stored event."
+)
 def rebuild_views(
     views_named: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="[VIEW]...",
-            help="messages, state_counts, delivery_times, quarantine. They are one projection "
-            "at one position, so they are always rebuilt together; naming them checks the names.",
+            help="messages, state_counts, delivery_times or quarantine. They always stand at "
+            "the same point of the history, so they are rebuilt together; names given are "
+            "only checked.",
+            show_default=False,
         ),
     ] = None,
     until: Annotated[
         datetime | None,
         typer.Option(
-            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
-            help="Only events received at or before this instant (UTC); needs --out.",
+            parser=parse_instant,
+            metavar="TIME",
+            help="Only the events received at or before this instant, into the file given by "
+            f"--out. {TIME_FORMS}",
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Build into this SQLite file instead of replacing the live views."),
+        typer.Option(
+            metavar="FILE",
+            help="Build the views into this SQLite file instead of replacing the live views; "
+            "read it with the --views option of messages, stats, quarantine and export.",
+        ),
     ] = None,
     workers: Annotated[
         int,
         typer.Option(
-            min=1,
-            help="Processes folding the history, each a share of the messages (default: one "
+            metavar="N",
+            help="Processes reading the history, each a share of the messages (by default one "
             "per core, at most four).",
+            show_default=False,
         ),
     ] = default_workers(),
 ) -> None:
-    """Rebuild the views from the whole event history, then swap them in at once.
+    """Build the views again from every stored event, then swap them in at once.
 
-    Readers keep the old views until the swap. Prints a checksum of each view: two rebuilds
-    of the same history print the same ones."""
+    Readers see the old views until the swap. A checksum of each view is printed: two rebuilds
+    of the same history print the same ones. With --until and --out, the views as of a past
+    instant go into a file of their own and the live views are left alone."""
     unknown = sorted(set(views_named or ()) - set(VIEWS))
     if unknown:
         _fail(ValueError(f"no such view: {', '.join(unknown)} (views: {', '.join(VIEWS)})"))
     if until is not None and out is None:
         _fail(ValueError("--until builds the views as of a past instant: give --out FILE.sqlite"))
+    if workers < 1:
+        _fail(ValueError(f"--workers is a number of processes, 1 or more: not {workers}"))
     settings = _settings()
-    tracker, live_views = _open(settings)
+    tracker = _reader()  # a rebuild in the wrong folder must not build empty views there
+    try:
+        live_views = open_views(tracker, create=True)
+    except StoreUnavailable as e:
+        _fail(e)
     target = open_output_file(str(out)) if out else live_views
     head = tracker.recorder.max_notification_id() or 0
+    started = datetime.now(UTC)
     with _progress() as bar:
         task = bar.add_task("rebuilding", total=head or 1, events=0, rate=0.0, unit="events")
 
@@ -228,20 +378,17 @@ def rebuild_views(
             bar.update(task, completed=progress.position, events=progress.events, rate=rate)
 
         result = rebuild(
-            tracker,
-            target,
-            into_live=out is None,
-            until=until.replace(tzinfo=UTC) if until else None,
-            workers=workers,
-            on_page=advance,
+            tracker, target, into_live=out is None, until=until, workers=workers, on_page=advance
         )
         bar.update(task, completed=head or 1, events=result.events)
     tracker.close()
+    if out:
+        note_as_of(out, _when(min(until, started) if until else started))
     rate = result.events / result.seconds if result.seconds else 0.0
     where = str(out) if out else f"the live views of {store_for(settings).description}"
     typer.echo(
         f"rebuilt {', '.join(VIEWS)} from {result.events:,} events in {result.seconds:.1f} s "
-        f"({rate:,.0f} events/s), up to notification {result.position}, into {where}"
+        f"({rate:,.0f} events/s), up to event {result.position} of the log, into {where}"
     )
     for view, checksum in result.checksums.items():
         typer.echo(f"  {view:<15} sha256 {checksum}")
@@ -262,8 +409,19 @@ def _progress() -> Progress_:
 
 
 OUT = Console()
-JSON = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
-WHEN = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+JSON = Annotated[
+    bool,
+    typer.Option("--json", help="Print the answer as the HTTP API's JSON instead of a table."),
+]
+VIEWS_FILE = Annotated[
+    Path | None,
+    typer.Option(
+        "--views",
+        metavar="FILE",
+        help="Read the views in this file, written by `tracker rebuild --until TIME --out FILE`, "
+        "instead of the store's live views.",
+    ),
+]
 
 
 def _print_json(answer: msgspec.Struct) -> None:
@@ -271,84 +429,177 @@ def _print_json(answer: msgspec.Struct) -> None:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    """An instant as the API writes it: ISO 8601 in UTC, with ``Z`` (``--as-of`` reads it)."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@cli.command()
+def _platform_time(time: str | None, instant: datetime | None) -> str:
+    """The platform's wall-clock time with the offset it was read in (``+03:00``, Moscow),
+    found from the UTC instant the tracker made of it; as sent when it has none."""
+    if not time:
+        return "—"
+    if instant is None:
+        return time
+    offset = datetime.fromisoformat(time) - instant.astimezone(UTC).replace(tzinfo=None)
+    return f"{time} {_offset(offset)}"
+
+
+def _offset(offset: timedelta) -> str:
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _limit(value: int) -> int:
+    if not 1 <= value <= 1000:
+        raise typer.BadParameter(f"give from 1 to 1000, not {value}")
+    return value
+
+
+LIMIT = Annotated[
+    int,
+    typer.Option(metavar="N", callback=_limit, help="How many to show, 1 to 1000."),
+]
+
+
+@cli.command(cls=_Command, short_help="Every report of one message, in arrival order.")
 def history(
-    id_sms: Annotated[str, typer.Argument(help="The message's id_sms.")],
+    id_sms: Annotated[
+        str, typer.Argument(metavar="ID_SMS", help="The message's id_sms, in digits.")
+    ],
     as_of: Annotated[
-        datetime | None, typer.Option(formats=WHEN, help="As it stood at this instant (UTC).")
+        datetime | None,
+        typer.Option(
+            parser=parse_instant,
+            metavar="TIME",
+            help="Show the message as it stood at this instant: only the reports received at "
+            f"or before it. {TIME_FORMS}",
+        ),
     ] = None,
     as_json: JSON = False,
 ) -> None:
-    """Every report of a message in arrival order: what it did, and the state it left."""
+    """Every report of one message in the order it arrived: when it was received, what it
+    said, whether it was applied or rejected, and the state it left the message in. Read from
+    the event store itself, so it is never behind.
+
+    Times: "received" is the tracker's clock in UTC; "time" is the platform's own time as it
+    sent it, with the offset from UTC it was read in (TRACKER_TIMEZONE, Moscow by default)."""
     number = message_number(id_sms)
     if number is None:
         _fail(ValueError(f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}"))
-    tracker, _ = _open(_settings())
-    answer = queries.history(tracker, number, as_of, limit=None)
+    tracker = _reader()
+    answer = queries.history(tracker, number, as_of, limit=None, cut=None)
     tracker.close()
     if answer is None:
-        typer.secho(f"no status was received for id_sms {number}", err=True)
+        when = f" at or before {_when(as_of)}" if as_of else ""
+        typer.secho(f"no status was received for id_sms {number}{when}", err=True)
         raise typer.Exit(1)
     if as_json:
         return _print_json(answer)
-    table = Table(title=f"id_sms {number}: {answer.state or 'no known state'}")
-    for column in ("received (UTC)", "id_sms as sent", "state", "time", "outcome", "state after"):
-        table.add_column(column, overflow="fold")  # a long reason folds, never cut
+    title = f"id_sms {number}: {answer.state or 'no known state'}"
+    table = Table(title=title + (f", as of {_when(as_of)}" if as_of else ""))
+    # The instant of receipt is never broken (it is what --as-of takes); a long reason folds.
+    table.add_column("received", no_wrap=True)
+    for column in ("id_sms as sent", "state", "time", "outcome", "state after"):
+        table.add_column(column, overflow="fold")
     for r in answer.reports:
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
         outcome = r.outcome if r.reason is None else f"{r.outcome}: {r.reason}"
         table.add_row(
-            _when(r.received_at), msgspec.json.encode(r.id_sms).decode(), r.state, r.time or "—",
-            outcome, r.state_after or "—", style=style,
+            _when(r.received_at), msgspec.json.encode(r.id_sms).decode(), r.state,
+            _platform_time(r.time, r.instant), outcome, r.state_after or "—", style=style,
         )  # fmt: skip
     OUT.print(table)
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="A page of messages with their current state.")
 def messages(
-    state: Annotated[str | None, typer.Option(help="Current state.")] = None,
-    final: Annotated[bool | None, typer.Option("--final/--not-final", help="Final or not.")] = None,
-    conflict: Annotated[
-        bool | None, typer.Option("--conflict/--no-conflict", help="A report after the final.")
+    state: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STATE",
+            help="Only messages in this state: send, partly_deliver, deliver, read, "
+            "not_deliver or expired.",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    cursor: Annotated[str | None, typer.Option(help="`next` of the previous page.")] = None,
+    final: Annotated[
+        bool | None,
+        typer.Option(
+            "--final/--not-final",
+            help="Only messages in a final state (read, not_deliver, expired), or only the others.",
+            show_default=False,
+        ),
+    ] = None,
+    conflict: Annotated[
+        bool | None,
+        typer.Option(
+            "--conflict/--no-conflict",
+            help=f"Only messages with a conflict, or only those without. {CONFLICT}",
+            show_default=False,
+        ),
+    ] = None,
+    limit: LIMIT = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NEXT", help="Where the previous page ended: the value it printed last."
+        ),
+    ] = None,
+    views_file: VIEWS_FILE = None,
     as_json: JSON = False,
 ) -> None:
-    """A page of messages from the messages view, in id order."""
-    _, views = _open(_settings())
+    """A page of messages, in id_sms order, with their current state: from the messages view,
+    kept up to date with the stored events (GET /messages/{id}/history for one message's every
+    report)."""
+    tracker, views = _read_views(views_file)
     try:
         page = queries.list_messages(
             views, cursor=cursor, limit=limit, state=state, final=final, conflict=conflict
         )
     except queries.BadCursor as e:
         _fail(e)
+    finally:
+        if tracker:
+            tracker.close()
     if as_json:
         return _print_json(page)
     table = Table()
-    for column in ("id_sms", "state", "time", "final", "conflict", "reports", "last received"):
+    for column in ("id_sms", "state", "time", "final", "conflict", "reports"):
         table.add_column(column)
+    table.add_column("last received", no_wrap=True)
     for m in page.messages:
         table.add_row(
-            str(m.id_sms), m.state or "—", m.time or "—", "yes" if m.final else "",
-            "yes" if m.conflict else "", str(m.reports), _when(m.last_received_at),
+            str(m.id_sms), m.state or "—", _platform_time(m.time, m.instant),
+            "yes" if m.final else "", "yes" if m.conflict else "", str(m.reports),
+            _when(m.last_received_at),
         )  # fmt: skip
     OUT.print(table)
     if page.next:
         OUT.print(f"next page: --cursor {page.next}")
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="Counts by state, conflicts and delivery times.")
 def stats(
-    days: Annotated[int, typer.Option(min=1, max=366, help="Days of per-day figures.")] = 31,
+    days: Annotated[
+        int, typer.Option(metavar="DAYS", help="Days of per-day figures, 1 to 366.")
+    ] = 31,
+    views_file: VIEWS_FILE = None,
     as_json: JSON = False,
 ) -> None:
-    """Counts by state, final share, conflicts and delivery-time percentiles."""
-    _, views = _open(_settings())
+    """How many messages there are in each state, how many are final and how many have a
+    conflict, and how long delivery took (50th, 90th and 99th percentiles, per day and
+    overall), measured on the tracker's clock from a message's first report to its delivery.
+
+    A conflict is a report that comes after the message's final state by the platform's times
+    (a status after expired, or read after an earlier not_deliver)."""
+    if not 1 <= days <= 366:
+        _fail(ValueError(f"--days is from 1 to 366, not {days}"))
+    tracker, views = _read_views(views_file)
     answer = queries.stats(views, days)
+    if tracker:
+        tracker.close()
     if as_json:
         return _print_json(answer)
     OUT.print(
@@ -367,19 +618,25 @@ def stats(
     OUT.print(delivery)
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="Input that named no message, with the reason.")
 def quarantine(
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: LIMIT = 50,
+    views_file: VIEWS_FILE = None,
     as_json: JSON = False,
 ) -> None:
-    """Input that named no message, most recently received first, with the reason."""
-    _, views = _open(_settings())
+    """Input that named no message (an item without a usable id_sms, a body that is not a
+    list of items), most recently received first, with the reason it was set aside. Nothing
+    sent is ever dropped: it is kept here instead."""
+    tracker, views = _read_views(views_file)
     answer = queries.quarantine(views, limit)
+    if tracker:
+        tracker.close()
     if as_json:
         return _print_json(answer)
-    table = Table(
-        "last received", "kind", "receipts", "reason", "raw", title=f"{answer.total} items"
-    )
+    table = Table(title=f"{answer.total} item{'' if answer.total == 1 else 's'}")
+    table.add_column("last received", no_wrap=True)
+    for column in ("kind", "receipts", "reason", "raw"):
+        table.add_column(column)
     for i in answer.items:
         raw = i.raw if len(i.raw) <= 60 else i.raw[:59] + "…"
         table.add_row(_when(i.last_received_at), i.kind, str(i.receipts), i.reason,
@@ -387,24 +644,41 @@ def quarantine(
     OUT.print(table)
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="Write the messages, or every report, to a file.")
 def export(
-    what: Annotated[str, typer.Argument(help="messages (the view) or reports (every report).")],
-    out: Annotated[Path, typer.Option(help="The file to write.")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            metavar="messages|reports",
+            help="messages: a row per message, as the messages view has it; reports: a row per "
+            "stored report, in the order they were stored.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(metavar="FILE", help="The file to write.")],
     fmt: Annotated[
-        str, typer.Option("--format", help="csv, jsonl or parquet (needs the parquet extra).")
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="csv, jsonl or parquet (parquet needs the parquet extra).",
+        ),
     ] = "csv",
+    views_file: VIEWS_FILE = None,
 ) -> None:
-    """Export the messages view or every stored report, streamed, with a progress bar."""
+    """Write the messages, or every stored report, to a file, a page at a time however large
+    the store, with a progress bar. docs/usage.md describes the columns."""
     if what not in ("messages", "reports"):
         _fail(ValueError(f"export messages or reports, not {what!r}"))
     if fmt not in exports.FORMATS:
         _fail(ValueError(f"--format must be one of {', '.join(exports.FORMATS)}, not {fmt!r}"))
-    tracker, views = _open(_settings())
+    if what == "reports" and views_file is not None:
+        _fail(ValueError("--views holds the views only: reports come from the event store"))
     if what == "messages":
+        tracker, views = _read_views(views_file)
         rows, fields = exports.message_rows(views), exports.MESSAGE_FIELDS
         total = sum(n for _, _, n in views.state_counts())
     else:
+        tracker = _reader()
         rows, fields = exports.report_rows(tracker), exports.REPORT_FIELDS
         total = tracker.recorder.max_notification_id() or 0
     with _progress() as bar:
@@ -419,18 +693,45 @@ def export(
         except RuntimeError as e:
             _fail(e)
         bar.update(task, completed=total or 1)
-    tracker.close()
+    if tracker:
+        tracker.close()
     typer.echo(f"wrote {written:,} {what} to {out} ({fmt})")
 
 
-@cli.command()
+@cli.command(cls=_Command, short_help="Serve the webhook, the read API and the web console.")
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind [TRACKER_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind [TRACKER_PORT].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [TRACKER_WORKERS].")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="The address to listen on (by default TRACKER_HOST, else 127.0.0.1).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT",
+            help="The port to listen on (by default TRACKER_PORT, else 8000).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="How many server processes (by default TRACKER_WORKERS, else 1).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the webhook and the read API (uvicorn)."""
+    """Serve the webhook, the read API and the web console until Ctrl-C or SIGTERM.
+
+    The batches are committed by a writer process and the views kept up to date by a
+    projector process, both children of this one. The store's tables are created first if
+    they are missing (unless TRACKER_CREATE_TABLES=false)."""
     settings = _settings(host=host, port=port, workers=workers)
+    _check_listen(settings.host, settings.port)
     if settings.create_tables:
         # Create the tables once, here, so that workers starting together never race to do it.
         _create_tables(settings)
@@ -474,6 +775,22 @@ def serve(
             projector.stop()
         if writer:  # after the server: requests in flight got their receipts
             writer.stop()
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one line, before anything starts, when the address cannot be listened on
+    (taken by another server, not an address of this host, a port that needs privileges);
+    uvicorn would find out only after the writer and the projector had started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if e.errno == errno.EADDRINUSE:
+            reason += " (another server listens there: choose another with --port or TRACKER_PORT)"
+        _fail(RuntimeError(f"cannot listen on {host}:{port}: {reason}"))
 
 
 def _exit_on_sigterm(*_: object) -> None:

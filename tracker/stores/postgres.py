@@ -264,3 +264,29 @@ def _grant(datastore: Any, statements: sql.Composed, events_table: str, role: st
         sequence = cursor.fetchone()["pg_get_serial_sequence"]  # type: ignore[index]
         cursor.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
             sql.SQL(sequence), sql.Identifier(role)))  # fmt: skip
+
+
+def has_table(datastore: Any, table: str) -> bool:
+    """Whether the datastore's schema has this table."""
+    name = f'"{datastore.schema or "public"}"."{table}"'
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", [name])
+        return bool(cursor.fetchone()["present"])
+
+
+def connection_problem(env: dict[str, str]) -> str | None:
+    """Why a connection with these settings fails, in the driver's words (one line), or None
+    when one can be made. The pool only says it waited; this is what the operator needs."""
+    try:
+        connection = psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            dbname=env["POSTGRES_DBNAME"],
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 3),
+        )
+    except psycopg.Error as e:
+        return " ".join(str(e).split()) or type(e).__name__
+    connection.close()
+    return None

@@ -12,13 +12,14 @@ load-decide-save of a group of batches, so that they never clash over a message'
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -305,3 +306,41 @@ class ProjectorElection:
     def __call__(self) -> bool:
         self._elected = self._elected or self.lock.try_lock()  # once held, held for life
         return self._elected
+
+
+EVENTS_TABLE = "stored_events"  # the library's events table in a SQLite file
+VIEW_TABLE = "messages"  # a file of views has it (the live views' file, a rebuild's output)
+AS_OF_TABLE = "tracker_as_of"  # in a rebuild's output file: the instant its views stand at
+
+
+def tables_in(path: str) -> set[str] | None:
+    """The tables of a SQLite file, read without creating or changing anything; None when
+    there is no such file. Raises ``sqlite3.DatabaseError`` when it is not a SQLite database."""
+    file = Path(path)
+    if not file.exists():
+        return None
+    if file.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder", path)
+    uri = f"{file.absolute().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def note_as_of(path: str, instant: str) -> None:
+    """Write into a rebuild's output file the instant its views stand at."""
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {AS_OF_TABLE} (instant TEXT NOT NULL)")
+        connection.execute(f"DELETE FROM {AS_OF_TABLE}")
+        connection.execute(f"INSERT INTO {AS_OF_TABLE} VALUES (?)", [instant])
+
+
+def noted_as_of(path: str) -> str | None:
+    """The instant ``note_as_of`` wrote into a views file, if it did."""
+    uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as connection:
+        try:
+            row = connection.execute(f"SELECT instant FROM {AS_OF_TABLE}").fetchone()
+        except sqlite3.OperationalError:  # no such table: written before the note existed
+            return None
+    return row[0] if row else None
