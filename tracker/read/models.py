@@ -6,12 +6,17 @@ from datetime import datetime
 
 import msgspec
 
+# A message whose reports all have states the rules do not know, or were rejected at receipt, has
+# no state: ``state`` is None (null in JSON and Parquet). Where states are text (CSV, tables,
+# pages), it is shown as this label, the same everywhere:
+NO_KNOWN_STATE = "no known state"
+
 
 class MessageState(msgspec.Struct):
     """A message as it stands: the state set by the fold of its reports."""
 
     id_sms: int
-    state: str | None  # None while only reports with unknown states were received
+    state: str | None  # None: no known state (NO_KNOWN_STATE)
     time: str | None  # the raw time of the report that set the state
     final: bool
     reports: int  # distinct reports held, unknown states included
@@ -26,7 +31,7 @@ class ReportRecord(msgspec.Struct):
     time: str
     instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
     outcome: str  # applied | superseded | rejected | unknown_state
-    state_after: str | None  # the message's state once this report had arrived
+    state_after: str | None  # the message's state once this report had arrived (None: none known)
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
     raw: str | None = None  # the item's JSON when it was not in the documented plain form
     raw_encoding: str | None = None  # with raw: utf-8, or base64 when its bytes were not UTF-8
@@ -34,7 +39,7 @@ class ReportRecord(msgspec.Struct):
 
 class MessageHistory(msgspec.Struct):
     id_sms: int
-    state: str | None  # the current state (as of ``as_of`` when given)
+    state: str | None  # the current state (as of ``as_of`` when given); None: no known state
     as_of: datetime | None  # only reports received at or before this instant, when given
     reports: list[ReportRecord]
 
@@ -70,7 +75,7 @@ class MessagePage(msgspec.Struct):
 
 
 class StateCount(msgspec.Struct):
-    state: str | None  # None: only reports of unknown state so far
+    state: str | None  # None: no known state
     final: bool
     messages: int
 
