@@ -14,14 +14,14 @@ import anyio
 import msgspec
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotFoundException,
 )
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Stream
 
@@ -30,6 +30,7 @@ from tracker.bootstrap import open_tracker, open_views, settle_heap, store_for
 from tracker.config import Settings
 from tracker.read import export, queries
 from tracker.read.models import (
+    NO_KNOWN_STATE,
     MessageHistory,
     MessagePage,
     MessageState,
@@ -89,7 +90,7 @@ WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
     operation_class=WebhookOperation,
     responses=problems(400, 403, 413, 503),
 )
-async def webhook(request: Request, store: Store) -> Response[bytes]:
+async def webhook(request: Request, store: NamedDependency[Store]) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
 
     The body is read whatever its content type. Items whose ``id_sms`` names no message are
@@ -106,7 +107,9 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     operation_class=WebhookOperation,
     responses=problems(400, 403, 404, 413, 503),
 )
-async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
+async def webhook_with_token(
+    token: FromPath[str], request: Request, store: NamedDependency[Store]
+) -> Response[bytes]:
     """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
     return await _receive(request, store)
 
@@ -139,12 +142,13 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
     **for_roles(ANALYST),
 )
 async def list_messages(
-    store: Store,
+    store: NamedDependency[Store],
     in_state: Annotated[
-        str | None, Parameter(query="state", description="Current state ('' for none known).")
+        str | None,
+        QueryParameter(name="state", description=f"Current state ('' for {NO_KNOWN_STATE})."),
     ] = None,
-    final: bool | None = None,
-    conflict: bool | None = None,
+    final: FromQuery[bool | None] = None,
+    conflict: FromQuery[bool | None] = None,
     received_from: Annotated[
         str | None, instant_param(description="Last report received at or after (UTC if naive).")
     ] = None,
@@ -178,7 +182,7 @@ async def list_messages(
     summary="A message's current state (from the messages view)",
     **for_roles(ANALYST, errors=(400, 404)),
 )
-async def message_state(id_sms: str, store: Store) -> MessageState:
+async def message_state(id_sms: FromPath[str], store: NamedDependency[Store]) -> MessageState:
     number = id_sms_number(id_sms)
     state = await store.read(queries.message_state, store.views, number)
     if state is None:
@@ -194,12 +198,12 @@ async def message_state(id_sms: str, store: Store) -> MessageState:
     **for_roles(AUDITOR, errors=(400, 404)),
 )
 async def message_history(
-    id_sms: str,
-    store: Store,
+    id_sms: FromPath[str],
+    store: NamedDependency[Store],
     as_of_text: Annotated[
         str | None,
         instant_param(
-            query="as_of",
+            name="as_of",
             description="Only reports received at or before this instant (UTC if naive).",
         ),
     ] = None,
@@ -209,7 +213,7 @@ async def message_history(
     as_of = _instant("as_of", as_of_text)
     history = await store.read(queries.history, store.tracker, number, as_of)
     if history is None:
-        when = f" by {queries.utc(as_of).isoformat()}" if as_of else ""  # type: ignore[union-attr]
+        when = f" by {msgspec.json.encode(queries.utc(as_of)).decode()[1:-1]}" if as_of else ""
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
     return history
 
@@ -220,7 +224,7 @@ async def message_history(
     **for_roles(AUDITOR),
 )
 async def quarantine(
-    store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
+    store: NamedDependency[Store], limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
 ) -> Quarantine:
     return await store.read(queries.quarantine, store.views, limit)
 
@@ -231,7 +235,7 @@ async def quarantine(
     **for_roles(ANALYST),
 )
 async def stats(
-    store: Store,
+    store: NamedDependency[Store],
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
 ) -> Stats:
     """From the views: state_counts, messages (conflicts) and delivery_times."""
@@ -246,8 +250,8 @@ async def stats(
 )
 async def export_rows(
     kind: Annotated[Literal["messages", "reports"], Parameter(description="What to export.")],
-    store: Store,
-    fmt: Annotated[Literal["csv", "jsonl"], Parameter(query="format")] = "csv",
+    store: NamedDependency[Store],
+    fmt: Annotated[Literal["csv", "jsonl"], QueryParameter(name="format")] = "csv",
 ) -> Stream:
     """Streamed page by page (memory stays flat); `tracker export` also writes Parquet."""
     rows, fields = (
@@ -275,14 +279,14 @@ class Rebuilds(Controller):
         summary="Start rebuilding the views from the whole history",
         responses=problems(409, *KEYED),
     )
-    async def start(self, store: Store) -> RebuildStatus:
+    async def start(self, store: NamedDependency[Store]) -> RebuildStatus:
         """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
         if not store.rebuilding.start():
             raise HTTPException(status_code=409, detail="a rebuild is already running")
         return store.rebuilding.status
 
     @get(summary="The last rebuild started here", responses=problems(*KEYED))
-    async def status(self, store: Store) -> RebuildStatus:
+    async def status(self, store: NamedDependency[Store]) -> RebuildStatus:
         return store.rebuilding.status
 
 
@@ -296,7 +300,7 @@ async def health_live() -> dict[str, str]:
     summary="The store and the writer answer; how far the views lag behind the events",
     **for_roles(*ANY_ROLE),
 )
-async def health_ready(store: Store) -> Readiness:
+async def health_ready(store: NamedDependency[Store]) -> Readiness:
     await store.writer_ready()
     return await store.read(queries.readiness, store.projector)
 
@@ -312,7 +316,7 @@ class Metrics(PrometheusController):
         responses=problems(401, 403),
         operation_class=MetricsOperation,
     )
-    async def get(self, store: Store) -> Response:
+    async def get(self, store: NamedDependency[Store]) -> Response:
         """The views' lag is read at each scrape: the projector may be another process."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await store.read(store.projector.lag))
@@ -321,7 +325,7 @@ class Metrics(PrometheusController):
 
 def instant_param(**kwargs: Any) -> Any:
     """A query parameter holding an ISO 8601 instant, parsed strictly by ``_instant``."""
-    return Parameter(**kwargs, schema_extra={"format": "date-time"})
+    return QueryParameter(**kwargs, schema_extra={"format": "date-time"})
 
 
 def _instant(name: str, text: str | None) -> datetime | None:
