@@ -55,7 +55,7 @@ class Connection:
     """A kept-alive HTTP/1.1 connection that sends pre-built requests and reads the answers'
     status, skipping their bodies. httpx spent about 1.5 ms of CPU a POST building requests and
     parsing answers: flat out, the load generator took a fifth of the two cores it shares with
-    the server it measures (docs/benchmarks.md, seventh session)."""
+    the server it measures (docs/benchmarks.md, 2026-11-27, commits f1e72c6..c4c6f4c)."""
 
     def __init__(self, url: str, path: str):
         parts = urlsplit(url)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,31 @@ from tracker.config import Settings
 POSTGRES_URL = os.environ.get(
     "TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_tracker_folder_left_in_the_temporary_directory() -> Iterator[None]:
+    """The processes the tests start (servers, their writers and projectors, the CLI) get a
+    temporary directory of the session's own (TMPDIR), so that other runs on the machine cannot
+    blur the check: once the last server has stopped, no ``tracker-*`` folder (a writer's socket
+    directory) is left in it."""
+    folder = Path(tempfile.mkdtemp(prefix="pytest-children-"))
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = before
+        deadline = time.monotonic() + 10  # a writer orphaned by a killed server, still exiting
+        while (left := sorted(p.name for p in folder.glob("tracker-*"))) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        shutil.rmtree(folder, ignore_errors=True)
+        assert not left, f"the tests' processes left {left} in the temporary directory"
 
 
 @pytest.fixture(scope="session")

@@ -287,9 +287,12 @@ def write(
     # requests in flight, which needs this writer, and then stops it (SIGTERM).
     stop = _stop_on_signals(interrupt=parent_pid is None)
     service.listen()
-    _until_stopped(stop, parent_pid)
-    service.close()
+    orphaned = _until_stopped(stop, parent_pid)
+    service.close()  # removes the socket
     tracker.close()
+    if orphaned:  # the server died without removing the socket's directory (SIGKILL, say)
+        with suppress(OSError):
+            Path(socket_).parent.rmdir()  # rmdir: only when nothing else is in it
 
 
 def _stop_on_signals(*, interrupt: bool = True) -> threading.Event:
@@ -300,11 +303,13 @@ def _stop_on_signals(*, interrupt: bool = True) -> threading.Event:
     return stop
 
 
-def _until_stopped(stop: threading.Event, parent_pid: int | None) -> None:
-    """Wait until ``stop`` is set or, for a child of `tracker serve`, the server has died."""
+def _until_stopped(stop: threading.Event, parent_pid: int | None) -> bool:
+    """Wait until ``stop`` is set or, for a child of `tracker serve`, the server has died;
+    whether it has."""
     while not stop.wait(0.5):
         if parent_pid is not None and os.getppid() != parent_pid:
-            return
+            return True
+    return False
 
 
 @cli.command(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 import msgspec
 
@@ -45,3 +46,29 @@ def test_an_unknown_export_or_format_is_a_clear_error(live_server):
     assert unknown.status_code == 400
     assert response.status_code == 400
     assert "kind" in str(unknown.json()) and "format" in str(response.json())
+
+
+def test_the_api_and_the_exports_write_every_time_as_iso_8601_utc_with_z(live_server):
+    body = [{"id_sms": 7900, "time": "2024-05-01 10:00:00", "state": "deliver"}]
+    assert live_server.post(msgspec.json.encode(body)).status_code == 200
+    live_server.settled()
+    later, past = "2100-01-01T03:00:00+03:00", "2000-01-01T03:00:00+03:00"
+    with live_server.client() as client:
+        listed = client.get("/messages", params={"limit": 1000}).json()["messages"]
+        history = client.get("/messages/7900/history", params={"as_of": later}).json()
+        before = client.get("/messages/7900/history", params={"as_of": past})
+        exported = client.get("/export/messages").text
+        reports = client.get("/export/reports", params={"format": "jsonl"}).content
+    summary = next(m for m in listed if m["id_sms"] == 7900)
+    row = next(r for r in csv.DictReader(io.StringIO(exported)) if r["id_sms"] == "7900")
+    report = next(r for r in map(msgspec.json.decode, reports.splitlines()) if r["id_sms"] == 7900)
+    assert history["as_of"] == "2100-01-01T00:00:00Z"  # asked with +03:00, answered in UTC
+    assert "by 2000-01-01T00:00:00Z" in before.json()["detail"]
+    assert summary["instant"] == history["reports"][0]["instant"] == "2024-05-01T07:00:00Z"
+    assert row["instant"] == report["instant"] == "2024-05-01T07:00:00.000000Z"
+    api_times = [summary[f] for f in ("first_received_at", "last_received_at")]
+    api_times.append(history["reports"][0]["received_at"])
+    export_times = [row["first_received_at"], row["last_received_at"], report["received_at"]]
+    for api, exported_time in zip(api_times, export_times, strict=True):
+        assert api.endswith("Z") and exported_time.endswith("Z")
+        assert datetime.fromisoformat(api) == datetime.fromisoformat(exported_time)

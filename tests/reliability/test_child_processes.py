@@ -92,6 +92,20 @@ def test_no_child_outlives_a_server_killed_outright(command, sqlite_url, tmp_pat
     assert gone_within(child, 5), f"tracker {command.decode()} outlived a SIGKILLed server"
 
 
+def test_a_writer_orphaned_by_a_killed_server_removes_its_sockets_directory(sqlite_url, tmp_path):
+    """The server removes the directory when it stops; killed outright, it cannot, so its
+    writer does, on its way out (the temporary directory filled with empty tracker-* folders)."""
+    server = start_server(sqlite_url, tmp_path / "server.log")
+    writer = writer_of(server.process.pid)
+    command = Path(f"/proc/{writer}/cmdline").read_bytes().split(b"\0")
+    socket_dir = Path(command[command.index(b"--socket") + 1].decode()).parent
+    assert socket_dir.is_dir()
+    server.process.kill()
+    server.process.wait()
+    assert gone_within(writer, 5)
+    assert not socket_dir.exists()
+
+
 @pytest.mark.postgres
 def test_the_projector_does_not_outlive_a_server_killed_while_postgres_is_unreachable(
     postgres_url, tmp_path

@@ -1,7 +1,8 @@
 """Exports for analysts: the messages view or every report, streamed to CSV, JSON Lines or Parquet.
 
 Rows are read and written a page at a time, so memory stays flat however large the store.
-Parquet needs the optional ``parquet`` extra (pyarrow).
+Parquet needs the optional ``parquet`` extra (pyarrow). What each format writes, and why a CSV
+cell may start with a quote that the value has not: docs/views.md, "Exports".
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import csv
 import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from tracker.application import Tracker
+from tracker.read.models import NO_KNOWN_STATE
 from tracker.views.log import EventLog
 from tracker.views.store import MESSAGE_COLUMNS, ViewStore, iso
 
@@ -29,14 +32,19 @@ REPORT_FIELDS = (
     "id_sms", "id_sms_as_sent", "received_at", "state", "time", "instant", "outcome", "reason",
     "raw", "raw_encoding",
 )  # fmt: skip
+TIMES = ("instant", "first_received_at", "last_received_at", "delivered_at", "received_at")
 PAGE = 5000
 
 
 def message_rows(views: ViewStore) -> Iterator[dict[str, Any]]:
-    """The messages view, row by row in id order (timestamps as ISO 8601 UTC text)."""
+    """The messages view, row by row in id order (times as ISO 8601 UTC text ending in Z)."""
+    booleans = ("final", "conflict")
     for values in views.scan("messages"):
         row = dict(zip(MESSAGE_COLUMNS, values, strict=True))
-        yield {f: (bool(row[f]) if f in ("final", "conflict") else row[f]) for f in MESSAGE_FIELDS}
+        yield {
+            f: bool(row[f]) if f in booleans else _z(row[f]) if f in TIMES else row[f]
+            for f in MESSAGE_FIELDS
+        }
 
 
 def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
@@ -49,15 +57,25 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
             yield {
                 "id_sms": f.id_sms,
                 "id_sms_as_sent": f.id_sms if f.id_sent is None else f.id_sent,
-                "received_at": iso(f.received_at),
+                "received_at": _z(iso(f.received_at)),
                 "state": f.state,
                 "time": f.time,
-                "instant": iso(f.instant),
+                "instant": _z(iso(f.instant)),
                 "outcome": f.outcome,
                 "reason": f.report.reason,
                 "raw": f.raw,
                 "raw_encoding": None if f.raw is None else f.raw_encoding or "utf-8",
             }
+
+
+def _z(stored: str | None) -> str | None:
+    """The views' fixed-width UTC text (``...T09:00:00.000000+00:00``) as the API writes UTC, with
+    Z (``...T09:00:00.000000Z``): still fixed-width, so text order stays time order."""
+    if stored is None:
+        return None
+    if stored.endswith("+00:00"):
+        return stored[:-6] + "Z"
+    return iso(datetime.fromisoformat(stored))[:-6] + "Z"  # type: ignore[index]
 
 
 def write(
@@ -90,7 +108,7 @@ def encode(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str) ->
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    for page in _pages(_typed_as_text(rows, fields)):
+    for page in _pages(_as_cells(_typed_as_text(rows, fields))):
         writer.writerows(page)
         yield buffer.getvalue().encode()
         buffer.seek(0)
@@ -113,6 +131,29 @@ def _typed_as_text(
         return
     for row in rows:
         yield {**row, **{f: msgspec.json.encode(row[f]).decode() for f in typed}}
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection"):
+# such a cell gets a ' in front, which spreadsheets read as "text follows". A cell that starts
+# with ' gets one too, so that dropping one leading ' always gives the value back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _as_cells(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """CSV cells: booleans as true/false (as in JSON), a message with no known state labelled as
+    everywhere else text is shown, and formulas neutralised; None stays an empty cell."""
+    for row in rows:
+        cells = {}
+        for field, value in row.items():
+            if value is True or value is False:
+                value = "true" if value else "false"
+            elif isinstance(value, str):
+                if value.startswith(FORMULA_STARTS):
+                    value = "'" + value
+            elif value is None and field == "state":
+                value = NO_KNOWN_STATE
+            cells[field] = value
+        yield cells
 
 
 def _pages(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -146,11 +187,13 @@ def _parquet(rows, fields, out, on_row) -> int:
         ) from None
     types = {"id_sms": pa.int64(), "final": pa.bool_(), "conflict": pa.bool_(),
              "reports": pa.int64()}  # fmt: skip
+    types |= {f: pa.timestamp("us", tz="UTC") for f in TIMES}  # typed instants, in UTC
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
+    times = [f for f in TIMES if f in fields]
     n, batch = 0, []
     with pq.ParquetWriter(out, schema) as writer:
         for row in _typed_as_text(rows, fields):
-            batch.append(row)
+            batch.append({**row, **{f: _instant(row[f]) for f in times}})
             if len(batch) == PAGE:
                 writer.write_table(pa.Table.from_pylist(batch, schema))
                 n += len(batch)
@@ -161,3 +204,7 @@ def _parquet(rows, fields, out, on_row) -> int:
             n += len(batch)
     on_row(n)
     return n
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

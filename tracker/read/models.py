@@ -6,10 +6,13 @@ from datetime import datetime
 
 import msgspec
 
+# A message whose reports all have states the rules do not know, or were rejected at receipt, has
+# no state: ``state`` is None (null in JSON and Parquet). Where states are text (CSV, tables,
+# pages), it is shown as this label, the same everywhere:
+NO_KNOWN_STATE = "no known state"
 
-class ReportRecord(
-    msgspec.Struct, gc=False
-):  # no cycles: a page of 10,000 adds nothing to a GC pass
+
+class ReportRecord(msgspec.Struct, gc=False):  # no cycles: untracked by the GC
     """One stored report, as received, with what it did on arrival."""
 
     received_at: datetime
@@ -18,7 +21,7 @@ class ReportRecord(
     time: str
     instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
     outcome: str  # applied | superseded | rejected | unknown_state
-    state_after: str | None  # the message's state once this report had arrived
+    state_after: str | None  # the message's state once this report had arrived (None: none known)
     deliveries: int  # how many times this same report was received (1: once)
     last_received_at: datetime  # its last receipt (``received_at`` is the first)
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
@@ -32,7 +35,7 @@ class ReportRecord(
 
 class MessageHistory(msgspec.Struct):
     id_sms: int
-    state: str | None  # the current state (as of ``as_of`` when given)
+    state: str | None  # the current state (as of ``as_of`` when given); None: no known state
     as_of: datetime | None  # only reports received at or before this instant, when given
     total: int  # distinct reports in all (as of ``as_of``)
     start: int  # the position of the first report of this page among them (0: the first)
@@ -71,7 +74,7 @@ class MessagePage(msgspec.Struct):
 
 
 class StateCount(msgspec.Struct):
-    state: str | None  # None: only reports of unknown state so far
+    state: str | None  # None: no known state
     final: bool
     messages: int
 

@@ -42,8 +42,10 @@ class BadCursor(ValueError):
 
 
 def utc(moment: datetime | None) -> datetime | None:
-    """A naive instant is read as UTC."""
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+    """The instant in UTC, which answers write with Z (a naive instant is read as UTC)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 HISTORY_PAGE = 1000  # reports a page of a history holds unless asked otherwise

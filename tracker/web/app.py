@@ -17,7 +17,7 @@ import anyio
 import msgspec
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -26,7 +26,7 @@ from litestar.exceptions import (
 )
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Redirect, Stream
 
@@ -36,6 +36,7 @@ from tracker.config import Settings
 from tracker.domain.status import RANKS, is_known
 from tracker.read import export, queries
 from tracker.read.models import (
+    NO_KNOWN_STATE,
     MessageHistory,
     MessagePage,
     MessageSummary,
@@ -99,7 +100,7 @@ WEBHOOK_SUMMARY = "Receive a batch of delivery statuses"
     operation_class=WebhookOperation,
     responses=problems(400, 403, 408, 413, 503),
 )
-async def webhook(request: Request, store: Store) -> Response[bytes]:
+async def webhook(request: Request, store: NamedDependency[Store]) -> Response[bytes]:
     """Store every status of the batch, then answer with the ids that are durably stored.
 
     The body is read whatever its content type. Items whose ``id_sms`` names no message are
@@ -116,7 +117,9 @@ async def webhook(request: Request, store: Store) -> Response[bytes]:
     operation_class=WebhookOperation,
     responses=problems(400, 403, 404, 408, 413, 503),
 )
-async def webhook_with_token(token: str, request: Request, store: Store) -> Response[bytes]:
+async def webhook_with_token(
+    token: FromPath[str], request: Request, store: NamedDependency[Store]
+) -> Response[bytes]:
     """The webhook when TRACKER_WEBHOOK_TOKENS is set: a wrong token is 404, nothing stored."""
     return await _receive(request, store)
 
@@ -149,16 +152,16 @@ async def _receive(request: Request, store: Store) -> Response[bytes]:
     **for_roles(ANALYST),
 )
 async def list_messages(
-    store: Store,
+    store: NamedDependency[Store],
     in_state: Annotated[  # "state" is a name Litestar keeps for itself
         str | None,
-        Parameter(
-            query="state",
-            description="Current state: one of the platform's states, or '' for none known.",
+        QueryParameter(
+            name="state",
+            description=f"Current state: one of the platform's states, or '' for {NO_KNOWN_STATE}.",
         ),
     ] = None,
-    final: bool | None = None,
-    conflict: bool | None = None,
+    final: FromQuery[bool | None] = None,
+    conflict: FromQuery[bool | None] = None,
     received_from: Annotated[
         str | None, instant_param(description="Last report received at or after (UTC if naive).")
     ] = None,
@@ -192,7 +195,7 @@ async def list_messages(
     summary="A message as it stands, in the shape the list gives",
     **for_roles(ANALYST, errors=(400, 404)),
 )
-async def message_state(id_sms: str, store: Store) -> MessageSummary:
+async def message_state(id_sms: FromPath[str], store: NamedDependency[Store]) -> MessageSummary:
     """From the messages view, or from the event store while the view has not yet taken in
     the message's last event: a status acknowledged is shown at once."""
     number = id_sms_number(id_sms)
@@ -208,8 +211,8 @@ async def message_state(id_sms: str, store: Store) -> MessageSummary:
     **for_roles(AUDITOR, errors=(400, 404)),
 )
 async def message_history(
-    id_sms: str,
-    store: Store,
+    id_sms: FromPath[str],
+    store: NamedDependency[Store],
     as_of: Annotated[
         str | None,
         instant_param(
@@ -243,7 +246,9 @@ async def message_history(
     summary="One report of a message's history, its raw item whole",
     **for_roles(AUDITOR, errors=(400, 404)),
 )
-async def message_report(id_sms: str, position: int, store: Store) -> ReportRecord:
+async def message_report(
+    id_sms: FromPath[str], position: FromPath[int], store: NamedDependency[Store]
+) -> ReportRecord:
     """The report at this position of the history (0: the first), as a history page gives
     it, but with its raw item whole."""
     number = id_sms_number(id_sms)
@@ -265,7 +270,7 @@ async def message_report(id_sms: str, position: int, store: Store) -> ReportReco
     **for_roles(AUDITOR),
 )
 async def quarantine(
-    store: Store,
+    store: NamedDependency[Store],
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
 ) -> Quarantine:
@@ -282,7 +287,9 @@ async def quarantine(
     summary="One quarantined item, its raw text whole",
     **for_roles(AUDITOR, errors=(404,)),
 )
-async def quarantined_item(item_id: str, store: Store) -> QuarantinedItem:
+async def quarantined_item(
+    item_id: FromPath[str], store: NamedDependency[Store]
+) -> QuarantinedItem:
     found = await store.read(queries.quarantined_item, store.views, item_id)
     if found is None:
         raise NotFoundException(detail=f"no quarantined item has the id {item_id[:40]!r}")
@@ -295,7 +302,7 @@ async def quarantined_item(item_id: str, store: Store) -> QuarantinedItem:
     **for_roles(ANALYST),
 )
 async def stats(
-    store: Store,
+    store: NamedDependency[Store],
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
 ) -> Stats:
     """From the views: state_counts, messages (conflicts) and delivery_times."""
@@ -310,7 +317,7 @@ async def stats(
 )
 async def export_rows(
     kind: Annotated[Literal["messages", "reports"], Parameter(description="What to export.")],
-    store: Store,
+    store: NamedDependency[Store],
     format: Annotated[Literal["csv", "jsonl"], Parameter(description="csv or jsonl.")] = "csv",
 ) -> Stream:
     """Streamed page by page (memory stays flat); `tracker export` also writes Parquet."""
@@ -339,14 +346,14 @@ class Rebuilds(Controller):
         summary="Start rebuilding the views from the whole history",
         responses=problems(409, *KEYED),
     )
-    async def start(self, store: Store) -> RebuildStatus:
+    async def start(self, store: NamedDependency[Store]) -> RebuildStatus:
         """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
         if not store.rebuilding.start():
             raise HTTPException(status_code=409, detail="a rebuild is already running")
         return store.rebuilding.status
 
     @get(summary="The last rebuild started here", responses=problems(*KEYED))
-    async def status(self, store: Store) -> RebuildStatus:
+    async def status(self, store: NamedDependency[Store]) -> RebuildStatus:
         return store.rebuilding.status
 
 
@@ -366,7 +373,7 @@ async def health_live() -> dict[str, str]:
     summary="The store and the writer answer; how far the views lag behind the events",
     **for_roles(*ANY_ROLE),
 )
-async def health_ready(store: Store) -> Readiness:
+async def health_ready(store: NamedDependency[Store]) -> Readiness:
     await store.writer_ready()
     return await store.read(queries.readiness, store.projector)
 
@@ -382,7 +389,7 @@ class Metrics(PrometheusController):
         responses=problems(401, 403),
         operation_class=MetricsOperation,
     )
-    async def get(self, store: Store) -> Response:
+    async def get(self, store: NamedDependency[Store]) -> Response:
         """The views' lag is read at each scrape: the projector may be another process."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await store.read(store.projector.lag))
@@ -391,7 +398,7 @@ class Metrics(PrometheusController):
 
 def instant_param(**kwargs: Any) -> Any:
     """A query parameter holding an ISO 8601 instant, parsed strictly by ``_instant``."""
-    return Parameter(**kwargs, schema_extra={"format": "date-time"})
+    return QueryParameter(**kwargs, schema_extra={"format": "date-time"})
 
 
 def _instant(name: str, text: str | None) -> datetime | None:

@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, Cookie
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
@@ -23,7 +24,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -143,7 +144,7 @@ def _error_page(request: Request, exc: Exception) -> Response:
 
 
 @get("/", guards=[sees(ANALYST, AUDITOR)])
-async def overview(request: Request, store: Store) -> Template:
+async def overview(request: Request, store: NamedDependency[Store]) -> Template:
     """Counts by state, final share, conflicts, delivery times per day, the projection's lag."""
     readiness = await store.read(queries.readiness, store.projector)
     if not may(viewer_role(request), ANALYST):  # an auditor: the lag, the lookup, the quarantine
@@ -161,7 +162,7 @@ async def overview(request: Request, store: Store) -> Template:
 
 
 @get("/find", guards=[sees(ANALYST, AUDITOR)])
-async def find(id_sms: str = "") -> Redirect:
+async def find(id_sms: FromQuery[str] = "") -> Redirect:
     """The look-up box: straight to the message's page."""
     return Redirect(f"/ui/messages/{id_sms_number(id_sms.strip())}", status_code=303)
 
@@ -169,14 +170,14 @@ async def find(id_sms: str = "") -> Redirect:
 @get("/messages", guards=[sees(ANALYST)])
 async def messages(
     request: Request,
-    store: Store,
-    id_sms: str = "",
-    in_state: Annotated[str, Parameter(query="state")] = "",
-    final: str = "",
-    conflict: str = "",
-    received_from: str = "",
-    received_to: str = "",
-    cursor: str = "",
+    store: NamedDependency[Store],
+    id_sms: FromQuery[str] = "",
+    in_state: Annotated[str, QueryParameter(name="state")] = "",
+    final: FromQuery[str] = "",
+    conflict: FromQuery[str] = "",
+    received_from: FromQuery[str] = "",
+    received_to: FromQuery[str] = "",
+    cursor: FromQuery[str] = "",
 ) -> Template:
     """The messages view, filtered and paged; every filter is a plain query parameter."""
     chosen = {
@@ -258,7 +259,9 @@ class Timeline:
 
 
 @get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
-async def message(request: Request, store: Store, id_sms: str) -> Template:
+async def message(
+    request: Request, store: NamedDependency[Store], id_sms: FromPath[str]
+) -> Template:
     """An auditor sees the timeline from the event store; an analyst the row of the views."""
     number = id_sms_number(id_sms)
     role = viewer_role(request)
@@ -281,7 +284,7 @@ async def message(request: Request, store: Store, id_sms: str) -> Template:
 
 
 @get("/quarantine", guards=[sees(AUDITOR)])
-async def quarantine(request: Request, store: Store) -> Template:
+async def quarantine(request: Request, store: NamedDependency[Store]) -> Template:
     """Input that named no message, most recent first, with the reason."""
     found = await store.read(queries.quarantine, store.views, 200)
     return page(request, "quarantine.html", quarantine=found)
@@ -296,7 +299,7 @@ class SignIn(msgspec.Struct):
 
 
 @get("/login")
-async def login_form(request: Request, next: str = "/ui/") -> Template:
+async def login_form(request: Request, next: FromQuery[str] = "/ui/") -> Template:
     return page(request, "login.html", next=_within_console(next), error=None)
 
 
