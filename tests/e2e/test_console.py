@@ -217,7 +217,14 @@ def test_pages_load_nothing_from_elsewhere_and_forbid_scripts(live_server, page)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
-    for path in ("/ui/", "/ui/messages", "/ui/messages/7601", "/ui/quarantine", "/ui/login"):
+    for path in (
+        "/ui/",
+        "/ui/messages",
+        "/ui/messages/7601",
+        "/ui/quarantine",
+        "/ui/login",
+        "/schema",
+    ):
         response = page.goto(f"{live_server.base_url}{path}")
         assert response.status == 200, path
         policy = response.headers["content-security-policy"]

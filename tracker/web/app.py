@@ -60,6 +60,8 @@ from tracker.web.openapi import (
     MetricsOperation,
     WebhookOperation,
     problems,
+    renderers,
+    schema_router,
 )
 from tracker.web.params import id_sms_number
 from tracker.web.store import Store
@@ -404,6 +406,9 @@ def create_app(
             title="tracker",
             version="0.1.0",
             components=COMPONENTS,
+            use_handler_docstrings=True,
+            render_plugins=renderers(),  # a page of our own: no script, nothing from a CDN
+            openapi_router=schema_router(console.HEADERS),
         ),
         template_config=console.TEMPLATES,
         on_startup=[announce, store.start, settle_heap],
