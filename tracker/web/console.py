@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import anyio
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, Cookie
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -25,7 +26,7 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, Parameter
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -107,22 +108,29 @@ def sees(*roles: str) -> Guard:
     return guard
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+async def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    """The page made in a worker thread: a long timeline or quarantine page takes a while to
+    render, and meanwhile the event loop answers everyone else (/health/live among them)."""
+    render = partial(_render, request.app.template_engine, template, _context(request, context))
+    html = await anyio.to_thread.run_sync(render)
+    return Response(html, status_code=status_code, media_type=MediaType.HTML, headers=HEADERS)
+
+
+def _context(request: Request, context: dict[str, Any]) -> dict[str, Any]:
     role = viewer_role(request)
-    return Template(
-        template_name=template,
-        context={
-            "role": role,
-            "keys_required": request.app.state.access.keys_required,
-            "path": request.url.path,
-            "may": partial(may, role),
-            "ANALYST": ANALYST,
-            "AUDITOR": AUDITOR,
-            **context,
-        },
-        status_code=status_code,
-        headers=HEADERS,
-    )
+    return {
+        "role": role,
+        "keys_required": request.app.state.access.keys_required,
+        "path": request.url.path,
+        "may": partial(may, role),
+        "ANALYST": ANALYST,
+        "AUDITOR": AUDITOR,
+        **context,
+    }
+
+
+def _render(engine: JinjaTemplateEngine, template: str, context: dict[str, Any]) -> str:
+    return engine.get_template(template).render(**context)
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
@@ -136,21 +144,23 @@ def _error_page(request: Request, exc: Exception) -> Response:
     else:
         log.exception("console page failed: %s", request.url.path)
         status, detail = 500, "the page could not be made; the server log says why"
-    return page(request, "error.html", status_code=status, status=status, detail=detail)
+    context = _context(request, {"status": status, "detail": detail})
+    html = _render(request.app.template_engine, "error.html", context)  # short: made right here
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
 # --- pages ---------------------------------------------------------------------------------------
 
 
 @get("/", guards=[sees(ANALYST, AUDITOR)])
-async def overview(request: Request, store: Store) -> Template:
+async def overview(request: Request, store: Store) -> Response:
     """Counts by state, final share, conflicts, delivery times per day, the projection's lag."""
     readiness = await store.read(queries.readiness, store.projector)
     if not may(viewer_role(request), ANALYST):  # an auditor: the lag, the lookup, the quarantine
-        return page(request, "overview.html", stats=None, lag=readiness.projection)
+        return await page(request, "overview.html", stats=None, lag=readiness.projection)
     stats = await store.read(queries.stats, store.views, 31)
     top = max((s.messages for s in stats.states), default=0)
-    return page(
+    return await page(
         request,
         "overview.html",
         stats=stats,
@@ -177,7 +187,7 @@ async def messages(
     received_from: str = "",
     received_to: str = "",
     cursor: str = "",
-) -> Template:
+) -> Response:
     """The messages view, filtered and paged; every filter is a plain query parameter."""
     chosen = {
         "id_sms": id_sms.strip(),
@@ -211,9 +221,9 @@ async def messages(
             )
             rows, after = result.messages, result.next
     except (_BadFilter, queries.BadCursor) as e:
-        return page(request, "messages.html", 400, rows=[], error=str(e), **context)
+        return await page(request, "messages.html", 400, rows=[], error=str(e), **context)
     kept = {k: v for k, v in chosen.items() if v}
-    return page(
+    return await page(
         request,
         "messages.html",
         rows=rows,
@@ -258,7 +268,7 @@ class Timeline:
 
 
 @get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
-async def message(request: Request, store: Store, id_sms: str) -> Template:
+async def message(request: Request, store: Store, id_sms: str) -> Response:
     """An auditor sees the timeline from the event store; an analyst the row of the views."""
     number = id_sms_number(id_sms)
     role = viewer_role(request)
@@ -268,7 +278,7 @@ async def message(request: Request, store: Store, id_sms: str) -> Template:
     summary = await store.read(queries.find_message, store.views, number)
     if history is None and summary is None:
         raise NotFoundException(detail=f"no status was received for id_sms {number}")
-    return page(
+    return await page(
         request,
         "message.html",
         id_sms=number,
@@ -281,10 +291,10 @@ async def message(request: Request, store: Store, id_sms: str) -> Template:
 
 
 @get("/quarantine", guards=[sees(AUDITOR)])
-async def quarantine(request: Request, store: Store) -> Template:
+async def quarantine(request: Request, store: Store) -> Response:
     """Input that named no message, most recent first, with the reason."""
     found = await store.read(queries.quarantine, store.views, 200)
-    return page(request, "quarantine.html", quarantine=found)
+    return await page(request, "quarantine.html", quarantine=found)
 
 
 # --- signing in and out --------------------------------------------------------------------------
@@ -340,8 +350,8 @@ class SignIn(msgspec.Struct):
 
 
 @get("/login")
-async def login_form(request: Request, next: str = "/ui/") -> Template:
-    return page(request, "login.html", next=_within_console(next), error=None)
+async def login_form(request: Request, next: str = "/ui/") -> Response:
+    return await page(request, "login.html", next=_within_console(next), error=None)
 
 
 @post("/login", status_code=303, guards=[same_origin])
@@ -353,7 +363,7 @@ async def login(
     access: Access = request.app.state.access
     target = _within_console(data.next)
     if access.role_for_key(data.key.strip()) is None:
-        return page(
+        return await page(
             request,
             "login.html",
             status_code=401,
