@@ -119,3 +119,33 @@ def test_quarantine_lists_what_named_no_message_with_the_reason(live_server):
         "expected a JSON array of statuses, got an object",
     )
     assert listed["total"] >= 2
+
+
+def test_the_quarantine_pages_and_cuts_raw_items_each_whole_at_its_own_address(live_server):
+    huge = json.dumps({"id_sms": "y-9650", "pad": "é" * 60_000})  # ~120 KB of UTF-8
+    small = [json.dumps({"id_sms": f"y-965{n}"}) for n in range(1, 6)]
+    live_server.post(f"[{huge}, {', '.join(small)}]".encode())
+    live_server.settled()
+    seen: list[dict] = []
+    with live_server.client() as client:
+        cursor = None
+        while True:
+            params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = client.get("/quarantine", params=params).json()
+            assert len(page["items"]) <= 2
+            seen += page["items"]
+            if not (cursor := page["next"]):
+                break
+        ids = [i["id"] for i in seen]
+        assert len(ids) == len(set(ids)) == page["total"]  # nothing repeated, nothing skipped
+        by_raw = {i["raw"][:30]: i for i in seen}
+        cut = by_raw[huge[:30]]
+        assert (cut["truncated"], len(cut["raw"])) == (True, 4096)
+        assert cut["raw_bytes"] == len(huge.encode()) and huge.startswith(cut["raw"])
+        whole = client.get(f"/quarantine/{cut['id']}").json()
+        assert (whole["raw"], whole["truncated"]) == (huge, False)
+        for raw in small:
+            item = by_raw[raw[:30]]
+            assert (item["raw"], item["truncated"], item["raw_bytes"]) == (raw, False, len(raw))
+        assert client.get("/quarantine/" + "0" * 32).status_code == 404
+        assert client.get("/quarantine", params={"cursor": "bogus"}).status_code == 400

@@ -101,8 +101,12 @@ class Stats(msgspec.Struct):
 class QuarantinedItem(msgspec.Struct):
     """Input that named no message, kept as received (base64 when it was not UTF-8)."""
 
-    kind: str  # item (one element of a batch) or body (a whole request body)
-    raw: str
+    id: str  # GET /quarantine/{id} gives the item whole
+    kind: str  # item (one element of a batch), body (a whole request body) or items (the rest
+    # of a body past the per-body bound)
+    raw: str  # in lists, the first RAW_CUT characters only: see ``truncated``
+    raw_bytes: int  # the whole item's size in bytes (of its UTF-8 or base64 text)
+    truncated: bool  # ``raw`` is cut; the item's own address has it whole
     encoding: str  # utf-8 or base64
     reason: str  # why it named no message (the latest receipt's)
     receipts: int  # how many times it arrived
@@ -113,6 +117,7 @@ class QuarantinedItem(msgspec.Struct):
 class Quarantine(msgspec.Struct):
     total: int  # distinct quarantined items
     items: list[QuarantinedItem]  # the most recently received first
+    next: str | None = None  # pass as ?cursor= for the next page; None on the last page
 
 
 class RebuildStatus(msgspec.Struct, omit_defaults=True):

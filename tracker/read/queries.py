@@ -6,6 +6,7 @@ Synchronous and store-bound: the HTTP API runs them in worker threads, the CLI d
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 
 from tracker.application import Tracker
@@ -150,23 +151,62 @@ def stats(views: ViewStore, days: int = 31) -> Stats:
     )
 
 
-def quarantine(views: ViewStore, limit: int = 100) -> Quarantine:
-    total, items = views.list_quarantine(limit)
+RAW_CUT = 4096  # characters of a quarantined item's raw text shown in lists
+
+
+def quarantine(
+    views: ViewStore, limit: int = 100, cursor: str | None = None, cut: int | None = RAW_CUT
+) -> Quarantine:
+    """A page of the quarantine, the most recently received first, each raw item cut to ``cut``
+    characters. An item received again while one pages moves to the front (it is not repeated
+    further on, nor seen again unless one starts over)."""
+    total, items = views.list_quarantine(limit, _quarantine_after(cursor), cut)
+    last = items[-1] if len(items) == limit else None
     return Quarantine(
         total=total,
-        items=[
-            QuarantinedItem(
-                kind=i["kind"],
-                raw=i["raw"],
-                encoding=i["encoding"],
-                reason=i["reason"],
-                receipts=i["receipts"],
-                first_received_at=datetime.fromisoformat(i["first_received_at"]),
-                last_received_at=datetime.fromisoformat(i["last_received_at"]),
-            )
-            for i in items
-        ],
+        items=[_quarantined(i, cut) for i in items],
+        next=_encode("q1", f"{last['last_received_at']}|{last['quarantine_id']}") if last else None,
     )
+
+
+def quarantined_item(views: ViewStore, item_id: str) -> QuarantinedItem | None:
+    """One quarantined item, its raw text whole."""
+    if not QUARANTINE_ID.fullmatch(item_id):
+        return None
+    found = views.quarantined(item_id)
+    return _quarantined(found, None) if found else None
+
+
+QUARANTINE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _quarantined(i: dict, cut: int | None) -> QuarantinedItem:
+    return QuarantinedItem(
+        id=i["quarantine_id"],
+        kind=i["kind"],
+        raw=i["raw"],
+        raw_bytes=i["raw_bytes"],
+        truncated=i["raw_bytes"] > len(i["raw"].encode("utf-8", "surrogatepass")),
+        encoding=i["encoding"],
+        reason=i["reason"],
+        receipts=i["receipts"],
+        first_received_at=datetime.fromisoformat(i["first_received_at"]),
+        last_received_at=datetime.fromisoformat(i["last_received_at"]),
+    )
+
+
+def _quarantine_after(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    value = _decode("q1", cursor)
+    at, _, item_id = (value or "").partition("|")
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
+        raise BadCursor(CURSOR_HELP) from None
+    if not QUARANTINE_ID.fullmatch(item_id):
+        raise BadCursor(CURSOR_HELP)
+    return at, item_id
 
 
 def readiness(projector: Projector) -> Readiness:
@@ -177,17 +217,31 @@ def readiness(projector: Projector) -> Readiness:
     )
 
 
+CURSOR_HELP = "cursor: not one this API gave out; start without it"
+
+
+def _encode(kind: str, value: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def _decode(kind: str, cursor: str) -> str:
+    """The value of a cursor of this kind; any other text is a BadCursor."""
+    try:
+        found, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise BadCursor(CURSOR_HELP) from None
+    if found != kind:
+        raise BadCursor(CURSOR_HELP)
+    return value
+
+
 def _cursor(id_sms: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{id_sms}".encode()).decode()
+    return _encode("v1", str(id_sms))
 
 
 def _after(cursor: str | None) -> int:
     if not cursor:  # none, or an empty ?cursor=: the first page
         return -1
-    try:
-        version, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if version == "v1" and (number := message_number(value)) is not None:
-            return number
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise BadCursor("cursor: not one this API gave out; start without it")
+    if (number := message_number(_decode("v1", cursor))) is not None:
+        return number
+    raise BadCursor(CURSOR_HELP)

@@ -76,6 +76,10 @@ class ViewTables:
     def table(self, name: str) -> str:
         return name
 
+    def byte_length(self, column: str) -> str:
+        """The size in bytes of a text column's value (UTF-8)."""
+        return f"LENGTH(CAST({column} AS BLOB))"
+
     def select_in(self, table: str, column: str, n: int) -> str:
         """Rows whose ``column`` is one of ``n`` values (see ``in_params``)."""
         return f"SELECT * FROM {table} WHERE {column} IN ({', '.join([self.placeholder] * n)})"
@@ -470,18 +474,46 @@ class ViewStore:
             daily = [(day, n, ranked(f"WHERE day = {p}", (day,), n)) for day, n in per_day[::-1]]
         return overall, daily
 
-    def list_quarantine(self, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """How many distinct items are quarantined, and the ``limit`` most recently received."""
-        table = self.tables.table("quarantine")
+    def list_quarantine(
+        self, limit: int, after: tuple[str, str] | None = None, cut: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many distinct items are quarantined, and a page of them, the most recently received
+        first: ``limit`` items after the (last_received_at, quarantine_id) ``after``. With ``cut``,
+        each ``raw`` holds its first ``cut`` characters; ``raw_bytes`` is always the whole
+        item's size in bytes (UTF-8)."""
+        table, p = self.tables.table("quarantine"), self.tables.placeholder
+        raw = "raw" if cut is None else f"SUBSTR(raw, 1, {int(cut)}) AS raw"
+        size = self.tables.byte_length("raw")
+        where, arguments = "", [limit]
+        if after is not None:
+            where = (
+                f"WHERE (last_received_at < {p} "
+                f"OR (last_received_at = {p} AND quarantine_id > {p})) "
+            )
+            arguments = [after[0], after[0], after[1], limit]
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
             total = cursor.fetchone()["n"]
             cursor.execute(
-                f"SELECT * FROM {table} ORDER BY last_received_at DESC, quarantine_id "
-                f"LIMIT {self.tables.placeholder}",
-                (limit,),
+                f"SELECT quarantine_id, kind, {raw}, {size} AS raw_bytes, encoding, receipts, "
+                f"first_received_at, last_received_at, reason FROM {table} {where}"
+                f"ORDER BY last_received_at DESC, quarantine_id LIMIT {p}",
+                arguments,
             )
             return total, [dict(r) for r in cursor.fetchall()]
+
+    def quarantined(self, quarantine_id: str) -> dict[str, Any] | None:
+        """One quarantined item, whole."""
+        table, size = self.tables.table("quarantine"), self.tables.byte_length("raw")
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT quarantine_id, kind, raw, {size} AS raw_bytes, encoding, receipts, "
+                f"first_received_at, last_received_at, reason FROM {table} "
+                f"WHERE quarantine_id = {self.tables.placeholder}",
+                (quarantine_id,),
+            )
+            record = cursor.fetchone()
+        return dict(record) if record else None
 
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
@@ -526,6 +558,9 @@ class PostgresTables(ViewTables):
 
     def table(self, name: str) -> str:
         return f'"{self.schema}"."{name}"'
+
+    def byte_length(self, column: str) -> str:
+        return f"OCTET_LENGTH({column})"
 
     def select_in(self, table: str, column: str, n: int) -> str:
         return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"

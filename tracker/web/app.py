@@ -34,6 +34,7 @@ from tracker.read.models import (
     MessagePage,
     MessageState,
     Quarantine,
+    QuarantinedItem,
     Readiness,
     RebuildStatus,
     Stats,
@@ -222,9 +223,28 @@ async def message_history(
     **for_roles(AUDITOR),
 )
 async def quarantine(
-    store: Store, limit: Annotated[int, Parameter(ge=1, le=1000)] = 100
+    store: Store,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
 ) -> Quarantine:
-    return await store.read(queries.quarantine, store.views, limit)
+    """Each item's raw text is cut to its first 4,096 characters (``truncated`` says so);
+    GET /quarantine/{id} gives one item whole."""
+    try:
+        return await store.read(queries.quarantine, store.views, limit, cursor)
+    except queries.BadCursor as e:
+        raise ClientException(detail=str(e)) from None
+
+
+@get(
+    "/quarantine/{item_id:str}",
+    summary="One quarantined item, its raw text whole",
+    **for_roles(AUDITOR, errors=(404,)),
+)
+async def quarantined_item(item_id: str, store: Store) -> QuarantinedItem:
+    found = await store.read(queries.quarantined_item, store.views, item_id)
+    if found is None:
+        raise NotFoundException(detail=f"no quarantined item has the id {item_id[:40]!r}")
+    return found
 
 
 @get(
@@ -388,6 +408,7 @@ def create_app(
             message_history,
             stats,
             quarantine,
+            quarantined_item,
             export_rows,
             Rebuilds,
             health_live,
