@@ -52,6 +52,11 @@ def test_a_timeline_shows_every_report_in_arrival_and_in_status_time_order(live_
         "applied", "applied", "superseded", "rejected", "unknown state",
     ]  # fmt: skip
     assert cells(page, arrivals, 7) == ["send", "read", "read", "read", "read"]
+    assert cells(page, arrivals, 8) == [
+        "overridden", "sets the state", "overridden", "follows the final state", "never applied",
+    ]  # fmt: skip
+    assert cells(page, arrivals, 5)[0] == "2024-05-01 10:00:00 MSK"  # the platform's clock
+    assert all(t.endswith(" UTC") for t in cells(page, arrivals, 2))  # the tracker's
 
     by_time = "#time-order"
     assert [t.split()[1] for t in cells(page, by_time, 1)] == [
@@ -60,6 +65,50 @@ def test_a_timeline_shows_every_report_in_arrival_and_in_status_time_order(live_
     assert cells(page, by_time, 2) == ["send", "deliver", "read", "not_deliver", "queued"]
     assert [n.split()[0] for n in cells(page, by_time, 3)] == ["1", "3", "2", "4", "5"]
     assert cells(page, by_time, 5) == ["send", "deliver", "read", "read", "read"]
+    assert cells(page, by_time, 6)[2:4] == ["sets the state", "follows the final state"]
+
+
+def test_a_report_applied_on_arrival_may_follow_the_final_state_now(live_server, page):
+    """A read applied on arrival is overtaken by an earlier expiry that arrives later: the
+    timeline says both, and the conflict card lists the reports that make the conflict."""
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:05", "state": "read"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:01", "state": "send"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:09", "state": "deliver"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:04", "state": "expired"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7011")
+
+    arrivals = "#arrival-order"
+    assert cells(page, arrivals, 6) == ["applied", "superseded", "rejected", "applied"]
+    assert cells(page, arrivals, 8) == [
+        "follows the final state", "overridden", "follows the final state", "sets the state",
+    ]  # fmt: skip
+    expect(page.locator("#current-state")).to_have_text("expired")
+    card = page.locator("#conflict")
+    expect(card.locator(".value")).to_have_text("yes")
+    expect(card.locator("li")).to_have_text(
+        ["#1 read 2024-05-01 10:00:05 MSK", "#3 deliver 2024-05-01 10:00:09 MSK"]
+    )
+    card.get_by_role("link", name="#3").click()
+    expect(page).to_have_url(re.compile(r"#report-3$"))
+    expect(page.locator("#report-3")).to_contain_text("follows the final state")
+    legend = page.locator("section.legend")
+    expect(legend).to_contain_text("the message is a conflict")
+    expect(legend).to_contain_text("On arrival")
+
+
+def test_a_message_with_no_known_state_says_so_in_words(live_server, page):
+    post(live_server, {"id_sms": "7021", "time": "", "state": "queued"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7021")
+    expect(page.locator("#current-state")).to_have_text("no known state yet")
+    assert cells(page, "#arrival-order", 7) == ["no known state yet"]
+    expect(page.locator("#conflict .value")).to_have_text("no")
+
+    page.goto(f"{live_server.base_url}/ui/messages?id_sms=7021")
+    assert cells(page, "table.messages", 2) == ["no known state yet"]
 
 
 def test_rejected_and_out_of_order_reports_stand_out(live_server, page):

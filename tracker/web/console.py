@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +30,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from tracker.application import Tracker
 from tracker.domain.status import (
     APPLIED,
     FINAL_STATES,
@@ -39,6 +40,7 @@ from tracker.domain.status import (
     UNKNOWN_STATE,
     Report,
     arrived_late,
+    fold,
     states_after,
 )
 from tracker.read import queries
@@ -67,11 +69,14 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# What each report did when it arrived, as its event records it (docs/state-machine.md).
 OUTCOMES = {
-    APPLIED: "it set the message's state",
-    SUPERSEDED: "it left the state as it was: an equal or higher state is known",
-    REJECTED: "it comes after a final state (an illegal transition), or a value of its item "
-    "could not be read (the reason says which): kept, never applied",
+    APPLIED: "on arrival it set the message's state (a report that arrived later may have "
+    "overridden it since: its effect now says)",
+    SUPERSEDED: "on arrival it left the state as it was: a report of equal or higher rank stood "
+    "at or before its time",
+    REJECTED: "on arrival it came after a final state (an illegal transition), or a value of its "
+    "item could not be read (the reason says which): kept, never applied",
     UNKNOWN_STATE: "its state is not one the rules know: kept, never applied",
 }
 
@@ -197,7 +202,12 @@ async def messages(
         "received_from": received_from.strip(),
         "received_to": received_to.strip(),
     }
-    context: dict[str, Any] = {"filters": chosen, "states": STATES, "NO_STATE": NO_STATE}
+    context: dict[str, Any] = {
+        "filters": chosen,
+        "states": STATES,
+        "NO_STATE": NO_STATE,
+        "zone": store.tracker.local_zone,
+    }
     try:
         if chosen["id_sms"]:
             found = await store.read(
@@ -234,37 +244,90 @@ async def messages(
     )
 
 
+# What each report does to the state now, beside its outcome on arrival (which never changes):
+SETS = "sets"
+OVERRIDDEN = "overridden"
+FOLLOWS_FINAL = "follows_final"
+NOT_FOLDED = "not_folded"
+EFFECTS = {
+    SETS: ("sets the state", "it is the report that sets the message's state now"),
+    OVERRIDDEN: (
+        "overridden",
+        "another report sets the state now: one of higher rank, or of equal rank at an earlier "
+        "status time",
+    ),
+    FOLLOWS_FINAL: (
+        "follows the final state",
+        "its status time is after the final state's, so the rules reject it: the message is "
+        "a conflict",
+    ),
+    NOT_FOLDED: (
+        "never applied",
+        "its state is not one the rules know, or a value of its item could not be read",
+    ),
+}
+
+
+def effect_now(report: Report, current: Report | None) -> str:
+    """What ``report`` does to the state now, given ``current``, the report that sets it (the
+    fold of all of them): sets it, is overridden, or follows the final state (a conflict)."""
+    if report.rank is None or current is None:
+        return NOT_FOLDED
+    if report.identity == current.identity:
+        return SETS
+    if current.final and current.order < report.order:  # the current is the earliest final
+        return FOLLOWS_FINAL
+    return OVERRIDDEN
+
+
 @dataclass(frozen=True)
 class Line:
-    """One report on the timeline: as stored, with its arrival number and the state it left."""
+    """One report on the timeline: as stored, with its arrival number, the state it left, and
+    what it does to the state now."""
 
     number: int  # its place in arrival order, from 1
     report: ReportRecord
     late: bool  # it arrived after a report whose status time is later than its own
     state: str | None  # the state after it: in arrival order, or as of its status time
+    effect: str  # one of EFFECTS
 
 
 @dataclass(frozen=True)
 class Timeline:
     arrivals: list[Line]
     by_time: list[Line]
+    current: Line | None  # the report that sets the state now
+    conflicts: list[Line]  # the reports that follow the final state, in arrival order
 
     @classmethod
     def of(cls, history: MessageHistory) -> Timeline:
         records = history.reports
         reports = [Report(r.state, r.time, r.instant, r.reason) for r in records]
+        current = fold(reports)
+        effects = [effect_now(r, current) for r in reports]
         late = arrived_late(reports)
         order = sorted(range(len(reports)), key=lambda i: (reports[i].order, i))
         as_of_time = states_after(reports[i] for i in order)
+        arrivals = [
+            Line(i + 1, record, late[i], record.state_after, effects[i])
+            for i, record in enumerate(records)
+        ]
         return cls(
-            arrivals=[
-                Line(i + 1, record, late[i], record.state_after) for i, record in enumerate(records)
-            ],
+            arrivals=arrivals,
             by_time=[
-                Line(i + 1, records[i], late[i], then.state if then else None)
+                Line(i + 1, records[i], late[i], then.state if then else None, effects[i])
                 for i, then in zip(order, as_of_time, strict=True)
             ],
+            current=next((line for line in arrivals if line.effect == SETS), None),
+            conflicts=[line for line in arrivals if line.effect == FOLLOWS_FINAL],
         )
+
+
+def _timeline(tracker: Tracker, id_sms: int) -> tuple[MessageHistory | None, Timeline | None]:
+    """The history and its timeline, made together in one worker thread: both take time in
+    proportion to the reports."""
+    history = queries.history(tracker, id_sms)
+    return history, Timeline.of(history) if history else None
 
 
 @get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
@@ -272,8 +335,8 @@ async def message(request: Request, store: Store, id_sms: str) -> Response:
     """An auditor sees the timeline from the event store; an analyst the row of the views."""
     number = id_sms_number(id_sms)
     role = viewer_role(request)
-    history = (
-        await store.read(queries.history, store.tracker, number) if may(role, AUDITOR) else None
+    history, timeline = (
+        await store.read(_timeline, store.tracker, number) if may(role, AUDITOR) else (None, None)
     )
     summary = await store.read(queries.find_message, store.views, number)
     if history is None and summary is None:
@@ -284,9 +347,11 @@ async def message(request: Request, store: Store, id_sms: str) -> Response:
         id_sms=number,
         history=history,
         summary=summary,
-        timeline=Timeline.of(history) if history else None,
+        timeline=timeline,
         outcomes=OUTCOMES,
+        effects=EFFECTS,
         final_states=FINAL_STATES,
+        zone=store.tracker.local_zone,
     )
 
 
@@ -444,12 +509,30 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
+def platform_time(time: str | None, instant: datetime | None, zone: tzinfo) -> str:
+    """A status time as the platform sent it, on its clock, with the zone it was read in (the
+    contract's Moscow unless TRACKER_TIMEZONE says otherwise)."""
+    if time is None:
+        return NOTHING
+    if not time:
+        return "(no time)"
+    if instant is None:  # not a time the rules can read: as sent
+        return time
+    local = instant.astimezone(zone)
+    if local.strftime("%Y-%m-%d %H:%M:%S") == time:
+        return f"{time} {local.tzname()}"
+    # read in another zone (the setting changed since), or a time a clock shift skipped
+    return f"{time} (read as {when(instant)})"
+
+
 def percent(share: float) -> str:
     return f"{100 * share:.1f} %"
 
 
 def _filters(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters.update(when=when, duration=duration, percent=percent)
+    engine.engine.filters.update(
+        when=when, duration=duration, percent=percent, platform_time=platform_time
+    )
 
 
 TEMPLATES = TemplateConfig(
