@@ -174,6 +174,9 @@ def test_paging_through_the_list_shows_each_message_once(live_server, page):
 
     assert (len(first), first + second) == (50, ids)
     expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    page.get_by_role("link", name="Previous page").click()
+    assert listed_ids(page) == first
+    page.get_by_role("link", name="Next page").click()
     page.get_by_role("link", name="First page").click()
     assert listed_ids(page) == first
 
@@ -304,3 +307,43 @@ def test_filters_from_the_address_are_shown_as_text_and_bad_ones_explained(live_
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("not one this API gave out")
     assert dialogs == []
+
+
+def test_the_quarantine_pages_forward_and_back_and_cuts_long_items(live_server, page):
+    hidden = "x" * 300_000  # a long item: the list shows its start and links to all of it
+    post(live_server, {"id_sms": "q-long", "state": "send", "note": hidden})
+    post(live_server, *({"id_sms": f"q-{n:03d}", "state": "send"} for n in range(120)))
+    live_server.settled()
+
+    def listed() -> list[str]:
+        rows = page.locator("table.quarantine tbody tr td:nth-child(6)").all_inner_texts()
+        return [m[1] for r in rows if (m := re.match(r'\{"id_sms": "(q-[^"]+)"', r))]
+
+    response = page.goto(f"{live_server.base_url}/ui/quarantine")
+    assert len(response.body()) < 100_000  # 50 items, none whole
+    first = listed()
+    page.get_by_role("link", name="Next page").click()
+    second = listed()
+    page.get_by_role("link", name="Next page").click()
+    third = listed()
+    page.get_by_role("link", name="Previous page").click()
+    assert listed() == second
+    page.get_by_role("link", name="Previous page").click()
+    assert listed() == first
+    expect(page.get_by_role("link", name="Previous page")).to_have_count(0)
+
+    seen = first + second + third
+    assert (len(first), len(second)) == (50, 50)
+    assert sorted(seen) == sorted({*seen}) and {f"q-{n:03d}" for n in range(120)} <= {*seen}
+
+    page.goto(f"{live_server.base_url}/ui/quarantine?limit=200")
+    row = page.locator("table.quarantine tbody tr", has_text="q-long")
+    expect(row.locator(".cut")).to_contain_text("the first 4,096 characters of 300,")
+    row.get_by_role("link", name="the whole item").click()
+    expect(page.locator("h1")).to_have_text("Quarantined item")
+    assert hidden in page.locator("#raw").inner_text()
+
+    response = page.goto(f"{live_server.base_url}/ui/quarantine?limit=5000")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not a number from 1 to 500")
+    assert page.goto(f"{live_server.base_url}/ui/quarantine/{'0' * 32}").status == 404

@@ -192,6 +192,7 @@ async def messages(
     received_from: str = "",
     received_to: str = "",
     cursor: str = "",
+    trail: str = "",
 ) -> Response:
     """The messages view, filtered and paged; every filter is a plain query parameter."""
     chosen = {
@@ -237,9 +238,7 @@ async def messages(
         request,
         "messages.html",
         rows=rows,
-        paged=bool(cursor),
-        first_page=f"/ui/messages?{urlencode(kept)}",
-        next_page=f"/ui/messages?{urlencode({**kept, 'cursor': after})}" if after else None,
+        pages=Pager.of("/ui/messages", kept, cursor, trail, after),
         **context,
     )
 
@@ -355,11 +354,89 @@ async def message(request: Request, store: Store, id_sms: str) -> Response:
     )
 
 
+QUARANTINE_PAGE = (50, 500)  # items a page: by default, at most
+
+
 @get("/quarantine", guards=[sees(AUDITOR)])
-async def quarantine(request: Request, store: Store) -> Response:
-    """Input that named no message, most recent first, with the reason."""
-    found = await store.read(queries.quarantine, store.views, 200)
-    return await page(request, "quarantine.html", quarantine=found)
+async def quarantine(
+    request: Request,
+    store: Store,
+    cursor: str = "",
+    trail: str = "",
+    limit: str = "",
+) -> Response:
+    """Input that named no message, most recently received first, one page at a time, each
+    item's raw text cut to its first 4,096 characters with a link to the whole item."""
+    try:
+        size = _page_size(limit, *QUARANTINE_PAGE)
+        found = await store.read(queries.quarantine, store.views, size, cursor or None)
+    except (_BadFilter, queries.BadCursor) as e:
+        return await page(request, "quarantine.html", 400, quarantine=None, error=str(e))
+    kept = {"limit": limit} if limit else {}
+    return await page(
+        request,
+        "quarantine.html",
+        quarantine=found,
+        pages=Pager.of("/ui/quarantine", kept, cursor, trail, found.next),
+        error=None,
+    )
+
+
+@get("/quarantine/{item_id:str}", guards=[sees(AUDITOR)])
+async def quarantined_item(request: Request, store: Store, item_id: str) -> Response:
+    """One quarantined item, its raw text whole."""
+    found = await store.read(queries.quarantined_item, store.views, item_id)
+    if found is None:
+        raise NotFoundException(detail=f"no quarantined item has the id {item_id[:40]!r}")
+    return await page(request, "quarantined.html", item=found)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Links between the pages of a list whose cursor only goes forward: the address of each
+    page carries the cursors of the pages before it (the last TRAIL of them, "+" first when
+    older ones were left out), so "Previous" can lead back; "First page" always can."""
+
+    first: str | None  # None on the first page
+    previous: str | None
+    next: str | None
+
+    TRAIL = 40
+    CUT = "+"
+
+    @classmethod
+    def of(
+        cls, path: str, kept: dict[str, str], cursor: str, trail: str, after: str | None
+    ) -> Pager:
+        back = [c for c in trail.split(",") if c][-cls.TRAIL - 1 :] if cursor else []
+
+        def at(cursor: str, back: list[str]) -> str:
+            where = {**kept, **({"cursor": cursor} if cursor else {})}
+            if back:
+                where["trail"] = ",".join(back)
+            return f"{path}?{urlencode(where)}" if where else path
+
+        first = at("", []) if cursor else None
+        if not back:
+            previous = first  # the second page goes back to the first
+        elif back[-1] == cls.CUT:
+            previous = None  # the page before was left out of the address
+        else:
+            previous = at(back[-1], back[:-1])
+        if after is None:
+            return cls(first, previous, None)
+        ahead = [*back, cursor] if cursor else []
+        if len(ahead) > cls.TRAIL:
+            ahead = [cls.CUT, *ahead[-cls.TRAIL :]]
+        return cls(first, previous, at(after, ahead))
+
+
+def _page_size(text: str, default: int, most: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise _BadFilter(f"limit: {text[:20]!r} is not a number from 1 to {most}")
+    return int(text)
 
 
 # --- signing in and out --------------------------------------------------------------------------
@@ -541,7 +618,17 @@ TEMPLATES = TemplateConfig(
 
 ROUTER = Router(
     "/ui",
-    route_handlers=[overview, find, messages, message, quarantine, login_form, login, logout],
+    route_handlers=[
+        overview,
+        find,
+        messages,
+        message,
+        quarantine,
+        quarantined_item,
+        login_form,
+        login,
+        logout,
+    ],
     exception_handlers={Exception: _error_page},
     include_in_schema=False,
 )
