@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEv
 from eventsourcing.utils import Environment
 
 from tracker.domain.ids import legacy_message_id, message_id
-from tracker.domain.message import NOT_SENT, Held, Message, Sent
+from tracker.domain.message import NOT_SENT, REPORTED_AGAIN, Held, Message, Sent
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, TimeOutOfRange, parse_time, zone
@@ -79,7 +79,7 @@ class Receipt:
     attempts: int = 1
 
 
-DUPLICATE = "duplicate"  # an exact repeat: acknowledged, nothing recorded
+DUPLICATE = "duplicate"  # an exact repeat: acknowledged, recorded as received again
 
 
 class StoreUnavailable(Exception):
@@ -240,7 +240,8 @@ def _received_at(event: _Seen) -> datetime | None:
     return None if event.received_at is None else datetime.fromisoformat(event.received_at.text)
 
 
-REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED))
+# Every event of a message: each names its id_sms and has a receipt time.
+REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED, REPORTED_AGAIN))
 REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
 FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
 
@@ -329,7 +330,7 @@ class Tracker(Application):
         messages = written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
         quarantine = QuarantineReceipts(self, batches)
-        rows: list[ReportRow] = []
+        rows: list[ReportRow | StoredEvent] = []
         receipts = []
         report_events = self.report_events
         to_row = report_events.stored
@@ -342,6 +343,7 @@ class Tracker(Application):
             # log already holds (another writer's, or a clock that stepped back).
             moment = written.latest = max(batch.received_at or now, written.latest)
             received_at = report_events.stamp(moment)
+            again: dict[tuple[int, tuple[str, ...]], list] = {}  # repeats: [held, report, times]
             for status, report in reports:
                 held = messages.get(status.id_sms)
                 if held is None:
@@ -349,11 +351,16 @@ class Tracker(Application):
                 outcome = held.take(report)
                 if outcome is None:
                     outcomes[DUPLICATE] += 1
+                    if (repeat := again.get((status.id_sms, report.identity))) is not None:
+                        repeat[2] += 1
+                    else:
+                        again[(status.id_sms, report.identity)] = [held, report, 1]
                     continue
                 outcomes[outcome] += 1
                 rows.append(
                     to_row(held, report, outcome, status.raw, received_at, timestamp, _sent(status))
                 )
+            rows.extend(self._again(*repeat, moment, now) for repeat in again.values())
             quarantine.receive(batch.unusable, moment, now)
             receipts.append(
                 Receipt(
@@ -364,11 +371,29 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        stored = [*rows, *quarantine.events]
+        stored: list[Any] = [*rows, *quarantine.events]
         check = partial(written.not_behind, earliest)
         recorded = list(self.recorder.insert_events(stored, check_last=check) or ())
         written.keep(messages.values(), head, recorded, stored[-1] if stored else None)
         return receipts
+
+    def _again(
+        self, held: Held, report: Report, times: int, received_at: datetime, now: datetime
+    ) -> StoredEvent:
+        """The event recording that a batch held a report its message already has, ``times``
+        times: made with the library's mapper (repeats are few beside new reports)."""
+        event = Message.ReportedAgain(
+            originator_id=self.message_id(held.id_sms),
+            originator_version=held.again(),
+            timestamp=now,
+            id_sms=held.id_sms,
+            state=report.state,
+            time=report.time,
+            reason=report.reason,
+            received_at=received_at,
+            times=times,
+        )
+        return self.mapper.to_stored_event(event)
 
     @property
     def message_id(self) -> Callable[[int], UUID]:
@@ -420,7 +445,8 @@ class Tracker(Application):
         for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
             event = self.mapper.to_domain_event(stored)
             held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
-            held.hold(event.report)
+            if stored.topic != REPORTED_AGAIN:
+                held.hold(event.report)
             held.version = stored.originator_version
             written.saw_receipt(event.received_at)  # a store written before one clock
         return found
@@ -438,10 +464,14 @@ class Tracker(Application):
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 
-    def history(self, id_sms: int) -> list[DomainEvent[Any]]:
-        """Every report event of the message in arrival order (empty when there is none)."""
+    def history(self, id_sms: int, repeats: bool = False) -> list[DomainEvent[Any]]:
+        """Every report event of the message in arrival order (empty when there is none);
+        with ``repeats``, the events recording its reports received again too."""
         try:
-            return list(self.events.get(self.message_id(id_sms)))
+            events = self.events.get(self.message_id(id_sms))
+            if repeats:
+                return list(events)
+            return [e for e in events if not isinstance(e, Message.ReportedAgain)]
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 

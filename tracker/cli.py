@@ -287,7 +287,7 @@ def history(
     if number is None:
         _fail(ValueError(f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}"))
     tracker, _ = _open(_settings())
-    answer = queries.history(tracker, number, as_of)
+    answer = queries.history(tracker, number, as_of, limit=None)
     tracker.close()
     if answer is None:
         typer.secho(f"no status was received for id_sms {number}", err=True)

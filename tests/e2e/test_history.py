@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 
@@ -40,3 +41,45 @@ def test_as_of_an_instant_is_the_history_truncated_there(live_server):
         before_all = client.get("/messages/8200/history", params={"as_of": "2020-01-01T00:00:00"})
     assert before_all.status_code == 404
     assert "by 2020-01-01T00:00:00+00:00" in before_all.json()["detail"]
+
+
+def test_each_report_says_how_many_times_it_was_received_and_when_first_and_last(live_server):
+    send = b'{"id_sms": 8350, "time": "2026-01-01 12:00:00", "state": "send"}'
+    deliver = b'{"id_sms": 8350, "time": "2026-01-01 12:01:00", "state": "deliver"}'
+    live_server.post(b"[" + send + b"]")
+    time.sleep(0.05)
+    live_server.post(b"[" + send + b"," + deliver + b"," + deliver + b"]")  # a resend, and a copy
+    time.sleep(0.05)
+    live_server.post(b"[" + deliver + b"]")
+    with live_server.client() as client:
+        reports = client.get("/messages/8350/history").json()["reports"]
+    assert [(r["state"], r["deliveries"]) for r in reports] == [("send", 2), ("deliver", 3)]
+    send_, deliver_ = reports
+    assert send_["received_at"] < send_["last_received_at"] == deliver_["received_at"]
+    assert deliver_["received_at"] < deliver_["last_received_at"]
+
+
+def test_a_long_history_comes_in_pages_that_neither_repeat_nor_skip_a_report(live_server):
+    times = [f"2026-01-01 12:{m:02d}:00" for m in range(25)]
+    items = ",".join(f'{{"id_sms": 8450, "time": "{t}", "state": "send"}}' for t in times)
+    live_server.post(f"[{items}]".encode())
+    seen, cursor = [], None
+    with live_server.client() as client:
+        while True:
+            params = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+            page = client.get("/messages/8450/history", params=params).json()
+            assert (page["total"], page["start"], len(page["reports"])) == (
+                25, len(seen), min(7, 25 - len(seen))
+            )  # fmt: skip
+            seen += page["reports"]
+            if not (cursor := page["next"]):
+                break
+        assert [r["time"] for r in seen] == times
+        assert client.get("/messages/8450/history").json()["reports"] == seen  # default: 1,000
+        other = client.get("/messages/8350/history", params={"cursor": page_cursor(8450, 7)})
+        assert other.status_code == 400  # a cursor of another message's history
+        assert client.get("/messages/8450/history", params={"limit": 10_001}).status_code == 400
+
+
+def page_cursor(id_sms: int, start: int) -> str:
+    return base64.urlsafe_b64encode(f"h1:{id_sms}:{start}".encode()).decode()

@@ -14,6 +14,7 @@ from eventsourcing.persistence import OperationalError, StoredEvent
 from tracker.application import Status, StoreUnavailable, Tracker, Unusable
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
+from tracker.domain.message import Message
 from tracker.domain.quarantine import ITEM, QuarantinedInput, quarantine_id
 from tracker.read import queries
 from tracker.views.projector import Projector, rebuild
@@ -57,13 +58,16 @@ def test_what_was_acknowledged_is_there_after_reopening_the_store(database_url):
         again.close()
 
 
-def test_a_repeated_batch_records_nothing_new(tracker):
+def test_a_repeated_batch_records_no_new_report_only_that_each_came_again(tracker):
     batch = [Status(5, "send", ""), Status(5, "read", T1), Status(6, "deliver", T0)]
     first = tracker.record(batch)
-    again = tracker.record(batch)
+    again = tracker.record([*batch, Status(5, "read", T1)])  # one report twice in the batch
     assert first.outcomes == {"applied": 3}
-    assert (again.stored, again.outcomes, again.duplicates) == (frozenset({5, 6}), {}, 3)
-    assert len(tracker.history(5)) == 2
+    assert (again.stored, again.outcomes, again.duplicates) == (frozenset({5, 6}), {}, 4)
+    assert [e.state for e in tracker.history(5)] == ["send", "read"]
+    repeats = [e for e in tracker.history(5, repeats=True) if isinstance(e, Message.ReportedAgain)]
+    assert sorted((e.identity, e.times) for e in repeats) == [(("read", T1), 2), (("send", ""), 1)]
+    assert tracker.message(5).current.state == "read"
 
 
 def test_history_is_in_arrival_order_with_outcomes_decided_at_receipt(tracker):

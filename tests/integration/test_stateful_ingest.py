@@ -2,15 +2,16 @@
 
 The machine posts batches (new ids, repeats, out-of-order times, unknown states, bad ids) through
 the same path as the webhook (read the body, record it, build the answer) and keeps, as its
-model, every report it saw acknowledged. After each step: every message's state equals the fold
-of its acknowledged reports, and its history holds each of them exactly once.
+model, every report it saw acknowledged and how many times. After each step: every message's
+state equals the fold of its acknowledged reports, its history holds each of them exactly once,
+and says how many times each was received.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import msgspec
 import pytest
@@ -31,6 +32,7 @@ from tracker.config import Settings
 from tracker.domain.ids import message_number
 from tracker.domain.status import Report, fold
 from tracker.domain.timestamps import parse_time, zone
+from tracker.read import queries
 from tracker.web.intake import read_body
 
 MOSCOW = zone("Europe/Moscow")
@@ -60,6 +62,7 @@ class IngestMachine(RuleBasedStateMachine):
         self.url = self.open_store()
         self.tracker: Tracker = open_tracker(Settings(database_url=self.url))
         self.acknowledged: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.deliveries: Counter[tuple[int, tuple[str, str]]] = Counter()
         self.last_body: bytes | None = None
 
     def teardown(self) -> None:
@@ -77,6 +80,7 @@ class IngestMachine(RuleBasedStateMachine):
         for item in usable:
             key = (item.get("state", ""), item.get("time", ""))
             self.acknowledged[message_number(item["id_sms"])].add(key)
+            self.deliveries[(message_number(item["id_sms"]), key)] += 1
         self.last_body = body
 
     @rule(batch=st.lists(items, max_size=15))
@@ -101,6 +105,13 @@ class IngestMachine(RuleBasedStateMachine):
         for id_sms, held in self.acknowledged.items():
             history = [(e.state, e.time) for e in self.tracker.history(id_sms)]
             assert sorted(history) == sorted(held)
+
+    @invariant()
+    def every_delivery_of_a_report_is_counted_in_its_history(self):
+        for id_sms in self.acknowledged:
+            history = queries.history(self.tracker, id_sms, limit=None)
+            counted = {(id_sms, (r.state, r.time)): r.deliveries for r in history.reports}
+            assert counted == {k: n for k, n in self.deliveries.items() if k[0] == id_sms}
 
 
 class SQLiteIngest(IngestMachine):

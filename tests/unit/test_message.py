@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -66,10 +66,11 @@ def test_stores_written_before_ordered_ids_keep_their_uuid5_ids():
     assert legacy_message_id(3234).version == 5
 
 
-def test_every_distinct_report_is_one_event_and_an_exact_repeat_none():
+def test_every_distinct_report_is_one_report_and_an_exact_repeat_a_delivery_of_it():
     message, first = receive(None, 7, r("send"), NOW)
     _, second = receive(message, 7, r("deliver", "2011-01-01 12:00:00"), NOW)
-    _, repeat = receive(message, 7, r("deliver", "2011-01-01 12:00:00"), NOW)
+    later = NOW + timedelta(minutes=5)
+    _, repeat = receive(message, 7, r("deliver", "2011-01-01 12:00:00"), later)
     _, same_state_other_time = receive(message, 7, r("deliver", "2011-01-01 12:00:01"), NOW)
     assert (first, second, repeat, same_state_other_time) == (
         "applied",
@@ -77,8 +78,16 @@ def test_every_distinct_report_is_one_event_and_an_exact_repeat_none():
         None,
         "superseded",
     )
-    assert len(message.pending_events) == 3
     assert len(message.reports) == 3
+    kinds = [type(e).__name__ for e in message.pending_events]
+    assert kinds == ["FirstReported", "StatusReported", "ReportedAgain", "StatusReported"]
+    again = message.pending_events[2]
+    assert (again.identity, again.received_at, again.times) == (
+        ("deliver", "2011-01-01 12:00:00"),
+        later,
+        1,
+    )
+    assert message.current.time == "2011-01-01 12:00:00"  # a delivery does not move the state
 
 
 def test_events_carry_the_raw_values_the_instant_the_receipt_time_and_the_outcome():
@@ -119,13 +128,15 @@ def test_replaying_the_events_rebuilds_the_same_state_as_the_fold(arrivals):
     rebuilt = replay(message)
     assert rebuilt.current == message.current == fold(arrivals)
     assert rebuilt.reports == message.reports
-    assert rebuilt.version == len({a.identity for a in arrivals})
+    assert len(message.reports) == len({a.identity for a in arrivals})
+    assert rebuilt.version == len(arrivals)  # a repeat is recorded (a delivery), not held
 
 
 def test_event_topics_are_pinned_because_stored_events_name_them():
     # Renaming or moving these classes would make every stored event unreadable.
     assert get_topic(Message.FirstReported) == "tracker.domain.message:Message.FirstReported"
     assert get_topic(Message.StatusReported) == "tracker.domain.message:Message.StatusReported"
+    assert get_topic(Message.ReportedAgain) == "tracker.domain.message:Message.ReportedAgain"
 
 
 def test_quarantine_topics_are_pinned_too():

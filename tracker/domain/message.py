@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from tracker.domain.ids import message_id
-from tracker.domain.status import Report, decide, decide_kept, fold_step
+from tracker.domain.status import Report, decide, decide_kept, fold_step, identity_of
 
 
 class Sent(msgspec.Struct, frozen=True, gc=False):
@@ -119,8 +119,18 @@ class Message(Aggregate):
         raw: str | None = None,
         sent: Sent = NOT_SENT,
     ) -> str | None:
-        """Record a report; return its outcome, or None for an exact repeat (nothing recorded)."""
+        """Record a report; return its outcome, or None for an exact repeat, which is recorded
+        as received again (an auditor sees every delivery; the state is not touched)."""
         if report.identity in self.identities:
+            self.trigger_event(
+                self.ReportedAgain,
+                id_sms=self.id_sms,
+                state=report.state,
+                time=report.time,
+                reason=report.reason,
+                received_at=received_at,
+                times=1,
+            )
             return None
         outcome = decide_kept(report, self.current, self.earliest_final)
         self.trigger_event(
@@ -156,6 +166,26 @@ class Message(Aggregate):
         def apply(self, aggregate: Message) -> None:  # type: ignore[override]
             aggregate._hold(self.report)
 
+    class ReportedAgain(Aggregate.Event):
+        """A report the message already holds, received again ``times`` times at
+        ``received_at`` (the platform resends what it saw no acknowledgement for; one event
+        per batch and report, however many copies the batch held). Names the report by its
+        identity: state, time and, for a report rejected at receipt, the reason."""
+
+        id_sms: int
+        state: str
+        time: str
+        reason: str | None
+        received_at: datetime
+        times: int
+
+        def apply(self, aggregate: Message) -> None:  # type: ignore[override]
+            pass  # a delivery, not a report: the state and the reports held stay as they are
+
+        @property
+        def identity(self) -> tuple[str, ...]:
+            return identity_of(self.state, self.time, self.reason)
+
     def _hold(self, report: Report) -> None:
         """Take a report in: constant work whatever the number held (a message with 40,000
         reports must cost 40,000 times one, not its square)."""
@@ -189,13 +219,19 @@ class Held(msgspec.Struct, gc=False):
     earliest_final: tuple | None = None  # fold order of its earliest final report
 
     def take(self, report: Report) -> str | None:
-        """Hold a report and return its outcome; None for an exact repeat (nothing held)."""
+        """Hold a report and return its outcome; None for an exact repeat (nothing held: its
+        delivery is recorded with ``again``)."""
         if report.identity in self.identities:
             return None
         outcome = decide_kept(report, self.current, self.earliest_final)
         self.hold(report)
         self.version += 1
         return outcome
+
+    def again(self) -> int:
+        """The version of a ``ReportedAgain`` event to be written for this message."""
+        self.version += 1
+        return self.version
 
     def hold(self, report: Report) -> None:
         identities = self.identities
@@ -220,7 +256,8 @@ def receive(
 ) -> tuple[Message, str | None]:
     """Add a report to a message, opening the message when it is new.
 
-    Returns the message and the report's outcome (None for an exact repeat: nothing recorded).
+    Returns the message and the report's outcome (None for an exact repeat, recorded as
+    received again).
     """
     if message is None:
         opened = Message.first_report(id_sms, report, received_at, raw, sent)
@@ -232,3 +269,4 @@ FEW_REPORTS = 8  # Held keeps up to this many identities in a tuple, more in a s
 
 
 MESSAGE_TOPIC = get_topic(Message)
+REPORTED_AGAIN = get_topic(Message.ReportedAgain)

@@ -76,10 +76,13 @@ class Report(msgspec.Struct, frozen=True, gc=False):
         force_setattr(self, "order", order)
         force_setattr(self, "rank", rank)
         force_setattr(self, "final", rank == FINAL_RANK)
-        identity = (self.state, self.time)
-        force_setattr(
-            self, "identity", identity if self.reason is None else (*identity, self.reason)
-        )
+        force_setattr(self, "identity", identity_of(self.state, self.time, self.reason))
+
+
+def identity_of(state: str, time: str, reason: str | None = None) -> tuple[str, ...]:
+    """What makes two reports the same: state and time as sent, and the reason of one
+    rejected at receipt."""
+    return (state, time) if reason is None else (state, time, reason)
 
 
 def fold_order(report: Report) -> tuple:

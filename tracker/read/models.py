@@ -27,6 +27,8 @@ class ReportRecord(msgspec.Struct):
     instant: datetime | None  # the UTC instant of ``time``; None when blank or unparseable
     outcome: str  # applied | superseded | rejected | unknown_state
     state_after: str | None  # the message's state once this report had arrived
+    deliveries: int  # how many times this same report was received (1: once)
+    last_received_at: datetime  # its last receipt (``received_at`` is the first)
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
     raw: str | None = None  # the item's JSON when it was not in the documented plain form
     raw_encoding: str | None = None  # with raw: utf-8, or base64 when its bytes were not UTF-8
@@ -36,7 +38,10 @@ class MessageHistory(msgspec.Struct):
     id_sms: int
     state: str | None  # the current state (as of ``as_of`` when given)
     as_of: datetime | None  # only reports received at or before this instant, when given
-    reports: list[ReportRecord]
+    total: int  # distinct reports in all (as of ``as_of``)
+    start: int  # the position of the first report of this page among them (0: the first)
+    reports: list[ReportRecord]  # a page of them, in arrival order
+    next: str | None = None  # pass as ?cursor= for the next page; None on the last page
 
 
 class ProjectionLag(msgspec.Struct):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
+from tracker.domain.message import Message
 from tracker.domain.status import states_after
 from tracker.read.models import (
     DailyDelivery,
@@ -56,19 +57,47 @@ def message_state(views: ViewStore, id_sms: int) -> MessageState | None:
     )
 
 
-def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> MessageHistory | None:
-    """Every report in arrival order with the state it left, from the event store itself."""
+HISTORY_PAGE = 1000  # reports a page of a history holds unless asked otherwise
+HISTORY_PAGE_MAX = 10_000
+
+
+def history(
+    tracker: Tracker,
+    id_sms: int,
+    as_of: datetime | None = None,
+    *,
+    cursor: str | None = None,
+    limit: int | None = HISTORY_PAGE,
+) -> MessageHistory | None:
+    """A page of a message's reports in arrival order, each with the state it left and how
+    many times it was received, from the event store itself. A history only grows at its end,
+    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all."""
     as_of = utc(as_of)
-    events = tracker.history(id_sms)
+    start = _history_start(cursor, id_sms)
+    events = tracker.history(id_sms, repeats=True)
     if as_of is not None:
         events = [e for e in events if e.received_at <= as_of]
-    if not events:
+    reports = [e for e in events if not isinstance(e, Message.ReportedAgain)]
+    if not reports:
         return None
-    after = states_after(e.report for e in events)
+    after = states_after(e.report for e in reports)
+    deliveries = [1] * len(reports)
+    last_received = [e.received_at for e in reports]
+    position = {e.report.identity: n for n, e in enumerate(reports)}
+    for again in events:
+        if (
+            isinstance(again, Message.ReportedAgain)
+            and (n := position.get(again.identity)) is not None
+        ):
+            deliveries[n] += again.times
+            last_received[n] = max(last_received[n], again.received_at)
+    end = len(reports) if limit is None else min(len(reports), start + limit)
     return MessageHistory(
         id_sms=id_sms,
         state=after[-1].state if after[-1] else None,
         as_of=as_of,
+        total=len(reports),
+        start=start,
         reports=[
             ReportRecord(
                 received_at=e.received_at,
@@ -78,13 +107,26 @@ def history(tracker: Tracker, id_sms: int, as_of: datetime | None = None) -> Mes
                 instant=e.instant,
                 outcome=e.outcome,
                 state_after=a.state if a else None,
+                deliveries=deliveries[n],
+                last_received_at=last_received[n],
                 reason=e.reason,
                 raw=e.raw,
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
             )
-            for e, a in zip(events, after, strict=True)
+            for n, e, a in zip(range(start, end), reports[start:end], after[start:end], strict=True)
         ],
+        next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
     )
+
+
+def _history_start(cursor: str | None, id_sms: int) -> int:
+    """The position a history cursor continues from (of this message's history only)."""
+    if not cursor:
+        return 0
+    number, _, start = _decode("h1", cursor).partition(":")
+    if number != str(id_sms) or not start.isdigit() or not start.isascii() or len(start) > 18:
+        raise BadCursor(CURSOR_HELP)
+    return int(start)
 
 
 def list_messages(

@@ -206,11 +206,21 @@ async def message_history(
             description="Only reports received at or before this instant (UTC if naive).",
         ),
     ] = None,
+    limit: Annotated[
+        int, Parameter(ge=1, le=queries.HISTORY_PAGE_MAX, description="Reports a page holds.")
+    ] = queries.HISTORY_PAGE,
+    cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
 ) -> MessageHistory:
-    """Read from the event store itself (never behind), with the state after each report."""
+    """Read from the event store itself (never behind), with the state after each report and
+    how many times each was received; paged (``total`` reports in all, ``next`` continues)."""
     number = id_sms_number(id_sms)
     as_of = _instant("as_of", as_of_text)
-    history = await store.read(queries.history, store.tracker, number, as_of)
+    try:
+        history = await store.read(
+            partial(queries.history, store.tracker, number, as_of, cursor=cursor, limit=limit)
+        )
+    except queries.BadCursor as e:
+        raise ClientException(detail=str(e)) from None
     if history is None:
         when = f" by {queries.utc(as_of).isoformat()}" if as_of else ""  # type: ignore[union-attr]
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
