@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
@@ -347,3 +347,67 @@ def test_the_quarantine_pages_forward_and_back_and_cuts_long_items(live_server, 
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("is not a number from 1 to 500")
     assert page.goto(f"{live_server.base_url}/ui/quarantine/{'0' * 32}").status == 404
+
+
+def test_a_long_timeline_shows_a_page_of_each_order_with_links_between_pages(live_server, page):
+    """450 reports, times a second apart; a read at the second one, posted last, makes every
+    later report follow the final state."""
+    base = datetime(2024, 5, 2, 10, 0, 0)
+    at = [f"{base + timedelta(seconds=n):%Y-%m-%d %H:%M:%S}" for n in range(450)]
+    post(live_server, *({"id_sms": "7701", "time": t, "state": "deliver"} for t in at))
+    post(live_server, {"id_sms": "7701", "time": at[1], "state": "read"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7701")
+    arrivals = "#arrival-order"
+    expect(page.locator("#reports-total")).to_have_text("451")
+    assert cells(page, arrivals, 1) == [str(n) for n in range(1, 201)]
+    expect(page.locator("section[aria-labelledby=arrivals] .window")).to_have_text(
+        "Reports 1 to 200 of 451, in arrival order."
+    )
+    arrival_pages = page.locator("section[aria-labelledby=arrivals] nav.pages")
+    arrival_pages.get_by_role("link", name="Next page").click()
+    assert cells(page, arrivals, 1) == [str(n) for n in range(201, 401)]
+    arrival_pages.get_by_role("link", name="Next page").click()
+    assert cells(page, arrivals, 1) == [str(n) for n in range(401, 452)]
+    expect(arrival_pages.get_by_role("link", name="Next page")).to_have_count(0)
+    arrival_pages.get_by_role("link", name="Previous page").click()
+    assert cells(page, arrivals, 1)[0] == "201"
+
+    # the other table pages on its own, and keeps the first table where it was
+    time_pages = page.locator("section[aria-labelledby=by-time] nav.pages")
+    time_pages.get_by_role("link", name="Next page").click()
+    assert [n.split()[0] for n in cells(page, "#time-order", 3)][:2] == ["200", "201"]
+    assert cells(page, arrivals, 1)[0] == "201"
+
+    card = page.locator("#conflict")
+    expect(card.locator("li")).to_have_count(20)
+    expect(card).to_contain_text("and 428 more")  # 448 reports after the read's time
+
+    page.goto(f"{live_server.base_url}/ui/messages/7701?limit=10")
+    card.get_by_role("link", name="#13").click()  # on the second page of ten
+    expect(page).to_have_url(re.compile(r"arrivals=10.*#report-13$"))
+    expect(page.locator("#report-13")).to_contain_text("follows the final state")
+
+    response = page.goto(f"{live_server.base_url}/ui/messages/7701?arrivals=x1")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not a position in the timeline")
+
+
+def test_a_report_received_again_says_how_many_times_and_when_first_and_last(live_server, page):
+    report = {"id_sms": "7711", "time": "2024-05-01 10:00:00", "state": "deliver"}
+    for _ in range(3):
+        post(live_server, report)
+    post(live_server, {"id_sms": "7711", "time": "2024-05-01 10:00:09", "state": "read"})
+    live_server.settled()
+    with live_server.client() as client:
+        first, _ = client.get("/messages/7711/history").json()["reports"]
+
+    page.goto(f"{live_server.base_url}/ui/messages/7711")
+
+    received = cells(page, "#arrival-order", 2)
+    assert received[0].startswith(f"{first['received_at'][:10]} ")
+    assert "received 3 times; last " in received[0] and received[0].endswith(" UTC")
+    assert "received" not in received[1]  # once: no note
+    expect(page.locator("#reports-total")).to_have_text("2")
+    expect(page.locator("#receipts-total")).to_contain_text("received 4 time(s) in all")

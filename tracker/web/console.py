@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, Cookie
 from litestar.enums import MediaType, RequestEncodingType
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
     NotFoundException,
@@ -297,6 +298,7 @@ class Timeline:
     by_time: list[Line]
     current: Line | None  # the report that sets the state now
     conflicts: list[Line]  # the reports that follow the final state, in arrival order
+    receipts: int  # times its reports were received, repeats included
 
     @classmethod
     def of(cls, history: MessageHistory) -> Timeline:
@@ -319,19 +321,88 @@ class Timeline:
             ],
             current=next((line for line in arrivals if line.effect == SETS), None),
             conflicts=[line for line in arrivals if line.effect == FOLLOWS_FINAL],
+            receipts=sum(r.deliveries for r in records),
         )
 
 
 def _timeline(tracker: Tracker, id_sms: int) -> tuple[MessageHistory | None, Timeline | None]:
-    """The history and its timeline, made together in one worker thread: both take time in
-    proportion to the reports."""
-    history = queries.history(tracker, id_sms)
+    """The whole history and its timeline, made together in a worker thread. A page shows a
+    window of it, but what each report does now, whether it arrived late, the status-time
+    order and the conflict's reports all depend on every report of the message."""
+    history = queries.history(tracker, id_sms, limit=None)
     return history, Timeline.of(history) if history else None
 
 
+TIMELINE_PAGE = (200, 2000)  # reports a table shows: by default, at most
+CONFLICTS_LISTED = 20  # on the conflict card; the rest are counted
+
+
+@dataclass(frozen=True)
+class Window:
+    """The reports one table of the timeline shows, and the links to its other pages."""
+
+    start: int  # the first shown, counted from 0
+    end: int  # one past the last shown
+    total: int
+    first: str | None
+    previous: str | None
+    next: str | None
+
+
+class TimelinePages:
+    """The timeline's two tables page independently, each by its offset in the address:
+    ``?arrivals=`` (arrival order) and ``?by_time=`` (status-time order), ``limit`` a page."""
+
+    def __init__(self, path: str, total: int, arrivals: str, by_time: str, limit: str) -> None:
+        self.path, self.total = path, total
+        self.limit = _page_size(limit, *TIMELINE_PAGE)
+        self.kept = {"limit": limit} if limit else {}
+        self.at = {"arrivals": _offset(arrivals), "by_time": _offset(by_time)}
+
+    def href(self, **at: int) -> str:
+        where = {**self.kept, **{k: str(v) for k, v in {**self.at, **at}.items() if v}}
+        return f"{self.path}?{urlencode(where)}" if where else self.path
+
+    def window(self, table: str) -> Window:
+        start = min(self.at[table], max(0, self.total - 1))
+        end = min(self.total, start + self.limit)
+        back = max(0, start - self.limit)
+        return Window(
+            start,
+            end,
+            self.total,
+            first=self.href(**{table: 0}) if start else None,
+            previous=self.href(**{table: back}) if start else None,
+            next=self.href(**{table: end}) if end < self.total else None,
+        )
+
+    def report_href(self, number: int) -> str:
+        """Where the arrival table shows report ``number`` (from 1), on whichever page."""
+        start = (number - 1) // self.limit * self.limit
+        here = self.window("arrivals")
+        page = "" if here.start <= number - 1 < here.end else self.href(arrivals=start)
+        return f"{page}#report-{number}"
+
+
+def _offset(text: str) -> int:
+    if not text:
+        return 0
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise _BadFilter(f"{text[:20]!r} is not a position in the timeline")
+    return int(text)
+
+
 @get("/messages/{id_sms:str}", guards=[sees(ANALYST, AUDITOR)])
-async def message(request: Request, store: Store, id_sms: str) -> Response:
-    """An auditor sees the timeline from the event store; an analyst the row of the views."""
+async def message(
+    request: Request,
+    store: Store,
+    id_sms: str,
+    arrivals: str = "",
+    by_time: str = "",
+    limit: str = "",
+) -> Response:
+    """An auditor sees the timeline from the event store, a page of each order at a time; an
+    analyst the row of the views."""
     number = id_sms_number(id_sms)
     role = viewer_role(request)
     history, timeline = (
@@ -340,6 +411,12 @@ async def message(request: Request, store: Store, id_sms: str) -> Response:
     summary = await store.read(queries.find_message, store.views, number)
     if history is None and summary is None:
         raise NotFoundException(detail=f"no status was received for id_sms {number}")
+    try:
+        pages = TimelinePages(
+            request.url.path, history.total if history else 0, arrivals, by_time, limit
+        )
+    except _BadFilter as e:
+        raise ClientException(detail=str(e)) from None
     return await page(
         request,
         "message.html",
@@ -347,6 +424,8 @@ async def message(request: Request, store: Store, id_sms: str) -> Response:
         history=history,
         summary=summary,
         timeline=timeline,
+        pages=pages,
+        conflicts_listed=CONFLICTS_LISTED,
         outcomes=OUTCOMES,
         effects=EFFECTS,
         final_states=FINAL_STATES,
