@@ -464,6 +464,13 @@ class Tracker(Application):
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 
+    def last_notification(self, id_sms: int) -> int | None:
+        """The position in the log of the message's last event (None: it has none)."""
+        try:
+            return self.recorder.last_notification_of(self.message_id(id_sms))  # type: ignore[attr-defined]
+        except PersistenceError as e:
+            raise StoreUnavailable(str(e) or type(e).__name__) from e
+
     def history(self, id_sms: int, repeats: bool = False) -> list[DomainEvent[Any]]:
         """Every report event of the message in arrival order (empty when there is none);
         with ``repeats``, the events recording its reports received again too."""

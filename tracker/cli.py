@@ -460,6 +460,7 @@ def serve(
         uvicorn.run(
             "tracker.web.app:app_from_env",
             factory=True,
+            http="tracker.web.server:DeadlineProtocol",  # header and body timeouts
             host=settings.host,
             port=settings.port,
             workers=settings.workers,

@@ -36,6 +36,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Seconds a webhook request waits for the writer process's receipt of its batch. Past it
     # the answer is 503 saying that the batch may still be committed (a resend then finds it).
     receipt_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 30.0
+    # Seconds a request's head (request line and headers) may take to arrive, from the
+    # connection's opening or the request's first byte; past it the connection is closed (408
+    # when part of a head came). A client trickling its headers holds a connection no longer.
+    header_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 15.0
+    # Seconds a request's whole body may take to arrive once its head has: a deadline for the
+    # body, not for the pause between two of its chunks, which a byte a second would never
+    # exceed. Past it the answer is 408, nothing of the body is used, and the connection closes.
+    body_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 60.0
     log_level: str = "info"
     # "process": `tracker serve` keeps the views up to date in a child process of its own (off
     # the writers' interpreter lock); "inline": in a thread of each server process; "off": run

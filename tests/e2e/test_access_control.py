@@ -16,6 +16,7 @@ ENDPOINTS = {
     ("GET", "/export/messages"): {"analyst", "admin"},
     ("GET", "/export/reports?format=jsonl"): {"analyst", "admin"},
     ("GET", "/messages/4100/history"): {"auditor", "admin"},
+    ("GET", "/messages/4100/reports/0"): {"auditor", "admin"},
     ("GET", "/quarantine"): {"auditor", "admin"},
     ("GET", "/admin/rebuild"): {"admin"},
     ("POST", "/admin/rebuild"): {"admin"},

@@ -95,3 +95,13 @@ def test_the_openapi_schema_describes_every_endpoint_without_network(live_server
     assert {p["name"] for p in listing["parameters"]} >= {
         "state", "final", "conflict", "received_from", "received_to", "limit", "cursor"
     }  # fmt: skip
+
+
+def test_the_root_leads_to_the_console_whose_address_the_start_up_log_gives(live_server):
+    with live_server.client() as client:
+        root = client.get("/")
+    assert (root.status_code, root.headers["location"]) == (302, "/ui/")
+    port = live_server.base_url.rsplit(":", 1)[1]
+    log = live_server.log.read_text()
+    assert f"web console at http://127.0.0.1:{port}/ui/" in log
+    assert f"webhook at http://127.0.0.1:{port}/webhooks/webcom" in log

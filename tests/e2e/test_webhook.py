@@ -20,14 +20,18 @@ def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(l
     response = post(live_server, sample("contract-example.json"))
     assert response.status_code == 200
     assert response.json() == [{"id_sms": 3234}, {"id_sms": "3235"}]
-    live_server.settled()
-    with live_server.client() as client:
-        assert client.get("/messages/3234").json() == {
+    with live_server.client() as client:  # at once: an acknowledged status is readable
+        message = client.get("/messages/3234").json()
+        assert message | {"first_received_at": "", "last_received_at": ""} == {
             "id_sms": 3234,
             "state": "deliver",
             "time": "2011-01-01 12:57:46",
+            "instant": "2011-01-01T09:57:46Z",
             "final": False,
+            "conflict": False,
             "reports": 1,
+            "first_received_at": "",
+            "last_received_at": "",
         }
         assert client.get("/messages/3235").json()["state"] == "send"
 

@@ -358,4 +358,4 @@ def test_a_store_written_before_the_added_fields_keeps_working(tracker):
     ]  # fmt: skip
     views = open_views(tracker)
     Projector(tracker, views).catch_up()
-    assert queries.message_state(views, 5).state == "read"
+    assert queries.message(tracker, views, 5).state == "read"

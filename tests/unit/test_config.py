@@ -35,11 +35,20 @@ def test_values_come_from_tracker_variables_as_text():
         ({"TRACKER_API_KEYS": "root:0123456789abcdef"}, "unknown role root"),
         ({"TRACKER_WEBHOOK_ALLOW": "10.0.0.0/8,10.300.0.0/16"}, "TRACKER_WEBHOOK_ALLOW"),
         ({"TRACKER_METRICS_OPEN": "perhaps"}, "TRACKER_METRICS_OPEN"),
+        ({"TRACKER_HEADER_TIMEOUT": "0"}, "TRACKER_HEADER_TIMEOUT: Expected `float` > 0"),
+        ({"TRACKER_BODY_TIMEOUT": "a minute"}, "TRACKER_BODY_TIMEOUT: Expected `float`"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_variable_named(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_slow_clients_get_a_deadline_of_at_most_a_minute_unless_told_otherwise():
+    settings = Settings.from_env({})
+    assert (settings.header_timeout, settings.body_timeout) == (15, 60)
+    settings = Settings.from_env({"TRACKER_HEADER_TIMEOUT": "2.5", "TRACKER_BODY_TIMEOUT": "90"})
+    assert (settings.header_timeout, settings.body_timeout) == (2.5, 90)
 
 
 def test_several_webhook_tokens_let_one_be_rotated():

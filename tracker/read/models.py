@@ -7,17 +7,9 @@ from datetime import datetime
 import msgspec
 
 
-class MessageState(msgspec.Struct):
-    """A message as it stands: the state set by the fold of its reports."""
-
-    id_sms: int
-    state: str | None  # None while only reports with unknown states were received
-    time: str | None  # the raw time of the report that set the state
-    final: bool
-    reports: int  # distinct reports held, unknown states included
-
-
-class ReportRecord(msgspec.Struct):
+class ReportRecord(
+    msgspec.Struct, gc=False
+):  # no cycles: a page of 10,000 adds nothing to a GC pass
     """One stored report, as received, with what it did on arrival."""
 
     received_at: datetime
@@ -30,8 +22,12 @@ class ReportRecord(msgspec.Struct):
     deliveries: int  # how many times this same report was received (1: once)
     last_received_at: datetime  # its last receipt (``received_at`` is the first)
     reason: str | None = None  # why it was rejected at receipt (a value that could not be read)
-    raw: str | None = None  # the item's JSON when it was not in the documented plain form
+    raw: str | None = None  # the item's JSON when it was not in the documented plain form; in
+    # a page, its first 4,096 characters only (see ``truncated``)
     raw_encoding: str | None = None  # with raw: utf-8, or base64 when its bytes were not UTF-8
+    raw_bytes: int | None = None  # with raw: the whole item's size in bytes
+    truncated: bool = False  # raw is cut: GET /messages/{id}/reports/{position} has it whole
+    position: int = 0  # of this report in the message's history (0: the first)
 
 
 class MessageHistory(msgspec.Struct):

@@ -6,19 +6,19 @@ Synchronous and store-bound: the HTTP API runs them in worker threads, the CLI d
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
-from tracker.domain.message import Message
-from tracker.domain.status import states_after
+from tracker.domain.status import Report, identity_of, states_after
 from tracker.read.models import (
     DailyDelivery,
     DeliveryPercentiles,
     MessageHistory,
     MessagePage,
-    MessageState,
     MessageSummary,
     ProjectionLag,
     Quarantine,
@@ -28,11 +28,13 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
-from tracker.views.projection import MessageRow
+from tracker.views.log import StoredEntry, message_entries
+from tracker.views.projection import Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
 
 QUANTILES = (0.50, 0.90, 0.99)
+RAW_CUT = 4096  # characters of a raw item (quarantined, or a report's) shown in lists
 
 
 class BadCursor(ValueError):
@@ -42,19 +44,6 @@ class BadCursor(ValueError):
 def utc(moment: datetime | None) -> datetime | None:
     """A naive instant is read as UTC."""
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
-
-
-def message_state(views: ViewStore, id_sms: int) -> MessageState | None:
-    row = views.message(id_sms)
-    if row is None:
-        return None
-    return MessageState(
-        id_sms=id_sms,
-        state=row.state,
-        time=row.current.time if row.current else None,
-        final=row.final,
-        reports=row.reports,
-    )
 
 
 HISTORY_PAGE = 1000  # reports a page of a history holds unless asked otherwise
@@ -68,29 +57,39 @@ def history(
     *,
     cursor: str | None = None,
     limit: int | None = HISTORY_PAGE,
+    cut: int | None = RAW_CUT,
+    start: int | None = None,
 ) -> MessageHistory | None:
     """A page of a message's reports in arrival order, each with the state it left and how
     many times it was received, from the event store itself. A history only grows at its end,
-    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all."""
+    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all.
+    Each raw item is cut to ``cut`` characters (None: whole); ``start`` begins the page at a
+    position rather than at a cursor's."""
     as_of = utc(as_of)
-    start = _history_start(cursor, id_sms)
-    events = tracker.history(id_sms, repeats=True)
-    if as_of is not None:
-        events = [e for e in events if e.received_at <= as_of]
-    reports = [e for e in events if not isinstance(e, Message.ReportedAgain)]
+    start = _history_start(cursor, id_sms) if start is None else start
+    moment = functools.cache(datetime.fromisoformat)  # reports share their times
+    reports: list[tuple[StoredEntry, Report, datetime]] = []
+    deliveries: list[int] = []
+    last_received: list[datetime] = []
+    position: dict[tuple[str, ...], int] = {}
+    for entry in message_entries(tracker, id_sms):
+        received_at = moment(entry.received_at.text)
+        if as_of is not None and received_at > as_of:
+            continue  # (a store written before one receipt clock may hold them unordered)
+        if entry.again:
+            if (n := position.get(identity_of(entry.state, entry.time, entry.reason))) is not None:
+                deliveries[n] += entry.times
+                last_received[n] = max(last_received[n], received_at)
+            continue
+        instant = None if entry.instant is None else moment(entry.instant.text)
+        report = Report(entry.state, entry.time, instant, entry.reason)
+        position[report.identity] = len(reports)
+        reports.append((entry, report, received_at))
+        deliveries.append(1)
+        last_received.append(received_at)
     if not reports:
         return None
-    after = states_after(e.report for e in reports)
-    deliveries = [1] * len(reports)
-    last_received = [e.received_at for e in reports]
-    position = {e.report.identity: n for n, e in enumerate(reports)}
-    for again in events:
-        if (
-            isinstance(again, Message.ReportedAgain)
-            and (n := position.get(again.identity)) is not None
-        ):
-            deliveries[n] += again.times
-            last_received[n] = max(last_received[n], again.received_at)
+    after = states_after(report for _, report, _ in reports)
     end = len(reports) if limit is None else min(len(reports), start + limit)
     return MessageHistory(
         id_sms=id_sms,
@@ -100,23 +99,35 @@ def history(
         start=start,
         reports=[
             ReportRecord(
-                received_at=e.received_at,
+                received_at=received_at,
                 id_sms=id_sms if e.id_sent is None else e.id_sent,
                 state=e.state,
                 time=e.time,
-                instant=e.instant,
+                instant=report.instant,
                 outcome=e.outcome,
                 state_after=a.state if a else None,
                 deliveries=deliveries[n],
                 last_received_at=last_received[n],
                 reason=e.reason,
-                raw=e.raw,
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
+                **_raw_fields(e.raw, cut),
+                position=n,
             )
-            for n, e, a in zip(range(start, end), reports[start:end], after[start:end], strict=True)
+            for n, (e, report, received_at), a in zip(
+                range(start, end), reports[start:end], after[start:end], strict=True
+            )
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
     )
+
+
+def _raw_fields(raw: str | None, cut: int | None) -> dict[str, Any]:
+    """A report's raw item, cut to ``cut`` characters, with its whole size and whether it is."""
+    if raw is None:
+        return {}
+    size = len(raw.encode("utf-8", "surrogatepass"))
+    shown = raw if cut is None or len(raw) <= cut else raw[:cut]
+    return {"raw": shown, "raw_bytes": size, "truncated": shown is not raw}
 
 
 def _history_start(cursor: str | None, id_sms: int) -> int:
@@ -156,10 +167,24 @@ def list_messages(
     )
 
 
-def find_message(views: ViewStore, id_sms: int) -> MessageSummary | None:
-    """The messages view's row for one message, as the list shows it."""
-    row = views.message(id_sms)
-    return _summary(row) if row else None
+def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary | None:
+    """A message as the list shows it, never behind an acknowledgement: the messages view's
+    row once the views have taken in the message's last event, else the message's events
+    folded here as the projection folds them (read your writes: the view may lag a moment).
+    None when nothing was ever received for it."""
+    last = tracker.last_notification(id_sms)  # first: the views' position only moves forward
+    if last is None:
+        return None
+    if views.position() >= last and (row := views.message(id_sms)) is not None:
+        return _summary(row)
+    folded: MessageRow | None = None
+    moment = functools.cache(datetime.fromisoformat)
+    for e in message_entries(tracker, id_sms):
+        if not e.again:
+            instant = None if e.instant is None else moment(e.instant.text)
+            report = Report(e.state, e.time, instant, e.reason)
+            folded, _ = project(folded, Fact(id_sms, report, moment(e.received_at.text)))
+    return _summary(folded) if folded is not None else None
 
 
 def _summary(row: MessageRow) -> MessageSummary:
@@ -191,9 +216,6 @@ def stats(views: ViewStore, days: int = 31) -> Stats:
         delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
         per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],
     )
-
-
-RAW_CUT = 4096  # characters of a quarantined item's raw text shown in lists
 
 
 def quarantine(

@@ -156,6 +156,21 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     select_last_events_of = _prompt(select_last_events_of)
 
+    def last_notification_of(self, originator_id: UUID) -> int | None:
+        """The notification id of this aggregate's last event (None: it has none)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._on_events(
+                    "SELECT notification_id FROM {events} WHERE originator_id = %s "
+                    "ORDER BY originator_version DESC LIMIT 1"
+                ),
+                [originator_id],
+            )
+            row = cursor.fetchone()
+        return None if row is None else row["notification_id"]
+
+    last_notification_of = _prompt(last_notification_of)
+
     def _events_of(self, statement: str, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self._on_events(statement), [list(originator_ids)])

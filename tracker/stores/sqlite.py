@@ -157,6 +157,17 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                 found.extend(_stored(row, self.convert_originator_id) for row in cursor.fetchall())
         return found
 
+    def last_notification_of(self, originator_id: UUID) -> int | None:
+        """The notification id of this aggregate's last event (None: it has none)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? "
+                "ORDER BY originator_version DESC LIMIT 1",
+                (_hex(originator_id),),
+            )
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+
 
 def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
     return StoredEvent(

@@ -173,6 +173,61 @@ class EventLog:
         )
 
 
+class StoredEntry(msgspec.Struct, gc=False):
+    """One event of a message's history as stored: a report, or (``again``) a report received
+    again ``times`` times. Times stay ISO text until the reader parses them."""
+
+    state: str
+    time: str
+    received_at: _Stamp
+    outcome: str = ""
+    instant: _Stamp | None = None
+    raw: str | None = None
+    id_sent: str | None = None
+    reason: str | None = None
+    raw_encoding: str | None = None
+    times: int = 0
+    again: bool = False
+
+
+_decode_entries = msgspec.json.Decoder(list[StoredEntry]).decode
+AGAIN_TOPIC = get_topic(Message.ReportedAgain)
+ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
+
+
+def message_entries(tracker: Tracker, id_sms: int) -> list[StoredEntry]:
+    """Every event of one message in version order, read as plain rows and decoded with
+    msgspec a slice at a time: an 80,000-report history in a fifth of the library's time
+    (which makes an event object per row), and never holding the interpreter long at once."""
+    recorder = tracker.recorder
+    datastore = recorder.datastore  # type: ignore[attr-defined]
+    table = recorder.events_table_name  # type: ignore[attr-defined]
+    originator_id = tracker.message_id(id_sms)
+    if isinstance(datastore, PostgresDatastore):
+        select = (
+            f'SELECT topic, state FROM "{datastore.schema}"."{table}" '
+            "WHERE originator_id = %s ORDER BY originator_version"
+        )
+        plain_rows, key = _tuples_from_psycopg, originator_id
+    else:
+        select = (
+            f"SELECT topic, state FROM {table} WHERE originator_id = ? ORDER BY originator_version"
+        )
+        plain_rows, key = _tuples_from_sqlite, originator_id.hex
+    entries: list[StoredEntry] = []
+    with datastore.transaction(commit=False) as cursor:
+        plain_rows(cursor)
+        cursor.execute(select, (key,))
+        fetch = getattr(cursor, "sqlite_cursor", cursor).fetchmany  # the library's lacks it
+        while part := fetch(ENTRIES_AT_ONCE):
+            decoded = _decode_entries(b"[" + b",".join(bytes(state) for _, state in part) + b"]")
+            for (topic, _), entry in zip(part, decoded, strict=True):
+                if topic == AGAIN_TOPIC:
+                    entry.again = True
+            entries += decoded
+    return entries
+
+
 # A page's rows as plain tuples rather than the library's mappings: SQLite fetches them about a
 # sixth faster (measured), and the views read every event of the log.
 def _tuples_from_sqlite(cursor: Any) -> None:

@@ -410,6 +410,9 @@ class ViewStore:
         """
         p = self.tables.placeholder
         where, params = [f"id_sms > {p}"], [after]
+        if state == NO_STATE:  # none known: the row holds no state
+            where.append("state IS NULL")
+            state = None
         for column, value in (("state", state), ("final", final), ("conflict", conflict)):
             if value is not None:
                 where.append(f"{column} = {p}")

@@ -213,7 +213,7 @@ async def messages(
     try:
         if chosen["id_sms"]:
             found = await store.read(
-                queries.find_message, store.views, id_sms_number(chosen["id_sms"])
+                queries.message, store.tracker, store.views, id_sms_number(chosen["id_sms"])
             )
             rows: list[MessageSummary] = [found] if found else []
             after = None
@@ -408,7 +408,7 @@ async def message(
     history, timeline = (
         await store.read(_timeline, store.tracker, number) if may(role, AUDITOR) else (None, None)
     )
-    summary = await store.read(queries.find_message, store.views, number)
+    summary = await store.read(queries.message, store.tracker, store.views, number)
     if history is None and summary is None:
         raise NotFoundException(detail=f"no status was received for id_sms {number}")
     try:

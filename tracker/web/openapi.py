@@ -33,6 +33,8 @@ PROBLEMS = {
     401: "An API key is needed (only when TRACKER_API_KEYS is set)",
     403: "The key's role may not use this, or the sender's address is not allowed",
     404: "Nothing is known under this name",
+    408: "The headers or the body came too slowly (TRACKER_HEADER_TIMEOUT, "
+    "TRACKER_BODY_TIMEOUT); nothing was stored",
     409: "A rebuild is already running",
     413: "The body is larger than TRACKER_MAX_BODY_BYTES; nothing was stored",
     503: "The store is unavailable, or did not confirm a batch as stored; nothing is acknowledged. "
