@@ -411,3 +411,22 @@ def test_a_report_received_again_says_how_many_times_and_when_first_and_last(liv
     assert "received" not in received[1]  # once: no note
     expect(page.locator("#reports-total")).to_have_text("2")
     expect(page.locator("#receipts-total")).to_contain_text("received 4 time(s) in all")
+
+
+def test_a_report_with_a_long_raw_item_shows_its_start_and_links_to_all_of_it(live_server, page):
+    hidden = "y" * 20_000  # a key beyond the contract's: the item is kept as received
+    post(live_server, {"id_sms": "7721", "time": "", "state": "send", "note": hidden})
+    live_server.settled()
+
+    response = page.goto(f"{live_server.base_url}/ui/messages/7721")
+    assert len(response.body()) < 20_000
+    raw = page.locator("#arrival-order tr.raw")
+    expect(raw.locator(".cut")).to_contain_text("the first 4,096 characters of 20,")
+    raw.get_by_role("link", name="the whole item").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/messages/7721/reports/0$"))
+    expect(page.locator("h1")).to_have_text("Report #1 of message 7721")
+    assert hidden in page.locator("#raw").inner_text()
+    page.get_by_role("link", name="Back to the timeline").click()
+    expect(page).to_have_url(re.compile(r"/ui/messages/7721#report-1$"))
+    assert page.goto(f"{live_server.base_url}/ui/messages/7721/reports/1").status == 404

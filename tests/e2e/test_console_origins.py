@@ -89,11 +89,13 @@ def post(server, *items) -> None:
 
 @pytest.fixture(scope="module")
 def traffic(live_server):
-    """A message with a conflict and a late report, another plain one, and a quarantined item."""
+    """A message with a conflict and a late report, a plain one, one with a long raw item, and a
+    quarantined item."""
     post(live_server, {"id_sms": 8001, "time": "2024-05-01 10:00:05", "state": "read"})
     post(live_server, {"id_sms": 8001, "time": "2024-05-01 10:00:01", "state": "deliver"})
     post(live_server, {"id_sms": 8001, "time": "2024-05-01 10:00:09", "state": "expired"})
     post(live_server, {"id_sms": 8002, "time": "", "state": "send"}, {"id_sms": "x", "state": 1})
+    post(live_server, {"id_sms": 8003, "time": "", "state": "send", "note": "z" * 5000})
     live_server.settled()
     return live_server
 

@@ -376,12 +376,13 @@ class TimelinePages:
             next=self.href(**{table: end}) if end < self.total else None,
         )
 
-    def report_href(self, number: int) -> str:
-        """Where the arrival table shows report ``number`` (from 1), on whichever page."""
+    def report_href(self, number: int, here: bool = True) -> str:
+        """Where the arrival table shows report ``number`` (from 1), on whichever page: only
+        its anchor when it is on this page (and ``here`` says the link is on this page)."""
         start = (number - 1) // self.limit * self.limit
-        here = self.window("arrivals")
-        page = "" if here.start <= number - 1 < here.end else self.href(arrivals=start)
-        return f"{page}#report-{number}"
+        shown = self.window("arrivals")
+        on_this_page = here and shown.start <= number - 1 < shown.end
+        return f"{'' if on_this_page else self.href(arrivals=start)}#report-{number}"
 
 
 def _offset(text: str) -> int:
@@ -429,6 +430,32 @@ async def message(
         outcomes=OUTCOMES,
         effects=EFFECTS,
         final_states=FINAL_STATES,
+        zone=store.tracker.local_zone,
+    )
+
+
+@get("/messages/{id_sms:str}/reports/{position:int}", guards=[sees(AUDITOR)])
+async def message_report(request: Request, store: Store, id_sms: str, position: int) -> Response:
+    """One report of a message's history (0: the first), its raw item whole."""
+    number = id_sms_number(id_sms)
+    found = (
+        await store.read(
+            partial(queries.history, store.tracker, number, start=position, limit=1, cut=None)
+        )
+        if position >= 0
+        else None
+    )
+    if found is None or not found.reports:
+        raise NotFoundException(detail=f"id_sms {number} has no report #{position + 1}")
+    return await page(
+        request,
+        "report.html",
+        id_sms=number,
+        report=found.reports[0],
+        back=TimelinePages(f"/ui/messages/{number}", found.total, "", "", "").report_href(
+            position + 1, here=False
+        ),
+        outcomes=OUTCOMES,
         zone=store.tracker.local_zone,
     )
 
@@ -702,6 +729,7 @@ ROUTER = Router(
         find,
         messages,
         message,
+        message_report,
         quarantine,
         quarantined_item,
         login_form,
