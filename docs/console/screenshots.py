@@ -31,6 +31,7 @@ PAGES = {
     "messages": "/ui/messages?state=expired",
     "timeline": "/ui/messages/{conflicted}",
     "quarantine": "/ui/quarantine",
+    "api": "/schema",
 }
 
 
@@ -69,20 +70,29 @@ def seed(database_url: str) -> int:
     rnd = random.Random(20261126)
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= timedelta(days=DAYS)
+    # send, read (sent twice), a late deliver, a not_deliver after the read, then an expiry
+    # timed before the read: the read, applied on arrival, now follows the final state
+    conflicted = 4_999_999
+    sent = start + timedelta(hours=9)
+    arrivals = traffic(start, rnd)
+    for state, status_delay, arrival_delay in [
+        ("send", 0, 2),
+        ("read", 30, 33),
+        ("deliver", 12, 35),
+        ("read", 30, 61),
+        ("not_deliver", 80, 84),
+        ("expired", 20, 95),
+    ]:
+        item = {
+            "id_sms": conflicted,
+            "time": platform_time(sent + timedelta(seconds=status_delay)),
+            "state": state,
+        }
+        arrivals.append((sent + timedelta(seconds=arrival_delay), item))
     try:
-        for received_at, item in traffic(start, rnd):  # one POST per report, at its own time
-            tracker.record(read_body(json.dumps([item]).encode()).statuses, (), received_at)
-        conflicted = 4_999_999  # send, read, a late deliver, then a not_deliver after read
-        sent = start + timedelta(hours=9)
-        for state, status_delay, arrival_delay in [
-            ("send", 0, 2),
-            ("read", 30, 33),
-            ("deliver", 12, 35),
-            ("not_deliver", 80, 84),
-        ]:
-            at = sent + timedelta(seconds=status_delay)
-            item = {"id_sms": conflicted, "time": platform_time(at), "state": state}
-            received_at = sent + timedelta(seconds=arrival_delay)
+        # one POST per report, at its own time, in the order of those times (the tracker's
+        # receipt clock never goes back)
+        for received_at, item in sorted(arrivals, key=lambda pair: pair[0]):
             tracker.record(read_body(json.dumps([item]).encode()).statuses, (), received_at)
     finally:
         tracker.close()
@@ -116,7 +126,9 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             for name, path in PAGES.items():
                 page.goto(base + path.format(conflicted=conflicted))
-                page.screenshot(path=HERE / f"{name}.png", full_page=name != "messages")
+                page.screenshot(
+                    path=HERE / f"{name}.png", full_page=name not in ("messages", "api")
+                )
                 print(f"docs/console/{name}.png")
             browser.close()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
@@ -52,6 +52,11 @@ def test_a_timeline_shows_every_report_in_arrival_and_in_status_time_order(live_
         "applied", "applied", "superseded", "rejected", "unknown state",
     ]  # fmt: skip
     assert cells(page, arrivals, 7) == ["send", "read", "read", "read", "read"]
+    assert cells(page, arrivals, 8) == [
+        "overridden", "sets the state", "overridden", "follows the final state", "never applied",
+    ]  # fmt: skip
+    assert cells(page, arrivals, 5)[0] == "2024-05-01 10:00:00 MSK"  # the platform's clock
+    assert all(t.endswith(" UTC") for t in cells(page, arrivals, 2))  # the tracker's
 
     by_time = "#time-order"
     assert [t.split()[1] for t in cells(page, by_time, 1)] == [
@@ -60,6 +65,50 @@ def test_a_timeline_shows_every_report_in_arrival_and_in_status_time_order(live_
     assert cells(page, by_time, 2) == ["send", "deliver", "read", "not_deliver", "queued"]
     assert [n.split()[0] for n in cells(page, by_time, 3)] == ["1", "3", "2", "4", "5"]
     assert cells(page, by_time, 5) == ["send", "deliver", "read", "read", "read"]
+    assert cells(page, by_time, 6)[2:4] == ["sets the state", "follows the final state"]
+
+
+def test_a_report_applied_on_arrival_may_follow_the_final_state_now(live_server, page):
+    """A read applied on arrival is overtaken by an earlier expiry that arrives later: the
+    timeline says both, and the conflict card lists the reports that make the conflict."""
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:05", "state": "read"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:01", "state": "send"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:09", "state": "deliver"})
+    post(live_server, {"id_sms": "7011", "time": "2024-05-01 10:00:04", "state": "expired"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7011")
+
+    arrivals = "#arrival-order"
+    assert cells(page, arrivals, 6) == ["applied", "superseded", "rejected", "applied"]
+    assert cells(page, arrivals, 8) == [
+        "follows the final state", "overridden", "follows the final state", "sets the state",
+    ]  # fmt: skip
+    expect(page.locator("#current-state")).to_have_text("expired")
+    card = page.locator("#conflict")
+    expect(card.locator(".value")).to_have_text("yes")
+    expect(card.locator("li")).to_have_text(
+        ["#1 read 2024-05-01 10:00:05 MSK", "#3 deliver 2024-05-01 10:00:09 MSK"]
+    )
+    card.get_by_role("link", name="#3").click()
+    expect(page).to_have_url(re.compile(r"#report-3$"))
+    expect(page.locator("#report-3")).to_contain_text("follows the final state")
+    legend = page.locator("section.legend")
+    expect(legend).to_contain_text("the message is a conflict")
+    expect(legend).to_contain_text("On arrival")
+
+
+def test_a_message_with_no_known_state_says_so_in_words(live_server, page):
+    post(live_server, {"id_sms": "7021", "time": "", "state": "queued"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7021")
+    expect(page.locator("#current-state")).to_have_text("no known state yet")
+    assert cells(page, "#arrival-order", 7) == ["no known state yet"]
+    expect(page.locator("#conflict .value")).to_have_text("no")
+
+    page.goto(f"{live_server.base_url}/ui/messages?id_sms=7021")
+    assert cells(page, "table.messages", 2) == ["no known state yet"]
 
 
 def test_rejected_and_out_of_order_reports_stand_out(live_server, page):
@@ -125,6 +174,9 @@ def test_paging_through_the_list_shows_each_message_once(live_server, page):
 
     assert (len(first), first + second) == (50, ids)
     expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    page.get_by_role("link", name="Previous page").click()
+    assert listed_ids(page) == first
+    page.get_by_role("link", name="Next page").click()
     page.get_by_role("link", name="First page").click()
     assert listed_ids(page) == first
 
@@ -217,7 +269,14 @@ def test_pages_load_nothing_from_elsewhere_and_forbid_scripts(live_server, page)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
-    for path in ("/ui/", "/ui/messages", "/ui/messages/7601", "/ui/quarantine", "/ui/login"):
+    for path in (
+        "/ui/",
+        "/ui/messages",
+        "/ui/messages/7601",
+        "/ui/quarantine",
+        "/ui/login",
+        "/schema",
+    ):
         response = page.goto(f"{live_server.base_url}{path}")
         assert response.status == 200, path
         policy = response.headers["content-security-policy"]
@@ -248,3 +307,126 @@ def test_filters_from_the_address_are_shown_as_text_and_bad_ones_explained(live_
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("not one this API gave out")
     assert dialogs == []
+
+
+def test_the_quarantine_pages_forward_and_back_and_cuts_long_items(live_server, page):
+    hidden = "x" * 300_000  # a long item: the list shows its start and links to all of it
+    post(live_server, {"id_sms": "q-long", "state": "send", "note": hidden})
+    post(live_server, *({"id_sms": f"q-{n:03d}", "state": "send"} for n in range(120)))
+    live_server.settled()
+
+    def listed() -> list[str]:
+        rows = page.locator("table.quarantine tbody tr td:nth-child(6)").all_inner_texts()
+        return [m[1] for r in rows if (m := re.match(r'\{"id_sms": "(q-[^"]+)"', r))]
+
+    response = page.goto(f"{live_server.base_url}/ui/quarantine")
+    assert len(response.body()) < 100_000  # 50 items, none whole
+    first = listed()
+    page.get_by_role("link", name="Next page").click()
+    second = listed()
+    page.get_by_role("link", name="Next page").click()
+    third = listed()
+    page.get_by_role("link", name="Previous page").click()
+    assert listed() == second
+    page.get_by_role("link", name="Previous page").click()
+    assert listed() == first
+    expect(page.get_by_role("link", name="Previous page")).to_have_count(0)
+
+    seen = first + second + third
+    assert (len(first), len(second)) == (50, 50)
+    assert sorted(seen) == sorted({*seen}) and {f"q-{n:03d}" for n in range(120)} <= {*seen}
+
+    page.goto(f"{live_server.base_url}/ui/quarantine?limit=200")
+    row = page.locator("table.quarantine tbody tr", has_text="q-long")
+    expect(row.locator(".cut")).to_contain_text("the first 4,096 characters of 300,")
+    row.get_by_role("link", name="the whole item").click()
+    expect(page.locator("h1")).to_have_text("Quarantined item")
+    assert hidden in page.locator("#raw").inner_text()
+
+    response = page.goto(f"{live_server.base_url}/ui/quarantine?limit=5000")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not a number from 1 to 500")
+    assert page.goto(f"{live_server.base_url}/ui/quarantine/{'0' * 32}").status == 404
+
+
+def test_a_long_timeline_shows_a_page_of_each_order_with_links_between_pages(live_server, page):
+    """450 reports, times a second apart; a read at the second one, posted last, makes every
+    later report follow the final state."""
+    base = datetime(2024, 5, 2, 10, 0, 0)
+    at = [f"{base + timedelta(seconds=n):%Y-%m-%d %H:%M:%S}" for n in range(450)]
+    post(live_server, *({"id_sms": "7701", "time": t, "state": "deliver"} for t in at))
+    post(live_server, {"id_sms": "7701", "time": at[1], "state": "read"})
+    live_server.settled()
+
+    page.goto(f"{live_server.base_url}/ui/messages/7701")
+    arrivals = "#arrival-order"
+    expect(page.locator("#reports-total")).to_have_text("451")
+    assert cells(page, arrivals, 1) == [str(n) for n in range(1, 201)]
+    expect(page.locator("section[aria-labelledby=arrivals] .window")).to_have_text(
+        "Reports 1 to 200 of 451, in arrival order."
+    )
+    arrival_pages = page.locator("section[aria-labelledby=arrivals] nav.pages")
+    arrival_pages.get_by_role("link", name="Next page").click()
+    assert cells(page, arrivals, 1) == [str(n) for n in range(201, 401)]
+    arrival_pages.get_by_role("link", name="Next page").click()
+    assert cells(page, arrivals, 1) == [str(n) for n in range(401, 452)]
+    expect(arrival_pages.get_by_role("link", name="Next page")).to_have_count(0)
+    arrival_pages.get_by_role("link", name="Previous page").click()
+    assert cells(page, arrivals, 1)[0] == "201"
+
+    # the other table pages on its own, and keeps the first table where it was
+    time_pages = page.locator("section[aria-labelledby=by-time] nav.pages")
+    time_pages.get_by_role("link", name="Next page").click()
+    assert [n.split()[0] for n in cells(page, "#time-order", 3)][:2] == ["200", "201"]
+    assert cells(page, arrivals, 1)[0] == "201"
+
+    card = page.locator("#conflict")
+    expect(card.locator("li")).to_have_count(20)
+    expect(card).to_contain_text("and 428 more")  # 448 reports after the read's time
+
+    page.goto(f"{live_server.base_url}/ui/messages/7701?limit=10")
+    card.get_by_role("link", name="#13").click()  # on the second page of ten
+    expect(page).to_have_url(re.compile(r"arrivals=10.*#report-13$"))
+    expect(page.locator("#report-13")).to_contain_text("follows the final state")
+
+    response = page.goto(f"{live_server.base_url}/ui/messages/7701?arrivals=x1")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("is not a position in the timeline")
+
+
+def test_a_report_received_again_says_how_many_times_and_when_first_and_last(live_server, page):
+    report = {"id_sms": "7711", "time": "2024-05-01 10:00:00", "state": "deliver"}
+    for _ in range(3):
+        post(live_server, report)
+    post(live_server, {"id_sms": "7711", "time": "2024-05-01 10:00:09", "state": "read"})
+    live_server.settled()
+    with live_server.client() as client:
+        first, _ = client.get("/messages/7711/history").json()["reports"]
+
+    page.goto(f"{live_server.base_url}/ui/messages/7711")
+
+    received = cells(page, "#arrival-order", 2)
+    assert received[0].startswith(f"{first['received_at'][:10]} ")
+    assert "received 3 times; last " in received[0] and received[0].endswith(" UTC")
+    assert "received" not in received[1]  # once: no note
+    expect(page.locator("#reports-total")).to_have_text("2")
+    expect(page.locator("#receipts-total")).to_contain_text("received 4 time(s) in all")
+
+
+def test_a_report_with_a_long_raw_item_shows_its_start_and_links_to_all_of_it(live_server, page):
+    hidden = "y" * 20_000  # a key beyond the contract's: the item is kept as received
+    post(live_server, {"id_sms": "7721", "time": "", "state": "send", "note": hidden})
+    live_server.settled()
+
+    response = page.goto(f"{live_server.base_url}/ui/messages/7721")
+    assert len(response.body()) < 20_000
+    raw = page.locator("#arrival-order tr.raw")
+    expect(raw.locator(".cut")).to_contain_text("the first 4,096 characters of 20,")
+    raw.get_by_role("link", name="the whole item").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/messages/7721/reports/0$"))
+    expect(page.locator("h1")).to_have_text("Report #1 of message 7721")
+    assert hidden in page.locator("#raw").inner_text()
+    page.get_by_role("link", name="Back to the timeline").click()
+    expect(page).to_have_url(re.compile(r"/ui/messages/7721#report-1$"))
+    assert page.goto(f"{live_server.base_url}/ui/messages/7721/reports/1").status == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -106,3 +107,73 @@ def test_the_key_cookie_is_secure_when_the_browser_came_over_tls(keyed, proto, s
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
     assert ("secure" in cookie.replace("samesite", "")) is secure
+
+
+def sign_in(server, **headers) -> httpx.Response:
+    with server.client() as client:
+        return client.post(
+            "/ui/login", data={"key": KEYS["auditor"], "next": "/ui/quarantine"}, headers=headers
+        )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://elsewhere.example"},
+        {"Origin": "null"},  # a sandboxed frame or a data: page
+        {"Referer": "http://elsewhere.example/page.html"},
+        {"Origin": "http://elsewhere.example", "Referer": "{own}/ui/login"},  # Origin decides
+        {"Origin": "{own_host}:1"},  # the same host on another port is another site
+        {"Origin": "https://{own_hostport}"},  # and so is another scheme
+    ],
+)
+def test_a_sign_in_posted_from_another_site_is_refused(keyed, headers):
+    own_hostport = keyed.base_url.removeprefix("http://")
+    headers = {
+        k: v.format(own=keyed.base_url, own_host=keyed.base_url.rsplit(":", 1)[0],
+                    own_hostport=own_hostport)
+        for k, v in headers.items()
+    }  # fmt: skip
+    response = sign_in(keyed, **headers)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert "another site" in response.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "{own}"},
+        {"Referer": "{own}/ui/login?next=/ui/quarantine"},
+        {},  # neither: not a browser on another site (docs/console.md)
+        # behind a TLS proxy that keeps the Host header and says which scheme the browser used
+        {"Origin": "https://tracker.example", "Host": "tracker.example",
+         "X-Forwarded-Proto": "https"},
+        # behind a proxy that rewrites Host and sends the browser's in X-Forwarded-Host
+        {"Origin": "https://tracker.example:8443", "X-Forwarded-Host": "tracker.example:8443",
+         "X-Forwarded-Proto": "https"},
+    ],
+)  # fmt: skip
+def test_a_sign_in_from_the_console_itself_is_taken(keyed, headers):
+    headers = {k: v.format(own=keyed.base_url) for k, v in headers.items()}
+    response = sign_in(keyed, **headers)
+    assert (response.status_code, response.headers["location"]) == (303, "/ui/quarantine")
+    assert response.headers["set-cookie"].startswith(f"{COOKIE}=")
+
+
+def test_a_sign_out_posted_from_another_site_leaves_the_visitor_signed_in(keyed, page):
+    page.goto(f"{keyed.base_url}/ui/login")
+    page.get_by_label("API key").fill(KEYS["auditor"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text("Overview")
+
+    # A post to the sign-out with the browser's cookie, from another site as a form there would.
+    response = page.request.post(
+        f"{keyed.base_url}/ui/logout", headers={"Origin": "http://elsewhere.example"}
+    )
+    assert response.status == 403 and "set-cookie" not in response.headers
+    page.goto(f"{keyed.base_url}/ui/quarantine")
+    expect(page.locator("h1")).to_have_text("Quarantine")  # still signed in
+
+    page.get_by_role("button", name="Sign out").click()  # the console's own button still works
+    expect(page).to_have_url(re.compile(r"/ui/login$"))

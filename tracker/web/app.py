@@ -70,6 +70,8 @@ from tracker.web.openapi import (
     MetricsOperation,
     WebhookOperation,
     problems,
+    renderers,
+    schema_router,
 )
 from tracker.web.params import id_sms_number
 from tracker.web.store import Store
@@ -545,6 +547,9 @@ def create_app(
             title="tracker",
             version="0.1.0",
             components=COMPONENTS,
+            use_handler_docstrings=True,
+            render_plugins=renderers(),  # a page of our own: no script, nothing from a CDN
+            openapi_router=schema_router(console.HEADERS),
         ),
         template_config=console.TEMPLATES,
         # An unexpected error (a 500) is logged with its traceback, in production too; the
