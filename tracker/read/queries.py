@@ -123,6 +123,15 @@ def history(
     )
 
 
+def report_at(tracker: Tracker, id_sms: int, position: int) -> ReportRecord | None:
+    """The report at this position of a message's history (0: the first), its raw item whole;
+    None when there is none there."""
+    if position < 0:
+        return None
+    found = history(tracker, id_sms, start=position, limit=1, cut=None)
+    return found.reports[0] if found is not None and found.reports else None
+
+
 def _raw_fields(raw: str | None, cut: int | None) -> dict[str, Any]:
     """A report's raw item, cut to ``cut`` characters, with its whole size and whether it is."""
     if raw is None:

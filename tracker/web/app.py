@@ -254,16 +254,10 @@ async def message_report(
     """The report at this position of the history (0: the first), as a history page gives
     it, but with its raw item whole."""
     number = id_sms_number(id_sms)
-    found = (
-        await store.read(
-            partial(queries.history, store.tracker, number, start=position, limit=1, cut=None)
-        )
-        if position >= 0
-        else None
-    )
-    if found is None or not found.reports:
+    report = await store.read(queries.report_at, store.tracker, number, position)
+    if report is None:
         raise NotFoundException(detail=f"id_sms {number} has no report at position {position}")
-    return found.reports[0]
+    return report
 
 
 @get(
