@@ -14,6 +14,10 @@ then in each round, over loopback HTTP:
 - **numbers**: a 5 MiB body of 765,000 distinct numbers, none naming a message (the first
   1,000 quarantined one by one, the rest as one).
 
+Then the one-id message is read back: a history page of 10,000 reports over the API and its
+console page, each three times, while /health/live is polled every 10 ms (the baseline: the
+same polls with the server idle): a long history must not stall the server.
+
 While each large body is stored, another sender POSTs a one-report body every 20 ms; its
 latencies (p50 and the largest) are printed beside those of the same small POSTs with the
 server otherwise idle, measured in the same round: a body must not stall the other senders.
@@ -120,6 +124,37 @@ def idle_latencies(url: str, other_from: int, seconds: float = 2.0) -> list[floa
     return [s for _, s in other.latencies]
 
 
+def health_latencies(
+    url: str, seconds: float | None = None, reads: list[str] = ()
+) -> tuple[list[float], float]:
+    """/health/live's latencies, polled every 10 ms while ``reads`` are fetched one after the
+    other (or for ``seconds``), and the seconds the slowest read took."""
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            while not done.is_set():
+                began = time.perf_counter()
+                assert client.get("/health/live").status_code == 200
+                latencies.append(time.perf_counter() - began)
+                done.wait(0.01)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    slowest = 0.0
+    with httpx.Client(base_url=url, timeout=600) as client:
+        if seconds:
+            time.sleep(seconds)
+        for path in reads:
+            began = time.perf_counter()
+            assert client.get(path).status_code == 200, path
+            slowest = max(slowest, time.perf_counter() - began)
+    done.set()
+    poller.join()
+    return latencies, slowest
+
+
 def ms(values: list[float], q: float) -> str:
     ordered = sorted(values)
     return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f}"
@@ -144,6 +179,12 @@ def run_store(kind: str, args: argparse.Namespace) -> None:
             numbers, during_numbers = timed_post(url, numbers_body(base), base + 8_300_000)
             rounds.append((spread, one, repeated, idle, during_spread, during_one, during_repeated,
                            numbers, during_numbers))  # fmt: skip
+        one_id = 10_000_000 * args.rounds + 7_000_000  # the last round's long message
+        idle_reads, _ = health_latencies(url, seconds=2.0)
+        api_reads, api_slowest = health_latencies(
+            url, reads=[f"/messages/{one_id}/history?limit=10000"] * 3
+        )
+        page_reads, page_slowest = health_latencies(url, reads=[f"/ui/messages/{one_id}"] * 3)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -177,6 +218,18 @@ def run_store(kind: str, args: argparse.Namespace) -> None:
              ms(during_repeated, 1.0), len(during_repeated)],
             ["while the numbers body is stored", ms(during_numbers, 0.5),
              ms(during_numbers, 1.0), len(during_numbers)],
+        ],
+    )  # fmt: skip
+    print()
+    print_table(
+        ["/health/live polled every 10 ms", "p50 ms", "max ms", "polls", "slowest read s"],
+        [
+            ["server otherwise idle", ms(idle_reads, 0.5), ms(idle_reads, 1.0), len(idle_reads),
+             ""],
+            [f"while GET /messages/ID/history?limit=10000 ({args.reports:,} reports)",
+             ms(api_reads, 0.5), ms(api_reads, 1.0), len(api_reads), f"{api_slowest:.2f}"],
+            ["while GET /ui/messages/ID (its timeline page)", ms(page_reads, 0.5),
+             ms(page_reads, 1.0), len(page_reads), f"{page_slowest:.2f}"],
         ],
     )  # fmt: skip
     print(

@@ -132,4 +132,4 @@ def test_a_raw_item_is_cut_in_a_page_and_whole_at_its_reports_address(live_serve
         whole = client.get("/messages/8600/reports/0").json()
         assert (whole["raw"], whole["truncated"], whole["position"]) == (huge, False, 0)
         assert client.get("/messages/8600/reports/2").status_code == 404
-        assert client.get("/messages/8600/reports/-1").status_code == 404
+        assert client.get("/messages/8600/reports/-1").status_code == 400  # not a position

@@ -244,3 +244,10 @@ def test_as_of_refuses_what_is_not_a_time_saying_which_forms_it_takes(store):
     result = run_cli(url, "history", "1", "--as-of", "yesterday")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "'yesterday' is not a time" in result.stderr and "+03:00" in result.stderr
+
+
+def test_messages_refuses_a_state_that_is_not_one(tmp_path):
+    result = run_cli(f"sqlite:///{tmp_path / 'none.db'}", "messages", "--state", "bogus")
+    assert result.returncode == 2
+    assert "'bogus' is not a state; known states are send" in result.stderr
+    assert not (tmp_path / "none.db").exists()

@@ -165,7 +165,7 @@ def list_messages(
     """A page of the messages view in id order; ``next`` continues it without repeats or gaps."""
     rows = views.list_messages(
         after=_after(cursor),
-        limit=limit,
+        limit=limit + 1,  # one more: a next page only when there is one
         state=state,
         final=final,
         conflict=conflict,
@@ -173,8 +173,8 @@ def list_messages(
         received_to=utc(received_to),
     )
     return MessagePage(
-        messages=[_summary(r) for r in rows],
-        next=_cursor(rows[-1].id_sms) if len(rows) == limit else None,
+        messages=[_summary(r) for r in rows[:limit]],
+        next=_cursor(rows[limit - 1].id_sms) if len(rows) > limit else None,
     )
 
 
@@ -235,8 +235,9 @@ def quarantine(
     """A page of the quarantine, the most recently received first, each raw item cut to ``cut``
     characters. An item received again while one pages moves to the front (it is not repeated
     further on, nor seen again unless one starts over)."""
-    total, items = views.list_quarantine(limit, _quarantine_after(cursor), cut)
-    last = items[-1] if len(items) == limit else None
+    total, items = views.list_quarantine(limit + 1, _quarantine_after(cursor), cut)
+    last = items[limit - 1] if len(items) > limit else None
+    items = items[:limit]
     return Quarantine(
         total=total,
         items=[_quarantined(i, cut) for i in items],
@@ -275,11 +276,11 @@ def _quarantine_after(cursor: str | None) -> tuple[str, str] | None:
         return None
     value = _decode("q1", cursor)
     at, _, item_id = (value or "").partition("|")
-    try:
-        datetime.fromisoformat(at)
+    try:  # exactly as the views store a receipt time (UTC, +00:00), nothing else
+        exact = datetime.fromisoformat(at).isoformat() == at and at.endswith("+00:00")
     except ValueError:
-        raise BadCursor(CURSOR_HELP) from None
-    if not QUARANTINE_ID.fullmatch(item_id):
+        exact = False
+    if not exact or not QUARANTINE_ID.fullmatch(item_id):
         raise BadCursor(CURSOR_HELP)
     return at, item_id
 

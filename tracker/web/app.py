@@ -73,7 +73,7 @@ from tracker.web.openapi import (
     renderers,
     schema_router,
 )
-from tracker.web.params import id_sms_number
+from tracker.web.params import id_sms_number, position_number
 from tracker.web.store import Store
 from tracker.writer_process import WRITER_SOCKET
 
@@ -244,17 +244,17 @@ async def message_history(
 
 
 @get(
-    "/messages/{id_sms:str}/reports/{position:int}",
+    "/messages/{id_sms:str}/reports/{position:str}",
     summary="One report of a message's history, its raw item whole",
     **for_roles(AUDITOR, errors=(400, 404)),
 )
 async def message_report(
-    id_sms: FromPath[str], position: FromPath[int], store: NamedDependency[Store]
+    id_sms: FromPath[str], position: FromPath[str], store: NamedDependency[Store]
 ) -> ReportRecord:
     """The report at this position of the history (0: the first), as a history page gives
     it, but with its raw item whole."""
     number = id_sms_number(id_sms)
-    report = await store.read(queries.report_at, store.tracker, number, position)
+    report = await store.read(queries.report_at, store.tracker, number, position_number(position))
     if report is None:
         raise NotFoundException(detail=f"id_sms {number} has no report at position {position}")
     return report
@@ -324,7 +324,7 @@ async def export_rows(
     )
     return Stream(
         export.encode(rows, fields, format),
-        media_type="text/csv; charset=utf-8" if format == "csv" else "application/jsonl",
+        media_type="text/csv" if format == "csv" else "application/jsonl",
         headers={"Content-Disposition": f'attachment; filename="{kind}.{format}"'},
     )
 

@@ -43,13 +43,14 @@ from tracker.domain.status import (
     Report,
     arrived_late,
     fold,
+    is_known,
     states_after,
 )
 from tracker.read import queries
 from tracker.read.models import MessageHistory, MessageSummary, ReportRecord
 from tracker.web.access import ADMIN, ANALYST, AUDITOR, Access, Guard
 from tracker.web.chart import NOTHING, delivery_chart, duration
-from tracker.web.params import id_sms_number
+from tracker.web.params import id_sms_number, position_number
 from tracker.web.store import Store
 
 log = logging.getLogger("tracker")
@@ -225,7 +226,7 @@ async def messages(
                     store.views,
                     cursor=cursor or None,
                     limit=PAGE_SIZE,
-                    state="" if in_state == NO_STATE else (in_state or None),
+                    state=_state(in_state),
                     final=_yes_no("final", final),
                     conflict=_yes_no("conflict", conflict),
                     received_from=_instant("received from", chosen["received_from"]),
@@ -435,12 +436,13 @@ async def message(
     )
 
 
-@get("/messages/{id_sms:str}/reports/{position:int}", guards=[sees(AUDITOR)])
+@get("/messages/{id_sms:str}/reports/{at:str}", guards=[sees(AUDITOR)])
 async def message_report(
-    request: Request, store: NamedDependency[Store], id_sms: FromPath[str], position: FromPath[int]
+    request: Request, store: NamedDependency[Store], id_sms: FromPath[str], at: FromPath[str]
 ) -> Response:
     """One report of a message's history (0: the first), its raw item whole."""
     number = id_sms_number(id_sms)
+    position = position_number(at)
     found = (
         await store.read(
             partial(queries.history, store.tracker, number, start=position, limit=1, cut=None)
@@ -669,11 +671,25 @@ def _instant(name: str, text: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
+        problem = "is not a date and time (e.g. 2024-05-01T10:00)"
+    except OverflowError:
+        problem = "is outside the years 1 to 9999 in UTC"
+    raise _BadFilter(f"{name}: {text[:40]!r} {problem}")
+
+
+def _state(text: str) -> str | None:
+    """The state filter: a state the platform sends, or NO_STATE for none known yet."""
+    if not text:
+        return None
+    if text == NO_STATE:
+        return ""
+    if not is_known(text):
         raise _BadFilter(
-            f"{name}: {text[:40]!r} is not a date and time (e.g. 2024-05-01T10:00)"
-        ) from None
-    return moment
+            f"state: {text[:40]!r} is not a state; known states are {', '.join(STATES)}"
+        )
+    return text
 
 
 def _over_tls(request: Request) -> bool:

@@ -7,6 +7,15 @@ from litestar.exceptions import ClientException
 from tracker.domain.ids import message_number
 
 
+def position_number(position: str) -> int:
+    """A report's position in a history, as a path carries it: ASCII digits, nothing else."""
+    if not (position.isascii() and position.isdigit() and len(position) <= 18):
+        raise ClientException(
+            detail=f"position must be ASCII digits (0: the first report): {position[:40]!r}"
+        )
+    return int(position)
+
+
 def id_sms_number(id_sms: str) -> int:
     """The message number an id_sms in a path names; anything else is a 400 saying why."""
     number = message_number(id_sms)
