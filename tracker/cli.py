@@ -54,7 +54,6 @@ from tracker.bootstrap import (
 )
 from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
-from tracker.domain.status import RANKS, is_known
 from tracker.read import export as exports
 from tracker.read import queries
 from tracker.views.projector import (
@@ -559,9 +558,10 @@ def messages(
     """A page of messages, in id_sms order, with their current state: from the messages view,
     kept up to date with the stored events (GET /messages/{id}/history for one message's every
     report)."""
-    if state and not is_known(state):
-        known = ", ".join(sorted(RANKS, key=lambda s: (RANKS[s], s)))
-        _fail(ValueError(f"--state: {state[:40]!r} is not a state; known states are {known}"))
+    try:
+        state = queries.state_filter(state)
+    except queries.BadFilter as e:
+        _fail(e)
     tracker, views = _read_views(views_file)
     try:
         page = queries.list_messages(

@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from tracker.application import Tracker
 from tracker.domain.ids import message_number
-from tracker.domain.status import Report, identity_of, states_after
+from tracker.domain.status import RANKS, Report, identity_of, is_known, states_after
 from tracker.read.models import (
     DailyDelivery,
     DeliveryPercentiles,
@@ -39,6 +40,40 @@ RAW_CUT = 4096  # characters of a raw item (quarantined, or a report's) shown in
 
 class BadCursor(ValueError):
     """A cursor this API did not give out."""
+
+
+class BadFilter(ValueError):
+    """A filter value a list cannot apply; its text names the filter and says why."""
+
+
+STATES = tuple(sorted(RANKS, key=lambda s: (RANKS[s], s)))  # the platform's, in rank order
+
+
+def state_filter(text: str | None, none_known: str = "") -> str | None:
+    """The state to filter messages on: None for any, one the platform sends, or '' for the
+    messages with no known state yet, which the caller's users name ``none_known`` ('' in the
+    API and the CLI, '-' in the console's form). Anything else is a BadFilter listing them."""
+    if text is None or is_known(text):
+        return text
+    if text == none_known:
+        return ""
+    raise BadFilter(
+        f"state: {text[:40]!r} is not a state; known states are {', '.join(STATES)}, or "
+        f"{none_known!r} for messages with no known state yet"
+    )
+
+
+def utc_instant(name: str, text: str, example: str) -> datetime:
+    """An ISO 8601 date or date-time as the UTC instant it names (UTC if naive); anything else
+    (a bare number, say, or an instant past the calendar's ends in UTC) is a BadFilter naming
+    ``name`` and showing ``example``."""
+    try:
+        return utc(datetime.fromisoformat(text))  # type: ignore[return-value]
+    except ValueError:
+        problem = f"is not {example}"
+    except OverflowError:
+        problem = "is outside the years 1 to 9999 in UTC"
+    raise BadFilter(f"{name}: {text[:40]!r} {problem}")
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -83,8 +118,7 @@ def history(
                 deliveries[n] += entry.times
                 last_received[n] = max(last_received[n], received_at)
             continue
-        instant = None if entry.instant is None else moment(entry.instant.text)
-        report = Report(entry.state, entry.time, instant, entry.reason)
+        report = _report(entry, moment)
         position[report.identity] = len(reports)
         reports.append((entry, report, received_at))
         deliveries.append(1)
@@ -121,6 +155,12 @@ def history(
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
     )
+
+
+def _report(entry: StoredEntry, moment: Callable[[str], datetime]) -> Report:
+    """The report a stored report event carries, its instant parsed with ``moment``."""
+    instant = None if entry.instant is None else moment(entry.instant.text)
+    return Report(entry.state, entry.time, instant, entry.reason)
 
 
 def report_at(tracker: Tracker, id_sms: int, position: int) -> ReportRecord | None:
@@ -192,9 +232,9 @@ def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary |
     moment = functools.cache(datetime.fromisoformat)
     for e in message_entries(tracker, id_sms):
         if not e.again:
-            instant = None if e.instant is None else moment(e.instant.text)
-            report = Report(e.state, e.time, instant, e.reason)
-            folded, _ = project(folded, Fact(id_sms, report, moment(e.received_at.text)))
+            folded, _ = project(
+                folded, Fact(id_sms, _report(e, moment), moment(e.received_at.text))
+            )
     return _summary(folded) if folded is not None else None
 
 

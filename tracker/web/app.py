@@ -9,7 +9,7 @@ import socket
 import sys
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,7 +33,6 @@ from litestar.response import Redirect, Stream
 from tracker.application import Batch, Tracker
 from tracker.bootstrap import open_tracker, open_views, settle_heap, store_for
 from tracker.config import Settings
-from tracker.domain.status import RANKS, is_known
 from tracker.read import export, queries
 from tracker.read.models import (
     NO_KNOWN_STATE,
@@ -47,7 +46,6 @@ from tracker.read.models import (
     ReportRecord,
     Stats,
 )
-from tracker.views.projection import NO_STATE
 from tracker.views.store import ViewStore
 from tracker.web import access_log, console, metrics
 from tracker.web.access import (
@@ -403,24 +401,17 @@ def _instant(name: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
-        problem = "is not an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
-    except OverflowError:
-        problem = "is outside the years 1 to 9999 in UTC"
-    raise ClientException(detail=f"{name}: {text[:40]!r} {problem}")
+        return queries.utc_instant(name, text, "an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)")
+    except queries.BadFilter as e:
+        raise ClientException(detail=str(e)) from None
 
 
 def _known_state(state: str | None) -> str | None:
     """A state to filter on: one the platform sends, or '' for messages with none known."""
-    if state is None or state == NO_STATE or is_known(state):
-        return state
-    known = ", ".join(sorted(RANKS, key=lambda s: (RANKS[s], s)))
-    raise ClientException(
-        detail=f"state: {state[:40]!r} is not a state; known states are {known}, or '' for "
-        "messages with no known state yet"
-    )
+    try:
+        return queries.state_filter(state)
+    except queries.BadFilter as e:
+        raise ClientException(detail=str(e)) from None
 
 
 def _no_nul(request: Request) -> None:

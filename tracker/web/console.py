@@ -36,14 +36,12 @@ from tracker.application import Tracker
 from tracker.domain.status import (
     APPLIED,
     FINAL_STATES,
-    RANKS,
     REJECTED,
     SUPERSEDED,
     UNKNOWN_STATE,
     Report,
     arrived_late,
     fold,
-    is_known,
     states_after,
 )
 from tracker.read import queries
@@ -58,7 +56,7 @@ log = logging.getLogger("tracker")
 HERE = Path(__file__).parent
 COOKIE = "tracker_console_key"
 PAGE_SIZE = 50
-STATES = sorted(RANKS, key=lambda s: (RANKS[s], s))
+STATES = queries.STATES
 NO_STATE = "-"  # the list filter for messages with no known state yet
 
 # Sent with every page: no script may run, nothing is loaded from another origin, no framing.
@@ -226,7 +224,7 @@ async def messages(
                     store.views,
                     cursor=cursor or None,
                     limit=PAGE_SIZE,
-                    state=_state(in_state),
+                    state=queries.state_filter(in_state or None, none_known=NO_STATE),
                     final=_yes_no("final", final),
                     conflict=_yes_no("conflict", conflict),
                     received_from=_instant("received from", chosen["received_from"]),
@@ -653,8 +651,7 @@ async def logout() -> Response:
 # --- parsing what the forms send -----------------------------------------------------------------
 
 
-class _BadFilter(ValueError):
-    """A filter the list cannot apply; the page says which and why."""
+_BadFilter = queries.BadFilter  # a filter the list cannot apply; the page says which and why
 
 
 def _yes_no(name: str, text: str) -> bool | None:
@@ -667,29 +664,9 @@ def _yes_no(name: str, text: str) -> bool | None:
 def _instant(name: str, text: str) -> datetime | None:
     """A date or date-time as a browser's datetime-local input sends it (naive: the query
     reads it as UTC, as the API's)."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
-        problem = "is not a date and time (e.g. 2024-05-01T10:00)"
-    except OverflowError:
-        problem = "is outside the years 1 to 9999 in UTC"
-    raise _BadFilter(f"{name}: {text[:40]!r} {problem}")
-
-
-def _state(text: str) -> str | None:
-    """The state filter: a state the platform sends, or NO_STATE for none known yet."""
-    if not text:
-        return None
-    if text == NO_STATE:
-        return ""
-    if not is_known(text):
-        raise _BadFilter(
-            f"state: {text[:40]!r} is not a state; known states are {', '.join(STATES)}"
-        )
-    return text
+    return (
+        queries.utc_instant(name, text, "a date and time (e.g. 2024-05-01T10:00)") if text else None
+    )
 
 
 def _over_tls(request: Request) -> bool:
