@@ -4,12 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_EVENTS ?= 1000000
+NEWEST := .venv-newest
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-crash fuzz lint format bench screenshots clean
+.PHONY: help install run test test-library-newest test-crash fuzz lint format bench screenshots clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,16 @@ run: $(STAMP) ## Serve on 127.0.0.1:8000, events in ./var/tracker.db (TRACKER_* 
 
 test: $(STAMP) ## Run the tests (PostgreSQL tests skip, saying why, when it is unreachable)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-library-newest: ## The store contract tests on the newest eventsourcing release the registry offers
+	rm -rf $(NEWEST)
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST)/bin/python -m pip install --quiet -e ".[dev]"
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade eventsourcing
+	@$(NEWEST)/bin/python -m pip index versions eventsourcing 2>/dev/null | head -n 1 | sed "s/^/newest on the registry: /"
+	@$(NEWEST)/bin/python -c 'from importlib.metadata import version as v; print("testing eventsourcing", v("eventsourcing"))'
+	$(NEWEST)/bin/python -m pytest -p no:cacheprovider tests/integration/test_store_contract.py
 
 test-crash: $(STAMP) ## The full crash run: 50,000 reports, 20 SIGKILLs, on SQLite and PostgreSQL
 	TRACKER_CRASH_REPORTS=50000 TRACKER_CRASH_KILLS=20 \
@@ -50,4 +61,4 @@ format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff check --fix tracker tests bench docs
 
 clean: ## Remove the virtual environment, caches and the local database
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(NEWEST) var .pytest_cache .ruff_cache .hypothesis *.egg-info
