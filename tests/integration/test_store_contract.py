@@ -34,7 +34,7 @@ from eventsourcing.tests import persistence as contract
 from eventsourcing.utils import Environment, get_topic
 
 from tracker.stores.postgres import PromptPostgresApplicationRecorder, PromptPostgresFactory
-from tracker.stores.sqlite import DurableSQLiteFactory, ManyAtOnceSQLiteRecorder
+from tracker.stores.sqlite import DurableSQLiteFactory, ManyAtOnceSQLiteRecorder, views_datastore
 from tracker.views.store import PostgresViews, SQLiteViews
 
 # ---- The classes under test: the only place that names them. ----------------------------------
@@ -42,6 +42,7 @@ from tracker.views.store import PostgresViews, SQLiteViews
 SQLITE_FACTORY = DurableSQLiteFactory
 SQLITE_APPLICATION_RECORDER = ManyAtOnceSQLiteRecorder
 SQLITE_VIEWS = SQLiteViews
+SQLITE_VIEWS_DATASTORE = views_datastore  # the views' own file and pool, beside the events
 POSTGRES_FACTORY = PromptPostgresFactory
 POSTGRES_APPLICATION_RECORDER = PromptPostgresApplicationRecorder
 POSTGRES_VIEWS = PostgresViews
@@ -175,7 +176,13 @@ class TestSQLiteNotificationIdsDoNotInterleave(
 
 class TestSQLiteViewsTracking(OnSQLite, FactoryBuilt, contract.TrackingRecorderTestCase):
     def create_recorder(self) -> Any:
-        return self.tracking_recorder(SQLITE_VIEWS)
+        """The views as the tracker opens them on SQLite: in their own file beside the events,
+        on its own pool (the factory's path is the factory test's)."""
+        datastore = SQLITE_VIEWS_DATASTORE(self.factory().datastore)
+        self.addCleanup(datastore.close)
+        recorder = SQLITE_VIEWS(datastore)
+        recorder.create_table()
+        return recorder
 
 
 class TestSQLiteProcessRecorder(
