@@ -11,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from tracker.application import Tracker
-from tracker.domain.message import Message, receive
+from tracker.domain.message import Message
 from tracker.domain.status import Report
 from tracker.domain.timestamps import parse_time
 
@@ -45,9 +45,9 @@ def write_history(
                 reports.append(Report(state, raw, parse_time(raw, tracker.local_zone)))
             if rnd.random() < 0.5:
                 rnd.shuffle(reports)
-            message = None
+            message = Message(id_sms)
             for step, report in enumerate(reports):
-                message, _ = receive(message, id_sms, report, received + timedelta(seconds=step))
+                message.receive(report, received + timedelta(seconds=step))
             messages.append(message)
             stored += len(reports)
             id_sms += 1

@@ -16,18 +16,18 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
-from tracker.domain.ids import legacy_message_id, message_id
-from tracker.domain.message import NOT_SENT, REPORTED_AGAIN, Held, Message, Sent
+from tracker.codec import UnknownTopic, decode, encode
+from tracker.domain.events import MESSAGE_EVENTS, Envelope, ReportedAgain
+from tracker.domain.ids import id_sms_of, message_id
+from tracker.domain.message import NOT_SENT, Message, Sent
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
 from tracker.domain.status import Report
 from tracker.domain.timestamps import DEFAULT_ZONE, TimeOutOfRange, parse_time, zone
 from tracker.memo import Memo
-from tracker.report_events import FIRST_REPORTED, STATUS_REPORTED, ReportEvents, ReportRow
 
 log = logging.getLogger("tracker")
 
@@ -113,9 +113,9 @@ class WrittenMessages:
     def __init__(self, size: int = 50_000):
         self.size = size
         self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
-        # By id_sms. Held is plain values the garbage collector never tracks (a full collection
-        # over 50,000 messages kept as tracked objects paused every request ~150 ms, measured).
-        self._messages: OrderedDict[int, Held] = OrderedDict()
+        # By id_sms. A Message is plain values the garbage collector never tracks (a full
+        # collection over 50,000 tracked messages paused every request ~150 ms, measured).
+        self._messages: OrderedDict[int, Message] = OrderedDict()
         # The event last seen at the position up to which it reflects the store, as
         # (notification id, originator id, version, hash of its bytes); None: nothing known.
         self._mark: Mark | None = None
@@ -159,12 +159,12 @@ class WrittenMessages:
         witness = self._witness
         return witness is None or any(n.id == witness[0] and _mark_of(n) == witness for n in page)
 
-    def not_behind(self, earliest: datetime, last_event: bytes) -> None:
+    def not_behind(self, earliest: datetime, topic: str, state: bytes) -> None:
         """Raise ``ReceiptBehind`` if the log's last event (seen under the store's write lock,
         just before our insert) was received after ``earliest``, our group's first receipt
         time: a writer on another host stored it since we looked. The group is then stamped
         again, so that receipt times never go back in the order of the log."""
-        moment = _received_at(_seen(last_event))
+        moment = _received_at(topic, state)
         if moment is not None and moment > earliest:
             self.saw_receipt(moment)
             raise ReceiptBehind(moment)
@@ -176,12 +176,11 @@ class WrittenMessages:
 
     def _saw(self, notification: Any, forget: bool) -> None:
         """An event stored by another writer: its message is forgotten, its time taken in."""
-        event = _seen(notification.state)
-        if forget and notification.topic in REPORT_TOPICS and event.id_sms is not None:
-            self._messages.pop(event.id_sms, None)  # every report event names its id_sms
-        self.saw_receipt(_received_at(event))
+        if forget and notification.topic in MESSAGE_TOPICS:
+            self._messages.pop(id_sms_of(notification.originator_id), None)
+        self.saw_receipt(_received_at(notification.topic, notification.state))
 
-    def take(self, numbers: set[int]) -> dict[int, Held]:
+    def take(self, numbers: set[int]) -> dict[int, Message]:
         """The messages among these in hand. The writer changes them in place as it decides;
         should the write fail, ``clear`` forgets them all."""
         held = self._messages
@@ -189,7 +188,7 @@ class WrittenMessages:
         return {n: message for n, message in found if message is not None}
 
     def keep(
-        self, messages: Iterable[Held], head: int, recorded: list[int], last: StoredEvent | None
+        self, messages: Iterable[Message], head: int, recorded: list[int], last: Envelope | None
     ) -> None:
         """After a commit: keep these; our events' ids follow ``head`` unless others' came in
         between, and then those are read (and their messages forgotten) next time. ``last``
@@ -201,7 +200,7 @@ class WrittenMessages:
             self._messages.popitem(last=False)
         if last is None:
             return
-        ours = (recorded[-1], last.originator_id, last.originator_version, hash(last.state))
+        ours = (recorded[-1], last.originator_id, last.originator_version, hash(encode(last.event)))
         if recorded == list(range(head + 1, head + 1 + len(recorded))):
             self._mark = ours
         else:  # others' events came first: they are read from the mark next time
@@ -221,27 +220,16 @@ def _mark_of(notification: Any) -> Mark:
     return (n.id, n.originator_id, n.originator_version, hash(bytes(n.state)))
 
 
-class _Stamp(msgspec.Struct):
-    text: str = msgspec.field(name="_data_")
+def _received_at(topic: str, state: bytes) -> datetime | None:
+    """The receipt time of a stored event (every event of ours has one; None for a row
+    of another kind)."""
+    try:
+        return decode(topic, state).received_at  # type: ignore[attr-defined, no-any-return]
+    except (UnknownTopic, msgspec.DecodeError):
+        return None
 
 
-class _Seen(msgspec.Struct):
-    """What the writer reads of another writer's event: its message, if it names one, and
-    its receipt time (every report and quarantine event has one)."""
-
-    id_sms: int | None = None
-    received_at: _Stamp | None = None
-
-
-_seen = msgspec.json.Decoder(_Seen).decode
-
-
-def _received_at(event: _Seen) -> datetime | None:
-    return None if event.received_at is None else datetime.fromisoformat(event.received_at.text)
-
-
-# Every event of a message: each names its id_sms and has a receipt time.
-REPORT_TOPICS = frozenset((FIRST_REPORTED, STATUS_REPORTED, REPORTED_AGAIN))
+MESSAGE_TOPICS = frozenset(event.TOPIC for event in MESSAGE_EVENTS)  # a message's events
 REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
 FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
 
@@ -264,8 +252,6 @@ class Tracker(Application):
         # writers of one host take turns (SQLite), so they never clash with each other.
         self.writing = writing
         self.written = WrittenMessages()
-        self._ids: Callable[[int], UUID] | None = None  # the store's, found on first use
-        self._report_events: ReportEvents | None = None
         # Statuses of one batch often share their state and second: each distinct report is
         # made once (its time parsed, its fold order computed) and remembered.
         self._reports = Memo(self._new_report, REPORTS_REMEMBERED)  # by (state, time)
@@ -324,44 +310,34 @@ class Tracker(Application):
         parsed: Sequence[Sequence[tuple[Status, Report]]],
         attempt: int,
     ) -> list[Receipt]:
+        """Load, decide (each message's ``receive``), save: the events in the order of the
+        batches, so that receipt times never go back in the order of the log."""
         wanted = {s.id_sms for batch in batches for s in batch.statuses}
         written = self.written
         head = written.catch_up(self.recorder)  # forget what other writers changed since
         messages = written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
         quarantine = QuarantineReceipts(self, batches)
-        rows: list[ReportRow | StoredEvent] = []
+        events: list[Envelope] = []
         receipts = []
-        report_events = self.report_events
-        to_row = report_events.stored
         now = datetime.now(UTC)
-        timestamp = report_events.stamp(now)  # one transaction's events share it
         earliest = max(batches[0].received_at or now, written.latest)  # this group's first stamp
         for batch, reports in zip(batches, parsed, strict=True):
             outcomes: Counter[str] = Counter()
             # One clock: stamped here, in the order of the log, never before a receipt the
             # log already holds (another writer's, or a clock that stepped back).
             moment = written.latest = max(batch.received_at or now, written.latest)
-            received_at = report_events.stamp(moment)
-            again: dict[tuple[int, tuple[str, ...]], list] = {}  # repeats: [held, report, times]
+            touched: dict[int, Message] = {}
             for status, report in reports:
-                held = messages.get(status.id_sms)
-                if held is None:
-                    held = messages[status.id_sms] = Held(status.id_sms)
-                outcome = held.take(report)
-                if outcome is None:
-                    outcomes[DUPLICATE] += 1
-                    if (repeat := again.get((status.id_sms, report.identity))) is not None:
-                        repeat[2] += 1
-                    else:
-                        again[(status.id_sms, report.identity)] = [held, report, 1]
-                    continue
-                outcomes[outcome] += 1
-                rows.append(
-                    to_row(held, report, outcome, status.raw, received_at, timestamp, _sent(status))
-                )
-            rows.extend(self._again(*repeat, moment, now) for repeat in again.values())
-            quarantine.receive(batch.unusable, moment, now)
+                message = messages.get(status.id_sms)
+                if message is None:
+                    message = messages[status.id_sms] = Message(status.id_sms)
+                touched[status.id_sms] = message
+                outcome = message.receive(report, moment, status.raw, _sent(status))
+                outcomes[DUPLICATE if outcome is None else outcome] += 1
+            for message in touched.values():
+                events += message.collect_events()
+            events += quarantine.receive(batch.unusable, moment)
             receipts.append(
                 Receipt(
                     stored=frozenset(s.id_sms for s in batch.statuses),
@@ -371,45 +347,11 @@ class Tracker(Application):
                     attempts=attempt,
                 )
             )
-        stored: list[Any] = [*rows, *quarantine.events]
         check = partial(written.not_behind, earliest)
-        recorded = list(self.recorder.insert_events(stored, check_last=check) or ())
-        written.keep(messages.values(), head, recorded, stored[-1] if stored else None)
+        recordings = self.save(*events, check_last=check)
+        recorded = [r.notification.id for r in recordings]
+        written.keep(messages.values(), head, recorded, events[-1] if events else None)
         return receipts
-
-    def _again(
-        self, held: Held, report: Report, times: int, received_at: datetime, now: datetime
-    ) -> StoredEvent:
-        """The event recording that a batch held a report its message already has, ``times``
-        times: made with the library's mapper (repeats are few beside new reports)."""
-        event = Message.ReportedAgain(
-            originator_id=self.message_id(held.id_sms),
-            originator_version=held.again(),
-            timestamp=now,
-            id_sms=held.id_sms,
-            state=report.state,
-            time=report.time,
-            reason=report.reason,
-            received_at=received_at,
-            times=times,
-        )
-        return self.mapper.to_stored_event(event)
-
-    @property
-    def message_id(self) -> Callable[[int], UUID]:
-        """How this store names messages: ``domain.ids.message_id``, or ``legacy_message_id``
-        in a store whose messages were written before ordered ids (its first message event
-        says which; an empty store takes ordered ids). Read from the store on first use."""
-        if self._ids is None:
-            self._ids = _ids_in(self.recorder)
-        return self._ids
-
-    @property
-    def report_events(self) -> ReportEvents:
-        """What turns a message's next report into its stored row, with the store's ids."""
-        if self._report_events is None:
-            self._report_events = ReportEvents(self.message_id)
-        return self._report_events
 
     def _report(self, status: Status) -> Report:
         if status.reason is not None:  # rejected at receipt: never folded
@@ -431,101 +373,67 @@ class Tracker(Application):
         except TimeOutOfRange:
             return None
 
-    def _load_all(self, numbers: set[int]) -> dict[int, Held]:
+    def _load_all(self, numbers: set[int]) -> dict[int, Message]:
         """The messages among these that exist, read in one query (both stores' recorders have
-        ``select_events_of``); none when all are in hand already. The writer's receipt clock
-        is moved past their receipt times: in a store written before receipts were stamped
-        in the order of the log, a message may hold one later than the log's last."""
+        ``select_events_of``) and replayed; none when all are in hand already."""
         if not numbers:
             return {}
-        found: dict[int, Held] = {}
-        written = self.written
-        id_of = self.message_id  # the store's ids, looked up once
-        ids = [id_of(n) for n in numbers]
-        for stored in self.recorder.select_events_of(ids):  # type: ignore[attr-defined]
-            event = self.mapper.to_domain_event(stored)
-            held = found.get(event.id_sms) or found.setdefault(event.id_sms, Held(event.id_sms))
-            if stored.topic != REPORTED_AGAIN:
-                held.hold(event.report)
-            held.version = stored.originator_version
-            written.saw_receipt(event.received_at)  # a store written before one clock
-        return found
-
-    def _load(self, id_sms: int) -> Message | None:
-        try:
-            return self.repository.get(self.message_id(id_sms))
-        except AggregateNotFoundError:
-            return None
+        histories: dict[UUID, list[Envelope]] = {}
+        to_envelope = self.mapper.to_domain_event
+        for stored in self.recorder.select_events_of([message_id(n) for n in numbers]):  # type: ignore[attr-defined]
+            histories.setdefault(stored.originator_id, []).append(to_envelope(stored))
+        return {
+            (n := id_sms_of(key)): Message.replay(n, history) for key, history in histories.items()
+        }
 
     def message(self, id_sms: int) -> Message | None:
         """The message as it stands now, or None when nothing was ever received for it."""
-        try:
-            return self._load(id_sms)
-        except PersistenceError as e:
-            raise StoreUnavailable(str(e) or type(e).__name__) from e
+        history = self.history(id_sms, repeats=True)
+        return None if not history else Message.replay(id_sms, history)
 
     def last_notification(self, id_sms: int) -> int | None:
         """The position in the log of the message's last event (None: it has none)."""
         try:
-            return self.recorder.last_notification_of(self.message_id(id_sms))  # type: ignore[attr-defined]
+            return self.recorder.last_notification_of(message_id(id_sms))  # type: ignore[attr-defined]
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 
-    def history(self, id_sms: int, repeats: bool = False) -> list[DomainEvent[Any]]:
+    def history(self, id_sms: int, repeats: bool = False) -> list[Envelope]:
         """Every report event of the message in arrival order (empty when there is none);
         with ``repeats``, the events recording its reports received again too."""
         try:
-            events = self.events.get(self.message_id(id_sms))
+            events: Iterable[Envelope] = self.events.get(message_id(id_sms))  # type: ignore[assignment]
             if repeats:
                 return list(events)
-            return [e for e in events if not isinstance(e, Message.ReportedAgain)]
+            return [e for e in events if type(e.event) is not ReportedAgain]
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 
 
 class QuarantineReceipts:
-    """A group's quarantined input as events: a first receipt opens a ``QuarantinedInput``, a
-    repeat is its next ``ReceivedAgain``, decided from the item's last stored event alone (one
-    read for the whole group; replaying an item received 100,000 times took seconds, and
-    every receipt made it longer). The same input twice in one request is one receipt."""
+    """A group's quarantined input as events, decided from each item's last stored event
+    alone (one read for the whole group). The same input twice in one request is one receipt."""
 
     def __init__(self, tracker: Tracker, batches: Sequence[Batch]):
-        self.mapper = tracker.mapper
         keys = {quarantine_id(u.kind, u.raw) for b in batches for u in b.unusable}
-        self.last: dict[UUID, tuple[int, datetime]] = {}  # version, receipt time
-        for event in tracker.recorder.select_last_events_of(list(keys)) if keys else ():  # type: ignore[attr-defined]
-            moment = _received_at(_seen(event.state))
-            self.last[event.originator_id] = (event.originator_version, moment)  # type: ignore[assignment]
+        self.inputs: dict[UUID, QuarantinedInput] = {}
+        for stored in tracker.recorder.select_last_events_of(list(keys)) if keys else ():  # type: ignore[attr-defined]
+            moment = _received_at(stored.topic, stored.state)
+            self.inputs[stored.originator_id] = QuarantinedInput(
+                stored.originator_id, stored.originator_version, moment
+            )
             tracker.written.saw_receipt(moment)  # a store written before one clock
-        self.events: list[StoredEvent] = []
 
-    def receive(self, items: Iterable[Unusable], received_at: datetime, now: datetime) -> None:
+    def receive(self, items: Iterable[Unusable], received_at: datetime) -> list[Envelope]:
         """One request's quarantined input, received at ``received_at``."""
-        taken: set[UUID] = set()
+        events = []
         for item in items:
             key = quarantine_id(item.kind, item.raw)
-            if key in taken:
-                continue
-            taken.add(key)
-            last = self.last.get(key)
-            if last is None:
-                [event] = QuarantinedInput(
-                    kind=item.kind,
-                    raw=item.raw,
-                    encoding=item.encoding,
-                    reason=item.reason,
-                    received_at=received_at,
-                ).collect_events()
-            else:
-                event = QuarantinedInput.ReceivedAgain(  # type: ignore[call-arg]
-                    originator_id=key,
-                    originator_version=last[0] + 1,
-                    timestamp=now,
-                    reason=item.reason,
-                    received_at=received_at,
-                )
-            self.last[key] = (event.originator_version, received_at)
-            self.events.append(self.mapper.to_stored_event(event))
+            found = self.inputs.get(key) or self.inputs.setdefault(key, QuarantinedInput(key))
+            event = found.receive(item.kind, item.raw, item.encoding, item.reason, received_at)
+            if event is not None:
+                events.append(event)
+        return events
 
 
 def _sent(status: Status) -> Sent:
@@ -533,15 +441,3 @@ def _sent(status: Status) -> Sent:
     if status.sent is None and status.raw_encoding is None:
         return NOT_SENT
     return Sent(status.sent, status.raw_encoding)
-
-
-def _ids_in(recorder: Any) -> Callable[[int], UUID]:
-    """The message ids of the store behind ``recorder``: ordered (version 8), unless its first
-    message event has a uuid5 id (written before ordered ids: its messages keep their ids)."""
-    start = 1
-    while page := recorder.select_notifications(start, 1000):
-        for notification in page:
-            if notification.topic in REPORT_TOPICS:
-                return legacy_message_id if notification.originator_id.version == 5 else message_id
-        start = page[-1].id + 1
-    return message_id

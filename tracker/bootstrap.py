@@ -27,7 +27,7 @@ from tracker.views.store import open_views as views_on
 
 SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
 POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
-TRANSCODER = "tracker.stores.transcoder:MsgspecTranscoder"  # the library's JSON format, faster
+MAPPER = "tracker.codec:EventMapper"  # the events to rows and back: the one codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def _sqlite(path_text: str, settings: Settings) -> Store:
         description=f"SQLite file {path}",
         env={
             "PERSISTENCE_MODULE": SQLITE_FACTORY,
-            "TRANSCODER_TOPIC": TRANSCODER,
+            "MAPPER_TOPIC": MAPPER,
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
             "CREATE_TABLE": "y" if settings.create_tables else "n",
@@ -81,7 +81,7 @@ def _postgres(url: str, settings: Settings) -> Store:
     schema = query.get("schema", "")
     env = {
         "PERSISTENCE_MODULE": POSTGRES_FACTORY,
-        "TRANSCODER_TOPIC": TRANSCODER,
+        "MAPPER_TOPIC": MAPPER,
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": host,
         "POSTGRES_PORT": port,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.domain.message import receive
+from tracker.domain.message import Message
 from tracker.domain.status import Report
 from tracker.domain.timestamps import parse_time, zone
 
@@ -44,9 +44,9 @@ def test_the_document_has_worked_examples():
 
 @pytest.mark.parametrize(("title", "rows"), examples().items())
 def test_each_worked_example_is_what_the_tracker_does(title, rows):
-    message = None
+    message = Message(1)
     for state, time, outcome, after in rows:
         raw = platform_time(time)
         report = Report(state, raw, parse_time(raw, MOSCOW))
-        message, got = receive(message, 1, report, datetime.now(UTC))
+        got = message.receive(report, datetime.now(UTC))
         assert (got or "duplicate", message.current.state) == (outcome, after), title

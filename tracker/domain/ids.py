@@ -4,7 +4,7 @@ and the aggregate id derived from it."""
 from __future__ import annotations
 
 from functools import lru_cache
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 MAX_ID_SMS = 2**63 - 1
 
@@ -27,10 +27,6 @@ def message_number(value: object) -> int | None:
         return number if number <= MAX_ID_SMS else None
     return None
 
-
-# Never change: the aggregate ids of every message stored by tracker versions before ordered
-# ids (stores that hold them keep them; see ``legacy_message_id``).
-LEGACY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:message")
 
 _M64 = (1 << 64) - 1
 
@@ -58,16 +54,21 @@ def message_id(id_sms: int) -> UUID:
     )
 
 
-@lru_cache(maxsize=1 << 13)
-def legacy_message_id(id_sms: int) -> UUID:
-    """The aggregate id of the message ``id_sms`` names in a store written by tracker
-    versions before ordered ids: uuid5 of the number under ``LEGACY_NAMESPACE``."""
-    return uuid5(LEGACY_NAMESPACE, str(id_sms))
-
-
 def _mix(n: int) -> int:
     """SplitMix64's finalizer: 64 well-spread bits from any 64-bit number."""
     z = (n + 0x9E3779B97F4A7C15) & _M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
     return z ^ (z >> 31)
+
+
+def id_sms_of(originator_id: UUID) -> int:
+    """The number a message id (``message_id``) was made from: its first 63 bits, around the
+    version and variant bits."""
+    n = originator_id.int
+    return ((n >> 80) << 15) | (((n >> 64) & 0xFFF) << 3) | ((n >> 59) & 0x7)
+
+
+def is_message_id(originator_id: UUID) -> bool:
+    """Whether this id names a message (a version 8 id), not a quarantined input (version 5)."""
+    return originator_id.version == 8

@@ -2,6 +2,8 @@
 
 One aggregate per distinct (kind, raw content): the platform re-sends whatever we did not
 acknowledge, so a repeat is recorded as another receipt of the same item, not as a new item.
+Deciding needs only the item's last version, never its receipts (an item received 100,000
+times must not be read back 100,000 events long).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import hashlib
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+import msgspec
+
+from tracker.domain.events import Envelope, Quarantined, QuarantinedAgain
 
 # Never change: every quarantined item's aggregate id is derived from it.
 QUARANTINE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:tracker:quarantine")
@@ -20,25 +24,25 @@ ITEMS = "items"  # a body's elements without one past the first thousand, as a J
 BODY = "body"  # a whole request body that is not a JSON array
 
 
-class QuarantinedInput(Aggregate):
-    """Raw input the tracker could not attribute to a message, and each time it was received."""
+class QuarantinedInput(msgspec.Struct, gc=False):
+    """Raw input the tracker could not attribute to a message, as far as deciding needs."""
 
-    @staticmethod
-    def create_id(kind: str, raw: str) -> UUID:
-        return quarantine_id(kind, raw)
+    id: UUID  # quarantine_id(kind, raw)
+    version: int = 0  # of its last event; 0 while it has none
+    last_received_at: datetime | None = None
 
-    @event("Quarantined")
-    def __init__(
+    def receive(
         self, kind: str, raw: str, encoding: str, reason: str, received_at: datetime
-    ) -> None:
-        self.kind = kind
-        self.raw = raw
-        self.encoding = encoding
-        self.receipts: list[tuple[datetime, str]] = [(received_at, reason)]
-
-    @event("ReceivedAgain")
-    def received_again(self, reason: str, received_at: datetime) -> None:
-        self.receipts.append((received_at, reason))
+    ) -> Envelope | None:
+        """The event recording one more receipt; None when the same input came twice in one
+        request (received at one instant): that is one receipt."""
+        if received_at == self.last_received_at:
+            return None
+        self.version += 1
+        self.last_received_at = received_at
+        if self.version == 1:
+            return Envelope(self.id, 1, Quarantined(kind, raw, reason, received_at, encoding))
+        return Envelope(self.id, self.version, QuarantinedAgain(reason, received_at))
 
 
 def quarantine_id(kind: str, raw: str) -> UUID:

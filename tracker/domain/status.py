@@ -156,30 +156,16 @@ def arrived_late(arrivals: Iterable[Report]) -> list[bool]:
     return late
 
 
-def decide(report: Report, held: Iterable[Report]) -> str:
-    """What ``report`` does on arrival at a message that already holds ``held``.
+def decide(report: Report, current: Report | None, earliest_final: tuple | None) -> str:
+    """What ``report`` does on arrival at a message whose reports fold to ``current``, the fold
+    order of its earliest final report being ``earliest_final`` (None without one).
 
     ``applied`` when it becomes the current state; ``rejected`` when a final report precedes it
     in fold order (it would be a transition out of a final state) or when it was rejected at
-    receipt (it has a reason); otherwise ``superseded``.
+    receipt (it has a reason); ``unknown_state`` for a state the rules do not know; otherwise
+    ``superseded``. The message aggregate is its one caller; the tests hold it to the
+    contract's literal reading (tests/unit/test_status_rules.py).
     """
-    if report.reason is not None:
-        return REJECTED
-    if not is_known(report.state):
-        return UNKNOWN_STATE
-    known = list(_distinct_known(held))
-    if fold([*known, report]) == report:
-        return APPLIED
-    key = fold_order(report)
-    if any(r.final and fold_order(r) < key for r in known):
-        return REJECTED
-    return SUPERSEDED
-
-
-def decide_kept(report: Report, current: Report | None, earliest_final: tuple | None) -> str:
-    """``decide(report, held)`` from what a writer keeps of ``held``: ``current = fold(held)``
-    and the fold order of its earliest final report (None without one). A property test holds
-    it equal to ``decide``."""
     if report.reason is not None:
         return REJECTED
     if not is_known(report.state):

@@ -6,13 +6,12 @@ Synchronous and store-bound: the HTTP API runs them in worker threads, the CLI d
 from __future__ import annotations
 
 import base64
-import functools
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from tracker.application import Tracker
+from tracker.domain.events import Reported, ReportedAgain
 from tracker.domain.ids import message_number
 from tracker.domain.status import RANKS, Report, identity_of, is_known, states_after
 from tracker.read.models import (
@@ -29,7 +28,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
-from tracker.views.log import StoredEntry, message_entries
+from tracker.views.log import message_entries
 from tracker.views.projection import Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ViewStore
@@ -104,21 +103,20 @@ def history(
     position rather than at a cursor's."""
     as_of = utc(as_of)
     start = _history_start(cursor, id_sms) if start is None else start
-    moment = functools.cache(datetime.fromisoformat)  # reports share their times
-    reports: list[tuple[StoredEntry, Report, datetime]] = []
+    reports: list[tuple[Reported, Report, datetime]] = []
     deliveries: list[int] = []
     last_received: list[datetime] = []
     position: dict[tuple[str, ...], int] = {}
     for entry in message_entries(tracker, id_sms):
-        received_at = moment(entry.received_at.text)
+        received_at = entry.received_at
         if as_of is not None and received_at > as_of:
             continue  # (a store written before one receipt clock may hold them unordered)
-        if entry.again:
+        if type(entry) is ReportedAgain:
             if (n := position.get(identity_of(entry.state, entry.time, entry.reason))) is not None:
                 deliveries[n] += entry.times
                 last_received[n] = max(last_received[n], received_at)
             continue
-        report = _report(entry, moment)
+        report = _report(entry)
         position[report.identity] = len(reports)
         reports.append((entry, report, received_at))
         deliveries.append(1)
@@ -157,10 +155,9 @@ def history(
     )
 
 
-def _report(entry: StoredEntry, moment: Callable[[str], datetime]) -> Report:
-    """The report a stored report event carries, its instant parsed with ``moment``."""
-    instant = None if entry.instant is None else moment(entry.instant.text)
-    return Report(entry.state, entry.time, instant, entry.reason)
+def _report(event: Reported) -> Report:
+    """The report a stored report event carries."""
+    return Report(event.state, event.time, event.instant, event.reason)
 
 
 def report_at(tracker: Tracker, id_sms: int, position: int) -> ReportRecord | None:
@@ -229,12 +226,9 @@ def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary |
     if views.position() >= last and (row := views.message(id_sms)) is not None:
         return _summary(row)
     folded: MessageRow | None = None
-    moment = functools.cache(datetime.fromisoformat)
     for e in message_entries(tracker, id_sms):
-        if not e.again:
-            folded, _ = project(
-                folded, Fact(id_sms, _report(e, moment), moment(e.received_at.text))
-            )
+        if type(e) is Reported:
+            folded, _ = project(folded, Fact(id_sms, _report(e), e.received_at))
     return _summary(folded) if folded is not None else None
 
 

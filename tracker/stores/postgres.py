@@ -34,6 +34,8 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 
 F = TypeVar("F", bound=Callable[..., Any])
+EVENTS_TABLE = "events"  # the tracker's events table, in the store's schema
+LEGACY_EVENTS_TABLE = "tracker_events"  # the library's, where trackers up to 2026-12-06 wrote
 STATEMENT_TIMEOUT_SECONDS = 60  # no single statement of ours runs anywhere near this long
 
 # Errors that mean the store already waited its full timeout: retrying would only double it.
@@ -79,7 +81,7 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
         self,
         stored_events: Sequence[StoredEvent],
         *,
-        check_last: Callable[[bytes], None] | None = None,
+        check_last: Callable[[str, bytes], None] | None = None,
         **_: Any,
     ) -> list[int]:
         """The library's insert (the table locked, the channel notified, notification ids in
@@ -103,7 +105,7 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
                     pass
                 last = curs.fetchone()
                 if last is not None:
-                    check_last(bytes(last["state"]))
+                    check_last(last["topic"], bytes(last["state"]))
             with curs.copy(COPY_STAGED) as copy:
                 for n, e in enumerate(stored_events):
                     copy.write_row((n, e.originator_id, e.originator_version, e.topic, e.state))
@@ -122,7 +124,9 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     @cached_property
     def _prelude_and_last(self) -> sql.Composed:
-        last = self._on_events("SELECT state FROM {events} ORDER BY notification_id DESC LIMIT 1")
+        last = self._on_events(
+            "SELECT topic, state FROM {events} ORDER BY notification_id DESC LIMIT 1"
+        )
         return sql.SQL("; ").join([self._prelude, last])
 
     @cached_property
@@ -205,9 +209,18 @@ def _stored(row: Any) -> StoredEvent:
 
 
 class PromptPostgresFactory(PostgresFactory):
-    """PostgresFactory whose sessions time out on locks and statements and fail promptly."""
+    """PostgresFactory whose sessions time out on locks and statements and fail promptly, and
+    whose events are in the tracker's own table (``EVENTS_TABLE``)."""
 
     application_recorder_class = PromptPostgresApplicationRecorder
+
+    def application_recorder(self) -> PostgresApplicationRecorder:
+        recorder = self.application_recorder_class(
+            datastore=self.datastore, events_table_name=EVENTS_TABLE
+        )
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import Notification, OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -38,6 +38,8 @@ from eventsourcing.utils import Environment, EnvType
 
 from tracker.memo import Memo
 
+EVENTS_TABLE = "events"  # the tracker's events table in a SQLite file
+LEGACY_EVENTS_TABLE = "stored_events"  # the library's, where trackers up to 2026-12-06 wrote
 DURABILITY_PRAGMAS = ("PRAGMA synchronous=FULL",)
 # The views are derived: a power cut may undo their last commits (rows and tracking position
 # together, so they are projected again), never tear one. WAL with NORMAL promises exactly that.
@@ -77,21 +79,40 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
 
 
 class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's recorder, plus the events of many aggregates in one query, many events
-    inserted in one statement, and ``check_last``: a look at the log's last event under the
-    write lock, before the insert (the writer's receipt clock must not fall behind it)."""
+    """The library's recorder on the tracker's own table: ids as 16 bytes (``BLOB``, not the
+    library's 32 hexadecimal characters), the notification id a declared ``INTEGER PRIMARY
+    KEY`` (so that ``VACUUM`` keeps it); plus the events of many aggregates in one query, many
+    events inserted in one statement, and ``check_last``: a look at the log's last event under
+    the write lock, before the insert (the writer's receipt clock must not fall behind it)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        # The library's insert statement with n rows of values, by n.
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
+        super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name} "
+            "(originator_id, originator_version, topic, state) VALUES (?,?,?,?)"
+        )
+        # The insert statement with n rows of values, by n.
         self._inserts = Memo(self._insert_rows, ROWS_PER_INSERT)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "notification_id INTEGER PRIMARY KEY, originator_id BLOB NOT NULL, "
+            "originator_version INTEGER NOT NULL, topic TEXT NOT NULL, state BLOB NOT NULL, "
+            "UNIQUE (originator_id, originator_version))"
+        ]
+
+    def convert_originator_id(self, originator_id: Any) -> UUID:
+        return (
+            UUID(bytes=originator_id) if isinstance(originator_id, bytes) else UUID(originator_id)
+        )
 
     def _insert_events(
         self,
         c: SQLiteCursor,
         stored_events: Sequence[StoredEvent],
         *,
-        check_last: Callable[[bytes], None] | None = None,
+        check_last: Callable[[str, bytes], None] | None = None,
         **_: Any,
     ) -> Sequence[int] | None:
         """Many rows per ``INSERT`` (``ROWS_PER_INSERT``) rather than the library's ``execute``
@@ -104,17 +125,19 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         if not stored_events:
             return []
         if check_last is not None:  # under the write lock (BEGIN IMMEDIATE): no row can follow
-            c.execute(f"SELECT state FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+            c.execute(
+                f"SELECT topic, state FROM {self.events_table_name} "
+                "ORDER BY notification_id DESC LIMIT 1"
+            )
             last = c.fetchone()
             if last is not None:
-                check_last(last["state"])
-        hexes = _HEXES
+                check_last(last["topic"], last["state"])
         for start in range(0, len(stored_events), ROWS_PER_INSERT):
             chunk = stored_events[start : start + ROWS_PER_INSERT]
             values = [
                 value
                 for e in chunk
-                for value in (hexes[e.originator_id], e.originator_version, e.topic, e.state)
+                for value in (_key(e.originator_id), e.originator_version, e.topic, e.state)
             ]
             c.execute(self._inserts[len(chunk)], values)
         c.execute("SELECT last_insert_rowid()")
@@ -124,12 +147,80 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_rows(self, n: int) -> str:
         return self.insert_events_statement + ",(?,?,?,?)" * (n - 1)
 
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's query, on ids stored as bytes."""
+        statement = (
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE originator_id = ? "
+        )
+        params: list[Any] = [_key(originator_id)]
+        if gt is not None:
+            statement += "AND originator_version > ? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version <= ? "
+            params.append(lte)
+        statement += "ORDER BY originator_version " + ("DESC " if desc else "ASC ")
+        if limit is not None:
+            statement += "LIMIT ?"
+            params.append(limit)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return [_stored(row, self.convert_originator_id) for row in cursor.fetchall()]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's query, on the table's declared notification id."""
+        conditions, params = [], []
+        if start is not None:
+            conditions.append(
+                "notification_id >= ?" if inclusive_of_start else "notification_id > ?"
+            )
+            params.append(start)
+        if stop is not None:
+            conditions.append("notification_id <= ?")
+            params.append(stop)
+        if topics:
+            conditions.append(f"topic IN ({','.join('?' * len(topics))})")
+            params += list(topics)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT * FROM {self.events_table_name} {where}ORDER BY notification_id LIMIT ?",
+                [*params, limit],
+            )
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in cursor.fetchall()
+            ]
+
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order."""
         found: list[StoredEvent] = []
         with self.datastore.transaction(commit=False) as cursor:
             for start in range(0, len(originator_ids), IN_LIST):
-                part = [_HEXES[i] for i in originator_ids[start : start + IN_LIST]]
+                part = [_key(i) for i in originator_ids[start : start + IN_LIST]]
                 cursor.execute(
                     "SELECT originator_id, originator_version, topic, state "
                     f"FROM {self.events_table_name} WHERE originator_id IN "
@@ -146,7 +237,7 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         table = self.events_table_name
         with self.datastore.transaction(commit=False) as cursor:
             for start in range(0, len(originator_ids), IN_LIST):
-                part = [_HEXES[i] for i in originator_ids[start : start + IN_LIST]]
+                part = [_key(i) for i in originator_ids[start : start + IN_LIST]]
                 cursor.execute(
                     f"WITH ids(id) AS (VALUES {','.join(['(?)'] * len(part))}) "
                     "SELECT e.originator_id, e.originator_version, e.topic, e.state "
@@ -162,9 +253,9 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         """The notification id of this aggregate's last event (None: it has none)."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? "
+                f"SELECT notification_id FROM {self.events_table_name} WHERE originator_id = ? "
                 "ORDER BY originator_version DESC LIMIT 1",
-                (_hex(originator_id),),
+                (_key(originator_id),),
             )
             row = cursor.fetchone()
         return None if row is None else row[0]
@@ -179,12 +270,9 @@ def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
     )
 
 
-def _hex(originator_id: UUID | str) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
-
-
-# An id as SQLite stores it, by id: a batch's messages come back within seconds.
-_HEXES = Memo(_hex, 1 << 14)
+def _key(originator_id: UUID | str) -> bytes:
+    """An id as the table stores it: its 16 bytes."""
+    return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).bytes
 
 
 ROWS_PER_INSERT = 200  # 800 values: under the 999 that older SQLite builds allow a statement
@@ -308,7 +396,6 @@ class ProjectorElection:
         return self._elected
 
 
-EVENTS_TABLE = "stored_events"  # the library's events table in a SQLite file
 VIEW_TABLE = "messages"  # a file of views has it (the live views' file, a rebuild's output)
 AS_OF_TABLE = "tracker_as_of"  # in a rebuild's output file: the instant its views stand at
 

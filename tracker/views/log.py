@@ -1,9 +1,8 @@
-"""Reading the report events in notification order, lean: one query and one decode per page.
+"""Reading the events in notification order, lean: one query and one decode per page.
 
 The library's notification reader builds UUID objects, row mappings and event objects the views
-never need, at about a third of the store's raw read rate. This reads the same rows as plain
-tuples and decodes only the fields the views use, with msgspec, from the library's JSON event
-format; tests/integration/test_views.py pins it against the library's own decoding.
+never need. This reads the same rows as plain tuples and decodes them with the codec's structs,
+a page at a time; tests/integration/test_views.py pins it against the library's own reading.
 
 A NUL character in any text of an event reaches the views as U+FFFD: PostgreSQL text cannot
 hold NUL, and one such status would otherwise stop the views for good. The event itself keeps it
@@ -12,61 +11,27 @@ hold NUL, and one such status would otherwise stop the views for good. The event
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 
 from tracker.application import Tracker
-from tracker.domain.message import Message
-from tracker.domain.quarantine import QuarantinedInput
+from tracker.codec import decode
+from tracker.domain.events import Quarantined as QuarantinedEvent
+from tracker.domain.events import QuarantinedAgain, Reported, ReportedAgain
+from tracker.domain.ids import id_sms_of, message_id
 from tracker.domain.status import Report
 from tracker.memo import Memo
 from tracker.views.projection import Fact, Quarantined
 
-MESSAGE_TOPICS = (get_topic(Message.FirstReported), get_topic(Message.StatusReported))
-QUARANTINE_TOPICS = (
-    get_topic(QuarantinedInput.Quarantined),
-    get_topic(QuarantinedInput.ReceivedAgain),
-)
-
-
-class _Stamp(msgspec.Struct):
-    """eventsourcing's JSON transcoding of a datetime: {"_type_": ..., "_data_": ISO text},
-    the text left unparsed: a page's events share a few receipt and status times, each parsed
-    once (``EventLog._moment``)."""
-
-    text: str = msgspec.field(name="_data_")
-
-
-class _StoredReport(msgspec.Struct, gc=False):
-    state: str
-    time: str
-    received_at: _Stamp
-    id_sms: int
-    outcome: str
-    instant: _Stamp | None = None
-    raw: str | None = None
-    id_sent: str | None = None
-    reason: str | None = None
-    raw_encoding: str | None = None
-
-
-class _StoredQuarantine(msgspec.Struct):
-    received_at: _Stamp
-    reason: str
-    kind: str | None = None
-    raw: str | None = None
-    encoding: str | None = None
-
-
-_decode_reports = msgspec.json.Decoder(list[_StoredReport]).decode
-_decode_quarantine = msgspec.json.Decoder(_StoredQuarantine).decode
+REPORTED = Reported.TOPIC
+QUARANTINE_TOPICS = (QuarantinedEvent.TOPIC, QuarantinedAgain.TOPIC)
+_decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
 
 
 class EventLog:
@@ -97,16 +62,16 @@ class EventLog:
             )
             self._plain_rows = _tuples_from_psycopg
         else:
-            # Ids are stored as hex text: the last byte is its last two characters.
-            share = _share(part, "substr(originator_id, 31, 2)", lambda byte: f"'{byte:02x}'")
+            # Ids are stored as 16 bytes: the last byte, as a blob, orders as its value.
+            share = _share(part, "substr(originator_id, 16, 1)", lambda byte: f"x'{byte:02x}'")
             self.select = (
                 f"SELECT originator_id, topic, state FROM {table} "
-                f"WHERE rowid > ? AND rowid <= ? {share}ORDER BY rowid"
+                f"WHERE notification_id > ? AND notification_id <= ? {share}"
+                "ORDER BY notification_id"
             )
             self._plain_rows = _tuples_from_sqlite
         self.datastore = datastore
-        # Many events share their report (state, time, instant) and their receipt time.
-        self._moments = Memo(datetime.fromisoformat, REMEMBERED)  # by ISO text
+        # Many events share their report (state, time, instant).
         self._reports = Memo(self._new_report, REMEMBERED)  # by (state, time, instant, reason)
 
     def head(self) -> int:
@@ -124,9 +89,9 @@ class EventLog:
             self._plain_rows(cursor)
             cursor.execute(self.select, (after, end))
             rows = cursor.fetchall()  # (originator_id, topic, state)
-        facts = self._facts([state for _, topic, state in rows if topic in MESSAGE_TOPICS])
+        facts = self._facts([(key, state) for key, topic, state in rows if topic == REPORTED])
         quarantined = [
-            self._quarantined(originator_id, state)
+            self._quarantined(originator_id, topic, state)
             for originator_id, topic, state in rows
             if topic in QUARANTINE_TOPICS
         ]
@@ -135,74 +100,59 @@ class EventLog:
             quarantined = [q for q in quarantined if q.received_at <= until]
         return facts, quarantined, end
 
-    def _facts(self, states: list[bytes]) -> list[Fact]:
-        """The report events' JSON objects, decoded as one array (one call per page); each
-        distinct report and receipt time made once (the lookups inline: this runs per event)."""
-        if not states:
+    def _facts(self, rows: list[tuple[Any, bytes]]) -> list[Fact]:
+        """The report events, decoded as one MessagePack array (one call per page); each
+        distinct report made once (the lookups inline: this runs per event)."""
+        if not rows:
             return []
-        reports, moments = self._reports, self._moments
+        reports = self._reports
+        events = _decode_reports(_array(len(rows)) + b"".join(state for _, state in rows))
         return [
             Fact(
-                stored.id_sms,
+                id_sms_of(_uuid(key)),
                 reports.once(
-                    (stored.state, stored.time, _text(stored.instant), stored.reason),
-                    len(stored.state) + len(stored.time) + len(stored.reason or ""),
+                    (e.state, e.time, e.instant, e.reason),
+                    len(e.state) + len(e.time) + len(e.reason or ""),
                 ),
-                moments[stored.received_at.text],
-                stored.outcome,
-                stored.raw,
-                stored.id_sent,
-                stored.raw_encoding,
+                e.received_at,
+                e.outcome,
+                _clean(e.raw),
+                _clean(e.id_sent),
+                e.raw_encoding,
             )
-            for stored in _decode_reports(_without_nul(b"[" + b",".join(states) + b"]"))
+            for (key, _), e in zip(rows, events, strict=True)
         ]
 
-    def _new_report(self, key: tuple[str, str, str | None, str | None]) -> Report:
+    def _new_report(self, key: tuple[str, str, datetime | None, str | None]) -> Report:
         state, time, instant, reason = key
-        return Report(state, time, None if instant is None else self._moments[instant], reason)
+        return Report(_clean(state), _clean(time), instant, _clean(reason))  # type: ignore[arg-type]
 
-    def _quarantined(self, originator_id: Any, state: bytes) -> Quarantined:
-        item = _decode_quarantine(_without_nul(state))
-        return Quarantined(
-            quarantine_id=originator_id if isinstance(originator_id, str) else originator_id.hex,
-            received_at=datetime.fromisoformat(item.received_at.text),
-            reason=item.reason,
-            kind=item.kind,
-            raw=item.raw,
-            encoding=item.encoding,
-        )
-
-
-class StoredEntry(msgspec.Struct, gc=False):
-    """One event of a message's history as stored: a report, or (``again``) a report received
-    again ``times`` times. Times stay ISO text until the reader parses them."""
-
-    state: str
-    time: str
-    received_at: _Stamp
-    outcome: str = ""
-    instant: _Stamp | None = None
-    raw: str | None = None
-    id_sent: str | None = None
-    reason: str | None = None
-    raw_encoding: str | None = None
-    times: int = 0
-    again: bool = False
+    def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> Quarantined:
+        event = decode(topic, state)
+        key = _uuid(originator_id).hex
+        if type(event) is QuarantinedEvent:
+            return Quarantined(
+                key,
+                event.received_at,
+                _clean(event.reason),  # type: ignore[arg-type]
+                event.kind,
+                _clean(event.raw),
+                event.encoding,
+            )
+        return Quarantined(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
 
 
-_decode_entries = msgspec.json.Decoder(list[StoredEntry]).decode
-AGAIN_TOPIC = get_topic(Message.ReportedAgain)
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
+MessageEvent = Reported | ReportedAgain
 
 
-def message_entries(tracker: Tracker, id_sms: int) -> list[StoredEntry]:
-    """Every event of one message in version order, read as plain rows and decoded with
-    msgspec a slice at a time: an 80,000-report history in a fifth of the library's time
-    (which makes an event object per row), and never holding the interpreter long at once."""
+def message_entries(tracker: Tracker, id_sms: int) -> list[MessageEvent]:
+    """Every event of one message in version order, read as plain rows and decoded a slice at
+    a time: never holding the interpreter long at once."""
     recorder = tracker.recorder
     datastore = recorder.datastore  # type: ignore[attr-defined]
     table = recorder.events_table_name  # type: ignore[attr-defined]
-    originator_id = tracker.message_id(id_sms)
+    originator_id = message_id(id_sms)
     if isinstance(datastore, PostgresDatastore):
         select = (
             f'SELECT topic, state FROM "{datastore.schema}"."{table}" '
@@ -213,18 +163,14 @@ def message_entries(tracker: Tracker, id_sms: int) -> list[StoredEntry]:
         select = (
             f"SELECT topic, state FROM {table} WHERE originator_id = ? ORDER BY originator_version"
         )
-        plain_rows, key = _tuples_from_sqlite, originator_id.hex
-    entries: list[StoredEntry] = []
+        plain_rows, key = _tuples_from_sqlite, originator_id.bytes
+    entries: list[MessageEvent] = []
     with datastore.transaction(commit=False) as cursor:
         plain_rows(cursor)
         cursor.execute(select, (key,))
         fetch = getattr(cursor, "sqlite_cursor", cursor).fetchmany  # the library's lacks it
         while part := fetch(ENTRIES_AT_ONCE):
-            decoded = _decode_entries(b"[" + b",".join(bytes(state) for _, state in part) + b"]")
-            for (topic, _), entry in zip(part, decoded, strict=True):
-                if topic == AGAIN_TOPIC:
-                    entry.again = True
-            entries += decoded
+            entries += [decode(topic, bytes(state)) for topic, state in part]  # type: ignore[misc]
     return entries
 
 
@@ -238,8 +184,14 @@ def _tuples_from_psycopg(cursor: Any) -> None:
     cursor.row_factory = tuple_row
 
 
-def _text(stamp: _Stamp | None) -> str | None:
-    return None if stamp is None else stamp.text
+def _uuid(key: Any) -> UUID:
+    """An id as a row holds it: 16 bytes (SQLite) or a UUID already (PostgreSQL)."""
+    return UUID(bytes=key) if isinstance(key, bytes) else key
+
+
+def _array(n: int) -> bytes:
+    """The MessagePack header of an array of ``n`` elements (32-bit length: always valid)."""
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 def _share(part: tuple[int, int] | None, last_byte: str, literal: Callable[[int], str]) -> str:
@@ -256,12 +208,9 @@ def _share(part: tuple[int, int] | None, last_byte: str, literal: Callable[[int]
     return "".join(f"AND {bound} " for bound in bounds)
 
 
-REMEMBERED = 65_536  # distinct reports and receipt times kept decoded
-NUL = b"\\u0000"  # as the event's JSON writes it: a backslash, then u0000
-# ... when that backslash is not itself escaped: an even run of backslashes before it.
-_ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+REMEMBERED = 65_536  # distinct reports kept made
 
 
-def _without_nul(state: bytes) -> bytes:
-    """The event's JSON with every NUL character in its strings replaced by U+FFFD."""
-    return _ESCAPED_NUL.sub(rb"\1\\ufffd", state) if NUL in state else state
+def _clean(text: str | None) -> str | None:
+    """The text with every NUL character replaced by U+FFFD (see the module's note)."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text

@@ -1,0 +1,93 @@
+"""The events the tracker stores: one versioned msgspec struct per kind, each its stored shape.
+
+A struct's fields are what the store holds, in order (``stores.codec`` writes them as a
+MessagePack array: no keys, no wrappers; instants as MessagePack timestamps, integer seconds
+and nanoseconds). Its ``TOPIC`` is short and stable: it names the kind and its version in
+every stored row, and never changes. A field may only be added at the end, with a default (an
+event stored before it has the default); any other change is a new struct with the next
+version in its topic, and the codec keeps decoding the old one.
+
+The aggregate an event belongs to (a message, a quarantined input) and its version there are
+the ``Envelope``'s, not the event's: the store keeps them in columns of their own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+import msgspec
+
+
+class Event(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """Base of every stored event."""
+
+    TOPIC: ClassVar[str]
+
+
+class Reported(Event):
+    """A distinct status report for a message, received at ``received_at``, and what it did
+    (``outcome``, decided by ``Message.receive`` at receipt: replaying never decides again)."""
+
+    TOPIC: ClassVar[str] = "r1"
+
+    state: str  # as sent
+    time: str  # as sent
+    instant: datetime | None  # the time's UTC instant; None: blank, unreadable, or out of range
+    received_at: datetime
+    outcome: str  # domain.status.OUTCOMES
+    raw: str | None = None  # the item as sent, when it was not the plain documented form
+    id_sent: str | None = None  # the id_sms as sent, when it was a JSON string ("03234")
+    reason: str | None = None  # why it was rejected at receipt (a value could not be read)
+    raw_encoding: str | None = None  # "base64" when the raw item's bytes were not UTF-8
+
+
+class ReportedAgain(Event):
+    """A report the message already holds, received again ``times`` times in one request
+    (the platform resends what it saw no acknowledgement for). Names the report by its
+    identity: state, time and, for a report rejected at receipt, the reason."""
+
+    TOPIC: ClassVar[str] = "a1"
+
+    state: str
+    time: str
+    received_at: datetime
+    times: int = 1
+    reason: str | None = None
+
+
+class Quarantined(Event):
+    """Input that names no message (an item, a body, a batch's overflow of such items),
+    received for the first time, with why it was quarantined."""
+
+    TOPIC: ClassVar[str] = "q1"
+
+    kind: str  # domain.quarantine.ITEM, ITEMS or BODY
+    raw: str
+    reason: str
+    received_at: datetime
+    encoding: str = "utf-8"  # or "base64" when the bytes were not valid UTF-8
+
+
+class QuarantinedAgain(Event):
+    """The same quarantined input received again."""
+
+    TOPIC: ClassVar[str] = "qa1"
+
+    reason: str
+    received_at: datetime
+
+
+EVENTS: tuple[type[Event], ...] = (Reported, ReportedAgain, Quarantined, QuarantinedAgain)
+MESSAGE_EVENTS: tuple[type[Event], ...] = (Reported, ReportedAgain)
+QUARANTINE_EVENTS: tuple[type[Event], ...] = (Quarantined, QuarantinedAgain)
+
+
+class Envelope(msgspec.Struct, frozen=True, gc=False):
+    """An event in its place: the aggregate it belongs to and its version there (the library's
+    ``originator_id`` and ``originator_version``, which its recorders store in columns)."""
+
+    originator_id: UUID
+    originator_version: int
+    event: Event
