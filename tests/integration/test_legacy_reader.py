@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections import Counter, defaultdict
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from tests.fixtures.legacy_4066620 import expected as expected_answers
 from tests.fixtures.legacy_4066620 import fixture
 from tests.support import server_url
 from tracker.application import Status, Tracker, Unusable
@@ -252,3 +254,17 @@ def test_a_first_report_must_open_its_message(sqlite_rows):
     with pytest.raises(LegacyFormatError, match="originator_topic"):
         legacy.decode(first._replace(topic=legacy.STATUS_REPORTED))
     assert msgspec.structs.asdict(legacy.decode(first))["first"] is True
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_expected_json_is_what_the_current_tracker_answers(store, request):
+    """expected.json is this code's answer for the legacy store (histories, messages, the
+    quarantine, the checksums ``tracker rebuild`` prints), on the file and on the PostgreSQL
+    copy alike: a change of the read side shows here, and expected.py writes it again."""
+    if store == "sqlite":
+        found = expected_answers.sqlite_answers()
+    else:
+        found = expected_answers.postgres_answers(
+            server_url(request.getfixturevalue("postgres_server"))
+        )
+    assert json.loads(expected_answers.as_text(found)) == EXPECTED
