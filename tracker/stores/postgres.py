@@ -12,7 +12,7 @@ that did not already wait (a connection dropped by the server) are retried, twic
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property, wraps
 from typing import Any, TypeVar
 from uuid import UUID
@@ -32,6 +32,9 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
+from psycopg.rows import tuple_row
+
+from tracker.stores.parts import share
 
 F = TypeVar("F", bound=Callable[..., Any])
 EVENTS_TABLE = "events"  # the tracker's events table, in the store's schema
@@ -136,6 +139,44 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM tracker_stage_events "
             "ORDER BY n RETURNING notification_id"
         )
+
+    def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
+        """The rows with notification ids in (after, end] as plain tuples (originator id,
+        topic, state): what the views read. Pages are windows bounded at both ends with no
+        LIMIT: with an open range and a LIMIT, PostgreSQL may read the whole rest of the log
+        into a bitmap and sort it for every page (seen: 0.5-1.1 s instead of 5 ms a page on a
+        freshly loaded table, the more so with a topic or part filter). With ``part`` (k, n),
+        the k-th of n shares of the aggregates, by the id's last byte, computed (a condition on
+        originator_id itself would let the planner read the primary key's index for half the
+        table on every page)."""
+        condition = share(part, "get_byte(uuid_send(originator_id), 15)", str)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.row_factory = tuple_row
+            cursor.execute(
+                self._on_events(
+                    "SELECT originator_id, topic, state FROM {events} "
+                    f"WHERE notification_id > %s AND notification_id <= %s {condition}"
+                    "ORDER BY notification_id"
+                ),
+                (after, end),
+            )
+            return cursor.fetchall()
+
+    select_rows = _prompt(select_rows)
+
+    def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
+        """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.row_factory = tuple_row
+            cursor.execute(
+                self._on_events(
+                    "SELECT topic, state FROM {events} WHERE originator_id = %s "
+                    "ORDER BY originator_version"
+                ),
+                (originator_id,),
+            )
+            while rows := cursor.fetchmany(at_once):
+                yield [(topic, bytes(state)) for topic, state in rows]
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order, in one query."""

@@ -37,6 +37,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from tracker.memo import Memo
+from tracker.stores.parts import share
 
 EVENTS_TABLE = "events"  # the tracker's events table in a SQLite file
 LEGACY_EVENTS_TABLE = "stored_events"  # the library's, where trackers up to 2026-12-06 wrote
@@ -214,6 +215,36 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 for row in cursor.fetchall()
             ]
+
+    def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
+        """The rows with notification ids in (after, end] as plain tuples (originator id as
+        16 bytes, topic, state): what the views read, a sixth faster than the library's
+        mappings (measured). With ``part`` (k, n), only the k-th of n shares of the
+        aggregates (``stores.parts``); the last byte of an id, as a blob, orders as its value.
+        """
+        condition = share(part, "substr(originator_id, 16, 1)", lambda byte: f"x'{byte:02x}'")
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            cursor.execute(
+                f"SELECT originator_id, topic, state FROM {self.events_table_name} "
+                f"WHERE notification_id > ? AND notification_id <= ? {condition}"
+                "ORDER BY notification_id",
+                (after, end),
+            )
+            return cursor.fetchall()  # type: ignore[no-any-return]
+
+    def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
+        """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long
+        history is never fetched, decoded and held by the interpreter all in one go."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            cursor.execute(
+                f"SELECT topic, state FROM {self.events_table_name} "
+                "WHERE originator_id = ? ORDER BY originator_version",
+                (_key(originator_id),),
+            )
+            while rows := cursor.sqlite_cursor.fetchmany(at_once):
+                yield rows
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order."""
