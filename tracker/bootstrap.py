@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import getpass
 import os
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,16 +16,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 from eventsourcing.persistence import PersistenceError
-from eventsourcing.sqlite import SQLiteDatastore
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
-from tracker.views.store import ViewStore, open_output_file
-from tracker.views.store import open_views as views_on
+from tracker.views.store import ViewStore
 
-SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
-POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
+SQLITE_FACTORY = "tracker.stores.sqlite.events:DurableSQLiteFactory"
+POSTGRES_FACTORY = "tracker.stores.postgres.events:PromptPostgresFactory"
 MAPPER = "tracker.codec:EventMapper"  # the events to rows and back: the one codec
 
 
@@ -106,13 +103,8 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
     """The views: in the event store's own schema on PostgreSQL, in a file of their own beside
     the events on SQLite (``stores.sqlite.views_file``). Their tables are created unless
     ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
-    datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
     try:
-        if isinstance(datastore, SQLiteDatastore):
-            from tracker.stores.sqlite import views_datastore
-
-            datastore = views_datastore(datastore)
-        return views_on(datastore, create=create)
+        return tracker.recorder.open_views(create=create)  # type: ignore[attr-defined, no-any-return]
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 
@@ -148,7 +140,7 @@ def _unavailable(store: Store, error: Exception) -> StoreUnavailable:
     that it waited, so the driver is asked for the reason itself."""
     reason = " ".join(str(error).split()) or type(error).__name__
     if store.kind == "postgresql":
-        from tracker.stores.postgres import connection_problem
+        from tracker.stores.postgres.events import connection_problem
 
         problem = connection_problem(store.env)
         if problem:
@@ -202,7 +194,7 @@ def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
     were never built raises ``StoreMissing`` saying how to build them."""
     store = store_for(settings)
     if store.kind == "sqlite":
-        from tracker.stores.sqlite import VIEW_TABLE, views_file
+        from tracker.stores.sqlite.views import VIEW_TABLE, views_file
 
         path = Path(views_file(store.env["SQLITE_DBNAME"]))
         present = VIEW_TABLE in (_tables(path) or ())
@@ -219,7 +211,7 @@ def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
 def open_views_file(path: Path) -> ViewStore:
     """The views in a file written by ``tracker rebuild --out``, read as they are; a missing
     file or one without views raises ``StoreMissing``."""
-    from tracker.stores.sqlite import VIEW_TABLE
+    from tracker.stores.sqlite.views import VIEW_TABLE, open_output_file
 
     tables = _tables(path, what="views file")
     if tables is None:
@@ -232,22 +224,29 @@ def open_views_file(path: Path) -> ViewStore:
     return open_output_file(str(path))  # its tables are there: nothing is created
 
 
+def open_output_views(path: Path) -> ViewStore:
+    """A views file of its own for ``tracker rebuild --out`` (created)."""
+    from tracker.stores.sqlite.views import open_output_file
+
+    return open_output_file(str(path))
+
+
 def note_as_of(path: Path, instant: str) -> None:
     """Write into a rebuild's output file the instant its views stand at."""
-    from tracker.stores import sqlite
+    from tracker.stores.sqlite import views
 
-    sqlite.note_as_of(str(path), instant)
+    views.note_as_of(str(path), instant)
 
 
 def noted_as_of(path: Path) -> str | None:
     """The instant a rebuild's output file says its views stand at, if it says."""
-    from tracker.stores import sqlite
+    from tracker.stores.sqlite import views
 
-    return sqlite.noted_as_of(str(path))
+    return views.noted_as_of(str(path))
 
 
 def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
-    from tracker.stores.postgres import has_table
+    from tracker.stores.postgres.events import has_table
 
     try:
         return has_table(tracker.recorder.datastore, table)  # type: ignore[attr-defined]
@@ -257,7 +256,8 @@ def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
 
 
 def _check_events_file(path: Path) -> None:
-    from tracker.stores.sqlite import EVENTS_TABLE, VIEW_TABLE
+    from tracker.stores.sqlite.events import EVENTS_TABLE
+    from tracker.stores.sqlite.views import VIEW_TABLE
 
     where = path.absolute()
     tables = _tables(path)
@@ -282,13 +282,13 @@ def _check_events_file(path: Path) -> None:
 
 
 def _tables(path: Path, what: str = "store") -> set[str] | None:
-    from tracker.stores.sqlite import tables_in
+    from tracker.stores.sqlite.views import NotADatabase, tables_in
 
     try:
         return tables_in(str(path))
     except OSError as e:
         raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e.strerror}") from None
-    except sqlite3.DatabaseError as e:
+    except NotADatabase as e:
         raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
 
 
@@ -297,7 +297,7 @@ def _writer_turns(store: Store, settings: Settings) -> Callable[[], AbstractCont
     PostgreSQL: none (writers on several hosts; a clash is retried)."""
     if store.kind != "sqlite":
         return nullcontext
-    from tracker.stores.sqlite import WriterTurns
+    from tracker.stores.sqlite.locks import WriterTurns
 
     return WriterTurns(store.env["SQLITE_DBNAME"], timeout=float(settings.lock_timeout))
 
@@ -313,7 +313,7 @@ def projector_election(settings: Settings) -> Callable[[], bool]:
     store = store_for(settings)
     if store.kind != "sqlite":
         return lambda: True
-    from tracker.stores.sqlite import ProjectorElection
+    from tracker.stores.sqlite.locks import ProjectorElection
 
     return ProjectorElection(store.env["SQLITE_DBNAME"])
 
@@ -323,7 +323,7 @@ def make_append_only(settings: Settings, role: str) -> None:
     them (PostgreSQL only; see ``stores.postgres.grant_append_only``)."""
     if store_for(settings).kind != "postgresql":
         raise SettingsError("an append-only role needs PostgreSQL: SQLite files have no roles")
-    from tracker.stores.postgres import grant_append_only
+    from tracker.stores.postgres.roles import grant_append_only
 
     tracker = open_tracker(settings)
     try:

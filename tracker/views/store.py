@@ -3,7 +3,8 @@
 Every page of events is written in one transaction together with the position it reached
 (eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
 Values are stored in forms both databases keep identically (ISO UTC text, 0/1 integers), so a
-checksum of the same history is the same on either.
+checksum of the same history is the same on either. The SQL here is what both share; each
+store's package says how it differs (stores/sqlite/views.py, stores/postgres/views.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from tracker.domain.status import Report
 from tracker.memo import Memo
@@ -238,6 +237,23 @@ class ViewStore:
 
     tables: ViewTables
     tracking_table: str
+
+    def ready(self, *, create: bool = True) -> ViewStore:
+        """These views, their tables (and the library's tracking table) created when
+        ``create`` (off when a migrate step made them, once)."""
+        if create:
+            self.create_table()  # type: ignore[attr-defined]  # the library's tracking table
+            self.create_views(LIVE)
+        return self
+
+    def where(self) -> str | None:
+        """What ``reopen`` needs to open these views again in another process."""
+        raise NotImplementedError
+
+    @classmethod
+    def reopen(cls, tracker: Any, where: str | None) -> ViewStore:
+        """The views ``where`` names, for a rebuild worker that runs ``tracker``."""
+        raise NotImplementedError
 
     def create_views(self, suffix: str = LIVE) -> None:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
@@ -542,90 +558,6 @@ class ViewStore:
             f"DELETE FROM {self.tracking_table} WHERE application_name = {self.tables.placeholder}",
             (key,),
         )
-
-
-class SQLiteViews(ViewStore, SQLiteTrackingRecorder):
-    """The views in a SQLite file: the event store's own, or a separate output file."""
-
-    tables = ViewTables()
-    tracking_table = "tracking"
-
-
-class PostgresTables(ViewTables):
-    placeholder = "%s"
-    id_type = "BIGINT"
-    real_type = "DOUBLE PRECISION"
-
-    def __init__(self, schema: str):
-        self.schema = schema
-
-    def table(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
-
-    def byte_length(self, column: str) -> str:
-        return f"OCTET_LENGTH({column})"
-
-    def select_in(self, table: str, column: str, n: int) -> str:
-        return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"
-
-    def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
-        return [list(values)]
-
-    def write_messages(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        """COPY into a session's temporary table, then one INSERT ... ON CONFLICT from it:
-        psycopg's executemany costs tens of microseconds of Python a row (half a rebuild's
-        time, measured), COPY a few."""
-        table = self.table("messages" + suffix)
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (LIKE {table}) ON COMMIT DELETE ROWS"
-        )
-        columns = ", ".join(MESSAGE_COLUMNS)
-        with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {STAGE} "
-            f"ON CONFLICT (id_sms) DO UPDATE SET {MESSAGE_UPDATES}"
-        )
-        cursor.execute(f"TRUNCATE {STAGE}")  # a later write in this transaction starts empty
-
-    def write_deliveries(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        table = self.table("delivery_times" + suffix)
-        with cursor.copy(f"COPY {table} ({', '.join(DELIVERY_COLUMNS)}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-
-
-STAGE = "tracker_stage_messages"  # PostgresTables.write_messages' temporary table
-
-
-class PostgresViews(ViewStore, PostgresTrackingRecorder):
-    """The views in the event store's PostgreSQL schema."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
-        super().__init__(datastore, **kwargs)
-        self.tables = PostgresTables(datastore.schema)
-        self.tracking_table = f'"{datastore.schema}"."{self.tracking_table_name}"'
-
-
-def open_views(datastore: SQLiteDatastore | PostgresDatastore, *, create: bool = True) -> ViewStore:
-    """The view store on an event store's own datastore (tables created when ``create``)."""
-    views: ViewStore
-    if isinstance(datastore, SQLiteDatastore):
-        views = SQLiteViews(datastore)
-    else:
-        views = PostgresViews(datastore)
-    if create:
-        views.create_table()  # type: ignore[attr-defined]  # the library's tracking table
-        views.create_views(LIVE)
-    return views
-
-
-def open_output_file(path: str) -> SQLiteViews:
-    """A view store in a SQLite file of its own (``tracker rebuild --out``)."""
-    views = SQLiteViews(SQLiteDatastore(db_name=path))
-    views.create_table()
-    return views
 
 
 def _values(record: Any) -> Iterator[Any]:
