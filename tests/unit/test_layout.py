@@ -1,4 +1,4 @@
-"""The layout the folder listing promises (docs/architecture.md), where import-linter cannot say it."""
+"""The layout docs/architecture.md promises, where import-linter cannot say it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_only_the_stores_know_a_database(path):
         for name in imported(path)
         if any(name == m or name.startswith(m + ".") for m in DATABASE_MODULES)
     }
-    assert not known, f"{path.relative_to(TRACKER)} imports {sorted(known)}: that is the stores' job"
+    assert not known, f"{path.relative_to(TRACKER)} imports {sorted(known)}: the stores' job"
 
 
 def test_the_check_sees_an_import_of_a_database_module(tmp_path):
