@@ -28,7 +28,7 @@ MAPPER = "tracker.codec:EventMapper"  # the events to rows and back: the one cod
 
 
 @dataclass(frozen=True, slots=True)
-class Store:
+class Location:
     """Where the events live: the store's kind, a printable description, the library's env."""
 
     kind: str  # "sqlite" or "postgresql"
@@ -36,7 +36,7 @@ class Store:
     env: dict[str, str]
 
 
-def store_for(settings: Settings) -> Store:
+def store_for(settings: Settings) -> Location:
     """Read ``TRACKER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``."""
     url = settings.database_url
     if url.startswith("sqlite:///"):
@@ -49,11 +49,11 @@ def store_for(settings: Settings) -> Store:
     )
 
 
-def _sqlite(path_text: str, settings: Settings) -> Store:
+def _sqlite(path_text: str, settings: Settings) -> Location:
     if not path_text:
         raise SettingsError("TRACKER_DATABASE_URL: sqlite:/// needs a file path")
     path = Path(unquote(path_text))
-    return Store(
+    return Location(
         kind="sqlite",
         description=f"SQLite file {path}",
         env={
@@ -66,7 +66,7 @@ def _sqlite(path_text: str, settings: Settings) -> Store:
     )
 
 
-def _postgres(url: str, settings: Settings) -> Store:
+def _postgres(url: str, settings: Settings) -> Location:
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     dbname = unquote(parts.path.lstrip("/"))
@@ -96,7 +96,7 @@ def _postgres(url: str, settings: Settings) -> Store:
         "CREATE_TABLE": "y" if settings.create_tables else "n",
     }
     where = f"{user}@{host}:{port}/{dbname}" + (f" schema {schema}" if schema else "")
-    return Store(kind="postgresql", description=f"PostgreSQL {where}", env=env)
+    return Location(kind="postgresql", description=f"PostgreSQL {where}", env=env)
 
 
 def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
@@ -125,7 +125,7 @@ def open_tracker(settings: Settings) -> Tracker:
         raise _unavailable(store, e) from e
 
 
-def _make_folder(folder: Path, store: Store) -> None:
+def _make_folder(folder: Path, store: Location) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -135,7 +135,7 @@ def _make_folder(folder: Path, store: Store) -> None:
         ) from None
 
 
-def _unavailable(store: Store, error: Exception) -> StoreUnavailable:
+def _unavailable(store: Location, error: Exception) -> StoreUnavailable:
     """The store's error as one line that says why: a PostgreSQL pool that gave up says only
     that it waited, so the driver is asked for the reason itself."""
     reason = " ".join(str(error).split()) or type(error).__name__
@@ -245,7 +245,7 @@ def noted_as_of(path: Path) -> str | None:
     return views.noted_as_of(str(path))
 
 
-def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
+def _has_postgres_table(store: Location, tracker: Tracker, table: str) -> bool:
     from tracker.stores.postgres.events import has_table
 
     try:
@@ -292,7 +292,9 @@ def _tables(path: Path, what: str = "store") -> set[str] | None:
         raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
 
 
-def _writer_turns(store: Store, settings: Settings) -> Callable[[], AbstractContextManager[object]]:
+def _writer_turns(
+    store: Location, settings: Settings
+) -> Callable[[], AbstractContextManager[object]]:
     """SQLite: the processes writing one file take turns (no version clashes between them).
     PostgreSQL: none (writers on several hosts; a clash is retried)."""
     if store.kind != "sqlite":

@@ -19,15 +19,14 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.codec import decode
-from tracker.domain.events import Quarantined as QuarantinedEvent
-from tracker.domain.events import QuarantinedAgain, Reported, ReportedAgain
+from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
 from tracker.domain.ids import id_sms_of, message_id
 from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import Fact, Quarantined
+from tracker.views.projection import Fact, QuarantineFact
 
 REPORTED = Reported.TOPIC
-QUARANTINE_TOPICS = (QuarantinedEvent.TOPIC, QuarantinedAgain.TOPIC)
+QUARANTINE_TOPICS = (Quarantined.TOPIC, QuarantinedAgain.TOPIC)
 _decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
 
 
@@ -49,7 +48,7 @@ class EventLog:
 
     def page(
         self, after: int, stop: int, limit: int, until: datetime | None = None
-    ) -> tuple[list[Fact], list[Quarantined], int]:
+    ) -> tuple[list[Fact], list[QuarantineFact], int]:
         """The report and quarantine events with ids in (after, end], and ``end``: the next
         ``limit`` ids (times the parts: about ``limit`` events of this part), or up to ``stop``.
         With ``until``, only the events received at or before that instant."""
@@ -93,11 +92,11 @@ class EventLog:
         state, time, instant, reason = key
         return Report(_clean(state), _clean(time), instant, _clean(reason))  # type: ignore[arg-type]
 
-    def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> Quarantined:
+    def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> QuarantineFact:
         event = decode(topic, state)
         key = _uuid(originator_id).hex
-        if type(event) is QuarantinedEvent:
-            return Quarantined(
+        if type(event) is Quarantined:
+            return QuarantineFact(
                 key,
                 event.received_at,
                 _clean(event.reason),  # type: ignore[arg-type]
@@ -105,7 +104,7 @@ class EventLog:
                 _clean(event.raw),
                 event.encoding,
             )
-        return Quarantined(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
+        return QuarantineFact(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
 
 
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call

@@ -3,8 +3,9 @@
 Every page of events is written in one transaction together with the position it reached
 (eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
 Values are stored in forms both databases keep identically (instants as integer microseconds,
-0/1 integers), so a checksum of the same history is the same on either. The SQL here is what both share; each
-store's package says how it differs (stores/sqlite/views.py, stores/postgres/views.py).
+0/1 integers), so a checksum of the same history is the same on either. The SQL here is what
+both share; each store's package says how it differs (stores/sqlite/views.py,
+stores/postgres/views.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import NO_STATE, Delivery, MessageRow, Quarantined
+from tracker.views.projection import NO_STATE, Delivery, MessageRow, QuarantineFact
 
 VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
 LIVE = ""  # table-name suffix of the live views
@@ -316,7 +317,7 @@ class ViewStore:
         suffix: str = LIVE,
         *,
         previous: int | None = None,
-        quarantined: Sequence[Quarantined] = (),
+        quarantined: Sequence[QuarantineFact] = (),
         recount: bool = False,
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
@@ -348,7 +349,7 @@ class ViewStore:
         rows: Sequence[MessageRow],
         deliveries: Sequence[Delivery],
         suffix: str,
-        quarantined: Sequence[Quarantined] = (),
+        quarantined: Sequence[QuarantineFact] = (),
     ) -> None:
         """Write rows, deliveries and quarantine receipts without moving the position (for
         rebuilds, whose tables are thrown away if they die)."""
@@ -360,7 +361,7 @@ class ViewStore:
         cursor: Any,
         rows: Sequence[MessageRow],
         deliveries: Sequence[Delivery],
-        quarantined: Sequence[Quarantined],
+        quarantined: Sequence[QuarantineFact],
         suffix: str,
     ) -> None:
         """Message rows, new deliveries and quarantine receipts, in the caller's transaction."""
