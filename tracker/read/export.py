@@ -20,7 +20,8 @@ import msgspec
 from tracker.application import Tracker
 from tracker.read.models import NO_KNOWN_STATE
 from tracker.views.log import EventLog
-from tracker.views.store import MESSAGE_COLUMNS, ViewStore, iso
+from tracker.views.store import ViewStore
+from tracker.views.tables import MESSAGE_COLUMNS, iso
 
 FORMATS = ("csv", "jsonl", "parquet")
 STREAMED = ("csv", "jsonl")

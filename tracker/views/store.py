@@ -1,11 +1,9 @@
-"""The view tables (messages, state_counts, delivery_times, quarantine) and their tracking.
+"""Reading and writing the views with their tracking row, on any store.
 
 Every page of events is written in one transaction together with the position it reached
 (eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
-Values are stored in forms both databases keep identically (instants as integer microseconds,
-0/1 integers), so a checksum of the same history is the same on either. The SQL here is what
-both share; each store's package says how it differs (stores/sqlite/views.py,
-stores/postgres/views.py).
+The tables and their SQL are in views/tables.py; each store's package mixes ``ViewStore`` into
+its tracking recorder (stores/sqlite/views.py, stores/postgres/views.py).
 """
 
 from __future__ import annotations
@@ -13,245 +11,30 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from tracker.domain.status import Report
-from tracker.memo import Memo
 from tracker.views.projection import NO_STATE, Delivery, MessageRow, QuarantineFact
+from tracker.views.tables import (
+    CHECKSUM_ORDER,
+    INSTANT_COLUMNS,
+    LIVE,
+    PAGE_KEYS,
+    SHADOW,
+    TRACKING_KEY,
+    VIEWS,
+    ViewTables,
+    delivery_values,
+    from_micros,
+    iso,
+    message_row,
+    message_values,
+    micros,
+)
 
-VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
-LIVE = ""  # table-name suffix of the live views
-SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
-TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all)
-
-MESSAGE_COLUMNS = (
-    "id_sms", "state", "time", "instant", "final", "reports",
-    "first_received_at", "last_received_at", "conflict", "delivered_at",
-    "latest_state", "latest_time", "latest_instant",
-)  # fmt: skip
-DELIVERY_COLUMNS = (
-    "id_sms", "first_received_at", "delivered_at", "seconds", "day", "hour"
-)  # fmt: skip
-MESSAGE_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in MESSAGE_COLUMNS[1:])
-CHECKSUM_ORDER = {
-    "messages": "id_sms",
-    "state_counts": "state, final",
-    "delivery_times": "id_sms",
-    "quarantine": "quarantine_id",
-}
-PAGE_KEYS = {"messages": -1, "delivery_times": -1, "quarantine": ""}  # scan() pages on these
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Fixed-width ISO 8601 UTC text (``2026-01-05T08:00:00.000000+00:00``): sorts as time
-    does, and reads back the same from both databases.
-
-    Remembered: the events of one webhook request share their receipt time and statuses their
-    seconds, so most instants were formatted a moment ago (a tenth of a rebuild, measured)."""
-    return None if moment is None else _ISO[moment]
-
-
-def _utc_text(moment: datetime) -> str:
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(timespec="microseconds")
-
-
-_ISO = Memo(_utc_text, 65_536)  # equal datetimes are one instant (or one naive value): one text
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-def micros(moment: datetime | None) -> int | None:
-    """An instant as the views store it: integer microseconds since 1970 (UTC), exactly; an
-    eighth of its ISO text, and it sorts as time does in both databases."""
-    return None if moment is None else (moment - EPOCH) // MICROSECOND
-
-
-def from_micros(value: int | None) -> datetime | None:
-    return None if value is None else EPOCH + value * MICROSECOND
-
-
-# The columns, by position, that hold instants as ``micros``: ``scan`` gives them as ``iso``
-# text, the form the views' checksums and exports have always had.
-INSTANT_COLUMNS = {
-    "messages": tuple(MESSAGE_COLUMNS.index(c) for c in ("instant", "first_received_at",
-                      "last_received_at", "delivered_at", "latest_instant")),
-    "delivery_times": (1, 2),
-}  # fmt: skip
-
-
-class ViewTables:
-    """SQL for the views, shared by both databases; subclasses say how to run it."""
-
-    placeholder = "?"
-    id_type = "INTEGER"
-    real_type = "REAL"
-
-    def table(self, name: str) -> str:
-        return name
-
-    def byte_length(self, column: str) -> str:
-        """The size in bytes of a text column's value (UTF-8)."""
-        return f"LENGTH(CAST({column} AS BLOB))"
-
-    def select_in(self, table: str, column: str, n: int) -> str:
-        """Rows whose ``column`` is one of ``n`` values (see ``in_params``)."""
-        return f"SELECT * FROM {table} WHERE {column} IN ({', '.join([self.placeholder] * n)})"
-
-    def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
-        return list(values)
-
-    def create_statements(self, suffix: str) -> list[str]:
-        m, c, d, q = (self.table(v + suffix) for v in VIEWS)
-        i = self.id_type  # ids, and instants as integer microseconds since 1970 (UTC)
-        return [
-            f"CREATE TABLE IF NOT EXISTS {m} (id_sms {i} PRIMARY KEY, "
-            f"state TEXT, time TEXT, instant {i}, "
-            f"final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at {i} NOT NULL, "
-            f"last_received_at {i} NOT NULL, conflict INTEGER NOT NULL, delivered_at {i}, "
-            f"latest_state TEXT, latest_time TEXT, latest_instant {i})",
-            f"CREATE TABLE IF NOT EXISTS {c} (state TEXT NOT NULL, final INTEGER NOT NULL, "
-            "messages INTEGER NOT NULL, PRIMARY KEY (state, final))",
-            f"CREATE TABLE IF NOT EXISTS {d} (id_sms {i} PRIMARY KEY, "
-            f"first_received_at {i} NOT NULL, "
-            f"delivered_at {i} NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
-            "hour TEXT NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {q} (quarantine_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-            "raw TEXT NOT NULL, encoding TEXT NOT NULL, receipts INTEGER NOT NULL, "
-            "first_received_at TEXT NOT NULL, last_received_at TEXT NOT NULL, "
-            "reason TEXT NOT NULL)",
-        ]
-
-    def index_statements(self) -> list[str]:
-        """Indexes of the live views only: a rebuild fills its shadow tables without them, and
-        the swap creates them (dropping a table drops its indexes, freeing their names)."""
-        m, d = self.table("messages"), self.table("delivery_times")
-        return [
-            f"CREATE INDEX IF NOT EXISTS messages_state ON {m} (state, id_sms)",
-            # Partial: conflicts are few, and only they are ever looked up by it.
-            f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (id_sms) WHERE conflict = 1",
-            f"CREATE INDEX IF NOT EXISTS delivery_times_day ON {d} (day, seconds)",
-            f"CREATE INDEX IF NOT EXISTS delivery_times_seconds ON {d} (seconds)",
-            f"CREATE INDEX IF NOT EXISTS quarantine_last ON {self.table('quarantine')} "
-            "(last_received_at)",
-        ]
-
-    def upsert_messages_statement(self, suffix: str) -> str:
-        columns = ", ".join(MESSAGE_COLUMNS)
-        marks = ", ".join([self.placeholder] * len(MESSAGE_COLUMNS))
-        return (
-            f"INSERT INTO {self.table('messages' + suffix)} ({columns}) VALUES ({marks}) "
-            f"ON CONFLICT (id_sms) DO UPDATE SET {MESSAGE_UPDATES}"
-        )
-
-    def write_messages(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        """Insert or replace message rows (``message_values``), in the caller's transaction."""
-        cursor.executemany(self.upsert_messages_statement(suffix), values)
-
-    def write_deliveries(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        """Insert delivery rows (``delivery_values``), in the caller's transaction."""
-        cursor.executemany(self.insert_deliveries_statement(suffix), values)
-
-    def add_counts_statement(self, suffix: str) -> str:
-        p, table = self.placeholder, self.table("state_counts" + suffix)
-        return (
-            f"INSERT INTO {table} (state, final, messages) VALUES ({p}, {p}, {p}) "
-            f"ON CONFLICT (state, final) DO UPDATE SET messages = {table}.messages + "
-            "excluded.messages"
-        )
-
-    def count_states_statement(self, suffix: str) -> str:
-        """state_counts from the messages view (what the live projector adds up page by page)."""
-        return (
-            f"INSERT INTO {self.table('state_counts' + suffix)} (state, final, messages) "
-            f"SELECT COALESCE(state, '{NO_STATE}'), final, COUNT(*) "
-            f"FROM {self.table('messages' + suffix)} GROUP BY 1, 2"
-        )
-
-    def quarantine_statements(self, suffix: str) -> tuple[str, str]:
-        p, table = self.placeholder, self.table("quarantine" + suffix)
-        first = (
-            f"INSERT INTO {table} (quarantine_id, kind, raw, encoding, receipts, "
-            f"first_received_at, last_received_at, reason) VALUES ({p}, {p}, {p}, {p}, 1, {p}, "
-            f"{p}, {p})"
-        )
-        again = (
-            f"UPDATE {table} SET receipts = receipts + 1, last_received_at = {p}, reason = {p} "
-            f"WHERE quarantine_id = {p}"
-        )
-        return first, again
-
-    def insert_deliveries_statement(self, suffix: str) -> str:
-        marks = ", ".join([self.placeholder] * len(DELIVERY_COLUMNS))
-        return (
-            f"INSERT INTO {self.table('delivery_times' + suffix)} "
-            f"({', '.join(DELIVERY_COLUMNS)}) VALUES ({marks})"
-        )
-
-
-def message_values(row: MessageRow) -> tuple:
-    current, latest = row.current, row.latest
-    if current is None:
-        state = time = instant = None
-        final = conflict = 0
-    else:
-        state, time, instant = current.state, current.time, micros(current.instant)
-        final = int(current.final)
-        conflict = int(final and latest is not current and latest != current)
-    return (
-        row.id_sms,
-        state,
-        time,
-        instant,
-        final,
-        row.reports,
-        micros(row.first_received_at),
-        micros(row.last_received_at),
-        conflict,
-        micros(row.delivered_at),
-        latest.state if latest else None,
-        latest.time if latest else None,
-        micros(latest.instant) if latest else None,
-    )
-
-
-def message_row(record: Any) -> MessageRow:
-    current = (
-        Report(record["state"], record["time"], from_micros(record["instant"]))
-        if record["state"] is not None
-        else None
-    )
-    latest = (
-        Report(record["latest_state"], record["latest_time"], from_micros(record["latest_instant"]))
-        if record["latest_state"] is not None
-        else None
-    )
-    return MessageRow(
-        id_sms=record["id_sms"],
-        current=current,
-        reports=record["reports"],
-        first_received_at=from_micros(record["first_received_at"]),  # type: ignore[arg-type]
-        last_received_at=from_micros(record["last_received_at"]),  # type: ignore[arg-type]
-        latest=latest,
-        delivered_at=from_micros(record["delivered_at"]),
-    )
-
-
-def delivery_values(delivery: Delivery) -> tuple:
-    at = iso(delivery.delivered_at)
-    return (
-        delivery.id_sms,
-        micros(delivery.first_received_at),
-        micros(delivery.delivered_at),
-        delivery.seconds,
-        at[:10],  # type: ignore[index]
-        at[:13],  # type: ignore[index]
-    )
+__all__ = ["LIVE", "SHADOW", "VIEWS", "ViewStore"]
 
 
 class ViewStore:

@@ -7,13 +7,8 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 
-from tracker.views.store import (
-    DELIVERY_COLUMNS,
-    MESSAGE_COLUMNS,
-    MESSAGE_UPDATES,
-    ViewStore,
-    ViewTables,
-)
+from tracker.views.store import ViewStore
+from tracker.views.tables import DELIVERY_COLUMNS, MESSAGE_COLUMNS, MESSAGE_UPDATES, ViewTables
 
 
 class PostgresTables(ViewTables):

@@ -11,7 +11,8 @@ from typing import Any
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from tracker.stores.sqlite.events import DurableSQLiteConnectionPool, _pool_like
-from tracker.views.store import ViewStore, ViewTables
+from tracker.views.store import ViewStore
+from tracker.views.tables import ViewTables
 
 # The views are derived: a power cut may undo their last commits (rows and tracking position
 # together, so they are projected again), never tear one. WAL with NORMAL promises exactly that.
