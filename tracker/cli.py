@@ -274,7 +274,8 @@ def _convert(settings: Settings, page_size: int, stop_after_pages: int | None) -
                 bar.update(task, completed=position, events=events, rate=rate)
 
             done = under_way.run(page_size, stop_after_pages, on_page=advance)
-            bar.update(task, completed=under_way.head or 1)
+            if done.done:
+                bar.update(task, completed=under_way.head or 1)
     except migration.NothingToMigrate as e:
         typer.echo(str(e), err=True)
         return False

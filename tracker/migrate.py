@@ -13,11 +13,14 @@ and counted, and dropped in the transaction that ends the migration.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from tracker.application import Tracker
+from eventsourcing.persistence import PersistenceError
+
+from tracker.application import StoreUnavailable, Tracker
 from tracker.codec import encode
 from tracker.domain.events import (
     Envelope,
@@ -185,7 +188,8 @@ class Migration:
     def __init__(self, tracker: Tracker):
         datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
         self.store = _Postgres(datastore) if hasattr(datastore, "schema") else _SQLite(datastore)
-        self.position, self.head = _begin(self.store)
+        with _unavailable():
+            self.position, self.head = _begin(self.store)
 
     def run(
         self,
@@ -200,7 +204,7 @@ class Migration:
         began = time.perf_counter()
         events = pages = 0
         while stop_after_pages is None or pages < stop_after_pages:
-            with store.datastore.transaction(commit=True) as cursor:
+            with _unavailable(), store.datastore.transaction(commit=True) as cursor:
                 position = _position(store, cursor)
                 rows = store.page(cursor, position, page_size)
                 if not rows:
@@ -221,6 +225,15 @@ def migrate(tracker: Tracker, page_size: int = PAGE) -> Migrated:
     """Convert the whole store the tracker is open on (see ``Migration``); raises
     ``NothingToMigrate`` when it holds no events of an earlier tracker."""
     return Migration(tracker).run(page_size)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """The store's errors as the tracker says them (a locked or unreachable store)."""
+    try:
+        yield
+    except PersistenceError as e:
+        raise StoreUnavailable(" ".join(str(e).split()) or type(e).__name__) from e
 
 
 def _decoded(row: legacy.LegacyRow) -> legacy.Decoded:
