@@ -312,3 +312,23 @@ def test_the_events_written_after_4066620_convert_too():
         migration.convert(wrong)
     right = msgspec.structs.replace(wrong, originator_id=quarantine_id("item", "[1]"))
     assert migration.convert(right).event == Quarantined("item", "[1]", "r", at, "utf-8")
+
+
+def test_messages_stored_under_other_ids_are_filed_under_this_versions(tmp_path):
+    """Stores written before ordered ids filed a message under a uuid5: whatever the old id,
+    the converted message is found by its id_sms, with its whole history."""
+    store = fixture.copy_store(tmp_path)
+    with sqlite3.connect(store) as connection:
+        query = "SELECT DISTINCT originator_id FROM stored_events WHERE topic LIKE '%Message.%'"
+        keys = [key for (key,) in connection.execute(query)]
+        for key in keys:
+            connection.execute(
+                "UPDATE stored_events SET originator_id = ? WHERE originator_id = ?",
+                (uuid.uuid5(uuid.NAMESPACE_URL, key).hex, key),
+            )
+    assert len(keys) == len(EXPECTED["histories"])
+    url = f"sqlite:///{store}"
+    done = run(url, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert checksums(done.stdout) == EXPECTED["checksums"]
+    assert answers(url)["histories"] == EXPECTED["histories"]
