@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_EVENTS ?= 1000000
 NEWEST := .venv-newest
+SCALE_EVENTS ?= 10000000
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-library-newest test-crash fuzz lint format bench screenshots clean
@@ -43,10 +44,11 @@ test-crash: $(STAMP) ## The full crash run: 50,000 reports, 20 SIGKILLs, on SQLi
 fuzz: $(STAMP) ## Schemathesis on both stores with a fresh seed and 500 cases per endpoint
 	TRACKER_FUZZ_SEED=random TRACKER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/e2e/test_fuzzing.py
 
-bench: $(STAMP) ## Ingest over HTTP, one message's 40,000 reports, a rebuild of 1M events; both stores (~17 min)
+bench: $(STAMP) ## Ingest (sequential, mixed arrival; tracker, baseline, CRUD), one message, rebuild, 10M-event scale; both stores (~1 h)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/one_message.py
 	$(BIN)/python bench/rebuild.py --events $(BENCH_EVENTS)
+	$(BIN)/python bench/scale.py --events $(SCALE_EVENTS)
 
 screenshots: $(STAMP) ## Photograph the web console into docs/console/ (needs Debian's chromium)
 	$(BIN)/python docs/console/screenshots.py

@@ -3,8 +3,8 @@
     .venv/bin/python bench/rebuild.py [--store sqlite|postgres|both] [--events 1000000] [--rounds 3]
 
 For each store, in one run: write a history of N events (bench/history.py), then in each of
-``--rounds`` paired rounds measure (1) the raw read-back rate of the same events: every report
-event selected in pages of 5,000 in notification order, with and without decoding its JSON,
+``--rounds`` paired rounds measure (1) the raw read-back rate of the same events: every
+event selected in pages of 5,000 in notification order, with and without decoding it (the codec),
 the best of three reads; (2) a rebuild as `tracker rebuild` runs it (its worker processes,
 one per core by default), in a process of its own: its events/s and peak memory (VmHWM of
 that process, and of the largest worker). Prints a Markdown table: the round with the median
@@ -23,15 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from bench.common import drop, fresh_store, print_table
 from bench.history import write_history
 from tracker.bootstrap import open_tracker
+from tracker.codec import decode
 from tracker.config import Settings
-from tracker.views.log import EventLog
 from tracker.views.projector import default_workers
 
 REBUILD = """
@@ -52,21 +50,18 @@ def raw_read_rates(tracker, tries: int = 3) -> tuple[float, float]:
     """(rows/s selected, events/s selected and decoded), reading pages of 5,000 ids as a rebuild;
     the best of ``tries`` reads of each (this machine's speed varies by half from run to run,
     and the fastest read is the hardest baseline to hold a rebuild to)."""
-    log = EventLog(tracker)
-    head = log.head()
-    decode = msgspec.json.Decoder().decode
+    recorder = tracker.recorder
+    head = recorder.max_notification_id() or 0
     rates = [0.0, 0.0]
     for decoding in (False, True) * tries:
         rows, after = 0, 0
         began = time.perf_counter()
         while after < head:
             end = min(head, after + 5000)
-            with log.datastore.transaction(commit=False) as cursor:
-                cursor.execute(log.select, (after, end))
-                page = cursor.fetchall()
+            page = recorder.select_rows(after, end)  # (originator id, topic, state)
             if decoding:
-                for row in page:
-                    decode(row["state"])
+                for _, topic, state in page:
+                    decode(topic, state)
             rows += len(page)
             after = end
         rates[decoding] = max(rates[decoding], rows / (time.perf_counter() - began))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import getpass
 import os
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,21 +16,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 from eventsourcing.persistence import PersistenceError
-from eventsourcing.sqlite import SQLiteDatastore
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
-from tracker.views.store import ViewStore, open_output_file
-from tracker.views.store import open_views as views_on
+from tracker.views.store import ViewStore
 
-SQLITE_FACTORY = "tracker.stores.sqlite:DurableSQLiteFactory"
-POSTGRES_FACTORY = "tracker.stores.postgres:PromptPostgresFactory"
+SQLITE_FACTORY = "tracker.stores.sqlite.events:DurableSQLiteFactory"
+POSTGRES_FACTORY = "tracker.stores.postgres.events:PromptPostgresFactory"
 MAPPER = "tracker.codec:EventMapper"  # the events to rows and back: the one codec
 
 
 @dataclass(frozen=True, slots=True)
-class Store:
+class Location:
     """Where the events live: the store's kind, a printable description, the library's env."""
 
     kind: str  # "sqlite" or "postgresql"
@@ -39,7 +36,7 @@ class Store:
     env: dict[str, str]
 
 
-def store_for(settings: Settings) -> Store:
+def store_for(settings: Settings) -> Location:
     """Read ``TRACKER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``."""
     url = settings.database_url
     if url.startswith("sqlite:///"):
@@ -52,11 +49,11 @@ def store_for(settings: Settings) -> Store:
     )
 
 
-def _sqlite(path_text: str, settings: Settings) -> Store:
+def _sqlite(path_text: str, settings: Settings) -> Location:
     if not path_text:
         raise SettingsError("TRACKER_DATABASE_URL: sqlite:/// needs a file path")
     path = Path(unquote(path_text))
-    return Store(
+    return Location(
         kind="sqlite",
         description=f"SQLite file {path}",
         env={
@@ -69,7 +66,7 @@ def _sqlite(path_text: str, settings: Settings) -> Store:
     )
 
 
-def _postgres(url: str, settings: Settings) -> Store:
+def _postgres(url: str, settings: Settings) -> Location:
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     dbname = unquote(parts.path.lstrip("/"))
@@ -99,20 +96,15 @@ def _postgres(url: str, settings: Settings) -> Store:
         "CREATE_TABLE": "y" if settings.create_tables else "n",
     }
     where = f"{user}@{host}:{port}/{dbname}" + (f" schema {schema}" if schema else "")
-    return Store(kind="postgresql", description=f"PostgreSQL {where}", env=env)
+    return Location(kind="postgresql", description=f"PostgreSQL {where}", env=env)
 
 
 def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
     """The views: in the event store's own schema on PostgreSQL, in a file of their own beside
     the events on SQLite (``stores.sqlite.views_file``). Their tables are created unless
     ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
-    datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
     try:
-        if isinstance(datastore, SQLiteDatastore):
-            from tracker.stores.sqlite import views_datastore
-
-            datastore = views_datastore(datastore)
-        return views_on(datastore, create=create)
+        return tracker.recorder.open_views(create=create)  # type: ignore[attr-defined, no-any-return]
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 
@@ -154,15 +146,15 @@ class LegacyStore(SettingsError):
     """A store written by an earlier tracker, not converted yet: no command but ``tracker
     migrate`` opens it (the servers would write beside events they cannot read)."""
 
-    def __init__(self, store: Store, table: str):
+    def __init__(self, store: Location, table: str):
         super().__init__(
             f"the {store.description} was written by an earlier version of the tracker (its "
             f"events are in the table {table}): run `tracker migrate` to convert it first"
         )
 
 
-def _refuse_legacy_file(path: Path, store: Store) -> None:
-    from tracker.stores.sqlite import LEGACY_EVENTS_TABLE
+def _refuse_legacy_file(path: Path, store: Location) -> None:
+    from tracker.stores.sqlite.events import LEGACY_EVENTS_TABLE
 
     try:
         tables = _tables(path)
@@ -172,15 +164,15 @@ def _refuse_legacy_file(path: Path, store: Store) -> None:
         raise LegacyStore(store, LEGACY_EVENTS_TABLE)
 
 
-def _refuse_legacy_schema(store: Store, tracker: Tracker) -> None:
-    from tracker.stores.postgres import LEGACY_EVENTS_TABLE
+def _refuse_legacy_schema(store: Location, tracker: Tracker) -> None:
+    from tracker.stores.postgres.events import LEGACY_EVENTS_TABLE
 
     if _has_postgres_table(store, tracker, LEGACY_EVENTS_TABLE):
         tracker.close()
         raise LegacyStore(store, LEGACY_EVENTS_TABLE)
 
 
-def _make_folder(folder: Path, store: Store) -> None:
+def _make_folder(folder: Path, store: Location) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -190,12 +182,12 @@ def _make_folder(folder: Path, store: Store) -> None:
         ) from None
 
 
-def _unavailable(store: Store, error: Exception) -> StoreUnavailable:
+def _unavailable(store: Location, error: Exception) -> StoreUnavailable:
     """The store's error as one line that says why: a PostgreSQL pool that gave up says only
     that it waited, so the driver is asked for the reason itself."""
     reason = " ".join(str(error).split()) or type(error).__name__
     if store.kind == "postgresql":
-        from tracker.stores.postgres import connection_problem
+        from tracker.stores.postgres.events import connection_problem
 
         problem = connection_problem(store.env)
         if problem:
@@ -249,7 +241,7 @@ def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
     were never built raises ``StoreMissing`` saying how to build them."""
     store = store_for(settings)
     if store.kind == "sqlite":
-        from tracker.stores.sqlite import VIEW_TABLE, views_file
+        from tracker.stores.sqlite.views import VIEW_TABLE, views_file
 
         path = Path(views_file(store.env["SQLITE_DBNAME"]))
         present = VIEW_TABLE in (_tables(path) or ())
@@ -266,7 +258,7 @@ def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
 def open_views_file(path: Path) -> ViewStore:
     """The views in a file written by ``tracker rebuild --out``, read as they are; a missing
     file or one without views raises ``StoreMissing``."""
-    from tracker.stores.sqlite import VIEW_TABLE
+    from tracker.stores.sqlite.views import VIEW_TABLE, open_output_file
 
     tables = _tables(path, what="views file")
     if tables is None:
@@ -279,22 +271,29 @@ def open_views_file(path: Path) -> ViewStore:
     return open_output_file(str(path))  # its tables are there: nothing is created
 
 
+def open_output_views(path: Path) -> ViewStore:
+    """A views file of its own for ``tracker rebuild --out`` (created)."""
+    from tracker.stores.sqlite.views import open_output_file
+
+    return open_output_file(str(path))
+
+
 def note_as_of(path: Path, instant: str) -> None:
     """Write into a rebuild's output file the instant its views stand at."""
-    from tracker.stores import sqlite
+    from tracker.stores.sqlite import views
 
-    sqlite.note_as_of(str(path), instant)
+    views.note_as_of(str(path), instant)
 
 
 def noted_as_of(path: Path) -> str | None:
     """The instant a rebuild's output file says its views stand at, if it says."""
-    from tracker.stores import sqlite
+    from tracker.stores.sqlite import views
 
-    return sqlite.noted_as_of(str(path))
+    return views.noted_as_of(str(path))
 
 
-def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
-    from tracker.stores.postgres import has_table
+def _has_postgres_table(store: Location, tracker: Tracker, table: str) -> bool:
+    from tracker.stores.postgres.events import has_table
 
     try:
         return has_table(tracker.recorder.datastore, table)  # type: ignore[attr-defined]
@@ -303,8 +302,9 @@ def _has_postgres_table(store: Store, tracker: Tracker, table: str) -> bool:
         raise _unavailable(store, e) from e
 
 
-def _check_events_file(path: Path, store: Store) -> None:
-    from tracker.stores.sqlite import EVENTS_TABLE, LEGACY_EVENTS_TABLE, VIEW_TABLE
+def _check_events_file(path: Path, store: Location) -> None:
+    from tracker.stores.sqlite.events import EVENTS_TABLE, LEGACY_EVENTS_TABLE
+    from tracker.stores.sqlite.views import VIEW_TABLE
 
     where = path.absolute()
     tables = _tables(path)
@@ -331,22 +331,24 @@ def _check_events_file(path: Path, store: Store) -> None:
 
 
 def _tables(path: Path, what: str = "store") -> set[str] | None:
-    from tracker.stores.sqlite import tables_in
+    from tracker.stores.sqlite.views import NotADatabase, tables_in
 
     try:
         return tables_in(str(path))
     except OSError as e:
         raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e.strerror}") from None
-    except sqlite3.DatabaseError as e:
+    except NotADatabase as e:
         raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
 
 
-def _writer_turns(store: Store, settings: Settings) -> Callable[[], AbstractContextManager[object]]:
+def _writer_turns(
+    store: Location, settings: Settings
+) -> Callable[[], AbstractContextManager[object]]:
     """SQLite: the processes writing one file take turns (no version clashes between them).
     PostgreSQL: none (writers on several hosts; a clash is retried)."""
     if store.kind != "sqlite":
         return nullcontext
-    from tracker.stores.sqlite import WriterTurns
+    from tracker.stores.sqlite.locks import WriterTurns
 
     return WriterTurns(store.env["SQLITE_DBNAME"], timeout=float(settings.lock_timeout))
 
@@ -362,7 +364,7 @@ def projector_election(settings: Settings) -> Callable[[], bool]:
     store = store_for(settings)
     if store.kind != "sqlite":
         return lambda: True
-    from tracker.stores.sqlite import ProjectorElection
+    from tracker.stores.sqlite.locks import ProjectorElection
 
     return ProjectorElection(store.env["SQLITE_DBNAME"])
 
@@ -372,7 +374,7 @@ def make_append_only(settings: Settings, role: str) -> None:
     them (PostgreSQL only; see ``stores.postgres.grant_append_only``)."""
     if store_for(settings).kind != "postgresql":
         raise SettingsError("an append-only role needs PostgreSQL: SQLite files have no roles")
-    from tracker.stores.postgres import grant_append_only
+    from tracker.stores.postgres.roles import grant_append_only
 
     tracker = open_tracker(settings)
     try:

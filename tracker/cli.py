@@ -44,6 +44,7 @@ from tracker.bootstrap import (
     make_append_only,
     note_as_of,
     noted_as_of,
+    open_output_views,
     open_reader,
     open_reader_views,
     open_tracker,
@@ -64,7 +65,7 @@ from tracker.views.projector import (
     default_workers,
     rebuild,
 )
-from tracker.views.store import VIEWS, ViewStore, open_output_file
+from tracker.views.store import VIEWS, ViewStore
 from tracker.writer_process import WRITER_SOCKET, WriterService, frame_limit, socket_path
 
 CONFLICT = (
@@ -421,7 +422,7 @@ def rebuild_views(
         live_views = open_views(tracker, create=True)
     except StoreUnavailable as e:
         _fail(e)
-    target = open_output_file(str(out)) if out else live_views
+    target = open_output_views(out) if out else live_views
     head = tracker.recorder.max_notification_id() or 0
     started = datetime.now(UTC)
     with _progress() as bar:

@@ -17,7 +17,7 @@ from tracker.application import Status
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.views.projector import rebuild
-from tracker.views.store import open_output_file
+from tracker.stores.sqlite.views import open_output_file
 
 EVENTS = 200_000
 KILLS = 5

@@ -33,9 +33,10 @@ from eventsourcing.sqlite import (
 from eventsourcing.tests import persistence as contract
 from eventsourcing.utils import Environment, get_topic
 
-from tracker.stores.postgres import PromptPostgresApplicationRecorder, PromptPostgresFactory
-from tracker.stores.sqlite import DurableSQLiteFactory, ManyAtOnceSQLiteRecorder, views_datastore
-from tracker.views.store import PostgresViews, SQLiteViews
+from tracker.stores.postgres.events import PromptPostgresApplicationRecorder, PromptPostgresFactory
+from tracker.stores.postgres.views import PostgresViews
+from tracker.stores.sqlite.events import DurableSQLiteFactory, ManyAtOnceSQLiteRecorder
+from tracker.stores.sqlite.views import SQLiteViews, views_datastore
 
 # ---- The classes under test: the only place that names them. ----------------------------------
 # Ours: each factory, the application recorder it builds, and the views' tracking recorder.

@@ -18,7 +18,8 @@ from tracker.config import Settings
 from tracker.domain.quarantine import ITEM
 from tracker.views.log import EventLog
 from tracker.views.projector import Progress, Projector, rebuild
-from tracker.views.store import SHADOW, VIEWS, open_output_file
+from tracker.stores.sqlite.views import open_output_file
+from tracker.views.store import SHADOW, VIEWS
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 STATES = ["send", "partly_deliver", "deliver", "read", "not_deliver", "expired", "odd"]

@@ -18,7 +18,7 @@ from bench.loadgen import report_mix
 from tests.e2e.conftest import LiveServer, free_port, start_server, stop_server
 from tests.reliability.platform import Platform, StoreAudit
 from tracker.bootstrap import open_views
-from tracker.stores.sqlite import views_file
+from tracker.stores.sqlite.views import views_file
 from tracker.views.projector import Projector, rebuild
 
 REPORTS = int(os.environ.get("TRACKER_CRASH_REPORTS", "4000"))

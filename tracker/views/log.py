@@ -11,26 +11,22 @@ hold NUL, and one such status would otherwise stop the views for good. The event
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.rows import tuple_row
 
 from tracker.application import Tracker
 from tracker.codec import decode
-from tracker.domain.events import Quarantined as QuarantinedEvent
-from tracker.domain.events import QuarantinedAgain, Reported, ReportedAgain
+from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
 from tracker.domain.ids import id_sms_of, message_id
 from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import Fact, Quarantined
+from tracker.views.projection import Fact, QuarantineFact
 
 REPORTED = Reported.TOPIC
-QUARANTINE_TOPICS = (QuarantinedEvent.TOPIC, QuarantinedAgain.TOPIC)
+QUARANTINE_TOPICS = (Quarantined.TOPIC, QuarantinedAgain.TOPIC)
 _decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
 
 
@@ -40,37 +36,9 @@ class EventLog:
     def __init__(self, tracker: Tracker, part: tuple[int, int] | None = None):
         """With ``part`` = (k, n), only the events of the k-th of n parts of the messages
         (and of the quarantined input), split by aggregate id: a rebuild worker's share."""
-        recorder = tracker.recorder
-        self.recorder = recorder
-        datastore = recorder.datastore  # type: ignore[attr-defined]
-        table = recorder.events_table_name  # type: ignore[attr-defined]
+        self.recorder: Any = tracker.recorder  # a store's recorder: see stores.sqlite
         self.parts = part[1] if part else 1
-        # Pages are windows of notification ids, (after, after + limit * parts], with no LIMIT:
-        # a range bounded at both ends is cheap whatever the planner knows. With an open range
-        # and a LIMIT, PostgreSQL may read the whole rest of the log into a bitmap and sort it
-        # for every page (seen: 0.5-1.1 s instead of 5 ms a page on a freshly loaded table, the
-        # more so with a topic or part filter). The rare other events (quarantined input) are
-        # skipped here rather than filtered in SQL for the same reason.
-        if isinstance(datastore, PostgresDatastore):
-            # By the id's last byte, computed (a condition on originator_id itself would let
-            # the planner read the primary key's index for half the table on every page).
-            share = _share(part, "get_byte(uuid_send(originator_id), 15)", str)
-            self.select = (
-                f'SELECT originator_id, topic, state FROM "{datastore.schema}"."{table}" '
-                f"WHERE notification_id > %s AND notification_id <= %s {share}"
-                "ORDER BY notification_id"
-            )
-            self._plain_rows = _tuples_from_psycopg
-        else:
-            # Ids are stored as 16 bytes: the last byte, as a blob, orders as its value.
-            share = _share(part, "substr(originator_id, 16, 1)", lambda byte: f"x'{byte:02x}'")
-            self.select = (
-                f"SELECT originator_id, topic, state FROM {table} "
-                f"WHERE notification_id > ? AND notification_id <= ? {share}"
-                "ORDER BY notification_id"
-            )
-            self._plain_rows = _tuples_from_sqlite
-        self.datastore = datastore
+        self.part = part
         # Many events share their report (state, time, instant).
         self._reports = Memo(self._new_report, REMEMBERED)  # by (state, time, instant, reason)
 
@@ -80,15 +48,12 @@ class EventLog:
 
     def page(
         self, after: int, stop: int, limit: int, until: datetime | None = None
-    ) -> tuple[list[Fact], list[Quarantined], int]:
+    ) -> tuple[list[Fact], list[QuarantineFact], int]:
         """The report and quarantine events with ids in (after, end], and ``end``: the next
         ``limit`` ids (times the parts: about ``limit`` events of this part), or up to ``stop``.
         With ``until``, only the events received at or before that instant."""
         end = min(stop, after + limit * self.parts)
-        with self.datastore.transaction(commit=False) as cursor:
-            self._plain_rows(cursor)
-            cursor.execute(self.select, (after, end))
-            rows = cursor.fetchall()  # (originator_id, topic, state)
+        rows = self.recorder.select_rows(after, end, self.part)  # (originator_id, topic, state)
         facts = self._facts([(key, state) for key, topic, state in rows if topic == REPORTED])
         quarantined = [
             self._quarantined(originator_id, topic, state)
@@ -127,11 +92,11 @@ class EventLog:
         state, time, instant, reason = key
         return Report(_clean(state), _clean(time), instant, _clean(reason))  # type: ignore[arg-type]
 
-    def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> Quarantined:
+    def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> QuarantineFact:
         event = decode(topic, state)
         key = _uuid(originator_id).hex
-        if type(event) is QuarantinedEvent:
-            return Quarantined(
+        if type(event) is Quarantined:
+            return QuarantineFact(
                 key,
                 event.received_at,
                 _clean(event.reason),  # type: ignore[arg-type]
@@ -139,7 +104,7 @@ class EventLog:
                 _clean(event.raw),
                 event.encoding,
             )
-        return Quarantined(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
+        return QuarantineFact(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
 
 
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
@@ -149,39 +114,10 @@ MessageEvent = Reported | ReportedAgain
 def message_entries(tracker: Tracker, id_sms: int) -> list[MessageEvent]:
     """Every event of one message in version order, read as plain rows and decoded a slice at
     a time: never holding the interpreter long at once."""
-    recorder = tracker.recorder
-    datastore = recorder.datastore  # type: ignore[attr-defined]
-    table = recorder.events_table_name  # type: ignore[attr-defined]
-    originator_id = message_id(id_sms)
-    if isinstance(datastore, PostgresDatastore):
-        select = (
-            f'SELECT topic, state FROM "{datastore.schema}"."{table}" '
-            "WHERE originator_id = %s ORDER BY originator_version"
-        )
-        plain_rows, key = _tuples_from_psycopg, originator_id
-    else:
-        select = (
-            f"SELECT topic, state FROM {table} WHERE originator_id = ? ORDER BY originator_version"
-        )
-        plain_rows, key = _tuples_from_sqlite, originator_id.bytes
     entries: list[MessageEvent] = []
-    with datastore.transaction(commit=False) as cursor:
-        plain_rows(cursor)
-        cursor.execute(select, (key,))
-        fetch = getattr(cursor, "sqlite_cursor", cursor).fetchmany  # the library's lacks it
-        while part := fetch(ENTRIES_AT_ONCE):
-            entries += [decode(topic, bytes(state)) for topic, state in part]  # type: ignore[misc]
+    for part in tracker.recorder.select_states_of(message_id(id_sms), ENTRIES_AT_ONCE):  # type: ignore[attr-defined]
+        entries += [decode(topic, state) for topic, state in part]  # type: ignore[misc]
     return entries
-
-
-# A page's rows as plain tuples rather than the library's mappings: SQLite fetches them about a
-# sixth faster (measured), and the views read every event of the log.
-def _tuples_from_sqlite(cursor: Any) -> None:
-    cursor.sqlite_cursor.row_factory = None
-
-
-def _tuples_from_psycopg(cursor: Any) -> None:
-    cursor.row_factory = tuple_row
 
 
 def _uuid(key: Any) -> UUID:
@@ -192,20 +128,6 @@ def _uuid(key: Any) -> UUID:
 def _array(n: int) -> bytes:
     """The MessagePack header of an array of ``n`` elements (32-bit length: always valid)."""
     return b"\xdd" + n.to_bytes(4, "big")
-
-
-def _share(part: tuple[int, int] | None, last_byte: str, literal: Callable[[int], str]) -> str:
-    """The SQL condition for part k of n: the aggregate ids whose last byte is in the k-th of
-    n ranges of 0-255 (the parts are even: a message id ends in a mix of its number, any other
-    id in a hash). ``last_byte`` is an expression that orders as the id's last byte does,
-    ``literal`` a byte's value to compare it with."""
-    if part is None:
-        return ""
-    k, n = part
-    low, high = k * 256 // n, (k + 1) * 256 // n
-    bounds = [f"{last_byte} >= {literal(low)}"] if low else []
-    bounds += [f"{last_byte} < {literal(high)}"] if high < 256 else []
-    return "".join(f"AND {bound} " for bound in bounds)
 
 
 REMEMBERED = 65_536  # distinct reports kept made

@@ -48,7 +48,7 @@ class Fact(msgspec.Struct, gc=False):
 
 
 @dataclass(slots=True)
-class Quarantined:
+class QuarantineFact:
     """One receipt of quarantined input (the first one carries the input itself)."""
 
     quarantine_id: str

@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.utils import get_topic, resolve_topic
 
 from tracker.application import Tracker
 from tracker.views.log import EventLog
 from tracker.views.projection import Delivery, Fact, MessageRow, count_key, project
-from tracker.views.store import LIVE, SHADOW, SQLiteViews, ViewStore, open_views
+from tracker.views.store import LIVE, SHADOW, ViewStore
 
 log = logging.getLogger("tracker.views")
 
@@ -337,7 +337,7 @@ def _fold_in_processes(
     left to the next rebuild, which drops them)."""
     task = {
         "env": {**tracker.env, "CREATE_TABLE": "n"},
-        "views": views.datastore.pool.db_name if isinstance(views, SQLiteViews) else None,
+        "views": [get_topic(type(views)), views.where()],
         "fold": fold.to_json(),
         "parts": workers,
     }
@@ -393,11 +393,8 @@ def _fold_part(task: dict[str, Any]) -> None:
     gc.disable()
     tracker = Tracker(env=task["env"])
     try:
-        views: ViewStore
-        if task["views"] is None:  # PostgreSQL: the views live in the event store's schema
-            views = open_views(tracker.recorder.datastore, create=False)  # type: ignore[attr-defined]
-        else:
-            views = SQLiteViews(SQLiteDatastore(db_name=task["views"]))
+        views_class, where = task["views"]
+        views: ViewStore = resolve_topic(views_class).reopen(tracker, where)
 
         def tell(done: Progress) -> None:
             sys.stdout.write(f"{done.position} {done.events}\n")

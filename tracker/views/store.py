@@ -2,8 +2,10 @@
 
 Every page of events is written in one transaction together with the position it reached
 (eventsourcing's tracking recorders), so a crash anywhere neither skips nor double-counts.
-Values are stored in forms both databases keep identically (ISO UTC text, 0/1 integers), so a
-checksum of the same history is the same on either.
+Values are stored in forms both databases keep identically (instants as integer microseconds,
+0/1 integers), so a checksum of the same history is the same on either. The SQL here is what
+both share; each store's package says how it differs (stores/sqlite/views.py,
+stores/postgres/views.py).
 """
 
 from __future__ import annotations
@@ -11,16 +13,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import NO_STATE, Delivery, MessageRow, Quarantined
+from tracker.views.projection import NO_STATE, Delivery, MessageRow, QuarantineFact
 
 VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
 LIVE = ""  # table-name suffix of the live views
@@ -62,8 +62,27 @@ def _utc_text(moment: datetime) -> str:
 _ISO = Memo(_utc_text, 65_536)  # equal datetimes are one instant (or one naive value): one text
 
 
-def from_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime | None) -> int | None:
+    """An instant as the views store it: integer microseconds since 1970 (UTC), exactly; an
+    eighth of its ISO text, and it sorts as time does in both databases."""
+    return None if moment is None else (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + value * MICROSECOND
+
+
+# The columns, by position, that hold instants as ``micros``: ``scan`` gives them as ``iso``
+# text, the form the views' checksums and exports have always had.
+INSTANT_COLUMNS = {
+    "messages": tuple(MESSAGE_COLUMNS.index(c) for c in ("instant", "first_received_at",
+                      "last_received_at", "delivered_at", "latest_instant")),
+    "delivery_times": (1, 2),
+}  # fmt: skip
 
 
 class ViewTables:
@@ -89,17 +108,18 @@ class ViewTables:
 
     def create_statements(self, suffix: str) -> list[str]:
         m, c, d, q = (self.table(v + suffix) for v in VIEWS)
+        i = self.id_type  # ids, and instants as integer microseconds since 1970 (UTC)
         return [
-            f"CREATE TABLE IF NOT EXISTS {m} (id_sms {self.id_type} PRIMARY KEY, "
-            "state TEXT, time TEXT, instant TEXT, "
-            "final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at TEXT NOT NULL, "
-            "last_received_at TEXT NOT NULL, conflict INTEGER NOT NULL, delivered_at TEXT, "
-            "latest_state TEXT, latest_time TEXT, latest_instant TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {m} (id_sms {i} PRIMARY KEY, "
+            f"state TEXT, time TEXT, instant {i}, "
+            f"final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at {i} NOT NULL, "
+            f"last_received_at {i} NOT NULL, conflict INTEGER NOT NULL, delivered_at {i}, "
+            f"latest_state TEXT, latest_time TEXT, latest_instant {i})",
             f"CREATE TABLE IF NOT EXISTS {c} (state TEXT NOT NULL, final INTEGER NOT NULL, "
             "messages INTEGER NOT NULL, PRIMARY KEY (state, final))",
-            f"CREATE TABLE IF NOT EXISTS {d} (id_sms {self.id_type} PRIMARY KEY, "
-            "first_received_at TEXT NOT NULL, "
-            f"delivered_at TEXT NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {d} (id_sms {i} PRIMARY KEY, "
+            f"first_received_at {i} NOT NULL, "
+            f"delivered_at {i} NOT NULL, seconds {self.real_type} NOT NULL, day TEXT NOT NULL, "
             "hour TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {q} (quarantine_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
             "raw TEXT NOT NULL, encoding TEXT NOT NULL, receipts INTEGER NOT NULL, "
@@ -113,7 +133,8 @@ class ViewTables:
         m, d = self.table("messages"), self.table("delivery_times")
         return [
             f"CREATE INDEX IF NOT EXISTS messages_state ON {m} (state, id_sms)",
-            f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (conflict)",
+            # Partial: conflicts are few, and only they are ever looked up by it.
+            f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (id_sms) WHERE conflict = 1",
             f"CREATE INDEX IF NOT EXISTS delivery_times_day ON {d} (day, seconds)",
             f"CREATE INDEX IF NOT EXISTS delivery_times_seconds ON {d} (seconds)",
             f"CREATE INDEX IF NOT EXISTS quarantine_last ON {self.table('quarantine')} "
@@ -179,7 +200,7 @@ def message_values(row: MessageRow) -> tuple:
         state = time = instant = None
         final = conflict = 0
     else:
-        state, time, instant = current.state, current.time, iso(current.instant)
+        state, time, instant = current.state, current.time, micros(current.instant)
         final = int(current.final)
         conflict = int(final and latest is not current and latest != current)
     return (
@@ -189,24 +210,24 @@ def message_values(row: MessageRow) -> tuple:
         instant,
         final,
         row.reports,
-        iso(row.first_received_at),
-        iso(row.last_received_at),
+        micros(row.first_received_at),
+        micros(row.last_received_at),
         conflict,
-        iso(row.delivered_at),
+        micros(row.delivered_at),
         latest.state if latest else None,
         latest.time if latest else None,
-        iso(latest.instant) if latest else None,
+        micros(latest.instant) if latest else None,
     )
 
 
 def message_row(record: Any) -> MessageRow:
     current = (
-        Report(record["state"], record["time"], from_iso(record["instant"]))
+        Report(record["state"], record["time"], from_micros(record["instant"]))
         if record["state"] is not None
         else None
     )
     latest = (
-        Report(record["latest_state"], record["latest_time"], from_iso(record["latest_instant"]))
+        Report(record["latest_state"], record["latest_time"], from_micros(record["latest_instant"]))
         if record["latest_state"] is not None
         else None
     )
@@ -214,10 +235,10 @@ def message_row(record: Any) -> MessageRow:
         id_sms=record["id_sms"],
         current=current,
         reports=record["reports"],
-        first_received_at=from_iso(record["first_received_at"]),  # type: ignore[arg-type]
-        last_received_at=from_iso(record["last_received_at"]),  # type: ignore[arg-type]
+        first_received_at=from_micros(record["first_received_at"]),  # type: ignore[arg-type]
+        last_received_at=from_micros(record["last_received_at"]),  # type: ignore[arg-type]
         latest=latest,
-        delivered_at=from_iso(record["delivered_at"]),
+        delivered_at=from_micros(record["delivered_at"]),
     )
 
 
@@ -225,8 +246,8 @@ def delivery_values(delivery: Delivery) -> tuple:
     at = iso(delivery.delivered_at)
     return (
         delivery.id_sms,
-        iso(delivery.first_received_at),
-        at,
+        micros(delivery.first_received_at),
+        micros(delivery.delivered_at),
         delivery.seconds,
         at[:10],  # type: ignore[index]
         at[:13],  # type: ignore[index]
@@ -238,6 +259,23 @@ class ViewStore:
 
     tables: ViewTables
     tracking_table: str
+
+    def ready(self, *, create: bool = True) -> ViewStore:
+        """These views, their tables (and the library's tracking table) created when
+        ``create`` (off when a migrate step made them, once)."""
+        if create:
+            self.create_table()  # type: ignore[attr-defined]  # the library's tracking table
+            self.create_views(LIVE)
+        return self
+
+    def where(self) -> str | None:
+        """What ``reopen`` needs to open these views again in another process."""
+        raise NotImplementedError
+
+    @classmethod
+    def reopen(cls, tracker: Any, where: str | None) -> ViewStore:
+        """The views ``where`` names, for a rebuild worker that runs ``tracker``."""
+        raise NotImplementedError
 
     def create_views(self, suffix: str = LIVE) -> None:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
@@ -279,7 +317,7 @@ class ViewStore:
         suffix: str = LIVE,
         *,
         previous: int | None = None,
-        quarantined: Sequence[Quarantined] = (),
+        quarantined: Sequence[QuarantineFact] = (),
         recount: bool = False,
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
@@ -311,7 +349,7 @@ class ViewStore:
         rows: Sequence[MessageRow],
         deliveries: Sequence[Delivery],
         suffix: str,
-        quarantined: Sequence[Quarantined] = (),
+        quarantined: Sequence[QuarantineFact] = (),
     ) -> None:
         """Write rows, deliveries and quarantine receipts without moving the position (for
         rebuilds, whose tables are thrown away if they die)."""
@@ -323,7 +361,7 @@ class ViewStore:
         cursor: Any,
         rows: Sequence[MessageRow],
         deliveries: Sequence[Delivery],
-        quarantined: Sequence[Quarantined],
+        quarantined: Sequence[QuarantineFact],
         suffix: str,
     ) -> None:
         """Message rows, new deliveries and quarantine receipts, in the caller's transaction."""
@@ -371,7 +409,8 @@ class ViewStore:
         return list(self.scan(view, suffix))
 
     def scan(self, view: str, suffix: str = LIVE, page: int = 5000) -> Iterator[tuple]:
-        """A view's rows in key order, read a page at a time (memory stays flat)."""
+        """A view's rows in key order, read a page at a time (memory stays flat); instants as
+        ``iso`` text, whatever form they are stored in."""
         table = self.tables.table(view + suffix)
         p = self.tables.placeholder
         if view == "state_counts":  # a handful of rows
@@ -387,7 +426,7 @@ class ViewStore:
                     (after, page),
                 )
                 records = [tuple(_values(r)) for r in cursor.fetchall()]
-            yield from records
+            yield from _as_text(records, INSTANT_COLUMNS.get(view, ()))
             if len(records) < page:
                 return
             after = records[-1][0]
@@ -419,10 +458,10 @@ class ViewStore:
                 params.append(int(value) if isinstance(value, bool) else value)
         if received_from is not None:
             where.append(f"last_received_at >= {p}")
-            params.append(iso(received_from))
+            params.append(micros(received_from))
         if received_to is not None:
             where.append(f"last_received_at < {p}")
-            params.append(iso(received_to))
+            params.append(micros(received_to))
         params.append(limit)
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute(
@@ -544,92 +583,21 @@ class ViewStore:
         )
 
 
-class SQLiteViews(ViewStore, SQLiteTrackingRecorder):
-    """The views in a SQLite file: the event store's own, or a separate output file."""
-
-    tables = ViewTables()
-    tracking_table = "tracking"
-
-
-class PostgresTables(ViewTables):
-    placeholder = "%s"
-    id_type = "BIGINT"
-    real_type = "DOUBLE PRECISION"
-
-    def __init__(self, schema: str):
-        self.schema = schema
-
-    def table(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
-
-    def byte_length(self, column: str) -> str:
-        return f"OCTET_LENGTH({column})"
-
-    def select_in(self, table: str, column: str, n: int) -> str:
-        return f"SELECT * FROM {table} WHERE {column} = ANY(%s)"
-
-    def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
-        return [list(values)]
-
-    def write_messages(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        """COPY into a session's temporary table, then one INSERT ... ON CONFLICT from it:
-        psycopg's executemany costs tens of microseconds of Python a row (half a rebuild's
-        time, measured), COPY a few."""
-        table = self.table("messages" + suffix)
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (LIKE {table}) ON COMMIT DELETE ROWS"
-        )
-        columns = ", ".join(MESSAGE_COLUMNS)
-        with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {STAGE} "
-            f"ON CONFLICT (id_sms) DO UPDATE SET {MESSAGE_UPDATES}"
-        )
-        cursor.execute(f"TRUNCATE {STAGE}")  # a later write in this transaction starts empty
-
-    def write_deliveries(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
-        table = self.table("delivery_times" + suffix)
-        with cursor.copy(f"COPY {table} ({', '.join(DELIVERY_COLUMNS)}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-
-
-STAGE = "tracker_stage_messages"  # PostgresTables.write_messages' temporary table
-
-
-class PostgresViews(ViewStore, PostgresTrackingRecorder):
-    """The views in the event store's PostgreSQL schema."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
-        super().__init__(datastore, **kwargs)
-        self.tables = PostgresTables(datastore.schema)
-        self.tracking_table = f'"{datastore.schema}"."{self.tracking_table_name}"'
-
-
-def open_views(datastore: SQLiteDatastore | PostgresDatastore, *, create: bool = True) -> ViewStore:
-    """The view store on an event store's own datastore (tables created when ``create``)."""
-    views: ViewStore
-    if isinstance(datastore, SQLiteDatastore):
-        views = SQLiteViews(datastore)
-    else:
-        views = PostgresViews(datastore)
-    if create:
-        views.create_table()  # type: ignore[attr-defined]  # the library's tracking table
-        views.create_views(LIVE)
-    return views
-
-
-def open_output_file(path: str) -> SQLiteViews:
-    """A view store in a SQLite file of its own (``tracker rebuild --out``)."""
-    views = SQLiteViews(SQLiteDatastore(db_name=path))
-    views.create_table()
-    return views
-
-
 def _values(record: Any) -> Iterator[Any]:
     return iter(record.values()) if isinstance(record, dict) else iter(tuple(record))
+
+
+def _as_text(records: list[tuple], instants: tuple[int, ...]) -> list[tuple]:
+    """Rows with the values at these positions, stored as ``micros``, as ``iso`` text."""
+    if not instants:
+        return records
+    texts = []
+    for record in records:
+        values = list(record)
+        for n in instants:
+            values[n] = iso(from_micros(values[n]))
+        texts.append(tuple(values))
+    return texts
 
 
 def _canonical(value: Any) -> str:

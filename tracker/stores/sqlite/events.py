@@ -5,22 +5,13 @@ of the write-ahead log, whatever the SQLite build's default is. Write transactio
 IMMEDIATE: one that reads first (the views' compare-and-set) and then writes would otherwise
 fail at once with "database is locked" whenever another process wrote in between, instead of
 waiting its turn for the write lock.
-
-``WriterTurns`` makes the writer processes of one SQLite file take turns at the whole
-load-decide-save of a group of batches, so that they never clash over a message's version.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import os
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -37,13 +28,11 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from tracker.memo import Memo
+from tracker.stores.parts import share
 
 EVENTS_TABLE = "events"  # the tracker's events table in a SQLite file
 LEGACY_EVENTS_TABLE = "stored_events"  # the library's, where trackers up to 2026-12-06 wrote
 DURABILITY_PRAGMAS = ("PRAGMA synchronous=FULL",)
-# The views are derived: a power cut may undo their last commits (rows and tracking position
-# together, so they are projected again), never tear one. WAL with NORMAL promises exactly that.
-VIEWS_PRAGMAS = ("PRAGMA synchronous=NORMAL",)
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -93,6 +82,12 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         )
         # The insert statement with n rows of values, by n.
         self._inserts = Memo(self._insert_rows, ROWS_PER_INSERT)
+
+    def open_views(self, *, create: bool = True) -> Any:
+        """The views of this store (``stores.sqlite.views``)."""
+        from tracker.stores.sqlite.views import open_views
+
+        return open_views(self.datastore, create=create)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -215,6 +210,36 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                 for row in cursor.fetchall()
             ]
 
+    def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
+        """The rows with notification ids in (after, end] as plain tuples (originator id as
+        16 bytes, topic, state): what the views read, a sixth faster than the library's
+        mappings (measured). With ``part`` (k, n), only the k-th of n shares of the
+        aggregates (``stores.parts``); the last byte of an id, as a blob, orders as its value.
+        """
+        condition = share(part, "substr(originator_id, 16, 1)", lambda byte: f"x'{byte:02x}'")
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            cursor.execute(
+                f"SELECT originator_id, topic, state FROM {self.events_table_name} "
+                f"WHERE notification_id > ? AND notification_id <= ? {condition}"
+                "ORDER BY notification_id",
+                (after, end),
+            )
+            return cursor.fetchall()  # type: ignore[no-any-return]
+
+    def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
+        """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long
+        history is never fetched, decoded and held by the interpreter all in one go."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            cursor.execute(
+                f"SELECT topic, state FROM {self.events_table_name} "
+                "WHERE originator_id = ? ORDER BY originator_version",
+                (_key(originator_id),),
+            )
+            while rows := cursor.sqlite_cursor.fetchmany(at_once):
+                yield rows
+
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every event of these aggregates, each aggregate's in version order."""
         found: list[StoredEvent] = []
@@ -304,130 +329,3 @@ def _pool_like(
         max_age=plain.max_age,
         pre_ping=plain.pre_ping,
     )
-
-
-class ViewsConnectionPool(DurableSQLiteConnectionPool):
-    pragmas = VIEWS_PRAGMAS
-
-
-def views_file(database: str) -> str:
-    """Where the views of a SQLite event store live: a file of their own beside it
-    (``var/tracker.db`` -> ``var/tracker.views.db``), so that the projector's commits never
-    hold the lock the event writers wait for."""
-    path = Path(database)
-    return str(path.with_name(f"{path.stem}.views{path.suffix or '.db'}"))
-
-
-def views_datastore(events: SQLiteDatastore) -> SQLiteDatastore:
-    """A datastore on the views file, with the event store's timeouts and pool size."""
-    path = views_file(events.pool.db_name)
-    datastore = SQLiteDatastore(db_name=path)
-    datastore.pool.close()
-    datastore.pool = _pool_like(events.pool, ViewsConnectionPool, path)
-    return datastore
-
-
-class LockFile:
-    """An exclusive lock on a file beside the database, on one descriptor kept open: the OS
-    releases it when the holding process dies."""
-
-    def __init__(self, database: str, name: str):
-        self.path = Path(f"{database}.{name}.lock")
-        self._fd: int | None = None
-
-    def try_lock(self) -> bool:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def unlock(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
-class WriterTurns:
-    """An exclusive lock on a file beside the database, taken around each write of a group.
-
-    SQLite has one writer at a time anyway; taking turns before loading the messages (not only
-    at the insert) means no process decides on a message another is about to change. The wait
-    is bounded by the lock timeout; a longer one is an OperationalError (answered 503).
-    """
-
-    def __init__(self, database: str, timeout: float):
-        self.lock = LockFile(database, "writer")
-        self.timeout = timeout
-        self._threads = threading.Lock()  # flock is per open file: threads take turns here
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        if not self._threads.acquire(timeout=self.timeout):
-            raise OperationalError(f"no turn to write within {self.timeout} s (this process)")
-        try:
-            deadline = time.monotonic() + self.timeout
-            while not self.lock.try_lock():
-                if time.monotonic() > deadline:
-                    raise OperationalError(
-                        f"no turn to write within {self.timeout} s: another process holds "
-                        f"{self.lock.path}"
-                    )
-                time.sleep(0.001)
-            try:
-                yield
-            finally:
-                self.lock.unlock()
-        finally:
-            self._threads.release()
-
-
-class ProjectorElection:
-    """Whether this process keeps the views live: the one holding the projector's lock file,
-    taken over by another within a poll when its holder dies. Asked before each poll."""
-
-    def __init__(self, database: str):
-        self.lock = LockFile(database, "projector")
-        self._elected = False
-
-    def __call__(self) -> bool:
-        self._elected = self._elected or self.lock.try_lock()  # once held, held for life
-        return self._elected
-
-
-VIEW_TABLE = "messages"  # a file of views has it (the live views' file, a rebuild's output)
-AS_OF_TABLE = "tracker_as_of"  # in a rebuild's output file: the instant its views stand at
-
-
-def tables_in(path: str) -> set[str] | None:
-    """The tables of a SQLite file, read without creating or changing anything; None when
-    there is no such file. Raises ``sqlite3.DatabaseError`` when it is not a SQLite database."""
-    file = Path(path)
-    if not file.exists():
-        return None
-    if file.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "it is a folder", path)
-    uri = f"{file.absolute().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows}
-
-
-def note_as_of(path: str, instant: str) -> None:
-    """Write into a rebuild's output file the instant its views stand at."""
-    with closing(sqlite3.connect(path)) as connection, connection:
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {AS_OF_TABLE} (instant TEXT NOT NULL)")
-        connection.execute(f"DELETE FROM {AS_OF_TABLE}")
-        connection.execute(f"INSERT INTO {AS_OF_TABLE} VALUES (?)", [instant])
-
-
-def noted_as_of(path: str) -> str | None:
-    """The instant ``note_as_of`` wrote into a views file, if it did."""
-    uri = f"{Path(path).absolute().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as connection:
-        try:
-            row = connection.execute(f"SELECT instant FROM {AS_OF_TABLE}").fetchone()
-        except sqlite3.OperationalError:  # no such table: written before the note existed
-            return None
-    return row[0] if row else None

@@ -1,0 +1,1 @@
+"""The embedded store: events, views and locks in SQLite files."""
