@@ -104,7 +104,7 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
     the events on SQLite (``stores.sqlite.views_file``). Their tables are created unless
     ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
     try:
-        return tracker.recorder.open_views(create=create)  # type: ignore[attr-defined, no-any-return]
+        return tracker.store.open_views(create=create)  # type: ignore[no-any-return]
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 

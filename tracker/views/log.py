@@ -36,7 +36,7 @@ class EventLog:
     def __init__(self, tracker: Tracker, part: tuple[int, int] | None = None):
         """With ``part`` = (k, n), only the events of the k-th of n parts of the messages
         (and of the quarantined input), split by aggregate id: a rebuild worker's share."""
-        self.recorder: Any = tracker.recorder  # a store's recorder: see stores.sqlite
+        self.recorder = tracker.store
         self.parts = part[1] if part else 1
         self.part = part
         # Many events share their report (state, time, instant).
@@ -115,7 +115,7 @@ def message_entries(tracker: Tracker, id_sms: int) -> list[MessageEvent]:
     """Every event of one message in version order, read as plain rows and decoded a slice at
     a time: never holding the interpreter long at once."""
     entries: list[MessageEvent] = []
-    for part in tracker.recorder.select_states_of(message_id(id_sms), ENTRIES_AT_ONCE):  # type: ignore[attr-defined]
+    for part in tracker.store.select_states_of(message_id(id_sms), ENTRIES_AT_ONCE):
         entries += [decode(topic, state) for topic, state in part]  # type: ignore[misc]
     return entries
 

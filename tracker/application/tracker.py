@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import partial
-from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.utils import Environment
 
-from tracker.codec import UnknownTopic, decode, encode
-from tracker.domain.events import MESSAGE_EVENTS, Envelope, ReportedAgain
+from tracker.application.commands import (
+    DUPLICATE,
+    Batch,
+    Receipt,
+    ReceiptBehind,
+    Status,
+    StoreUnavailable,
+    Unusable,
+)
+from tracker.application.ports import EventRecorder
+from tracker.application.written import REPORTS_REMEMBERED, WrittenMessages, received_at_of
+from tracker.domain.events import Envelope, ReportedAgain
 from tracker.domain.ids import id_sms_of, message_id
 from tracker.domain.message import NOT_SENT, Message, Sent
 from tracker.domain.quarantine import QuarantinedInput, quarantine_id
@@ -30,208 +36,6 @@ from tracker.domain.timestamps import DEFAULT_ZONE, TimeOutOfRange, parse_time, 
 from tracker.memo import Memo
 
 log = logging.getLogger("tracker")
-
-
-class Status(msgspec.Struct, frozen=True, gc=False):
-    """One incoming status whose ``id_sms`` names a message; state and time as received (a
-    struct: one is made per item of every request, in a seventh of a frozen dataclass's time)."""
-
-    id_sms: int
-    state: str
-    time: str
-    raw: str | None = None  # the item's JSON text, kept when it was not the plain documented form
-    sent: str | None = None  # the id_sms as sent when it was a JSON string ("03234")
-    reason: str | None = None  # why the item is rejected at receipt: a value could not be read
-    raw_encoding: str | None = None  # "base64" when raw holds bytes that were not UTF-8
-
-
-@dataclass(frozen=True, slots=True)
-class Unusable:
-    """Input that names no message: kept in quarantine with the reason."""
-
-    kind: str  # domain.quarantine.ITEM or BODY
-    raw: str
-    reason: str
-    encoding: str = "utf-8"  # or "base64" when the bytes were not valid UTF-8
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """What one webhook request brought: its statuses and its unusable input.
-
-    Its receipt time is stamped by the writer as it stores the batch (one clock, in the
-    order of the log); ``received_at`` replaces the clock's reading (imports, tests), and is
-    moved forward like it when the log already holds a later receipt."""
-
-    statuses: tuple[Status, ...]
-    unusable: tuple[Unusable, ...] = ()
-    received_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What one ``record`` call durably stored: every id in ``stored`` may be acknowledged."""
-
-    stored: frozenset[int]
-    outcomes: Mapping[str, int] = field(default_factory=dict)  # new reports by outcome
-    duplicates: int = 0
-    quarantined: int = 0
-    attempts: int = 1
-
-
-DUPLICATE = "duplicate"  # an exact repeat: acknowledged, recorded as received again
-
-
-class StoreUnavailable(Exception):
-    """The event store could not commit (down, locked, or contended past the retry budget)."""
-
-
-class ReceiptBehind(Exception):
-    """The log's last event was received after the receipt time a group was stamped with."""
-
-
-class OutcomeUnknown(StoreUnavailable):
-    """Whether a batch was committed is not known (its receipt never came): it may have been.
-    The answer must not say it was not; the platform's resend finds out (a repeat)."""
-
-
-class WrittenMessages:
-    """What the writer knows of the store between groups: the messages it wrote lately (so
-    that the next report for one of them needs no read; bounded, least recently used out),
-    the position of the log it has seen, and the latest receipt time in the log.
-
-    It stays correct with other writers: before each use it reads the events stored since
-    its position, forgets their messages and moves its receipt clock past theirs (or forgets
-    everything, after a long gap). It stays correct if the log goes back under it (a restore
-    from a backup, a failover to a lagging replica): the event it saw last at its position
-    must still be there, or it forgets everything before deciding anything. A write that
-    fails clears it. Another process writing between that check and our insert (PostgreSQL,
-    several hosts) makes the insert clash on the message's version, which is retried with
-    everything read again.
-    """
-
-    def __init__(self, size: int = 50_000):
-        self.size = size
-        self.lock = threading.Lock()  # one writer at a time uses it (the group commit thread)
-        # By id_sms. A Message is plain values the garbage collector never tracks (a full
-        # collection over 50,000 tracked messages paused every request ~150 ms, measured).
-        self._messages: OrderedDict[int, Message] = OrderedDict()
-        # The event last seen at the position up to which it reflects the store, as
-        # (notification id, originator id, version, hash of its bytes); None: nothing known.
-        self._mark: Mark | None = None
-        # Our last write's last event, when others' events came between the mark and it: the
-        # log must still hold it too (a restore to a point between them lost our write).
-        self._witness: Mark | None = None
-        # The latest receipt time stored, as far as seen: no receipt is stamped before it.
-        self.latest = datetime.min.replace(tzinfo=UTC)
-
-    def catch_up(self, recorder: Any) -> int:
-        """Forget the messages written by others since our last look; the store's head.
-
-        One read when all is well: the log from the mark on, which is the mark alone when no
-        one else wrote (its last event is the head)."""
-        mark = self._mark
-        if mark is not None:
-            page = recorder.select_notifications(mark[0], FORGET_ALL_AFTER + 1)
-            held = bool(page) and _mark_of(page[0]) == mark and self._witnessed(page)
-            if held and len(page) <= FORGET_ALL_AFTER:
-                for notification in page[1:]:
-                    self._saw(notification, forget=True)
-                self._mark, self._witness = _mark_of(page[-1]), None
-                return page[-1].id
-            if not held:
-                log.warning(
-                    "the event store no longer holds event %d as this writer saw it (restored "
-                    "from a backup? failed over?): forgetting every message in hand",
-                    mark[0],
-                )
-        self._messages.clear()
-        self._mark = self._witness = None
-        head = recorder.max_notification_id() or 0
-        if head:  # start afresh from the head: its receipt time is the latest in the log
-            for notification in recorder.select_notifications(head, 1, stop=head):
-                self._saw(notification, forget=False)
-                self._mark = _mark_of(notification)
-        return head
-
-    def _witnessed(self, page: Sequence[Any]) -> bool:
-        """Whether the page (from the mark to the head) still holds our last write's event."""
-        witness = self._witness
-        return witness is None or any(n.id == witness[0] and _mark_of(n) == witness for n in page)
-
-    def not_behind(self, earliest: datetime, topic: str, state: bytes) -> None:
-        """Raise ``ReceiptBehind`` if the log's last event (seen under the store's write lock,
-        just before our insert) was received after ``earliest``, our group's first receipt
-        time: a writer on another host stored it since we looked. The group is then stamped
-        again, so that receipt times never go back in the order of the log."""
-        moment = _received_at(topic, state)
-        if moment is not None and moment > earliest:
-            self.saw_receipt(moment)
-            raise ReceiptBehind(moment)
-
-    def saw_receipt(self, moment: datetime | None) -> None:
-        """A receipt time the log holds: none is stamped before it from now on."""
-        if moment is not None and moment > self.latest:
-            self.latest = moment
-
-    def _saw(self, notification: Any, forget: bool) -> None:
-        """An event stored by another writer: its message is forgotten, its time taken in."""
-        if forget and notification.topic in MESSAGE_TOPICS:
-            self._messages.pop(id_sms_of(notification.originator_id), None)
-        self.saw_receipt(_received_at(notification.topic, notification.state))
-
-    def take(self, numbers: set[int]) -> dict[int, Message]:
-        """The messages among these in hand. The writer changes them in place as it decides;
-        should the write fail, ``clear`` forgets them all."""
-        held = self._messages
-        found = ((n, held.get(n)) for n in numbers)
-        return {n: message for n, message in found if message is not None}
-
-    def keep(
-        self, messages: Iterable[Message], head: int, recorded: list[int], last: Envelope | None
-    ) -> None:
-        """After a commit: keep these; our events' ids follow ``head`` unless others' came in
-        between, and then those are read (and their messages forgotten) next time. ``last``
-        is the last event stored: the mark then, or else a witness the log must still hold."""
-        for message in messages:
-            self._messages[message.id_sms] = message
-            self._messages.move_to_end(message.id_sms)
-        while len(self._messages) > self.size:
-            self._messages.popitem(last=False)
-        if last is None:
-            return
-        ours = (recorded[-1], last.originator_id, last.originator_version, hash(encode(last.event)))
-        if recorded == list(range(head + 1, head + 1 + len(recorded))):
-            self._mark = ours
-        else:  # others' events came first: they are read from the mark next time
-            self._witness = ours
-
-    def clear(self) -> None:
-        self._messages.clear()
-        self._mark = self._witness = None
-
-
-# An event as the writer recognises it again: notification id, aggregate, version, bytes.
-Mark = tuple[int, UUID, int, int]
-
-
-def _mark_of(notification: Any) -> Mark:
-    n = notification
-    return (n.id, n.originator_id, n.originator_version, hash(bytes(n.state)))
-
-
-def _received_at(topic: str, state: bytes) -> datetime | None:
-    """The receipt time of a stored event (every event of ours has one; None for a row
-    of another kind)."""
-    try:
-        return decode(topic, state).received_at  # type: ignore[attr-defined, no-any-return]
-    except (UnknownTopic, msgspec.DecodeError):
-        return None
-
-
-MESSAGE_TOPICS = frozenset(event.TOPIC for event in MESSAGE_EVENTS)  # a message's events
-REPORTS_REMEMBERED = 8192  # distinct (state, time) reports the writer keeps made
-FORGET_ALL_AFTER = 20_000  # events by others since our last write: simpler to forget it all
 
 
 class Tracker(Application):
@@ -255,6 +59,11 @@ class Tracker(Application):
         # Statuses of one batch often share their state and second: each distinct report is
         # made once (its time parsed, its fold order computed) and remembered.
         self._reports = Memo(self._new_report, REPORTS_REMEMBERED)  # by (state, time)
+
+    @property
+    def store(self) -> EventRecorder:
+        """The recorder, as the port the tracker's stores implement (``application.ports``)."""
+        return self.recorder  # type: ignore[return-value]
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # The composition root passes every store setting; the process environment is not
@@ -314,7 +123,7 @@ class Tracker(Application):
         batches, so that receipt times never go back in the order of the log."""
         wanted = {s.id_sms for batch in batches for s in batch.statuses}
         written = self.written
-        head = written.catch_up(self.recorder)  # forget what other writers changed since
+        head = written.catch_up(self.store)  # forget what other writers changed since
         messages = written.take(wanted)
         messages.update(self._load_all(wanted - messages.keys()))
         quarantine = QuarantineReceipts(self, batches)
@@ -382,7 +191,7 @@ class Tracker(Application):
             return {}
         histories: dict[UUID, list[Envelope]] = {}
         to_envelope = self.mapper.to_domain_event
-        for stored in self.recorder.select_events_of([message_id(n) for n in numbers]):  # type: ignore[attr-defined]
+        for stored in self.store.select_events_of([message_id(n) for n in numbers]):
             histories.setdefault(stored.originator_id, []).append(to_envelope(stored))
         return {
             (n := id_sms_of(key)): Message.replay(n, history) for key, history in histories.items()
@@ -396,7 +205,7 @@ class Tracker(Application):
     def last_notification(self, id_sms: int) -> int | None:
         """The position in the log of the message's last event (None: it has none)."""
         try:
-            return self.recorder.last_notification_of(message_id(id_sms))  # type: ignore[attr-defined]
+            return self.store.last_notification_of(message_id(id_sms))
         except PersistenceError as e:
             raise StoreUnavailable(str(e) or type(e).__name__) from e
 
@@ -419,8 +228,8 @@ class QuarantineReceipts:
     def __init__(self, tracker: Tracker, batches: Sequence[Batch]):
         keys = {quarantine_id(u.kind, u.raw) for b in batches for u in b.unusable}
         self.inputs: dict[UUID, QuarantinedInput] = {}
-        for stored in tracker.recorder.select_last_events_of(list(keys)) if keys else ():  # type: ignore[attr-defined]
-            moment = _received_at(stored.topic, stored.state)
+        for stored in tracker.store.select_last_events_of(list(keys)) if keys else ():
+            moment = received_at_of(stored.topic, stored.state)
             self.inputs[stored.originator_id] = QuarantinedInput(
                 stored.originator_id, stored.originator_version, moment
             )

@@ -1,0 +1,23 @@
+"""The application layer: commands and receipts, the Tracker, and the ports stores implement."""
+
+from tracker.application.commands import (
+    DUPLICATE,
+    Batch,
+    OutcomeUnknown,
+    Receipt,
+    Status,
+    StoreUnavailable,
+    Unusable,
+)
+from tracker.application.tracker import Tracker
+
+__all__ = [
+    "DUPLICATE",
+    "Batch",
+    "OutcomeUnknown",
+    "Receipt",
+    "Status",
+    "StoreUnavailable",
+    "Tracker",
+    "Unusable",
+]

@@ -1,0 +1,59 @@
+"""The ports: what the application and the views ask of a store, beyond the library's recorder.
+
+Each store's recorder (stores/sqlite/events.py, stores/postgres/events.py) implements this;
+the library's own contract tests cover the rest of what they do (tests/integration/
+test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+
+class EventRecorder(Protocol):
+    """An application recorder that also reads many aggregates at once and plain rows."""
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        check_last: Callable[[str, bytes], None] | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        """The library's insert; ``check_last`` is shown the log's last event (topic, state)
+        under the store's write lock, before the insert, and may raise to abandon it."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates, each aggregate's in version order."""
+
+    def select_last_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The last event of each of these aggregates that has one."""
+
+    def last_notification_of(self, originator_id: UUID) -> int | None:
+        """The notification id of this aggregate's last event (None: it has none)."""
+
+    def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
+        """(originator id, topic, state) of the events with notification ids in (after, end]:
+        with ``part`` (k, n), the k-th of n shares of the aggregates."""
+
+    def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
+        """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""
+
+    def open_views(self, *, create: bool = True) -> Any:
+        """The views of this store (a ``views.store.ViewStore``)."""
