@@ -109,20 +109,67 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 
 
-def open_tracker(settings: Settings) -> Tracker:
+def open_tracker(settings: Settings, *, legacy: bool = False) -> Tracker:
     """A Tracker on the configured store (tables created when ``create_tables`` is on, and a
-    SQLite file's folder with them)."""
+    SQLite file's folder with them). A store an earlier tracker wrote (its events in the
+    library's table) raises ``LegacyStore`` before anything is created, unless ``legacy``
+    (``tracker migrate`` opens it to convert it)."""
     try:
         local_zone = zone(settings.timezone)
     except ValueError as e:
         raise SettingsError(f"TRACKER_TIMEZONE: {e}") from None
     store = store_for(settings)
-    if store.kind == "sqlite" and settings.create_tables:
-        _make_folder(Path(store.env["SQLITE_DBNAME"]).parent, store)
+    if store.kind == "sqlite":
+        if not legacy:
+            _refuse_legacy_file(Path(store.env["SQLITE_DBNAME"]), store)
+        if settings.create_tables:
+            _make_folder(Path(store.env["SQLITE_DBNAME"]).parent, store)
+    # PostgreSQL: the tables are created once the schema is known not to be a legacy store.
+    env = store.env if store.kind == "sqlite" else {**store.env, "CREATE_TABLE": "n"}
     try:
-        return Tracker(env=store.env, local_zone=local_zone, writing=_writer_turns(store, settings))
+        tracker = Tracker(env=env, local_zone=local_zone, writing=_writer_turns(store, settings))
     except PersistenceError as e:
         raise _unavailable(store, e) from e
+    if store.kind == "postgresql":
+        try:
+            if not legacy:
+                _refuse_legacy_schema(store, tracker)
+            if settings.create_tables:
+                tracker.recorder.create_table()  # type: ignore[attr-defined]
+        except PersistenceError as e:
+            tracker.close()
+            raise _unavailable(store, e) from e
+    return tracker
+
+
+class LegacyStore(SettingsError):
+    """A store written by an earlier tracker, not converted yet: no command but ``tracker
+    migrate`` opens it (the servers would write beside events they cannot read)."""
+
+    def __init__(self, store: Location, table: str):
+        super().__init__(
+            f"the {store.description} was written by an earlier version of the tracker (its "
+            f"events are in the table {table}): run `tracker migrate` to convert it first"
+        )
+
+
+def _refuse_legacy_file(path: Path, store: Location) -> None:
+    from tracker.stores.sqlite.events import LEGACY_EVENTS_TABLE
+
+    try:
+        tables = _tables(path)
+    except StoreMissing:
+        return  # not a SQLite file: opening it says why
+    if LEGACY_EVENTS_TABLE in (tables or ()):
+        raise LegacyStore(store, LEGACY_EVENTS_TABLE)
+
+
+def _refuse_legacy_schema(store: Location, tracker: Tracker) -> None:
+    from tracker.stores.postgres.events import LEGACY_EVENTS_TABLE
+
+    if _has_postgres_table(store, tracker, LEGACY_EVENTS_TABLE):
+        tracker.close()
+        raise LegacyStore(store, LEGACY_EVENTS_TABLE)
 
 
 def _make_folder(folder: Path, store: Location) -> None:
@@ -175,7 +222,7 @@ def open_reader(settings: Settings) -> Tracker:
     settings = msgspec.structs.replace(settings, create_tables=False)
     store = store_for(settings)
     if store.kind == "sqlite":
-        _check_events_file(Path(store.env["SQLITE_DBNAME"]))
+        _check_events_file(Path(store.env["SQLITE_DBNAME"]), store)
     tracker = open_tracker(settings)
     if store.kind == "postgresql":
         recorder = tracker.recorder
@@ -255,8 +302,8 @@ def _has_postgres_table(store: Location, tracker: Tracker, table: str) -> bool:
         raise _unavailable(store, e) from e
 
 
-def _check_events_file(path: Path) -> None:
-    from tracker.stores.sqlite.events import EVENTS_TABLE
+def _check_events_file(path: Path, store: Location) -> None:
+    from tracker.stores.sqlite.events import EVENTS_TABLE, LEGACY_EVENTS_TABLE
     from tracker.stores.sqlite.views import VIEW_TABLE
 
     where = path.absolute()
@@ -267,6 +314,8 @@ def _check_events_file(path: Path) -> None:
             "store is (by default ./var/tracker.db) or set TRACKER_DATABASE_URL=sqlite:///PATH "
             "to the store's file"
         )
+    if LEGACY_EVENTS_TABLE in tables:
+        raise LegacyStore(store, LEGACY_EVENTS_TABLE)
     if EVENTS_TABLE in tables:
         return
     if VIEW_TABLE in tables:

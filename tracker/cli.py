@@ -38,6 +38,7 @@ from rich.progress import Progress as Progress_
 from rich.table import Table
 from typer.core import TyperArgument, TyperCommand
 
+from tracker import migrate as migration
 from tracker.application import StoreUnavailable, Tracker
 from tracker.bootstrap import (
     make_append_only,
@@ -218,7 +219,10 @@ TIME_FORMS = (
 )
 
 
-@cli.command(cls=_Command, short_help="Create the store's tables, once, before the servers start.")
+@cli.command(
+    cls=_Command,
+    short_help="Create the store's tables, or convert a store an earlier version wrote.",
+)
 def migrate(
     app_role: Annotated[
         str | None,
@@ -228,10 +232,20 @@ def migrate(
             "never change or delete them; the servers then connect as that role.",
         ),
     ] = None,
+    page_size: Annotated[int, typer.Option(hidden=True)] = migration.PAGE,
+    stop_after_pages: Annotated[int | None, typer.Option(hidden=True)] = None,  # tests
 ) -> None:
     """Create the store's tables, once, before starting several servers on PostgreSQL (a
-    single `tracker serve` creates them itself)."""
+    single `tracker serve` creates them itself).
+
+    A store written by an earlier version of the tracker is converted to this version's
+    events in place, with a progress bar, then its views are rebuilt (their checksums are
+    printed). An interrupted conversion goes on where it stopped when run again; the old
+    events are kept until every one is converted, and no command but this one opens the
+    store meanwhile."""
     settings = _settings(create_tables=True)
+    if _convert(settings, page_size, stop_after_pages):
+        rebuild_views(views_named=None, until=None, out=None, workers=default_workers())
     if app_role is None:
         _create_tables(settings)
     else:
@@ -241,6 +255,42 @@ def migrate(
             _fail(e)
         typer.echo(f"{app_role} may append events, never change them")
     typer.echo(f"tables ready in {store_for(settings).description}")
+
+
+def _convert(settings: Settings, page_size: int, stop_after_pages: int | None) -> bool:
+    """Convert a store an earlier version wrote; whether it was one and is now converted."""
+    try:
+        tracker = open_tracker(settings, legacy=True)
+    except (SettingsError, StoreUnavailable) as e:
+        _fail(e)
+    try:
+        under_way = migration.Migration(tracker)
+        with _progress() as bar:
+            task = bar.add_task("converting", total=under_way.head or 1, events=0, rate=0.0,
+                                unit="events", completed=under_way.position)  # fmt: skip
+
+            def advance(position: int, head: int, events: int) -> None:
+                elapsed = bar.tasks[task].elapsed or 0.0
+                rate = events / elapsed if elapsed else 0.0
+                bar.update(task, completed=position, events=events, rate=rate)
+
+            done = under_way.run(page_size, stop_after_pages, on_page=advance)
+            if done.done:
+                bar.update(task, completed=under_way.head or 1)
+    except migration.NothingToMigrate as e:
+        typer.echo(str(e), err=True)
+        return False
+    except (migration.MigrationError, StoreUnavailable) as e:
+        _fail(e)
+    finally:
+        tracker.close()
+    rate = done.events / done.seconds if done.seconds else 0.0
+    typer.echo(f"converted {done.events:,} events in {done.seconds:.1f} s ({rate:,.0f} events/s)"
+               f", up to event {done.position} of {done.head}")  # fmt: skip
+    if not done.done:
+        _fail(RuntimeError("stopped before the end: run `tracker migrate` again to go on"))
+    typer.echo(f"the old events are dropped: {store_for(settings).description} is converted")
+    return True
 
 
 @cli.command(cls=_Command, short_help="Keep the views up to date, as a process of its own.")
@@ -742,9 +792,9 @@ def serve(
     they are missing (unless TRACKER_CREATE_TABLES=false)."""
     settings = _settings(host=host, port=port, workers=workers)
     _check_listen(settings.host, settings.port)
-    if settings.create_tables:
-        # Create the tables once, here, so that workers starting together never race to do it.
-        _create_tables(settings)
+    # Create the tables once, here (unless TRACKER_CREATE_TABLES=false), so that workers
+    # starting together never race to do it; a store that cannot be served fails here.
+    _create_tables(settings)
     os.environ.update(
         _as_env(
             {
