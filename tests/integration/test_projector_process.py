@@ -16,8 +16,8 @@ from tests.support import run_cli
 from tracker.application import Status
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
-from tracker.views.projector import rebuild
 from tracker.stores.sqlite.views import open_output_file
+from tracker.views.projector import rebuild
 
 EVENTS = 200_000
 KILLS = 5

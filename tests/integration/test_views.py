@@ -16,9 +16,9 @@ from tracker.application import Status, Unusable
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.quarantine import ITEM
+from tracker.stores.sqlite.views import open_output_file
 from tracker.views.log import EventLog
 from tracker.views.projector import Progress, Projector, rebuild
-from tracker.stores.sqlite.views import open_output_file
 from tracker.views.store import SHADOW, VIEWS
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
