@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
-from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
 from tracker.application import StoreUnavailable, Tracker
-from tracker.codec import encode
 from tracker.domain.events import (
     Envelope,
     Quarantined,
@@ -32,10 +30,9 @@ from tracker.domain.events import (
 from tracker.domain.ids import message_id
 from tracker.domain.quarantine import quarantine_id
 from tracker.stores import legacy
+from tracker.stores.migration import LegacyTables
 
-PROGRESS_TABLE = "tracker_migration"  # while a migration is under way: how far it got
 PAGE = 1000  # old rows converted per transaction
-EVENTS_TABLE = "events"  # this version's events table (stores.sqlite and stores.postgres)
 
 
 class NothingToMigrate(Exception):
@@ -80,114 +77,12 @@ def convert(old: legacy.Decoded) -> Envelope:
     return Envelope(old.originator_id, version, QuarantinedAgain(old.reason, old.received_at))
 
 
-class _Store:
-    """What a migration asks of one kind of store: its tables' names, its placeholder and id
-    type, and the page of old rows after a position, all in the transaction it is given."""
-
-    legacy_table: str
-    mark: str  # the driver's placeholder
-
-    def __init__(self, datastore: Any):
-        self.datastore = datastore
-        self.events = self.name(EVENTS_TABLE)
-        self.legacy = self.name(self.legacy_table)
-        self.progress = self.name(PROGRESS_TABLE)
-
-    def name(self, table: str) -> str:
-        return f'"{table}"'
-
-    def key(self, originator_id: UUID) -> Any:
-        return originator_id
-
-    def has_table(self, cursor: Any, table: str) -> bool:
-        raise NotImplementedError
-
-    def page(self, cursor: Any, after: int, size: int) -> list[legacy.LegacyRow]:
-        raise NotImplementedError
-
-    def head(self, cursor: Any) -> int:
-        raise NotImplementedError
-
-    def finish(self, cursor: Any, position: int) -> None:
-        """What else ends a migration on this store, before the old table is dropped."""
-
-    def one(self, cursor: Any, statement: str, params: tuple = ()) -> Any:
-        """The first column of the first row a statement gives (None: no row)."""
-        cursor.execute(statement, params)
-        row = cursor.fetchone()
-        return None if row is None else next(iter(row.values() if isinstance(row, dict) else row))
-
-    def insert(self, cursor: Any, rows: list[tuple[int, Envelope]]) -> None:
-        m = self.mark
-        cursor.executemany(
-            f"INSERT INTO {self.events} (notification_id, originator_id, originator_version, "
-            f"topic, state) VALUES ({m}, {m}, {m}, {m}, {m})",
-            [(n, self.key(e.originator_id), e.originator_version, e.event.TOPIC, encode(e.event))
-             for n, e in rows],
-        )  # fmt: skip
-
-
-class _SQLite(_Store):
-    legacy_table = legacy.SQLITE_TABLE
-    mark = "?"
-
-    def key(self, originator_id: UUID) -> bytes:
-        return originator_id.bytes  # stores.sqlite keeps ids as 16 bytes
-
-    def has_table(self, cursor: Any, table: str) -> bool:
-        statement = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-        return bool(self.one(cursor, statement, (table,)))
-
-    def page(self, cursor: Any, after: int, size: int) -> list[legacy.LegacyRow]:
-        return next(legacy.sqlite_pages(cursor.sqlite_cursor, after, size), [])
-
-    def head(self, cursor: Any) -> int:
-        return legacy.sqlite_head(cursor.sqlite_cursor)
-
-
-class _Postgres(_Store):
-    legacy_table = legacy.POSTGRES_TABLE
-    mark = "%s"
-
-    def __init__(self, datastore: Any):
-        self.schema = datastore.schema or "public"
-        super().__init__(datastore)
-
-    def name(self, table: str) -> str:
-        return f'"{self.schema}"."{table}"'
-
-    def has_table(self, cursor: Any, table: str) -> bool:
-        return bool(self.one(cursor, "SELECT to_regclass(%s) IS NOT NULL", (self.name(table),)))
-
-    def page(self, cursor: Any, after: int, size: int) -> list[legacy.LegacyRow]:
-        pages = legacy.postgres_pages(cursor.connection, self.schema, after, size)
-        return next(pages, [])
-
-    def head(self, cursor: Any) -> int:
-        return legacy.postgres_head(cursor.connection, self.schema)
-
-    def finish(self, cursor: Any, position: int) -> None:
-        """The events table's sequence goes on after the last id converted; the library's
-        insert function goes if it still writes into the old table (making this version's
-        table replaced it, and the composite type it takes is the same for both tables)."""
-        self.one(cursor, "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, %s)",
-                 (self.events, max(position, 1), position > 0))  # fmt: skip
-        cursor.execute(
-            "SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_namespace n ON "
-            "n.oid = p.pronamespace WHERE n.nspname = %s AND p.prosrc LIKE %s",
-            (self.schema, f'%"{self.legacy_table}"%'),
-        )
-        for row in cursor.fetchall():
-            cursor.execute(f"DROP FUNCTION {row['name']}")  # regprocedure: quoted, qualified
-
-
 class Migration:
     """A migration under way on the store a tracker is open on (opened with ``legacy=True``,
     its tables created): from where the last run stopped to the old table's ``head``."""
 
     def __init__(self, tracker: Tracker):
-        datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
-        self.store = _Postgres(datastore) if hasattr(datastore, "schema") else _SQLite(datastore)
+        self.store: LegacyTables = tracker.store.legacy_tables()
         with _unavailable():
             self.position, self.head = _begin(self.store)
 
@@ -243,7 +138,7 @@ def _decoded(row: legacy.LegacyRow) -> legacy.Decoded:
         raise MigrationError(str(e)) from None
 
 
-def _begin(store: _Store) -> tuple[int, int]:
+def _begin(store: LegacyTables) -> tuple[int, int]:
     """Where this run starts (0, or where the last one stopped) and the old table's head;
     the progress row made on the first run, when the events table is still empty."""
     with store.datastore.transaction(commit=True) as cursor:
@@ -276,17 +171,16 @@ def _begin(store: _Store) -> tuple[int, int]:
     return position, head
 
 
-def _position(store: _Store, cursor: Any) -> int:
+def _position(store: LegacyTables, cursor: Any) -> int:
     """The last old position converted, the progress row locked for this transaction (on
     PostgreSQL; SQLite's write lock is taken at BEGIN): two runs at once take turns."""
-    lock = " FOR UPDATE" if isinstance(store, _Postgres) else ""
-    position = store.one(cursor, f"SELECT position FROM {store.progress}{lock}")
+    position = store.one(cursor, f"SELECT position FROM {store.progress}{store.for_update}")
     if position is None:
         raise MigrationError(f"{store.progress} lost its row: another run finished meanwhile?")
     return int(position)
 
 
-def _finish(store: _Store, cursor: Any, position: int) -> None:
+def _finish(store: LegacyTables, cursor: Any, position: int) -> None:
     """Every old row converted, once: then the old table and the progress go, together."""
     old = store.one(cursor, f"SELECT count(*) FROM {store.legacy}")
     new = store.one(cursor, f"SELECT count(*) FROM {store.events}")

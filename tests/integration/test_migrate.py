@@ -29,6 +29,8 @@ from tracker.domain.ids import message_id
 from tracker.domain.quarantine import quarantine_id
 from tracker.read import queries
 from tracker.stores import legacy
+from tracker.stores.migration import PROGRESS_TABLE
+from tracker.stores.sqlite.migration import SQLiteLegacyTables
 
 EXPECTED = fixture.expected()
 EVENTS = sum(fixture.manifest()["sqlite"]["events_by_topic"].values())  # 1,044
@@ -191,13 +193,13 @@ def test_a_page_that_fails_leaves_nothing_of_itself(tmp_path, monkeypatch):
     try:
         under_way = migration.Migration(tracker)
         assert under_way.run(page_size=200, stop_after_pages=2).position == 400
-        insert = migration._SQLite.insert
+        insert = SQLiteLegacyTables.insert
 
         def insert_then_fail(self: Any, cursor: Any, rows: list) -> None:
             insert(self, cursor, rows)
             raise OSError("the disk went away")
 
-        monkeypatch.setattr(migration._SQLite, "insert", insert_then_fail)
+        monkeypatch.setattr(SQLiteLegacyTables, "insert", insert_then_fail)
         with pytest.raises(OSError):
             under_way.run(page_size=200)
         monkeypatch.undo()
@@ -210,7 +212,7 @@ def test_a_page_that_fails_leaves_nothing_of_itself(tmp_path, monkeypatch):
     assert [r[0] for r in rows] == list(range(1, EVENTS + 1))
     with sqlite3.connect(tmp_path / "store.db") as connection:
         tables = {n for (n,) in connection.execute("SELECT name FROM sqlite_master")}
-    assert {"stored_events", migration.PROGRESS_TABLE} & tables == set()
+    assert {"stored_events", PROGRESS_TABLE} & tables == set()
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,6 @@ class EventRecorder(Protocol):
 
     def open_views(self, *, create: bool = True) -> Any:
         """The views of this store (a ``views.store.ViewStore``)."""
+
+    def legacy_tables(self) -> Any:
+        """What ``tracker migrate`` asks of this store (a ``stores.migration.LegacyTables``)."""

@@ -139,6 +139,12 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
             "ORDER BY n RETURNING notification_id"
         )
 
+    def legacy_tables(self) -> Any:
+        """What ``tracker migrate`` asks of this store (``stores.migration``)."""
+        from tracker.stores.postgres.migration import PostgresLegacyTables
+
+        return PostgresLegacyTables(self.datastore)
+
     def open_views(self, *, create: bool = True) -> Any:
         """The views of this store (``stores.postgres.views``)."""
         from tracker.stores.postgres.views import open_views

@@ -83,6 +83,12 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         # The insert statement with n rows of values, by n.
         self._inserts = Memo(self._insert_rows, ROWS_PER_INSERT)
 
+    def legacy_tables(self) -> Any:
+        """What ``tracker migrate`` asks of this store (``stores.migration``)."""
+        from tracker.stores.sqlite.migration import SQLiteLegacyTables
+
+        return SQLiteLegacyTables(self.datastore)
+
     def open_views(self, *, create: bool = True) -> Any:
         """The views of this store (``stores.sqlite.views``)."""
         from tracker.stores.sqlite.views import open_views
