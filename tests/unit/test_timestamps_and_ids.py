@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.domain.ids import MAX_ID_SMS, message_number
-from tracker.domain.timestamps import TimeOutOfRange, parse_time, zone
+from tracker.domain.timestamps import TimeOutOfRange, instant_of, parse_time, zone
 
 MOSCOW = zone("Europe/Moscow")
 
@@ -34,11 +34,19 @@ def test_the_zone_is_a_setting():
         "2011-01-01 12:57",
         "2011-01-01 12:57:46Z",
         "٢٠١١-01-01 12:57:46",
+        "2011-01-01 12:57:46\n",
+        "2011-01-01 12:57:4６",
         "yesterday",
     ],
 )
 def test_blank_or_malformed_times_are_unknown(raw):
     assert parse_time(raw, MOSCOW) is None
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30)))
+def test_every_wall_clock_time_in_the_platforms_form_is_read_as_that_time(wall):
+    wall = wall.replace(microsecond=0)
+    assert parse_time(wall.strftime("%Y-%m-%d %H:%M:%S"), MOSCOW) == instant_of(wall, MOSCOW)
 
 
 @given(st.text(max_size=25))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 DEFAULT_ZONE = "Europe/Moscow"  # the platform's servers run on Moscow time; the docs name no zone
 
-_DIGITS = frozenset("0123456789")
+# Exactly YYYY-MM-DD HH:MM:SS in ASCII digits (str.isdigit and \d take other scripts' digits too).
+_PLATFORM_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 class TimeOutOfRange(ValueError):
@@ -30,15 +32,10 @@ def parse_time(raw: str, local_zone: tzinfo) -> datetime | None:
     is an unknown time, which the fold orders first (see docs/state-machine.md). A real
     timestamp with no UTC instant raises ``TimeOutOfRange``.
     """
-    if len(raw) != 19 or raw[4] != "-" or raw[7] != "-" or raw[10] != " ":
-        return None
-    if raw[13] != ":" or raw[16] != ":":
-        return None
-    fields = (raw[0:4], raw[5:7], raw[8:10], raw[11:13], raw[14:16], raw[17:19])
-    if not all(_DIGITS.issuperset(f) for f in fields):
+    if _PLATFORM_TIME.fullmatch(raw) is None:
         return None
     try:
-        wall = datetime(*map(int, fields))  # type: ignore[misc]
+        wall = datetime.fromisoformat(raw)  # the form checked: only the calendar is left
     except ValueError:  # 2011-02-30, 25:00:00 and the like
         return None
     return instant_of(wall, local_zone)
