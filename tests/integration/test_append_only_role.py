@@ -60,11 +60,12 @@ def test_the_app_role_appends_projects_and_rebuilds_but_cannot_change_the_histor
         Projector(tracker, views).catch_up()
         assert rebuild(tracker, views).events == 2  # shadow tables created and swapped in
         assert views.message(1).state == "deliver"
+        events_table = tracker.recorder.events_table_name
     finally:
         tracker.close()
 
     schema = owner_url.rsplit("schema=", 1)[1]
-    table = f'"{schema}".tracker_events'
+    table = f'"{schema}"."{events_table}"'
     with psycopg.connect(app_url.split("?")[0], autocommit=True) as app:
         for statement in REFUSED:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -78,12 +79,13 @@ def test_the_owner_too_is_stopped_by_the_triggers_until_it_drops_them(owner_and_
     assert run_cli(owner_url, "migrate", "--app-role", role).returncode == 0
     tracker = open_tracker(Settings(database_url=owner_url))
     tracker.record([Status(2, "send", "")])
+    events_table = tracker.recorder.events_table_name
     tracker.close()
     schema = owner_url.rsplit("schema=", 1)[1]
     with psycopg.connect(owner_url.split("?")[0], autocommit=True) as owner:
         for statement in ("UPDATE {t} SET state = 'x'", "DELETE FROM {t}", "TRUNCATE {t}"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-                owner.execute(statement.format(t=f'"{schema}".tracker_events'))
+                owner.execute(statement.format(t=f'"{schema}"."{events_table}"'))
 
 
 def test_an_unknown_role_is_a_clear_error(postgres_url):

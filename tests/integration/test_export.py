@@ -33,10 +33,11 @@ def big_store(tmp_path_factory):
     tracker = open_tracker(Settings(database_url=url))
     states = ["send", "deliver", "read", "expired", "odd"]
     for start in range(0, MESSAGES, 5000):
-        messages = [
-            Message.first_report(n, Report(states[n % 5], ""), T0 + timedelta(seconds=n))
-            for n in range(start, start + 5000)
-        ]
+        messages = [Message(n) for n in range(start, start + 5000)]
+        for message in messages:
+            message.receive(
+                Report(states[message.id_sms % 5], ""), T0 + timedelta(seconds=message.id_sms)
+            )
         tracker.events.put([e for m in messages for e in m.collect_events()])
     views = open_views(tracker)
     Projector(tracker, views, page_size=5000).catch_up()

@@ -98,7 +98,7 @@ def test_a_caller_that_stops_waiting_does_not_stop_the_writer(tracker):
         assert after.result(timeout=30).stored == {2}
     finally:
         writer.close()
-    assert [e.state for e in tracker.history(1)] == ["send"]  # stored all the same
+    assert [e.event.state for e in tracker.history(1)] == ["send"]  # stored all the same
 
 
 def test_a_large_batch_is_committed_in_slices_with_other_senders_served_between(tracker):

@@ -98,12 +98,12 @@ class IngestMachine(RuleBasedStateMachine):
             message = self.tracker.message(id_sms)
             expected = fold(Report(s, t, parse_time(t, MOSCOW)) for s, t in held)
             assert message.current == expected
-            assert len(message.reports) == len(held)
+            assert len(message.identities) == len(held)  # the distinct reports it holds
 
     @invariant()
     def every_acknowledged_report_is_in_the_history_exactly_once(self):
         for id_sms, held in self.acknowledged.items():
-            history = [(e.state, e.time) for e in self.tracker.history(id_sms)]
+            history = [(e.event.state, e.event.time) for e in self.tracker.history(id_sms)]
             assert sorted(history) == sorted(held)
 
     @invariant()

@@ -65,7 +65,10 @@ def test_a_write_of_hundreds_of_events_keeps_their_order_and_ids(tracker):
 
 
 def tracker_message(id_sms: int) -> Message:
-    return Message.first_report(id_sms, Report("send", ""), datetime.now(UTC))
+    """A new message that received its first report (its event not yet collected)."""
+    message = Message(id_sms)
+    message.receive(Report("send", ""), datetime.now(UTC))
+    return message
 
 
 def test_database_urls_name_the_store():
@@ -123,7 +126,8 @@ def test_a_locked_postgres_store_answers_unavailable_then_recovers(postgres_url)
     schema = postgres_url.rsplit("schema=", 1)[1]
     try:
         with psycopg.connect(postgres_url.split("?")[0]) as blocker:
-            blocker.execute(f'LOCK TABLE "{schema}".tracker_events IN ACCESS EXCLUSIVE MODE')
+            table = tracker.recorder.events_table_name
+            blocker.execute(f'LOCK TABLE "{schema}"."{table}" IN ACCESS EXCLUSIVE MODE')
             with pytest.raises(StoreUnavailable, match="lock"):
                 tracker.record([Status(1, "send", "")])
         assert tracker.record([Status(1, "send", "")]).stored == {1}
@@ -176,7 +180,7 @@ def test_postgres_going_away_mid_run_answers_unavailable_then_recovers(own_role_
         assert time.monotonic() - started < 15
         admin.execute(f'ALTER ROLE "{role}" LOGIN')
         assert record_when_back(tracker, [Status(1, "deliver", "2011-01-01 12:00:00")]) == {1}
-        assert [e.state for e in tracker.history(1)] == ["send", "deliver"]
+        assert [e.event.state for e in tracker.history(1)] == ["send", "deliver"]
     finally:
         tracker.close()
 

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from tracker.application import Status, Unusable
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
+from tracker.domain.events import Quarantined, Reported
+from tracker.domain.ids import id_sms_of
 from tracker.domain.quarantine import ITEM
 from tracker.stores.sqlite.views import open_output_file
 from tracker.views.log import EventLog
@@ -51,18 +53,28 @@ def snapshot(views, suffix=""):
 def test_the_lean_log_reader_decodes_what_the_library_decodes(tracker):
     tracker.record([Status(1, "send", ""), Status(1, "deliver", TIMES[1]), Status(2, "odd", "x")])
     tracker.record([Status(1, "read", TIMES[2])], [Unusable(ITEM, "5", "not an object")])
+    tracker.record([Status(1, "read", TIMES[2])])  # received again: no fact for the views
     head = tracker.recorder.max_notification_id()
     facts, quarantined, reached = EventLog(tracker).page(0, head, 100)
-    library = [
+    library = [  # the library's notification log, through the tracker's mapper
         tracker.mapper.to_domain_event(n)
         for n in tracker.recorder.select_notifications(start=1, limit=100)
-        if n.topic.startswith("tracker.domain.message:")
     ]
-    assert len(library) == 4
+    reports = [e for e in library if type(e.event) is Reported]
+    first_receipts = [e for e in library if type(e.event) is Quarantined]
+    assert (len(library), len(reports), len(first_receipts)) == (6, 4, 1)
+    assert [(q.quarantine_id, q.kind, q.raw, q.reason, q.received_at) for q in quarantined] == [
+        (e.originator_id.hex, e.event.kind, e.event.raw, e.event.reason, e.event.received_at)
+        for e in first_receipts
+    ]
     assert [(q.kind, q.raw, q.reason) for q in quarantined] == [(ITEM, "5", "not an object")]
-    assert [(f.id_sms, f.state, f.time, f.instant, f.received_at) for f in facts] == [
-        (e.id_sms, e.state, e.time, e.instant, e.received_at) for e in library
-    ]
+    assert [
+        (f.id_sms, f.state, f.time, f.instant, f.received_at, f.outcome, f.raw) for f in facts
+    ] == [
+        (id_sms_of(e.originator_id), e.event.state, e.event.time, e.event.instant,
+         e.event.received_at, e.event.outcome, e.event.raw)
+        for e in reports
+    ]  # fmt: skip
     assert reached == head
 
 
@@ -335,12 +347,12 @@ def test_pages_read_across_gaps_in_the_notification_ids(postgres_url):
     so an empty window is read past, never taken for the end of the log."""
     tracker = open_tracker(Settings(database_url=postgres_url))
     views = open_views(tracker)
-    schema = tracker.recorder.datastore.schema
+    table = f'"{tracker.recorder.datastore.schema}"."{tracker.recorder.events_table_name}"'
     tracker.record([Status(n, "send", "") for n in range(30)])
     with tracker.recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(
-            f"SELECT setval('\"{schema}\".tracker_events_notification_id_seq', "
-            f'(SELECT max(notification_id) FROM "{schema}".tracker_events) + 5000)'
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'notification_id'), "
+            f"(SELECT max(notification_id) FROM {table}) + 5000)"
         )
     tracker.record([Status(n, "deliver", TIMES[1]) for n in range(30)])
     Projector(tracker, views, page_size=100).catch_up()

@@ -72,7 +72,7 @@ def test_batches_from_several_server_processes_are_committed_and_each_gets_its_r
     assert [r.stored for r in receipts] == expected
     assert service.writer.groups < 30  # batches of different servers shared transactions
     assert len(tracker.history(7)) == 30
-    assert [e.state for e in tracker.history(205)] == ["send"]
+    assert [e.event.state for e in tracker.history(205)] == ["send"]
 
 
 def test_an_exact_repeat_is_acknowledged_and_not_recorded_again(tracker, service, path):
