@@ -50,7 +50,15 @@ class Tracker(Application):
         local_zone: tzinfo | str = DEFAULT_ZONE,
         writing: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
-        super().__init__(env)
+        try:
+            super().__init__(env)
+        except BaseException:
+            # The store's connections opened before it failed (a table that could not be
+            # made): closed now, not by the collector on whatever thread it runs (a pool's own
+            # thread cannot join itself).
+            if (factory := getattr(self, "factory", None)) is not None:
+                factory.close()
+            raise
         self.local_zone = zone(local_zone) if isinstance(local_zone, str) else local_zone
         # Held around each load-decide-save of a group of batches: the store may make the
         # writers of one host take turns (SQLite), so they never clash with each other.
