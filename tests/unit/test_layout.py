@@ -44,3 +44,23 @@ def test_the_check_sees_an_import_of_a_database_module(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("from eventsourcing.postgres import PostgresDatastore\nimport sqlite3\n")
     assert imported(module) == {"eventsourcing.postgres", "sqlite3"}
+
+
+MOST_LINES = 400
+EDGE_AND_RUNTIME = sorted([*(TRACKER / "cli").glob("*.py"), TRACKER / "supervisor.py"])
+
+
+@pytest.mark.parametrize(
+    "path", EDGE_AND_RUNTIME, ids=[str(p.relative_to(TRACKER)) for p in EDGE_AND_RUNTIME]
+)
+def test_no_module_of_the_command_line_or_the_supervisor_exceeds_400_lines(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MOST_LINES, f"{path.relative_to(TRACKER)} has {lines} lines"
+
+
+def test_the_command_line_is_a_package_of_several_modules():
+    """The 400-line check above holds only if it finds the modules: cli.py is no more."""
+    assert not (TRACKER / "cli.py").exists()
+    assert {p.name for p in EDGE_AND_RUNTIME} >= {
+        "__init__.py", "options.py", "store.py", "reads.py", "processes.py", "supervisor.py"
+    }  # fmt: skip
