@@ -1,6 +1,8 @@
 """The composition root: turns settings into a running Tracker on a concrete store.
 
-It is the only module that names the stores; everything else receives a built Tracker.
+It is the only module that names the stores; everything else receives a built Tracker. It also
+builds what a server process runs on (``server_parts``): the projector, the live projection and
+the writer that commits batches, which the web app is handed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from eventsourcing.persistence import PersistenceError
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
+from tracker.group_commit import GroupCommit
+from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
+from tracker.writer_process import WRITER_SOCKET, WriterClient
 
 SQLITE_FACTORY = "tracker.stores.sqlite.events:DurableSQLiteFactory"
 POSTGRES_FACTORY = "tracker.stores.postgres.events:PromptPostgresFactory"
@@ -367,6 +372,54 @@ def projector_election(settings: Settings) -> Callable[[], bool]:
     from tracker.stores.sqlite.locks import ProjectorElection
 
     return ProjectorElection(store.env["SQLITE_DBNAME"])
+
+
+@dataclass(frozen=True, slots=True)
+class ServerParts:
+    """What a server process runs on: the Tracker and its views, the projector over them, the
+    live projection (``projections=inline`` only), and what commits batches: the writer
+    process's client (``remote``) or a group-commit writer thread of this process."""
+
+    tracker: Tracker
+    views: ViewStore
+    projector: Projector
+    live: LiveProjection | None
+    remote: WriterClient | None
+    writer: GroupCommit | None
+
+
+def server_parts(
+    tracker: Tracker,
+    views: ViewStore,
+    settings: Settings,
+    writer_socket: str | None = None,
+    on_lag: Callable[[int, int], None] | None = None,
+) -> ServerParts:
+    """The parts around a built Tracker and its views. With ``writer_socket``, batches are
+    committed by the writer process listening there; ``on_lag`` is told the views' lag."""
+    projector = Projector(tracker, views)
+    live = (
+        LiveProjection(projector, on_lag=on_lag, may_run=projector_election(settings))
+        if settings.projections == "inline"
+        else None
+    )
+    remote = (
+        WriterClient(writer_socket, receipt_timeout=settings.receipt_timeout)
+        if writer_socket
+        else None
+    )
+    writer = None if remote else GroupCommit(tracker, on_commit=live.wake if live else None)
+    return ServerParts(tracker, views, projector, live, remote, writer)
+
+
+def open_server(
+    settings: Settings, on_lag: Callable[[int, int], None] | None = None
+) -> ServerParts:
+    """A server process's parts on the configured store; the writer process is the one `tracker
+    serve` names in ``TRACKER_WRITER_SOCKET``, if it names one."""
+    tracker = open_tracker(settings)
+    views = open_views(tracker, create=settings.create_tables)
+    return server_parts(tracker, views, settings, os.environ.get(WRITER_SOCKET) or None, on_lag)
 
 
 def make_append_only(settings: Settings, role: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import KEYS
-from tracker.web.console import COOKIE
+from tracker.web.console.render import COOKIE
 
 # Every console page with the roles that see it; a page some roles see only in part says so.
 PAGES = {

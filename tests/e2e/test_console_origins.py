@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import KEYS
-from tracker.web.console import COOKIE
+from tracker.web.console.render import COOKIE
 
 # Every way a page or a stylesheet can make the browser fetch, or lead it, somewhere.
 ATTRIBUTES = "src|href|action|srcset|poster|data|formaction"
@@ -120,13 +120,13 @@ def test_no_page_refers_to_another_origin(traffic):
 def test_the_crawl_reaches_every_page_the_server_routes(traffic):
     """Each GET route under /ui and /schema, its parameters filled, is among the pages crawled:
     a page added later is scanned too, or this fails."""
-    from tracker.bootstrap import open_tracker, open_views
+    from tracker.bootstrap import open_tracker, open_views, server_parts
     from tracker.config import Settings
     from tracker.web.app import create_app
 
     settings = Settings(database_url=traffic.database_url, create_tables=False)
     tracker = open_tracker(settings)
-    app = create_app(tracker, open_views(tracker), settings)
+    app = create_app(server_parts(tracker, open_views(tracker), settings), settings)
     routes = {
         route.path
         for route in app.routes

@@ -6,7 +6,7 @@ import inspect
 
 from litestar.handlers import HTTPRouteHandler
 
-from tracker.bootstrap import open_tracker, open_views
+from tracker.bootstrap import open_tracker, open_views, server_parts
 from tracker.config import Settings
 from tracker.web.app import create_app
 
@@ -22,7 +22,7 @@ def test_every_guard_is_a_coroutine_so_no_request_hops_to_a_worker_thread_to_be_
         webhook_allow="127.0.0.1/32",
     )
     tracker = open_tracker(settings)
-    app = create_app(tracker, open_views(tracker), settings)
+    app = create_app(server_parts(tracker, open_views(tracker), settings), settings)
     guarded = 0
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):

@@ -7,7 +7,7 @@ import logging
 
 from litestar.testing import TestClient
 
-from tracker.bootstrap import open_tracker, open_views
+from tracker.bootstrap import open_tracker, open_views, server_parts
 from tracker.config import Settings
 from tracker.read import queries
 from tracker.web.app import create_app
@@ -22,7 +22,7 @@ def test_a_500_is_logged_with_its_traceback_and_a_404_is_not(sqlite_url, monkeyp
         raise RuntimeError("a defect in a read")
 
     monkeypatch.setattr(queries, "stats", broken)
-    app = create_app(tracker, views, settings)
+    app = create_app(server_parts(tracker, views, settings), settings)
     litestar_log = logging.getLogger("litestar")  # it does not propagate to caplog's root
     litestar_log.addHandler(caplog.handler)
     try:

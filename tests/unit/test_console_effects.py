@@ -10,7 +10,7 @@ from hypothesis import given
 from tests.unit.test_status_rules import report_lists
 from tracker.domain.status import Report, fold
 from tracker.views.projection import Fact, project
-from tracker.web.console import FOLLOWS_FINAL, NOT_FOLDED, SETS, effect_now
+from tracker.web.console.timeline import FOLLOWS_FINAL, NOT_FOLDED, SETS, effect_now
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.web.console import Pager
+from tracker.web.console.forms import Pager
 
 
 def follow(link: str) -> tuple[str, str]:

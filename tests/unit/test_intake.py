@@ -14,7 +14,8 @@ from tests.support import sample
 from tracker.application import Status
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY, ITEM
-from tracker.web.intake import BodyError, _elements, _members, read_body
+from tracker.web import scan
+from tracker.web.intake import BodyError, read_body
 
 
 def test_the_contract_example_is_read_as_two_statuses():
@@ -316,10 +317,10 @@ def test_every_item_is_stored_in_each_message_it_names_or_quarantined(items):
 @given(st.lists(st.dictionaries(st.sampled_from(["id_sms", "state", "time", "x"]), st.text())))
 def test_the_structural_scan_splits_items_and_members_as_a_json_reader_does(items):
     body = json.dumps(items).encode()
-    assert [json.loads(i) for i in _elements(body, 0)[0]] == items
+    assert [json.loads(i) for i in scan.elements(body, 0)[0]] == items
     for item in items:
         raw = json.dumps(item).encode()
-        assert [(json.loads(k), json.loads(v)) for k, v in _members(raw)] == list(item.items())
+        assert [(json.loads(k), json.loads(v)) for k, v in scan.members(raw)] == list(item.items())
 
 
 def test_past_a_thousand_distinct_bad_items_the_rest_of_a_body_is_quarantined_as_one():
@@ -388,9 +389,9 @@ def test_the_scan_splits_any_json_into_the_items_and_members_a_json_reader_sees(
     """Whatever the spacing, each element and member the scan finds is one a JSON reader
     finds, with no space around it (the scan's items go on to be split into members)."""
     body = json.dumps(items, indent=indent).encode()
-    elements, end = _elements(body, 0)
+    elements, end = scan.elements(body, 0)
     assert end == len(body) and [json.loads(e) for e in elements] == items
     for element, item in zip(elements, items, strict=True):
         assert element == element.strip() and [
-            (json.loads(k), json.loads(v)) for k, v in _members(element)
+            (json.loads(k), json.loads(v)) for k, v in scan.members(element)
         ] == list(item.items())

@@ -1,1 +1,1 @@
-"""The HTTP edge: the webhook the platform posts to and the read API, on Litestar."""
+"""The HTTP edge, on Litestar: the webhook the platform posts to, the read API, the web console."""

@@ -8,8 +8,8 @@ a time that is not a string, nesting too deep for a reader). An item that names 
 goes to quarantine. Only a body that is not a JSON array at all is refused as a whole.
 
 Most bodies are the documented form exactly and are decoded in one typed pass (msgspec). Any
-other body is split into its items by a scan of JSON's grammar that reads no value (any depth),
-and each item is read on its own.
+other body is split into its items by a scan of JSON's grammar that reads no value (any depth,
+``web.scan``), and each item is read on its own.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import msgspec
 from tracker.application import Status, Unusable
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY, ITEM, ITEMS
+from tracker.web import scan
 
 # Everything msgspec raises on input it cannot read (bad UTF-8, too deep, numbers out of range).
 _UNREADABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
@@ -164,17 +165,17 @@ def _items(body: bytes) -> list[bytes]:
         return [bytes(raw) for raw in _decode(body, type=list[msgspec.Raw])]
     except _UNREADABLE:
         pass
-    start = len(body) - len(body.lstrip(_WHITESPACE))
+    start = len(body) - len(body.lstrip(scan.WHITESPACE))
     if body[start : start + 1] == b"[" and not _utf16_or_32(body):
-        split = _elements(body, start)
-        if split is not None and not body[split[1] :].strip(_WHITESPACE):
+        split = scan.elements(body, start)
+        if split is not None and not body[split[1] :].strip(scan.WHITESPACE):
             return split[0]
     problem = _body_problem(body)
     raise BodyError(problem, _quarantined(BODY, body, problem))
 
 
 def _read_item(raw: bytes, intake: Intake) -> None:
-    members = _members(raw)
+    members = scan.members(raw)
     if members is None:
         intake.quarantine(raw, _not_an_object(raw))
         return
@@ -370,98 +371,3 @@ def _json_type(value: Any) -> str:
 
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# JSON's tokens, whitespace before each: a string (any bytes inside, and escapes of JSON's
-# form: what they spell, a lone surrogate say, is a value's business), a number (any size), a
-# literal, a punctuation mark.
-_STRING_TEXT = rb'"[^"\\]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\]*)*"'
-_TOKEN = re.compile(
-    rb"[ \t\r\n]*(?:"
-    rb"(?P<string>" + _STRING_TEXT + rb")"
-    rb"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
-    rb"|(?P<literal>true|false|null)"
-    rb"|(?P<mark>[\[\]{},:]))",
-    re.DOTALL,
-)
-_STRING = re.compile(_STRING_TEXT, re.DOTALL)
-_WHITESPACE = b" \t\r\n"
-_OPEN, _CLOSE = b"[{", {ord("]"): ord("["), ord("}"): ord("{")}
-# What may come next: a value; a value or "]" (an array just opened); a key or "}" (an object
-# just opened); a key; a colon; a comma or the container's close.
-_VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT = range(6)
-_STARTS = {ord("["): (_VALUE, _VALUE_OR_CLOSE), ord("{"): (_KEY, _KEY_OR_CLOSE)}
-
-
-def _elements(text: bytes, start: int) -> tuple[list[bytes], int] | None:
-    """The elements of the array or object that opens at ``text[start]`` (an object's are its
-    members, ``"key": value``), and the index just past its close; None when it is not
-    JSON's grammar. Values are not read: a string may hold any bytes and escapes, a number
-    any digits, so a value no reader takes (a lone surrogate, a number out of range) costs
-    its own item only, while text that is not JSON (a stray quote, a missing comma, NaN)
-    never passes, so no item's text can end up in another. Iterative: any depth costs only
-    the bytes it spans."""
-    match = _TOKEN.match
-    open_brackets = bytearray()
-    elements: list[bytes] = []
-    expect, pos, begin = _VALUE, start, start
-    while True:
-        token = match(text, pos)
-        if token is None:
-            return None
-        kind, at, pos = token.lastgroup, token.start(token.lastgroup), token.end()
-        if len(open_brackets) == 1 and expect in _STARTS[open_brackets[0]]:
-            begin = at  # an element of the outer container begins: a value, or a member
-        if expect == _COLON:
-            if text[at] != 0x3A:  # ":"
-                return None
-            expect = _VALUE
-            continue
-        if kind == "mark":
-            byte = text[at]
-            if byte in _OPEN and expect in (_VALUE, _VALUE_OR_CLOSE):
-                open_brackets.append(byte)
-                expect = _VALUE_OR_CLOSE if byte == 0x5B else _KEY_OR_CLOSE
-                continue
-            if byte == 0x2C and expect == _NEXT:  # ","
-                expect = _VALUE if open_brackets[-1] == 0x5B else _KEY
-                if len(open_brackets) == 1:
-                    elements.append(text[begin:at].rstrip(_WHITESPACE))
-                continue
-            closes = _CLOSE.get(byte)
-            if closes is None or not open_brackets or open_brackets[-1] != closes:
-                return None
-            if expect not in (_NEXT, _VALUE_OR_CLOSE, _KEY_OR_CLOSE):
-                return None  # a close after a comma or a colon
-            if expect == _NEXT and len(open_brackets) == 1:
-                elements.append(text[begin:at].rstrip(_WHITESPACE))
-            open_brackets.pop()
-            if not open_brackets:
-                return elements, pos
-            expect = _NEXT  # the container was a value
-            continue
-        if expect in (_KEY, _KEY_OR_CLOSE):
-            if kind != "string":
-                return None
-            expect = _COLON
-            continue
-        if expect not in (_VALUE, _VALUE_OR_CLOSE):
-            return None  # two values in a row
-        expect = _NEXT
-
-
-def _members(item: bytes) -> list[tuple[bytes, bytes]] | None:
-    """An object's members as (key as JSON, value as JSON), in order, keys given twice kept;
-    None when the item is not an object in JSON's grammar."""
-    if item[:1] != b"{":
-        return None
-    split = _elements(item, 0)
-    if split is None or split[1] != len(item):
-        return None
-    members = []
-    for member in split[0]:  # the grammar holds: a string, a colon, a value
-        key = _STRING.match(member)
-        members.append(
-            (key.group(), member[key.end() :].lstrip(_WHITESPACE)[1:].strip(_WHITESPACE))
-        )  # type: ignore[union-attr]
-    return members

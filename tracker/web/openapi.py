@@ -1,5 +1,7 @@
-"""What the OpenAPI description says beyond the handlers' signatures (the webhook's body, the
-error answers each endpoint can give, the API-key scheme), and /schema, the page showing it."""
+"""The OpenAPI description beyond the handlers' signatures, and /schema, the page showing it.
+
+What it adds: the webhook's body, the error answers each endpoint can give, the API-key scheme.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""uvicorn's HTTP protocol with deadlines for a request's head and body, so that a client trickling
-its bytes (slowloris) cannot hold a connection for ever; ``tracker serve`` runs it."""
+"""uvicorn's HTTP protocol with deadlines for a request's head and body (``tracker serve``'s).
+
+A client trickling its bytes (slowloris) cannot hold a connection for ever.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""The app's handle on the store: the Tracker, its group-commit writer (in this process, or the
-writer process's client), the views and their projection, and the admin's rebuild; every store
-failure becomes 503 here."""
+"""The app's handle on the tracker: commits, reads in threads, rebuilds; store failures are 503."""
 
 from __future__ import annotations
 
@@ -16,66 +14,32 @@ from typing import TypeVar
 import anyio
 import msgspec
 from eventsourcing.persistence import PersistenceError
-from litestar.exceptions import ServiceUnavailableException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 
 from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
-from tracker.bootstrap import projector_election
-from tracker.config import Settings
-from tracker.group_commit import GroupCommit
+from tracker.bootstrap import ServerParts
 from tracker.read.models import RebuildStatus
-from tracker.views.projector import (
-    LiveProjection,
-    Progress,
-    Projector,
-    default_workers,
-    rebuild,
-)
+from tracker.views.projector import Progress, default_workers, rebuild
 from tracker.views.store import ViewStore
-from tracker.web import metrics
-from tracker.writer_process import WriterClient
 
 log = logging.getLogger("tracker")
 T = TypeVar("T")
 
 
-class Store:
-    """The Tracker, its group-commit writer, and a bound on the reader threads (the pool's size).
+class Backend:
+    """The parts of ``bootstrap.ServerParts``, and a bound on the reader threads (the pool's size).
 
-    Batches are committed by the writer process listening on ``writer_socket`` (`tracker
-    serve`), or else by a writer thread of this process. Every way the store can fail reaches
-    the client as 503 with Retry-After, nothing acknowledged, and an answer that claims no more
-    than is known: a batch whose receipt never came may have been committed after all.
+    Batches are committed by the writer process (``parts.remote``, under `tracker serve`), or
+    else by a writer thread of this process. Every way the store can fail reaches the client as
+    503 with Retry-After, nothing acknowledged, and an answer that claims no more than is known:
+    a batch whose receipt never came may have been committed after all.
     """
 
-    def __init__(
-        self,
-        tracker: Tracker,
-        views: ViewStore,
-        settings: Settings,
-        writer_socket: str | None = None,
-    ):
-        self.tracker = tracker
-        self.views = views
-        self.projector = Projector(tracker, views)
-        self.live = (
-            LiveProjection(
-                self.projector, on_lag=metrics.set_lag, may_run=projector_election(settings)
-            )
-            if settings.projections == "inline"
-            else None
-        )
-        self.remote = (
-            WriterClient(writer_socket, receipt_timeout=settings.receipt_timeout)
-            if writer_socket
-            else None
-        )
-        self.writer = (
-            None
-            if self.remote
-            else GroupCommit(tracker, on_commit=self.live.wake if self.live else None)
-        )
-        self.limiter = anyio.CapacityLimiter(settings.store_threads)
-        self.rebuilding = RebuildRunner(tracker, views)
+    def __init__(self, parts: ServerParts, store_threads: int):
+        self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
+        self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
+        self.limiter = anyio.CapacityLimiter(store_threads)
+        self.rebuilding = RebuildRunner(parts.tracker, parts.views)
 
     def start(self) -> None:
         if self.live:
@@ -102,6 +66,13 @@ class Store:
         """Run a blocking read in a worker thread."""
         with _unavailable_as_503():
             return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.limiter)
+
+    async def found(self, missing: str, fn: Callable[..., T | None], *args: object) -> T:
+        """A read whose None is a 404 saying what is ``missing``."""
+        value = await self.read(fn, *args)
+        if value is None:
+            raise NotFoundException(detail=missing)
+        return value
 
     async def close(self) -> None:
         if self.remote:

@@ -1,0 +1,82 @@
+"""What the console's forms and links send, read strictly, and the links between list pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from tracker.read import queries
+
+BadFilter = queries.BadFilter  # a filter the list cannot apply; the page says which and why
+
+
+def yes_no(name: str, text: str) -> bool | None:
+    answers = {"": None, "yes": True, "true": True, "no": False, "false": False}
+    if text.lower() not in answers:
+        raise BadFilter(f"{name}: {text[:40]!r} is not yes or no")
+    return answers[text.lower()]
+
+
+def form_instant(name: str, text: str) -> datetime | None:
+    """A date or date-time as a browser's datetime-local input sends it (naive: the query
+    reads it as UTC, as the API's)."""
+    return (
+        queries.utc_instant(name, text, "a date and time (e.g. 2024-05-01T10:00)") if text else None
+    )
+
+
+def page_size(text: str, default: int, most: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise BadFilter(f"limit: {text[:20]!r} is not a number from 1 to {most}")
+    return int(text)
+
+
+def offset(text: str) -> int:
+    if not text:
+        return 0
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise BadFilter(f"{text[:20]!r} is not a position in the timeline")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Links between the pages of a list whose cursor only goes forward: the address of each
+    page carries the cursors of the pages before it (the last TRAIL of them, "+" first when
+    older ones were left out), so "Previous" can lead back; "First page" always can."""
+
+    first: str | None  # None on the first page
+    previous: str | None
+    next: str | None
+
+    TRAIL = 40
+    CUT = "+"
+
+    @classmethod
+    def of(
+        cls, path: str, kept: dict[str, str], cursor: str, trail: str, after: str | None
+    ) -> Pager:
+        back = [c for c in trail.split(",") if c][-cls.TRAIL - 1 :] if cursor else []
+
+        def at(cursor: str, back: list[str]) -> str:
+            where = {**kept, **({"cursor": cursor} if cursor else {})}
+            if back:
+                where["trail"] = ",".join(back)
+            return f"{path}?{urlencode(where)}" if where else path
+
+        first = at("", []) if cursor else None
+        if not back:
+            previous = first  # the second page goes back to the first
+        elif back[-1] == cls.CUT:
+            previous = None  # the page before was left out of the address
+        else:
+            previous = at(back[-1], back[:-1])
+        if after is None:
+            return cls(first, previous, None)
+        ahead = [*back, cursor] if cursor else []
+        if len(ahead) > cls.TRAIL:
+            ahead = [cls.CUT, *ahead[-cls.TRAIL :]]
+        return cls(first, previous, at(after, ahead))
