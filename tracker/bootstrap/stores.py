@@ -1,13 +1,7 @@
-"""The composition root: turns settings into a running Tracker on a concrete store.
-
-It is the only module that names the stores; everything else receives a built Tracker. It also
-builds what a server process runs on (``server_parts``): the projector, the live projection and
-the writer that commits batches, which the web app is handed.
-"""
+"""Settings to a Tracker and its views on a concrete store: the one place that chooses one."""
 
 from __future__ import annotations
 
-import gc
 import getpass
 import os
 from collections.abc import Callable
@@ -16,16 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from tracker.application import StoreUnavailable, Tracker
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
-from tracker.group_commit import GroupCommit
-from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
-from tracker.writer_process import WRITER_SOCKET, WriterClient
 
 SQLITE_FACTORY = "tracker.stores.sqlite.events:DurableSQLiteFactory"
 POSTGRES_FACTORY = "tracker.stores.postgres.events:PromptPostgresFactory"
@@ -213,139 +203,6 @@ def _sqlite_access(path: Path) -> str:
     return ""
 
 
-class StoreMissing(SettingsError):
-    """The settings name no tracker store, or one without the tracker's tables: the commands
-    that only read never create one (an empty store would answer "no status" for everything)."""
-
-
-def open_reader(settings: Settings) -> Tracker:
-    """A Tracker on an existing store, to read from: it creates nothing, not even a file.
-
-    Raises ``StoreMissing`` naming the place looked at and how to name another when there is
-    no store there, or no tracker events in it (a views file, another application's database).
-    """
-    settings = msgspec.structs.replace(settings, create_tables=False)
-    store = store_for(settings)
-    if store.kind == "sqlite":
-        _check_events_file(Path(store.env["SQLITE_DBNAME"]), store)
-    tracker = open_tracker(settings)
-    if store.kind == "postgresql":
-        recorder = tracker.recorder
-        if not _has_postgres_table(store, tracker, recorder.events_table_name):  # type: ignore[attr-defined]
-            tracker.close()
-            raise StoreMissing(
-                f"no tracker events in {store.description}: set TRACKER_DATABASE_URL to the "
-                "tracker's database (with ?schema=NAME when its tables are in a schema of "
-                "their own), or run `tracker migrate` there to create them"
-            )
-    return tracker
-
-
-def open_reader_views(tracker: Tracker, settings: Settings) -> ViewStore:
-    """The live views of a store opened by ``open_reader``, never created: a store whose views
-    were never built raises ``StoreMissing`` saying how to build them."""
-    store = store_for(settings)
-    if store.kind == "sqlite":
-        from tracker.stores.sqlite.views import VIEW_TABLE, views_file
-
-        path = Path(views_file(store.env["SQLITE_DBNAME"]))
-        present = VIEW_TABLE in (_tables(path) or ())
-    else:
-        present = _has_postgres_table(store, tracker, "messages")
-    if not present:
-        raise StoreMissing(
-            f"the views of the {store.description} are not built yet: start `tracker serve` "
-            "(or `tracker project`), or run `tracker rebuild`"
-        )
-    return open_views(tracker, create=False)
-
-
-def open_views_file(path: Path) -> ViewStore:
-    """The views in a file written by ``tracker rebuild --out``, read as they are; a missing
-    file or one without views raises ``StoreMissing``."""
-    from tracker.stores.sqlite.views import VIEW_TABLE, open_output_file
-
-    tables = _tables(path, what="views file")
-    if tables is None:
-        raise StoreMissing(f"--views: no file at {path.absolute()}")
-    if VIEW_TABLE not in tables:
-        raise StoreMissing(
-            f"--views: {path.absolute()} holds no views: give a file written by "
-            "`tracker rebuild --out FILE`"
-        )
-    return open_output_file(str(path))  # its tables are there: nothing is created
-
-
-def open_output_views(path: Path) -> ViewStore:
-    """A views file of its own for ``tracker rebuild --out`` (created)."""
-    from tracker.stores.sqlite.views import open_output_file
-
-    return open_output_file(str(path))
-
-
-def note_as_of(path: Path, instant: str) -> None:
-    """Write into a rebuild's output file the instant its views stand at."""
-    from tracker.stores.sqlite import views
-
-    views.note_as_of(str(path), instant)
-
-
-def noted_as_of(path: Path) -> str | None:
-    """The instant a rebuild's output file says its views stand at, if it says."""
-    from tracker.stores.sqlite import views
-
-    return views.noted_as_of(str(path))
-
-
-def _has_postgres_table(store: Location, tracker: Tracker, table: str) -> bool:
-    from tracker.stores.postgres.events import has_table
-
-    try:
-        return has_table(tracker.recorder.datastore, table)  # type: ignore[attr-defined]
-    except PersistenceError as e:
-        tracker.close()
-        raise _unavailable(store, e) from e
-
-
-def _check_events_file(path: Path, store: Location) -> None:
-    from tracker.stores.sqlite.events import EVENTS_TABLE, LEGACY_EVENTS_TABLE
-    from tracker.stores.sqlite.views import VIEW_TABLE
-
-    where = path.absolute()
-    tables = _tables(path)
-    if tables is None:
-        raise StoreMissing(
-            f"no tracker store at {where}: the file does not exist. Run the command where the "
-            "store is (by default ./var/tracker.db) or set TRACKER_DATABASE_URL=sqlite:///PATH "
-            "to the store's file"
-        )
-    if LEGACY_EVENTS_TABLE in tables:
-        raise LegacyStore(store, LEGACY_EVENTS_TABLE)
-    if EVENTS_TABLE in tables:
-        return
-    if VIEW_TABLE in tables:
-        raise StoreMissing(
-            f"{where} holds the tracker's views, not its events (a file written by `tracker "
-            f"rebuild --out`, or the views beside a store): read it with --views {path}, and "
-            "set TRACKER_DATABASE_URL=sqlite:///PATH to the store's events file"
-        )
-    raise StoreMissing(
-        f"no tracker events in {where}: set TRACKER_DATABASE_URL=sqlite:///PATH to the "
-        "tracker's store"
-    )
-
-
-def _tables(path: Path, what: str = "store") -> set[str] | None:
-    from tracker.stores.sqlite.views import NotADatabase, tables_in
-
-    try:
-        return tables_in(str(path))
-    except OSError as e:
-        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e.strerror}") from None
-    except NotADatabase as e:
-        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
-
-
 def _writer_turns(
     store: Location, settings: Settings
 ) -> Callable[[], AbstractContextManager[object]]:
@@ -374,54 +231,6 @@ def projector_election(settings: Settings) -> Callable[[], bool]:
     return ProjectorElection(store.env["SQLITE_DBNAME"])
 
 
-@dataclass(frozen=True, slots=True)
-class ServerParts:
-    """What a server process runs on: the Tracker and its views, the projector over them, the
-    live projection (``projections=inline`` only), and what commits batches: the writer
-    process's client (``remote``) or a group-commit writer thread of this process."""
-
-    tracker: Tracker
-    views: ViewStore
-    projector: Projector
-    live: LiveProjection | None
-    remote: WriterClient | None
-    writer: GroupCommit | None
-
-
-def server_parts(
-    tracker: Tracker,
-    views: ViewStore,
-    settings: Settings,
-    writer_socket: str | None = None,
-    on_lag: Callable[[int, int], None] | None = None,
-) -> ServerParts:
-    """The parts around a built Tracker and its views. With ``writer_socket``, batches are
-    committed by the writer process listening there; ``on_lag`` is told the views' lag."""
-    projector = Projector(tracker, views)
-    live = (
-        LiveProjection(projector, on_lag=on_lag, may_run=projector_election(settings))
-        if settings.projections == "inline"
-        else None
-    )
-    remote = (
-        WriterClient(writer_socket, receipt_timeout=settings.receipt_timeout)
-        if writer_socket
-        else None
-    )
-    writer = None if remote else GroupCommit(tracker, on_commit=live.wake if live else None)
-    return ServerParts(tracker, views, projector, live, remote, writer)
-
-
-def open_server(
-    settings: Settings, on_lag: Callable[[int, int], None] | None = None
-) -> ServerParts:
-    """A server process's parts on the configured store; the writer process is the one `tracker
-    serve` names in ``TRACKER_WRITER_SOCKET``, if it names one."""
-    tracker = open_tracker(settings)
-    views = open_views(tracker, create=settings.create_tables)
-    return server_parts(tracker, views, settings, os.environ.get(WRITER_SOCKET) or None, on_lag)
-
-
 def make_append_only(settings: Settings, role: str) -> None:
     """Create the event tables (as their owner) and let ``role`` append to them, never change
     them (PostgreSQL only; see ``stores.postgres.grant_append_only``)."""
@@ -438,11 +247,27 @@ def make_append_only(settings: Settings, role: str) -> None:
         tracker.close()
 
 
-def settle_heap() -> None:
-    """Leave what is alive at start-up (the app, its routes and schemas, the libraries' objects)
-    out of the garbage collector's full collections: it lives as long as the process, and
-    walking it held up every request for tens of milliseconds (a POST's p99 at half the maximum
-    rate went from about 60 ms to under 20 ms, measured). Garbage is collected first. The
-    server processes and the writer process each call it once they are set up."""
-    gc.collect()
-    gc.freeze()
+class StoreMissing(SettingsError):
+    """The settings name no tracker store, or one without the tracker's tables: the commands
+    that only read never create one (an empty store would answer "no status" for everything)."""
+
+
+def _has_postgres_table(store: Location, tracker: Tracker, table: str) -> bool:
+    from tracker.stores.postgres.events import has_table
+
+    try:
+        return has_table(tracker.recorder.datastore, table)  # type: ignore[attr-defined]
+    except PersistenceError as e:
+        tracker.close()
+        raise _unavailable(store, e) from e
+
+
+def _tables(path: Path, what: str = "store") -> set[str] | None:
+    from tracker.stores.sqlite.views import NotADatabase, tables_in
+
+    try:
+        return tables_in(str(path))
+    except OSError as e:
+        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e.strerror}") from None
+    except NotADatabase as e:
+        raise StoreMissing(f"cannot read the {what} {path.absolute()}: {e}") from None
