@@ -19,6 +19,8 @@ from tests.e2e.conftest import start_server, stop_server
 from tests.e2e.test_webhook import hold_the_store
 from tests.support import server_url
 from tracker.read.export import report_rows
+from tracker.stores.postgres.events import EVENTS_TABLE as POSTGRES_EVENTS
+from tracker.stores.sqlite.events import EVENTS_TABLE as SQLITE_EVENTS
 
 GOOD = b'{"id_sms": 8000, "time": "2011-01-01 12:00:00", "state": "send"}'
 
@@ -188,14 +190,18 @@ def restore_to(server, position: int) -> None:
     url = server.database_url
     if url.startswith("sqlite:///"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            conn.execute("DELETE FROM stored_events WHERE rowid > ?", [position])
+            dropped = conn.execute(
+                f"DELETE FROM {SQLITE_EVENTS} WHERE notification_id > ?", [position]
+            ).rowcount
+        assert dropped > 0, "the restore dropped no event"
         return
     schema = url.rsplit("schema=", 1)[1]
     with psycopg.connect(server_url(url), autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")  # the append-only triggers too
-        conn.execute(
-            f'DELETE FROM "{schema}".tracker_events WHERE notification_id > %s', [position]
-        )
+        dropped = conn.execute(
+            f'DELETE FROM "{schema}".{POSTGRES_EVENTS} WHERE notification_id > %s', [position]
+        ).rowcount
+    assert dropped > 0, "the restore dropped no event"
 
 
 def test_a_pretty_printed_body_with_one_odd_item_stores_every_item(live_server):

@@ -9,11 +9,22 @@ import psycopg
 import pytest
 
 from tests.support import sample, server_url
+from tracker.domain.events import Quarantined, QuarantinedAgain
 from tracker.domain.quarantine import BODY, ITEM, quarantine_id
+from tracker.stores.postgres.events import EVENTS_TABLE as POSTGRES_EVENTS
 
 
 def post(server, body: bytes, headers=None):
     return server.post(body, headers)
+
+
+def quarantined(server, kind: str, raw: str) -> list[Quarantined | QuarantinedAgain]:
+    """The events the server stored for one quarantined input (none: it was not kept)."""
+    store = server.open_store()
+    try:
+        return [envelope.event for envelope in store.events.get(quarantine_id(kind, raw))]
+    finally:
+        store.close()
 
 
 def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(live_server):
@@ -64,13 +75,9 @@ def test_a_mixed_batch_acknowledges_every_usable_id_and_quarantines_the_rest(liv
         assert (unknown["state"], unknown["reports"]) == (None, 1)
         history = client.get("/messages/5005/history").json()["reports"]
         assert [(r["state"], r["outcome"]) for r in history] == [("on_the_moon", "unknown_state")]
-    store = live_server.open_store()
-    try:
-        raw = '{"id_sms": -1, "time": "2011-01-01 12:00:00", "state": "read"}'
-        held = store.repository.get(quarantine_id(ITEM, raw))
-        assert held.receipts[0][1] == "id_sms -1 is not an integer from 0 to 2^63-1"
-    finally:
-        store.close()
+    raw = '{"id_sms": -1, "time": "2011-01-01 12:00:00", "state": "read"}'
+    held = quarantined(live_server, ITEM, raw)[0]
+    assert (held.raw, held.reason) == (raw, "id_sms -1 is not an integer from 0 to 2^63-1")
 
 
 def test_history_lists_reports_in_arrival_order_with_their_outcomes(live_server):
@@ -123,23 +130,15 @@ def test_a_body_that_is_not_a_json_array_gets_400_and_is_quarantined(live_server
     response = post(live_server, body)
     assert response.status_code == 400
     assert problem in response.json()["detail"]
-    store = live_server.open_store()
-    try:
-        held = store.repository.get(quarantine_id(BODY, body.decode()))
-        assert held.raw == body.decode()
-    finally:
-        store.close()
+    assert quarantined(live_server, BODY, body.decode())[0].raw == body.decode()
 
 
 def test_a_body_with_invalid_utf8_is_quarantined_as_base64(live_server):
     body = b'{"id_sms": 1, "state": "\xff"}'
     assert post(live_server, body).status_code == 400
     encoded = base64.b64encode(body).decode()
-    store = live_server.open_store()
-    try:
-        assert store.repository.get(quarantine_id(BODY, encoded)).encoding == "base64"
-    finally:
-        store.close()
+    held = quarantined(live_server, BODY, encoded)[0]
+    assert (held.raw, held.encoding) == (encoded, "base64")
 
 
 def test_a_body_over_the_size_limit_gets_413_and_stores_nothing(live_server):
@@ -187,7 +186,8 @@ class hold_the_store:
         else:
             schema = self.url.rsplit("schema=", 1)[1]
             self.conn = psycopg.connect(server_url(self.url))
-            self.conn.execute(f'LOCK TABLE "{schema}".tracker_events IN ACCESS EXCLUSIVE MODE')
+            table = f'"{schema}".{POSTGRES_EVENTS}'
+            self.conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         return self
 
     def __exit__(self, *exc):

@@ -160,7 +160,7 @@ def test_a_killed_writer_costs_503s_until_it_is_back_and_loses_nothing_acknowled
         store = server.open_store()
         try:
             for n in (1, 49, 100, 149):
-                assert [e.state for e in store.history(n)] == ["send"]
+                assert [e.event.state for e in store.history(n)] == ["send"]
         finally:
             store.close()
     finally:
