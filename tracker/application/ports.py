@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 
 class EventRecorder(Protocol):
-    """An application recorder that also reads many aggregates at once and plain rows."""
+    """An application recorder (the library's ``select_notifications`` and the rest) that also
+    reads many aggregates at once and plain rows."""
 
     def insert_events(
         self,
@@ -26,16 +27,6 @@ class EventRecorder(Protocol):
     ) -> Sequence[int] | None:
         """The library's insert; ``check_last`` is shown the log's last event (topic, state)
         under the store's write lock, before the insert, and may raise to abandon it."""
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]: ...
 
     def max_notification_id(self) -> int | None: ...
 

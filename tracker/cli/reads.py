@@ -129,9 +129,8 @@ def messages(
         fail(e)
     try:
         with reading_views(views_file) as views:
-            page = queries.list_messages(
-                views, cursor=cursor, limit=limit, state=state, final=final, conflict=conflict
-            )
+            chosen = queries.MessageFilter(state=state, final=final, conflict=conflict)
+            page = queries.list_messages(views, chosen, cursor=cursor, limit=limit)
     except queries.BadCursor as e:
         fail(e)
     if as_json:

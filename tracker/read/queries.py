@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from tracker.read.models import (
 from tracker.views.log import message_entries
 from tracker.views.projection import Fact, MessageRow, project
 from tracker.views.projector import Projector
-from tracker.views.store import ViewStore
+from tracker.views.store import ALL, MessageFilter, ViewStore
 
 QUANTILES = (0.50, 0.90, 0.99)
 RAW_CUT = 4096  # characters of a raw item (quarantined, or a report's) shown in lists
@@ -189,25 +190,16 @@ def _history_start(cursor: str | None, id_sms: int) -> int:
 
 
 def list_messages(
-    views: ViewStore,
-    *,
-    cursor: str | None = None,
-    limit: int = 100,
-    state: str | None = None,
-    final: bool | None = None,
-    conflict: bool | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    views: ViewStore, chosen: MessageFilter = ALL, *, cursor: str | None = None, limit: int = 100
 ) -> MessagePage:
-    """A page of the messages view in id order; ``next`` continues it without repeats or gaps."""
+    """A page of the ``chosen`` messages in id order; ``next`` continues it without repeats or
+    gaps."""
+    chosen = replace(chosen, received_from=utc(chosen.received_from),
+                     received_to=utc(chosen.received_to))  # fmt: skip
     rows = views.list_messages(
+        chosen,
         after=_after(cursor),
         limit=limit + 1,  # one more: a next page only when there is one
-        state=state,
-        final=final,
-        conflict=conflict,
-        received_from=utc(received_from),
-        received_to=utc(received_to),
     )
     return MessagePage(
         messages=[_summary(r) for r in rows[:limit]],

@@ -205,50 +205,28 @@ def _decode(row: LegacyRow) -> Decoded:
             raise ValueError(f"originator_topic {r.originator_topic!r}")
         if first != (row.originator_version == 1):
             raise ValueError("a message's first report is its version 1, and only it")
-        return ReportReceived(
-            **common,
-            timestamp=r.timestamp.data,
-            first=first,
-            id_sms=r.id_sms,
-            state=r.state,
-            time=r.time,
-            instant=None if r.instant is None else r.instant.data,
-            received_at=r.received_at.data,
-            outcome=r.outcome,
-            raw=r.raw,
-            id_sent=r.id_sent,
-            reason=r.reason,
-            raw_encoding=r.raw_encoding,
-        )
+        return ReportReceived(**common, **_taken(r, ReportReceived), first=first)
     if topic == REPORTED_AGAIN:
-        a = _decode_again(state)
-        return ReportReceivedAgain(
-            **common,
-            timestamp=a.timestamp.data,
-            id_sms=a.id_sms,
-            state=a.state,
-            time=a.time,
-            reason=a.reason,
-            received_at=a.received_at.data,
-            times=a.times,
-        )
+        return ReportReceivedAgain(**common, **_taken(_decode_again(state), ReportReceivedAgain))
     if topic == QUARANTINED:
-        q = _decode_quarantined(state)
-        return ItemQuarantined(
-            **common,
-            timestamp=q.timestamp.data,
-            kind=q.kind,
-            raw=q.raw,
-            encoding=q.encoding,
-            reason=q.reason,
-            received_at=q.received_at.data,
-        )
+        return ItemQuarantined(**common, **_taken(_decode_quarantined(state), ItemQuarantined))
     if topic == RECEIVED_AGAIN:
         g = _decode_received_again(state)
-        return QuarantinedReceivedAgain(
-            **common, timestamp=g.timestamp.data, reason=g.reason, received_at=g.received_at.data
-        )
+        return QuarantinedReceivedAgain(**common, **_taken(g, QuarantinedReceivedAgain))
     raise ValueError(f"unknown topic {topic!r}")
+
+
+def _taken(stored: msgspec.Struct, into: type[LegacyEvent]) -> dict[str, Any]:
+    """The stored event's fields that ``into`` has, each datetime out of its wrapper."""
+    fields = {}
+    for name in into.__struct_fields__:
+        value = getattr(stored, name, _MISSING)
+        if value is not _MISSING:
+            fields[name] = value.data if isinstance(value, _Stamp) else value
+    return fields
+
+
+_MISSING = object()
 
 
 def _uuid(value: UUID | str) -> UUID:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,22 @@ from tracker.views.tables import (
     micros,
 )
 
-__all__ = ["LIVE", "SHADOW", "VIEWS", "ViewStore"]
+__all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Which messages a listing shows: by state (``NO_STATE``: none known), finality, conflict,
+    and last receipt (``received_from`` inclusive, ``received_to`` exclusive); None: any."""
+
+    state: str | None = None
+    final: bool | None = None
+    conflict: bool | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+ALL = MessageFilter()
 
 
 class ViewStore:
@@ -215,36 +231,28 @@ class ViewStore:
             after = records[-1][0]
 
     def list_messages(
-        self,
-        *,
-        after: int = -1,
-        limit: int = 100,
-        state: str | None = None,
-        final: bool | None = None,
-        conflict: bool | None = None,
-        received_from: datetime | None = None,
-        received_to: datetime | None = None,
+        self, chosen: MessageFilter = ALL, *, after: int = -1, limit: int = 100
     ) -> list[MessageRow]:
-        """Messages with ``id_sms`` above ``after``, in id order: a page of a keyset listing.
-
-        Keyed on the immutable id, so paging never repeats or skips a row, whatever is written
-        meanwhile. ``received_*`` bound the message's last receipt (from inclusive, to exclusive).
-        """
+        """The ``chosen`` messages with ``id_sms`` above ``after``, in id order: a page of a
+        keyset listing, keyed on the immutable id, so paging never repeats or skips a row,
+        whatever is written meanwhile."""
         p = self.tables.placeholder
         where, params = [f"id_sms > {p}"], [after]
+        state = chosen.state
         if state == NO_STATE:  # none known: the row holds no state
             where.append("state IS NULL")
             state = None
-        for column, value in (("state", state), ("final", final), ("conflict", conflict)):
+        for column, value in (("state", state), ("final", chosen.final),
+                              ("conflict", chosen.conflict)):  # fmt: skip
             if value is not None:
                 where.append(f"{column} = {p}")
                 params.append(int(value) if isinstance(value, bool) else value)
-        if received_from is not None:
+        if chosen.received_from is not None:
             where.append(f"last_received_at >= {p}")
-            params.append(micros(received_from))
-        if received_to is not None:
+            params.append(micros(chosen.received_from))
+        if chosen.received_to is not None:
             where.append(f"last_received_at < {p}")
-            params.append(micros(received_to))
+            params.append(micros(chosen.received_to))
         params.append(limit)
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute(

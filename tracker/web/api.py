@@ -85,13 +85,15 @@ async def list_messages(
             partial(
                 queries.list_messages,
                 backend.views,
+                queries.MessageFilter(
+                    state=_known_state(in_state),
+                    final=final,
+                    conflict=conflict,
+                    received_from=_instant("received_from", received_from),
+                    received_to=_instant("received_to", received_to),
+                ),
                 cursor=cursor,
                 limit=limit,
-                state=_known_state(in_state),
-                final=final,
-                conflict=conflict,
-                received_from=_instant("received_from", received_from),
-                received_to=_instant("received_to", received_to),
             )
         )
 

@@ -88,13 +88,15 @@ async def messages(
                 partial(
                     queries.list_messages,
                     backend.views,
+                    queries.MessageFilter(
+                        state=queries.state_filter(in_state or None, none_known=NO_STATE),
+                        final=yes_no("final", final),
+                        conflict=yes_no("conflict", conflict),
+                        received_from=form_instant("received from", chosen["received_from"]),
+                        received_to=form_instant("received to", chosen["received_to"]),
+                    ),
                     cursor=cursor or None,
                     limit=PAGE_SIZE,
-                    state=queries.state_filter(in_state or None, none_known=NO_STATE),
-                    final=yes_no("final", final),
-                    conflict=yes_no("conflict", conflict),
-                    received_from=form_instant("received from", chosen["received_from"]),
-                    received_to=form_instant("received to", chosen["received_to"]),
                 )
             )
             rows, after = result.messages, result.next
