@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from tracker.views.projection import NO_STATE, Delivery, MessageRow, QuarantineFact
 from tracker.views.tables import (
+    ALL,
     CHECKSUM_ORDER,
     INSTANT_COLUMNS,
     LIVE,
@@ -26,6 +25,7 @@ from tracker.views.tables import (
     SHADOW,
     TRACKING_KEY,
     VIEWS,
+    MessageFilter,
     ViewTables,
     delivery_values,
     from_micros,
@@ -36,21 +36,6 @@ from tracker.views.tables import (
 )
 
 __all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
-
-
-@dataclass(frozen=True, slots=True)
-class MessageFilter:
-    """Which messages a listing shows: by state (``NO_STATE``: none known), finality, conflict,
-    and last receipt (``received_from`` inclusive, ``received_to`` exclusive); None: any."""
-
-    state: str | None = None
-    final: bool | None = None
-    conflict: bool | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-
-
-ALL = MessageFilter()
 
 
 class ViewStore:

@@ -8,6 +8,7 @@ both share; a store's package says how it differs (stores/postgres/views.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -245,3 +246,18 @@ def delivery_values(delivery: Delivery) -> tuple:
         at[:10],  # type: ignore[index]
         at[:13],  # type: ignore[index]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Which messages a listing shows: by state (``NO_STATE``: none known), finality, conflict,
+    and last receipt (``received_from`` inclusive, ``received_to`` exclusive); None: any."""
+
+    state: str | None = None
+    final: bool | None = None
+    conflict: bool | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+ALL = MessageFilter()
