@@ -10,9 +10,11 @@ Then in each of ``--rounds`` rounds, `tracker serve` is driven flat out over loo
 ``--seconds`` by bench/loadgen.py with one plan of mixed arrival, on a fresh empty store and on
 the filled store (the order turning each round; the machines are shared and their speed
 drifts, so each ratio is taken within its round). The filled store's runs continue along the
-plan, the empty stores' runs start it afresh; the plan's ids are drawn from the same shuffled
-range as the stored ones, so its new messages land among them in the store's indexes, as a
-platform's would. Prints the round with the median filled / empty ratio, every round's ratio,
+plan, the empty stores' runs start it afresh. The plan's messages are numbered after the stored
+ones (``--ids after``, the default: a platform numbers the messages it sends in order, and the
+reports that come are of its recent messages), shuffled among themselves; with ``--ids among``
+they are drawn from the same shuffled range as the stored ones, so each lands at a random place
+in the store's indexes (the worst case). Prints the round with the median filled / empty ratio, every round's ratio,
 and the bytes on disk per report (events and views) of an empty store's run and of the filled
 store. A smoke run: ``--events 200000 --seconds 3 --rounds 1``.
 """
@@ -48,12 +50,18 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def fill(database_url: str, events: int, space: int) -> int:
+def fill(database_url: str, events: int, space: int, ids: str) -> int:
     """Store about ``events`` report events through the application, mixed arrival, the first
-    messages of the shuffled ``space``; the number of reports stored."""
+    messages of the shuffled ``space`` (``among``) or of the numbers below the plan's
+    (``before``); the number of reports stored."""
     tracker = open_tracker(Settings(database_url=database_url))
     messages = -(-events // 3)
-    reports = mixed_reports(islice(shuffled(space, first=FIRST_ID, seed=SEED), messages), SEED)
+    numbers = (
+        shuffled(space, first=FIRST_ID, seed=SEED)
+        if ids == "among"
+        else shuffled(messages, first=FIRST_ID, seed=SEED)
+    )
+    reports = mixed_reports(islice(numbers, messages), SEED)
     stored, began, said = 0, time.monotonic(), time.monotonic()
     try:
         while True:
@@ -122,13 +130,17 @@ def run_store(kind: str, args: argparse.Namespace) -> dict:
     reports = int(PLAN_RATE / 1.5 * args.seconds * args.rounds)
     space = fill_messages + -(-reports // 3)  # the plan's ids: the range's after the fill's
     plan = folder / "mixed.plan"
-    numbers = shuffled(space, first=FIRST_ID, seed=SEED, start=fill_messages)
+    numbers = (
+        shuffled(space, first=FIRST_ID, seed=SEED, start=fill_messages)
+        if args.ids == "among"  # the rest of one shuffled range: among the stored messages
+        else shuffled(space - fill_messages, first=FIRST_ID + fill_messages, seed=SEED + 2)
+    )
     write_plan(plan, mixed_stream(reports, 100, seed=SEED + 1, numbers=numbers))
     filled_url, filled_schema = fresh_store(kind, folder, "filled")
     rounds = []
     try:
         say(f"{kind}: storing {args.events:,} events first")
-        stored = fill(filled_url, args.events, space)
+        stored = fill(filled_url, args.events, space, args.ids)
         rebuild_views(filled_url)
         os.sync()  # the fill's gigabytes written back first, not during the measured runs
         position = 0
@@ -176,6 +188,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--ids",
+        choices=["after", "among"],
+        default="after",
+        help="the posted messages' numbers: after the stored ones, as a platform numbers the "
+        "messages it sends (default), or shuffled among them (every report a random place in "
+        "the store's indexes: the worst case)",
+    )
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of an empty and the filled store (median)"
     )
