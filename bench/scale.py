@@ -14,9 +14,9 @@ plan, the empty stores' runs start it afresh. The plan's messages are numbered a
 ones (``--ids after``, the default: a platform numbers the messages it sends in order, and the
 reports that come are of its recent messages), shuffled among themselves; with ``--ids among``
 they are drawn from the same shuffled range as the stored ones, so each lands at a random place
-in the store's indexes (the worst case). Prints the round with the median filled / empty ratio, every round's ratio,
-and the bytes on disk per report (events and views) of an empty store's run and of the filled
-store. A smoke run: ``--events 200000 --seconds 3 --rounds 1``.
+in the store's indexes (the worst case). Prints the round with the median filled / empty ratio,
+every round's ratio, and the bytes on disk per report (events and views) of an empty store's
+run and of the filled store. A smoke run: ``--events 200000 --seconds 3 --rounds 1``.
 """
 
 from __future__ import annotations
