@@ -30,7 +30,7 @@ from tracker.domain.events import (
 from tracker.domain.ids import message_id
 from tracker.domain.quarantine import quarantine_id
 from tracker.stores import legacy
-from tracker.stores.migration import LegacyTables
+from tracker.stores.migration import PROGRESS_TABLE, LegacyTables
 
 PAGE = 1000  # old rows converted per transaction
 
@@ -174,9 +174,14 @@ def _begin(store: LegacyTables) -> tuple[int, int]:
 def _position(store: LegacyTables, cursor: Any) -> int:
     """The last old position converted, the progress row locked for this transaction (on
     PostgreSQL; SQLite's write lock is taken at BEGIN): two runs at once take turns."""
+    finished = MigrationError(
+        "another `tracker migrate` finished this migration meanwhile: nothing is left to convert"
+    )
+    if not store.has_table(cursor, PROGRESS_TABLE):
+        raise finished
     position = store.one(cursor, f"SELECT position FROM {store.progress}{store.for_update}")
     if position is None:
-        raise MigrationError(f"{store.progress} lost its row: another run finished meanwhile?")
+        raise finished
     return int(position)
 
 

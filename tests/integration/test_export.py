@@ -155,6 +155,19 @@ def test_reports_export_every_stored_report(tracker, tmp_path, database_url):
     )
 
 
+def test_reports_are_exported_as_stored_nuls_and_all(tracker, tmp_path, database_url):
+    """The views take a NUL as U+FFFD (PostgreSQL text holds none); the export, like the
+    history, gives the report as it came: two reports that differ only there stay two."""
+    tracker.record([Status(9, "se\x00nd", "", raw='{"x": "\x00"}'), Status(9, "se\ufffdnd", "")])
+    out = tmp_path / "reports.jsonl"
+    result = run_cli(database_url, "export", "reports", "--format", "jsonl", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    back = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["state"], r["raw"]) for r in back] == [
+        ("se\x00nd", '{"x": "\x00"}'), ("se\ufffdnd", None)
+    ]  # fmt: skip
+
+
 def test_export_refuses_what_it_cannot_do(sqlite_url, tmp_path):
     wrong = run_cli(sqlite_url, "export", "everything", "--out", str(tmp_path / "x"))
     assert (wrong.returncode, "export messages or reports" in wrong.stderr) == (2, True)

@@ -234,6 +234,15 @@ def test_the_format_written_after_4066620_decodes_too():
                 assert library[name] == getattr(event, name), (row.position, name)
 
 
+STAMP = b'{"_type_":"datetime_iso","_data_":"2026-12-01T08:00:00+00:00"}'
+# A report event as the old tracker stored it, its number and outcome to fill in: a message's
+# number is one the tracker read (0 to 2^63-1), an outcome one it decided.
+REPORT = (
+    b'{"timestamp":' + STAMP + b',"id_sms":%s,"state":"send","time":"","instant":null,'
+    b'"received_at":' + STAMP + b',"outcome":"%s","raw":null}'
+)
+
+
 @pytest.mark.parametrize(
     ("topic", "state", "says"),
     [
@@ -253,6 +262,9 @@ def test_the_format_written_after_4066620_decodes_too():
             b'"received_at":{"_type_":"datetime_iso","_data_":"2026-12-01T08:00:00+00:00"}}',
             "Invalid enum value 'uuid_hex'",
         ),
+        (legacy.STATUS_REPORTED, REPORT % (b"1" + b"0" * 40, b"applied"), "<= 9223372036854775807"),
+        (legacy.STATUS_REPORTED, REPORT % (b"-1", b"applied"), ">= 0"),
+        (legacy.STATUS_REPORTED, REPORT % (b"5", b"bogus"), "Invalid enum value 'bogus'"),
     ],
 )
 def test_a_row_not_in_the_format_is_an_error_naming_it(topic, state, says):

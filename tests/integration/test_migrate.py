@@ -21,7 +21,13 @@ import pytest
 from tests.fixtures.legacy_4066620 import fixture
 from tests.support import server_url
 from tracker import migrate as migration
-from tracker.bootstrap import LegacyStore, open_reader, open_reader_views, open_tracker
+from tracker.bootstrap import (
+    LegacyStore,
+    open_reader,
+    open_reader_views,
+    open_tracker,
+    open_views,
+)
 from tracker.codec import decode
 from tracker.config import Settings
 from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
@@ -182,6 +188,53 @@ def test_an_interrupted_migration_goes_on_where_it_stopped(legacy_url):
     rows = stored_rows(legacy_url)
     assert len(rows) == len({r[0] for r in rows}) == len({r[1:3] for r in rows}) == EVENTS
     assert answers(legacy_url)["histories"] == EXPECTED["histories"]
+
+
+def test_the_earlier_views_go_first_and_a_rebuild_cut_short_is_finished_by_the_next_run(
+    legacy_url,
+):
+    """The earlier version's views (its forms, its positions) never stand as live once a
+    conversion began; views left unbuilt by an interrupted rebuild are built by the next run."""
+    settings = Settings.from_env({"TRACKER_DATABASE_URL": legacy_url})
+    tracker = open_tracker(settings, legacy=True)
+    try:  # views as the earlier version left them: at the head of its log
+        old = open_views(tracker)
+        old.write([], {}, [], EVENTS)
+        assert old.position() == EVENTS
+    finally:
+        tracker.close()
+    assert run(legacy_url, "migrate", "--stop-after-pages", "1").returncode != 0
+    tracker = open_tracker(settings, legacy=True)
+    try:
+        assert open_views(tracker).position() == 0  # gone: the next server would start afresh
+    finally:
+        tracker.close()
+    done = run(legacy_url, "migrate")
+    assert checksums(done.stdout) == EXPECTED["checksums"]
+    tracker = open_tracker(settings)
+    try:  # as a rebuild interrupted after the conversion leaves them
+        open_views(tracker).drop_views("")
+    finally:
+        tracker.close()
+    again = run(legacy_url, "migrate")
+    assert again.returncode == 0, again.stderr
+    assert checksums(again.stdout) == EXPECTED["checksums"]
+    assert "310 messages" in run(legacy_url, "stats").stdout
+
+
+def test_of_two_migrations_at_once_the_later_says_the_other_finished(tmp_path):
+    url = f"sqlite:///{fixture.copy_store(tmp_path)}"
+    settings = Settings.from_env({"TRACKER_DATABASE_URL": url})
+    one, other = open_tracker(settings, legacy=True), open_tracker(settings, legacy=True)
+    try:
+        first, second = migration.Migration(one), migration.Migration(other)
+        assert first.run().done
+        with pytest.raises(migration.MigrationError, match="another `tracker migrate` finished"):
+            second.run()
+    finally:
+        one.close()
+        other.close()
+    assert len(stored_rows(url)) == EVENTS
 
 
 def test_a_page_that_fails_leaves_nothing_of_itself(tmp_path, monkeypatch):

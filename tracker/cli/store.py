@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from eventsourcing.persistence import PersistenceError
 
 from tracker import migrate as migration
 from tracker.application import StoreUnavailable
@@ -25,7 +26,7 @@ from tracker.cli.options import (
 )
 from tracker.config import Settings, SettingsError
 from tracker.views.projector import Progress, default_workers, rebuild
-from tracker.views.store import VIEWS
+from tracker.views.store import LIVE, VIEWS
 
 
 def migrate(
@@ -49,7 +50,7 @@ def migrate(
     events are kept until every one is converted, and no command but this one opens the
     store meanwhile."""
     settings = load_settings(create_tables=True)
-    if _convert(settings, page_size, stop_after_pages):
+    if _convert(settings, page_size, stop_after_pages) or _views_unbuilt(settings):
         rebuild_views(views_named=None, until=None, out=None, workers=default_workers())
     if app_role is None:
         create_tables(settings)
@@ -67,6 +68,9 @@ def _convert(settings: Settings, page_size: int, stop_after_pages: int | None) -
     tracker = open_tracker_or_fail(settings, legacy=True)
     try:
         under_way = migration.Migration(tracker)
+        # The earlier version's views are of its events and in its forms: gone before any event
+        # is converted, so that no run, interrupted anywhere, leaves them standing as live.
+        open_views(tracker).drop_views(LIVE)
         with progress_bar("converting", under_way.head, "events", under_way.position) as bar:
 
             def advance(position: int, head: int, events: int) -> None:
@@ -80,6 +84,9 @@ def _convert(settings: Settings, page_size: int, stop_after_pages: int | None) -
         return False
     except (migration.MigrationError, StoreUnavailable) as e:
         fail(e)
+    except KeyboardInterrupt:
+        typer.echo("\nstopped: run `tracker migrate` again to go on where it stopped", err=True)
+        raise typer.Exit(130) from None
     finally:
         tracker.close()
     rate = done.events / done.seconds if done.seconds else 0.0
@@ -89,6 +96,24 @@ def _convert(settings: Settings, page_size: int, stop_after_pages: int | None) -
         fail(RuntimeError("stopped before the end: run `tracker migrate` again to go on"))
     typer.echo(f"the old events are dropped: {store_for(settings).description} is converted")
     return True
+
+
+def _views_unbuilt(settings: Settings) -> bool:
+    """Whether the store holds events its live views never took in at all: a conversion whose
+    rebuild was interrupted (its views were dropped), which this run finishes."""
+    tracker = open_tracker_or_fail(settings)
+    try:
+        if not tracker.recorder.max_notification_id():
+            return False
+        views = open_views(tracker, create=False)  # creates nothing: a role may own them
+        try:
+            return views.position() == 0
+        except PersistenceError:  # never made: the first server makes them and catches up
+            return False
+    except StoreUnavailable as e:
+        fail(e)
+    finally:
+        tracker.close()
 
 
 def rebuild_views(

@@ -17,7 +17,7 @@ import msgspec
 
 from tracker.domain.events import Envelope, Event, Reported, ReportedAgain
 from tracker.domain.ids import message_id
-from tracker.domain.status import Report, decide, fold_step
+from tracker.domain.status import RANKS, Report, decide, fold_step, identity_of
 
 
 class Sent(msgspec.Struct, frozen=True, gc=False):
@@ -96,9 +96,13 @@ class Message(msgspec.Struct, gc=False):
         return outcome
 
     def apply(self, event: Event) -> None:
-        """Take in an event decided before (a replay): no rule is applied again."""
+        """Take in an event decided before (a replay): no rule is applied again. A report the
+        fold never reads (unknown state, or rejected at receipt) is only its identity."""
         if type(event) is Reported:
-            self._hold(Report(event.state, event.time, event.instant, event.reason))
+            if event.reason is None and event.state in RANKS:
+                self._hold(Report(event.state, event.time, event.instant))
+            else:
+                self._remember(identity_of(event.state, event.time, event.reason))
 
     def collect_events(self) -> list[Envelope]:
         """The events decided since the last call, for the store (the library's name)."""
@@ -130,13 +134,16 @@ class Message(msgspec.Struct, gc=False):
     def _hold(self, report: Report) -> None:
         """Constant work whatever the number held (a message with 40,000 reports must cost
         40,000 times one, not its square)."""
-        identities = self.identities
-        if type(identities) is set:
-            identities.add(report.identity)
-        elif len(identities) < FEW_REPORTS:
-            self.identities = (*identities, report.identity)
-        else:
-            self.identities = {*identities, report.identity}
+        self._remember(report.identity)
         self.current = fold_step(self.current, report)
         if report.final and (self.earliest_final is None or report.order < self.earliest_final):
             self.earliest_final = report.order
+
+    def _remember(self, identity: tuple[str, ...]) -> None:
+        identities = self.identities
+        if type(identities) is set:
+            identities.add(identity)
+        elif len(identities) < FEW_REPORTS:
+            self.identities = (*identities, identity)
+        else:
+            self.identities = {*identities, identity}

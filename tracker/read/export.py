@@ -50,7 +50,7 @@ def message_rows(views: ViewStore) -> Iterator[dict[str, Any]]:
 
 def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
     """Every stored report in the order it was stored (which is arrival order per message)."""
-    log = EventLog(tracker)
+    log = EventLog(tracker, exact=True)  # every report as stored, NULs too
     head, position = log.head(), 0
     while position < head:
         facts, _, position = log.page(position, head, PAGE)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -130,14 +130,19 @@ Decoded = ReportReceived | ReportReceivedAgain | ItemQuarantined | QuarantinedRe
 # --- the stored JSON, key for key ------------------------------------------------------------
 
 
+# What a stored event may hold: a message's number as the tracker read it, an outcome it decided.
+IdSms = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Outcome = Literal["applied", "superseded", "rejected", "unknown_state"]
+
+
 class _Report(msgspec.Struct, forbid_unknown_fields=True):
     timestamp: _Stamp
-    id_sms: int
+    id_sms: IdSms
     state: str
     time: str
     instant: _Stamp | None
     received_at: _Stamp
-    outcome: str
+    outcome: Outcome
     raw: str | None
     id_sent: str | None = None
     reason: str | None = None
@@ -147,7 +152,7 @@ class _Report(msgspec.Struct, forbid_unknown_fields=True):
 
 class _Again(msgspec.Struct, forbid_unknown_fields=True):
     timestamp: _Stamp
-    id_sms: int
+    id_sms: IdSms
     state: str
     time: str
     reason: str | None

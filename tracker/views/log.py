@@ -33,9 +33,13 @@ _decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
 class EventLog:
     """The tracker's report and quarantine events, by notification id."""
 
-    def __init__(self, tracker: Tracker, part: tuple[int, int] | None = None):
+    def __init__(
+        self, tracker: Tracker, part: tuple[int, int] | None = None, *, exact: bool = False
+    ):
         """With ``part`` = (k, n), only the events of the k-th of n parts of the messages
-        (and of the quarantined input), split by aggregate id: a rebuild worker's share."""
+        (and of the quarantined input), split by aggregate id: a rebuild worker's share.
+        ``exact``: every text as stored, NULs too (an export), not as the views take it."""
+        self._clean = _as_stored if exact else _clean
         self.recorder = tracker.store
         self.parts = part[1] if part else 1
         self.part = part
@@ -81,8 +85,8 @@ class EventLog:
                 ),
                 e.received_at,
                 e.outcome,
-                _clean(e.raw),
-                _clean(e.id_sent),
+                self._clean(e.raw),
+                self._clean(e.id_sent),
                 e.raw_encoding,
             )
             for (key, _), e in zip(rows, events, strict=True)
@@ -90,7 +94,8 @@ class EventLog:
 
     def _new_report(self, key: tuple[str, str, datetime | None, str | None]) -> Report:
         state, time, instant, reason = key
-        return Report(_clean(state), _clean(time), instant, _clean(reason))  # type: ignore[arg-type]
+        clean = self._clean
+        return Report(clean(state), clean(time), instant, clean(reason))  # type: ignore[arg-type]
 
     def _quarantined(self, originator_id: Any, topic: str, state: bytes) -> QuarantineFact:
         event = decode(topic, state)
@@ -99,12 +104,12 @@ class EventLog:
             return QuarantineFact(
                 key,
                 event.received_at,
-                _clean(event.reason),  # type: ignore[arg-type]
+                self._clean(event.reason),  # type: ignore[arg-type]
                 event.kind,
-                _clean(event.raw),
+                self._clean(event.raw),
                 event.encoding,
             )
-        return QuarantineFact(key, event.received_at, _clean(event.reason))  # type: ignore[attr-defined, arg-type]
+        return QuarantineFact(key, event.received_at, self._clean(event.reason))  # type: ignore[attr-defined, arg-type]
 
 
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
@@ -131,6 +136,10 @@ def _array(n: int) -> bytes:
 
 
 REMEMBERED = 65_536  # distinct reports kept made
+
+
+def _as_stored(text: str | None) -> str | None:
+    return text
 
 
 def _clean(text: str | None) -> str | None:

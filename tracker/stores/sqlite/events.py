@@ -258,7 +258,9 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
                     f"({','.join('?' * len(part))}) ORDER BY originator_id, originator_version",
                     part,
                 )
-                found.extend(_stored(row, self.convert_originator_id) for row in cursor.fetchall())
+                found.extend(
+                    _stored(row, _once(self.convert_originator_id)) for row in cursor.fetchall()
+                )
         return found
 
     def select_last_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
@@ -299,6 +301,19 @@ def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
         topic=row["topic"],
         state=row["state"],
     )
+
+
+def _once(convert: Callable[[Any], UUID]) -> Callable[[Any], UUID]:
+    """``convert``, each distinct id converted once (a long history is one id, many rows)."""
+    converted: dict[Any, UUID] = {}
+
+    def once(key: Any) -> UUID:
+        found = converted.get(key)
+        if found is None:
+            found = converted[key] = convert(key)
+        return found
+
+    return once
 
 
 def _key(originator_id: UUID | str) -> bytes:
