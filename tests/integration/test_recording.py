@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from tracker.application import Status, StoreUnavailable, Tracker, Unusable
+from tracker.application import Batch, Status, StoreUnavailable, Tracker, Unusable
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
@@ -192,6 +192,16 @@ def test_the_same_bad_item_twice_in_one_batch_is_one_receipt_and_again_in_the_ne
     assert (receipt.stored, receipt.quarantined, receipt.attempts) == (frozenset({1}), 2, 1)
     tracker.record([], [item])
     assert len(receipts(tracker, item)) == 2
+
+
+def test_two_requests_committed_together_are_two_receipts_of_the_same_bad_item(tracker):
+    """The requests of one group share their receipt time: each is a receipt all the same."""
+    item = Unusable(ITEM, '{"id_sms": -4}', "id_sms -4 is not an integer")
+    answers = tracker.record_batches([Batch((), (item, item)), Batch((), (item,))])
+    assert [a.quarantined for a in answers] == [2, 1]
+    held = receipts(tracker, item)
+    assert [e.originator_version for e in held] == [1, 2]
+    assert held[0].event.received_at == held[1].event.received_at
 
 
 def test_a_receipt_of_an_item_quarantined_many_times_reads_only_its_last_event(tracker):

@@ -239,19 +239,23 @@ class QuarantineReceipts:
         for stored in tracker.store.select_last_events_of(list(keys)) if keys else ():
             moment = received_at_of(stored.topic, stored.state)
             self.inputs[stored.originator_id] = QuarantinedInput(
-                stored.originator_id, stored.originator_version, moment
+                stored.originator_id, stored.originator_version
             )
             tracker.written.saw_receipt(moment)  # a store written before one clock
 
     def receive(self, items: Iterable[Unusable], received_at: datetime) -> list[Envelope]:
-        """One request's quarantined input, received at ``received_at``."""
-        events = []
+        """One request's quarantined input, received at ``received_at``: each distinct input
+        once (the requests of one group share their receipt time, so that cannot tell them)."""
+        events, taken = [], set()
         for item in items:
             key = quarantine_id(item.kind, item.raw)
+            if key in taken:
+                continue
+            taken.add(key)
             found = self.inputs.get(key) or self.inputs.setdefault(key, QuarantinedInput(key))
-            event = found.receive(item.kind, item.raw, item.encoding, item.reason, received_at)
-            if event is not None:
-                events.append(event)
+            events.append(
+                found.receive(item.kind, item.raw, item.encoding, item.reason, received_at)
+            )
         return events
 
 

@@ -29,17 +29,13 @@ class QuarantinedInput(msgspec.Struct, gc=False):
 
     id: UUID  # quarantine_id(kind, raw)
     version: int = 0  # of its last event; 0 while it has none
-    last_received_at: datetime | None = None
 
     def receive(
         self, kind: str, raw: str, encoding: str, reason: str, received_at: datetime
-    ) -> Envelope | None:
-        """The event recording one more receipt; None when the same input came twice in one
-        request (received at one instant): that is one receipt."""
-        if received_at == self.last_received_at:
-            return None
+    ) -> Envelope:
+        """The event recording one more receipt (the same input twice in one request is one
+        receipt: the caller gives each request's input once)."""
         self.version += 1
-        self.last_received_at = received_at
         if self.version == 1:
             return Envelope(self.id, 1, Quarantined(kind, raw, reason, received_at, encoding))
         return Envelope(self.id, self.version, QuarantinedAgain(reason, received_at))
