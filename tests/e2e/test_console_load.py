@@ -42,4 +42,11 @@ def test_health_answers_quickly_while_a_long_timeline_renders(live_server):
 
     assert page["status"] == 200
     assert len(waits) >= 5, f"the page took {page['seconds']:.2f} s: too quick to tell"
-    assert max(waits) < 0.1, f"/health/live waited {max(waits):.3f} s while the page rendered"
+    # Made on the event loop, the page would hold every poll until it was done: a poll would
+    # wait about the page's own time. Off the loop, polls wait milliseconds, and now and then
+    # the shared machine's noise (one was 0.15 s in a full run, 2026-12-06).
+    typical = sorted(waits)[len(waits) // 2]
+    assert typical < 0.05, f"/health/live waited {typical:.3f} s (median) while the page rendered"
+    assert max(waits) < max(0.1, page["seconds"] / 2), (
+        f"/health/live waited {max(waits):.3f} s while the page rendered in {page['seconds']:.2f} s"
+    )
