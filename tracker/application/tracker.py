@@ -168,8 +168,7 @@ class Tracker(Application):
         # The library's event store, as Application.save would use it, without save's check of
         # every event against a runtime protocol (a third of the writer's time, measured).
         recordings = self.events.put(events, check_last=check)
-        recorded = [r.notification.id for r in recordings]
-        written.keep(messages.values(), head, recorded, events[-1] if events else None)
+        written.keep(messages.values(), head, [r.notification for r in recordings])
         return receipts
 
     def _report(self, status: Status) -> Report:

@@ -13,8 +13,8 @@ from uuid import UUID
 import msgspec
 
 from tracker.application.commands import ReceiptBehind
-from tracker.codec import UnknownTopic, decode, encode
-from tracker.domain.events import MESSAGE_EVENTS, Envelope
+from tracker.codec import UnknownTopic, decode
+from tracker.domain.events import MESSAGE_EVENTS
 from tracker.domain.ids import id_sms_of
 from tracker.domain.message import Message
 
@@ -113,20 +113,20 @@ class WrittenMessages:
         found = ((n, held.get(n)) for n in numbers)
         return {n: message for n, message in found if message is not None}
 
-    def keep(
-        self, messages: Iterable[Message], head: int, recorded: list[int], last: Envelope | None
-    ) -> None:
-        """After a commit: keep these; our events' ids follow ``head`` unless others' came in
-        between, and then those are read (and their messages forgotten) next time. ``last``
-        is the last event stored: the mark then, or else a witness the log must still hold."""
+    def keep(self, messages: Iterable[Message], head: int, stored: Sequence[Any]) -> None:
+        """After a commit: keep these; our events (``stored``: their notifications, as the
+        store numbered them) follow ``head`` unless others' came in between, and then those
+        are read (and their messages forgotten) next time. Our last event is the mark then,
+        or else a witness the log must still hold."""
         for message in messages:
             self._messages[message.id_sms] = message
             self._messages.move_to_end(message.id_sms)
         while len(self._messages) > self.size:
             self._messages.popitem(last=False)
-        if last is None:
+        if not stored:
             return
-        ours = (recorded[-1], last.originator_id, last.originator_version, hash(encode(last.event)))
+        ours = _mark_of(stored[-1])
+        recorded = [n.id for n in stored]
         if recorded == list(range(head + 1, head + 1 + len(recorded))):
             self._mark = ours
         else:  # others' events came first: they are read from the mark next time
