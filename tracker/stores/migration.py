@@ -3,6 +3,7 @@ old rows a page at a time, and what else ends a migration there. Each store subc
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ PROGRESS_TABLE = "tracker_migration"  # while a migration is under way: how far 
 EVENTS_TABLE = "events"  # this version's events table (stores.sqlite and stores.postgres)
 
 
-class LegacyTables:
+class LegacyTables(ABC):
     """What a migration asks of one kind of store: its tables' names, its placeholder and id
     type, and the page of old rows after a position, all in the transaction it is given."""
 
@@ -34,16 +35,19 @@ class LegacyTables:
     def key(self, originator_id: UUID) -> Any:
         return originator_id
 
+    @abstractmethod
     def has_table(self, cursor: Any, table: str) -> bool:
-        raise NotImplementedError
+        """Whether the store has this table (unqualified name)."""
 
+    @abstractmethod
     def page(self, cursor: Any, after: int, size: int) -> list[legacy.LegacyRow]:
-        raise NotImplementedError
+        """The next ``size`` old rows after position ``after``, in notification order."""
 
+    @abstractmethod
     def head(self, cursor: Any) -> int:
-        raise NotImplementedError
+        """The old table's last position (0 when it is empty)."""
 
-    def finish(self, cursor: Any, position: int) -> None:
+    def finish(self, cursor: Any, position: int) -> None:  # noqa: B027 (SQLite has none)
         """What else ends a migration on this store, before the old table is dropped."""
 
     def one(self, cursor: Any, statement: str, params: tuple = ()) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ from tracker.views.tables import (
 __all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
 
 
-class ViewStore:
+class ViewStore(ABC):
     """Reading and writing the views; mixed into a library tracking recorder per database."""
 
     tables: ViewTables
@@ -52,14 +53,14 @@ class ViewStore:
             self.create_views(LIVE)
         return self
 
+    @abstractmethod
     def where(self) -> str | None:
         """What ``reopen`` needs to open these views again in another process."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def reopen(cls, tracker: Any, where: str | None) -> ViewStore:
         """The views ``where`` names, for a rebuild worker that runs ``tracker``."""
-        raise NotImplementedError
 
     def create_views(self, suffix: str = LIVE) -> None:
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
