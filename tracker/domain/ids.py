@@ -63,10 +63,14 @@ def _mix(n: int) -> int:
 
 
 def id_sms_of(originator_id: UUID) -> int:
-    """The number a message id (``message_id``) was made from: its first 63 bits, around the
-    version and variant bits."""
-    n = originator_id.int
-    return ((n >> 80) << 15) | (((n >> 64) & 0xFFF) << 3) | ((n >> 59) & 0x7)
+    """The number a message id (``message_id``) was made from."""
+    return id_sms_in(originator_id.int)
+
+
+def id_sms_in(bits: int) -> int:
+    """The number in a message id's 128 bits: its first 63, around the version and variant
+    bits (a store's row gives the bits without a UUID object to make first)."""
+    return ((bits >> 80) << 15) | (((bits >> 64) & 0xFFF) << 3) | ((bits >> 59) & 0x7)
 
 
 def is_message_id(originator_id: UUID) -> bool:

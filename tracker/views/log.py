@@ -20,7 +20,7 @@ import msgspec
 from tracker.application import Tracker
 from tracker.codec import decode
 from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
-from tracker.domain.ids import id_sms_of, message_id
+from tracker.domain.ids import id_sms_in, message_id
 from tracker.domain.status import Report
 from tracker.memo import Memo
 from tracker.views.projection import Fact, QuarantineFact
@@ -78,7 +78,7 @@ class EventLog:
         events = _decode_reports(_array(len(rows)) + b"".join(state for _, state in rows))
         return [
             Fact(
-                id_sms_of(_uuid(key)),
+                id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int),
                 reports.once(
                     (e.state, e.time, e.instant, e.reason),
                     len(e.state) + len(e.time) + len(e.reason or ""),
