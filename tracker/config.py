@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -64,6 +66,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     api_keys: str = ""
     # With API keys set, /metrics needs an admin key unless this is true.
     metrics_open: bool = False
+    # A message not final this long after its first report is overdue (a duration: 30m, 72h,
+    # 3d; see ``duration``). Derived at read time, never stored.
+    overdue_after: str = "72h"
+    # The platform's status request, for `tracker reconcile`: its .../json/state.php or
+    # .../xml/state.php (the format follows the path), and a token or a login and password.
+    platform_url: str = ""
+    platform_token: str = ""
+    platform_login: str = ""
+    platform_password: str = ""
+    # `tracker reconcile` asks about messages whose last report is older than this.
+    reconcile_after: str = "6h"
+    # When set, `tracker serve` runs `tracker reconcile` on this period (a duration); empty: never.
+    reconcile_every: str = ""
 
     def __post_init__(self) -> None:
         _check_secrets("TRACKER_WEBHOOK_TOKENS", self.tokens)
@@ -75,6 +90,48 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "write ROLE:KEY pairs separated by commas"
             )
         self.allowed_networks  # noqa: B018 (checks the CIDR list)
+        for name in ("overdue_after", "reconcile_after", "reconcile_every"):
+            value = getattr(self, name)
+            if value or name != "reconcile_every":
+                _checked_duration(f"{PREFIX}{name.upper()}", value)
+        if bool(self.platform_login) != bool(self.platform_password):
+            raise SettingsError(
+                "TRACKER_PLATFORM_LOGIN and TRACKER_PLATFORM_PASSWORD go together: set both "
+                "(or TRACKER_PLATFORM_TOKEN instead)"
+            )
+        if self.platform_url:
+            self.platform_format  # noqa: B018 (checks the URL)
+
+    def __repr__(self) -> str:  # the platform's credentials are never shown
+        hidden = {"platform_token", "platform_password", "webhook_tokens", "api_keys"}
+        shown = ", ".join(
+            f"{f}={'***' if f in hidden and getattr(self, f) else repr(getattr(self, f))}"
+            for f in self.__struct_fields__
+        )
+        return f"Settings({shown})"
+
+    @property
+    def overdue_age(self) -> timedelta:
+        return duration(self.overdue_after)
+
+    @property
+    def reconcile_age(self) -> timedelta:
+        return duration(self.reconcile_after)
+
+    @property
+    def reconcile_period(self) -> timedelta | None:
+        return duration(self.reconcile_every) if self.reconcile_every else None
+
+    @property
+    def platform_format(self) -> Literal["json", "xml"]:
+        """The status request's format, read from TRACKER_PLATFORM_URL's path."""
+        match = _PLATFORM_URL.match(self.platform_url)
+        if match is None:
+            raise SettingsError(
+                "TRACKER_PLATFORM_URL: expected the platform's status request, "
+                "http(s)://HOST/.../json/state.php or http(s)://HOST/.../xml/state.php"
+            )
+        return match["format"]  # type: ignore[return-value]
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -113,6 +170,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as e:
             raise SettingsError(_name_the_variable(str(e))) from None
+
+
+_DURATION = re.compile(r"^\s*(?P<n>\d{1,9})\s*(?P<unit>s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_PLATFORM_URL = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?/(?P<format>json|xml)/state\.php$")
+
+
+def duration(text: str) -> timedelta:
+    """A duration as operators write one: a whole number and a unit, ``0s``, ``30m``, ``6h``,
+    ``3d``; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration: write a number and s, m, h or d (6h, 3d)")
+    return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+
+
+def _checked_duration(variable: str, text: str) -> timedelta:
+    try:
+        return duration(text)
+    except ValueError as e:
+        raise SettingsError(f"{variable}: {e}") from None
 
 
 def _items(text: str) -> tuple[str, ...]:
