@@ -75,7 +75,7 @@ async def _receive(request: Request, backend: Backend) -> Response[bytes]:
     answer = intake.acknowledgement(receipt.stored)
     metrics.count_receipt(receipt, len(answer))
     if xml:
-        return Response(_xml_answer(answer), media_type="text/xml; charset=utf-8")
+        return Response(_xml_answer(answer), media_type="text/xml")  # Litestar adds utf-8
     return Response(msgspec.json.encode(answer), media_type="application/json")
 
 

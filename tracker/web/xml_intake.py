@@ -230,7 +230,7 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
     end = ends[-1].start() if ends else len(doc)
     starts = [m.start() for m in _STATE_START.finditer(doc, start, end)]
     parts: list[Element | Stray] = []
-    note = f"not a <state> element (the body is not well-formed XML: {error})"
+    note = f"text between the <state> elements (the body is not well-formed XML: {error})"
     at, reader, seen = start, _fresh(), dict[bytes, Element]()
     for i, piece_start in enumerate(starts):
         _stray(doc[at:piece_start], note, parts)
