@@ -48,7 +48,7 @@ def encode(event: Event) -> bytes:
     required, defaults = _OPTIONAL[type(event)]
     values = _astuple(event)
     n = len(values)
-    while n > required and values[n - 1] == defaults[n - 1 - required]:
+    while n > required and ((v := values[n - 1]) is (d := defaults[n - 1 - required]) or v == d):
         n -= 1
     return _encode_value(values[:n] if n < len(values) else values)
 
