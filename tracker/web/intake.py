@@ -87,11 +87,13 @@ class Intake:
         else:
             self._more.append(raw)
 
-    def finish(self) -> Intake:
-        """The items quarantined past the bound, as one: a JSON array of them, as sent."""
+    def finish(self, opening: bytes = b"[", between: bytes = b",", closing: bytes = b"]") -> Intake:
+        """The items quarantined past the bound, as one: a JSON array of them, as sent (or
+        what ``opening``, ``between`` and ``closing`` make of them: an XML body's)."""
         if self._more:
             reason = f"{len(self._more)} more items in this body name no message"
-            self.unusable.append(_quarantined(ITEMS, b"[" + b",".join(self._more) + b"]", reason))
+            joined = opening + between.join(self._more) + closing
+            self.unusable.append(_quarantined(ITEMS, joined, reason))
             self._more = []
         return self
 

@@ -89,13 +89,22 @@ _STATUS = Schema(
 WEBHOOK_BODY = RequestBody(
     required=True,
     description="A JSON array of statuses, whatever the Content-Type says (the platform sends "
-    "text/json). Any other body gets 400 and is quarantined whole; an item that is not a "
-    "status is quarantined and the rest of the batch is stored.",
+    "text/json); or, when the body begins with '<', the platform's XML webhook: a <response> "
+    'of <state id_sms="..." time="..." sms="..." viber="...">state</state> '
+    "elements (no DTD), answered in XML. Any other body gets 400 and is quarantined whole; an "
+    "item that is not a status is quarantined and the rest of the batch is stored.",
     content={
         "application/json": OpenAPIMediaType(
             # Any item is taken (quarantined if it names no message), so the schema admits any.
             schema=Schema(type=OpenAPIType.ARRAY, items=Schema(any_of=[_STATUS, Schema()]))
-        )
+        ),
+        "text/xml": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.STRING,
+                description='<response><state id_sms="3234" time="2011-01-01 12:57:46" '
+                'sms="deliver">deliver</state></response>',
+            )
+        ),
     },
 )
 WEBHOOK_ANSWER = OpenAPIMediaType(
@@ -106,6 +115,13 @@ WEBHOOK_ANSWER = OpenAPIMediaType(
     )
 )
 _TEXT = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+WEBHOOK_XML_ANSWER = OpenAPIMediaType(
+    schema=Schema(
+        type=OpenAPIType.STRING,
+        description="An XML body's answer: <response><id_sms>3234</id_sms>...</response>, the ids "
+        "stored, each as its attribute's text",
+    )
+)
 
 
 @dataclass
@@ -114,7 +130,7 @@ class WebhookOperation(Operation):
 
     def __post_init__(self) -> None:
         self.request_body = WEBHOOK_BODY
-        _answer(self, {"application/json": WEBHOOK_ANSWER})
+        _answer(self, {"application/json": WEBHOOK_ANSWER, "text/xml": WEBHOOK_XML_ANSWER})
 
 
 @dataclass

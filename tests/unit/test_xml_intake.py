@@ -1,0 +1,316 @@
+"""Reading XML webhook bodies: element by element, channels kept, ids echoed as sent, no DTD."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support import sample
+from tracker.application import Status
+from tracker.domain.quarantine import BODY, ITEM, ITEMS
+from tracker.web.intake import BodyError
+from tracker.web.xml_intake import is_xml, read_body
+
+T = "2011-01-01 12:57:46"
+CONTRACT_EXAMPLE = b"""<?xml version="1.0" encoding="utf-8" ?>
+<response>
+  <state id_sms="3234" time="2011-01-01 12:57:46" sms="deliver">deliver</state>
+  <state id_sms="3235" time="2011-01-01 12:57:46" sms="not_deliver" viber="read">read</state>
+  <state id_sms="3236" time="2011-01-01 12:57:46" viber="deliver">deliver</state>
+</response>"""
+
+
+def test_the_contract_example_is_three_statuses_with_their_channels():
+    intake = read_body(CONTRACT_EXAMPLE)
+    assert intake.statuses == [
+        Status(3234, "deliver", T, channels={"sms": "deliver"}),
+        Status(3235, "read", T, channels={"sms": "not_deliver", "viber": "read"}),
+        Status(3236, "deliver", T, channels={"viber": "deliver"}),
+    ]
+    assert intake.unusable == []
+    assert intake.acknowledgement(frozenset({3234, 3236})) == [
+        {"id_sms": "3234"},
+        {"id_sms": "3236"},
+    ]
+
+
+def test_an_id_is_echoed_as_its_attribute_text_and_kept_when_not_plain_digits():
+    intake = read_body(b'<response><state id_sms="003234" time="">send</state></response>')
+    assert intake.statuses == [Status(3234, "send", "", sent="003234")]
+    assert intake.acknowledgement(frozenset({3234})) == [{"id_sms": "003234"}]
+
+
+def element(xml: str) -> bytes:
+    return f'<response>\n  <state id_sms="1" time="{T}">send</state>\n  {xml}\n</response>'.encode()
+
+
+@pytest.mark.parametrize(
+    ("xml", "state", "time_", "reason"),
+    [
+        # readable: no reason, the raw element kept when it is not the documented form
+        (f'<state id_sms="7" time="{T}"><![CDATA[deliver]]></state>', "deliver", T, None),
+        (f"<state time='{T}' id_sms='7'>\n  read\n</state>", "read", T, None),
+        (f'<state id_sms="7" time="{T}" extra="x">read</state>', "read", T, None),
+        (f'<state id_sms="7" time="{T}">de<!-- c -->liver</state>', "deliver", T, None),
+        (f'<state id_sms="7" time="{T}">&lt;x&gt;</state>', "<x>", T, None),
+        (f'<state id_sms="7" time="{T}"/>', "", T, None),
+        ('<state id_sms="7">read</state>', "read", "", None),
+        (f'<w:state xmlns:w="urn:w" id_sms="7" time="{T}">read</w:state>', "read", T, None),
+        # rejected at receipt: the element is in its message's history, with the reason
+        (f'<state id_sms="7" time="{T}"><b>read</b></state>', "<b>read</b>", T, "holds elements"),
+        (f'<state id_sms="7" time="{T}">&#xD800;</state>', "&#xD800;", T, "invalid character"),
+        (f'<state id_sms="7" time="{T}">read&#0;</state>', "read&#0;", T, "invalid character"),
+        (f'<state id_sms="7" time="{T}">&nbsp;</state>', "&nbsp;", T, "undefined entity"),
+        (f'<state id_sms="7" time="{T}">a & b</state>', "a & b", T, "not well-formed"),
+        (f'<state id_sms="7" id_sms="7" time="{T}">read</state>', "read", T, "id_sms is given 2"),
+        ('<state id_sms="7" time="a" time="b">read</state>', "read", "a | b", "time is given 2"),
+        (f'<state id_sms="7" time="{T}">read</stat>', "read</stat>", T, "not closed"),
+    ],
+)
+def test_each_element_is_judged_on_its_own(xml, state, time_, reason):
+    body = element(xml)
+    intake = read_body(body)
+    first, judged = intake.statuses
+    assert first == Status(1, "send", T)  # its neighbour costs it nothing
+    assert (judged.id_sms, judged.state, judged.time) == (7, state, time_)
+    assert judged.reason is None if reason is None else reason in judged.reason
+    assert judged.raw is not None and body.decode().find(judged.raw) > 0  # its bytes as sent
+    assert intake.unusable == []
+    assert intake.acknowledgement(frozenset({1, 7})) == [{"id_sms": "1"}, {"id_sms": "7"}]
+
+
+@pytest.mark.parametrize(
+    ("xml", "reason"),
+    [
+        (f'<state time="{T}">read</state>', "element has no id_sms attribute"),
+        ('<state id_sms="x1">read</state>', "id_sms 'x1' is not an integer from 0 to 2^63-1"),
+        ('<state id_sms=" 7">read</state>', "id_sms ' 7' is not an integer"),
+        ('<state id_sms="-7">read</state>', "id_sms '-7' is not an integer"),
+        ('<state id_sms="99999999999999999999">read</state>', "is not an integer"),
+        ('<status id_sms="7">read</status>', "element <status> is not a <state>"),
+        ('<state id_sms="x" time="">&#0;</state>', "(not well-formed XML: reference to invalid"),
+        (
+            '<state id_sms="7" id_sms="8">read</state>',
+            "given 2 times ('7', '8'): ambiguous, naming",
+        ),
+    ],
+)
+def test_an_element_naming_no_message_is_quarantined_with_its_bytes(xml, reason):
+    intake = read_body(element(xml))
+    assert [s.id_sms for s in intake.statuses] == [1]
+    [held] = intake.unusable
+    assert (held.kind, held.raw) == (ITEM, xml)
+    assert reason in held.reason
+    assert intake.acknowledgement(frozenset({1, 7, 8})) == [{"id_sms": "1"}]
+
+
+def test_text_between_elements_and_after_the_document_is_quarantined():
+    body = f'<response> words <state id_sms="5" time="{T}">read</state></response> tail'.encode()
+    intake = read_body(body)
+    assert [s.id_sms for s in intake.statuses] == [5]
+    words, tail = intake.unusable
+    assert (words.raw, words.reason) == (
+        " words ",
+        (
+            "text between the <state> elements (the body is not well-formed XML: junk after "
+            "document element)"
+        ),
+    )
+    assert (tail.raw, tail.reason) == (" tail", "text after the end of the <response>")
+    well_formed = read_body(body.removesuffix(b" tail"))
+    assert [(u.raw, u.reason) for u in well_formed.unusable] == [
+        (" words ", "text between the <state> elements")
+    ]
+
+
+def test_channels_are_the_sms_and_viber_attributes_only_others_stay_in_raw():
+    body = b'<response><state id_sms="9" time="" sms="read" whatsapp="x">read</state></response>'
+    [status] = read_body(body).statuses
+    assert status.channels == {"sms": "read"}
+    assert status.raw == '<state id_sms="9" time="" sms="read" whatsapp="x">read</state>'
+    assert status.reason is None
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"<html><body/></html>", "expected a <response> of <state> elements, not <html>"),
+        (b"<html><state id_sms='1'>read</state>", "not well-formed XML"),
+        (b"<", "not well-formed XML"),
+        (b"  <?xml version='1.0'?> <!-- only a comment -->", "not well-formed XML"),
+        (b'<?xml version="1.0" encoding="x-nothing"?><response/>', "'x-nothing' is not known"),
+        (b'<?xml version="1.0" encoding="base64"?><response/>', "'base64' is not known"),
+        (b'<?xml version="1.0" encoding="utf-16"?><response/>', "utf-16"),
+        (b"\xff\xfe<\x00r", "not readable as utf-16"),
+    ],
+)
+def test_a_body_that_is_not_a_response_is_refused_whole_and_kept(body, problem):
+    with pytest.raises(BodyError) as refused:
+        read_body(body)
+    assert problem in refused.value.problem
+    assert refused.value.quarantine.kind == BODY
+
+
+HOSTILE_DTDS = [
+    "billion-laughs.xml",
+    "external-entity.xml",
+    "parameter-entity.xml",
+    "external-dtd.xml",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_DTDS)
+def test_a_dtd_is_refused_at_once_and_nothing_is_opened_or_fetched(name):
+    body = sample(f"hostile_xml/{name}")
+    touched: list[tuple[str, tuple]] = []
+    watching = [True]
+
+    def audit(event: str, args: tuple) -> None:
+        if watching[0] and event.split(".")[0] in ("open", "socket", "urllib", "os", "subprocess"):
+            touched.append((event, args))
+
+    sys.addaudithook(audit)  # a hook cannot be removed: it stops watching instead
+    started = time.perf_counter()
+    try:
+        with pytest.raises(BodyError) as refused:
+            read_body(body)
+    finally:
+        watching[0] = False
+    assert time.perf_counter() - started < 0.1
+    assert touched == []
+    assert "document type declaration" in refused.value.problem
+    assert refused.value.quarantine.raw == body.decode()  # the body kept exactly
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        lambda text: text.encode("utf-16"),  # with its byte order mark
+        lambda text: text.encode("utf-16-le"),  # without one: '<' then NUL
+        lambda text: text.encode("utf-16-be"),
+        lambda text: text.encode("utf-32"),
+        lambda text: b"\xef\xbb\xbf" + text.encode(),
+        lambda text: text.replace("utf-8", "windows-1251").encode("cp1251"),
+        lambda text: text.replace("utf-8", "koi8-r").encode("koi8-r"),
+        lambda text: ("\n\t " + text).encode(),  # blanks before the declaration
+    ],
+)
+def test_other_encodings_are_read_as_their_declaration_or_byte_order_mark_says(encoded):
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<response><state id_sms="4" time="{T}">доставлено</state></response>'
+    )
+    body = encoded(text)
+    assert is_xml(body)
+    [status] = read_body(body).statuses
+    assert (status.id_sms, status.state, status.time) == (4, "доставлено", T)
+
+
+def test_what_is_xml():
+    assert is_xml(b"<response/>") and is_xml(b" \r\n\t<x") and is_xml(b"\xef\xbb\xbf<x")
+    assert is_xml("<x".encode("utf-16")) and is_xml("\n<x".encode("utf-32"))
+    assert not is_xml(b"[]") and not is_xml(b"") and not is_xml(b'{"<": 1}')
+    assert not is_xml(b"\xef\xbb\xbf[<x]") and not is_xml("[".encode("utf-16"))
+
+
+def timed(body: bytes):
+    started = time.perf_counter()
+    intake = read_body(body)
+    return intake, time.perf_counter() - started
+
+
+def test_80000_repeats_of_one_id_are_80000_statuses_of_one_message_acknowledged_once():
+    one = f'<state id_sms="77" time="{T}">deliver</state>'.encode()
+    intake, took = timed(b"<response>" + one * 80_000 + b"</response>")
+    assert len(intake.statuses) == 80_000 and {s.id_sms for s in intake.statuses} == {77}
+    assert intake.acknowledgement(frozenset({77})) == [{"id_sms": "77"}]
+    assert took < 10
+    broken, took = timed(b"<response>" + one * 80_000)  # the end missing: read piece by piece
+    assert len(broken.statuses) == 80_000 and broken.unusable == []
+    assert took < 15
+
+
+def test_deep_nesting_many_attributes_and_huge_text_cost_only_their_element():
+    deep = b'<state id_sms="71">' + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</state>"
+    many = (
+        b'<state id_sms="72"' + b"".join(b' a%d="x"' % i for i in range(100_000)) + b">read</state>"
+    )
+    huge = b'<state id_sms="73">' + b"x" * 2_000_000 + b"</state>"
+    good = f'<state id_sms="74" time="{T}">read</state>'.encode()
+    for body in (
+        b"<response>" + deep + many + huge + good + b"</response>",
+        b"<response>" + deep[:-30] + many + huge + good + b"</response>",  # deep, never closed
+    ):
+        intake, took = timed(body)
+        assert took < 10
+        by_id = {s.id_sms: s for s in intake.statuses}
+        assert set(by_id) == {71, 72, 73, 74}
+        assert by_id[71].reason is not None and by_id[72].reason is None
+        assert len(by_id[73].state) == 2_000_000 and by_id[74] == Status(74, "read", T)
+
+
+def test_past_a_thousand_quarantined_elements_the_rest_are_kept_together_as_xml():
+    body = b"<response>" + b"".join(b"<x n='%d'/>" % i for i in range(1_500)) + b"</response>"
+    intake = read_body(body)
+    assert len(intake.unusable) == 1_001
+    rest = intake.unusable[-1]
+    assert rest.kind == ITEMS and rest.reason == "500 more items in this body name no message"
+    assert rest.raw.startswith("<response><x n='1000'/>") and rest.raw.endswith("</response>")
+
+
+# Elements as a hostile sender writes them: each good one names its own message.
+GOOD = st.sampled_from(["send", "deliver", "read", "not_deliver", "expired", "partly_deliver"])
+BAD_WITH_ID = [  # each names message {n}: rejected at receipt, kept in its history
+    '<state id_sms="{n}" time="">&#0;</state>',
+    '<state id_sms="{n}" time="">&bogus;</state>',
+    '<state id_sms="{n}" id_sms="{n}">read</state>',
+    '<state id_sms="{n}" time="x"><b>read</b></state>',
+    '<state id_sms="{n}" time="">a < b</state>',
+    '<state id_sms="{n}" time="">never closed',
+]
+BAD_WITHOUT_ID = [  # names no message: quarantined
+    '<state time="">read</state>',
+    '<state id_sms="n{n}">read</state>',
+    "<other id_sms='{n}'/>",
+    "stray text {n}",
+    "&amp; {n} & <",
+    "</other>",
+    "<![CDATA[{n}]]>",
+]
+pieces = st.one_of(
+    st.tuples(st.just("good"), GOOD),
+    st.tuples(st.just("rejected"), st.sampled_from(BAD_WITH_ID)),
+    st.tuples(st.just("quarantined"), st.sampled_from(BAD_WITHOUT_ID)),
+    st.tuples(st.just("ignored"), st.sampled_from(["<!-- c -->", "<?pi x?>", "\n"])),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(pieces, max_size=12), st.booleans())
+def test_any_mix_acknowledges_every_good_element_and_keeps_every_bad_one(mix, broken_end):
+    written: list[tuple[str, int, str]] = []
+    for n, (kind, what) in enumerate(mix, start=100):
+        text = f'<state id_sms="{n}" time="{T}">{what}</state>' if kind == "good" else what
+        written.append((kind, n, text.replace("{n}", str(n))))
+    body = ("<response>" + "".join(t for _, _, t in written)).encode()
+    body += b"" if broken_end else b"</response>"
+    intake = read_body(body)
+    acknowledged = {a["id_sms"] for a in intake.acknowledgement(frozenset(range(100, 200)))}
+    kept = [s.raw or "" for s in intake.statuses] + [u.raw for u in intake.unusable]
+    for kind, n, text in written:
+        if kind == "good":
+            assert str(n) in acknowledged
+            state = text.split(">")[1].split("<")[0]
+            assert Status(n, state, T) in intake.statuses
+        elif kind == "rejected":
+            assert str(n) in acknowledged
+            [status] = [s for s in intake.statuses if s.id_sms == n]
+            assert status.reason and status.raw and status.raw.startswith(text)
+        elif kind == "quarantined":
+            assert str(n) not in acknowledged
+            assert any(text in raw for raw in kept), text
+    assert acknowledged <= {str(n) for _, n, _ in written}
