@@ -95,7 +95,8 @@ class PlatformClient:
                 body, kind = self._xml_request(ids), "text/xml"
             status, text = self._post(body, f"{kind}; charset=utf-8")
             refusal = _refusal(text)
-            if refusal is not None:
+            if refusal is not None:  # the platform's own words, any credential echoed hidden
+                refusal = self._hidden(refusal)
                 raise PlatformError(f"the platform refused the status request: {refusal}")
             if status != 200:
                 raise PlatformError(f"the platform answered HTTP {status} to the status request")
@@ -104,8 +105,8 @@ class PlatformClient:
             if unasked:
                 raise PlatformError(f"the platform answered for id_sms {unasked[0]}, not asked")
             return {a.id_sms: a for a in answers}
-        except PlatformError as e:
-            raise PlatformError(self._hidden(str(e))) from None
+        except PlatformError as e:  # one line, whatever was in it
+            raise PlatformError(" ".join(str(e).split())[:300]) from None
 
     def _post(self, body: bytes, content_type: str) -> tuple[int, str]:
         try:
@@ -149,11 +150,10 @@ class PlatformClient:
         return {"token": c.token} if c.token else {"login": c.login, "password": c.password}
 
     def _hidden(self, text: str) -> str:
-        """One line, the credentials replaced should the platform have echoed any."""
-        line = " ".join(text.split())
+        """The credentials replaced, should the platform have echoed any."""
         for secret in self._credentials.secrets:
-            line = line.replace(secret, "***")
-        return line[:300]
+            text = text.replace(secret, "***")
+        return text
 
 
 def _transport_reason(error: httpx.HTTPError) -> str:
@@ -275,11 +275,11 @@ def _parse_xml(text: str) -> _Element:
 def _xml_answer(text: str) -> list[Polled]:
     root = _parse_xml(text)
     if root.name != "response":
-        raise PlatformError(f"the platform's answer is <{root.name[:40]}>, not <response>")
+        raise PlatformError("the platform's answer is not a <response> element")
     answers = []
     for element in root.children:
         if element.name != "state":
-            raise PlatformError(f"the platform's answer holds <{element.name[:40]}>, not <state>")
+            raise PlatformError("the platform's answer holds an element other than <state>")
         attributes = element.attributes
         if "id_sms" not in attributes or "time" not in attributes:
             raise PlatformError("the platform's answer has a <state> without id_sms and time")
