@@ -112,11 +112,15 @@ def _dry_run(
         typer.echo(f"{id_sms:>12}  {state_of(message) or '(no known state)':<16}{time}")
     requests = -(-len(chosen) // client.batch)
     typer.echo(
-        f"would ask {client.shown} ({client.format}, {client.batch} id(s) a request) about "
+        f"would ask {client.shown} ({client.format}, {_per_request(client)}) about "
         f"{len(chosen)} message(s) in {requests} request(s); asked nothing (--dry-run)"
     )
     if reconciler.summary.skipped:
         typer.echo(f"{reconciler.summary.skipped} skipped: final in the store (the views lag)")
+
+
+def _per_request(client: PlatformClient) -> str:
+    return "one id a request" if client.batch == 1 else f"up to {client.batch} ids a request"
 
 
 def _once(
