@@ -75,48 +75,48 @@ def state(url: str, id_sms: int) -> str | None:
         tracker.close()
 
 
-def test_json_a_poll_completes_a_message_and_keeps_parts_and_price(sqlite_url, platform):
-    make_store(sqlite_url, {1: [("send", "")], 2: [("deliver", "2026-04-01 10:00:00")],
+def test_json_a_poll_completes_a_message_and_keeps_parts_and_price(database_url, platform):
+    make_store(database_url, {1: [("send", "")], 2: [("deliver", "2026-04-01 10:00:00")],
                             3: [("read", "2026-04-01 10:00:00")]})  # fmt: skip
     platform.states = {
         1: Answer("deliver", "2026-04-01 10:05:00", num_parts=2, price=10.6),
         2: Answer("deliver", "2026-04-01 10:00:00", num_parts=1, price=5.0),  # held already
         3: Answer("deliver", "2026-04-01 10:09:00"),
     }
-    result = reconcile(sqlite_url, platform.url("json"))
+    result = reconcile(database_url, platform.url("json"))
     assert result.returncode == 0, result.stderr
     assert platform.asked == [1, 2], "a final message is never asked about"
     assert all(r.content_type == "text/json; charset=utf-8" for r in platform.requests)
     assert "asked about 2 message(s) in 2 request(s): 1 changed, 1 unchanged, 0 failed" in (
         result.stdout
     )
-    assert state(sqlite_url, 1) == "deliver"
-    polled = history(sqlite_url, 1)[-1]
+    assert state(database_url, 1) == "deliver"
+    polled = history(database_url, 1)[-1]
     assert (polled.state, polled.time, polled.source) == ("deliver", "2026-04-01 10:05:00", "poll")
     assert (polled.num_parts, polled.price) == (2, 10.6)
     # The repeat of a held report is a duplicate: received again, no new report.
-    events = history(sqlite_url, 2, repeats=True)
+    events = history(database_url, 2, repeats=True)
     assert [type(e) for e in events] == [Reported, ReportedAgain]
-    assert state(sqlite_url, 3) == "read"
+    assert state(database_url, 3) == "read"
 
 
-def test_xml_asks_in_batches_and_keeps_each_channel(sqlite_url, platform):
-    make_store(sqlite_url, {n: [("send", "")] for n in range(10, 13)})
+def test_xml_asks_in_batches_and_keeps_each_channel(database_url, platform):
+    make_store(database_url, {n: [("send", "")] for n in range(10, 13)})
     platform.states = {
         10: Answer("read", "2026-04-01 10:05:00", sms="not_deliver", viber="read"),
         11: Answer("deliver", "2026-04-01 10:06:00", sms="deliver"),
     }  # 12: the platform does not answer for it
-    result = reconcile(sqlite_url, platform.url("xml"))
+    result = reconcile(database_url, platform.url("xml"))
     assert result.returncode == 0, result.stderr
     assert [r.ids for r in platform.requests] == [[10, 11, 12]]
     assert platform.requests[0].content_type == "text/xml; charset=utf-8"
     assert b'<login value="acme-login"/>' in platform.requests[0].body
     assert "in 1 request(s): 2 changed, 0 unchanged, 1 failed" in result.stdout
-    polled = history(sqlite_url, 10)[-1]
+    polled = history(database_url, 10)[-1]
     assert (polled.state, polled.source) == ("read", "poll")
     assert polled.channels == {"sms": "not_deliver", "viber": "read"}
-    assert history(sqlite_url, 11)[-1].channels == {"sms": "deliver"}
-    assert state(sqlite_url, 12) == "send"
+    assert history(database_url, 11)[-1].channels == {"sms": "deliver"}
+    assert state(database_url, 12) == "send"
 
 
 def test_a_polled_non_final_never_undoes_a_final(sqlite_url, platform):
