@@ -65,6 +65,7 @@ def test_reconcile_records_beside_the_server_and_the_server_sees_it(tmp_path, pl
         assert (last["state"], last["time"], last["state_after"]) == (
             "deliver", "2026-04-01 10:05:00", "deliver",
         )  # fmt: skip
+        assert (last["source"], last["num_parts"], last["price"]) == ("poll", 3, 1.5)
         # The server's writer caught up with the other writer: the same report from the
         # webhook is a repeat of the polled one, and a read after it applies.
         post(
@@ -90,7 +91,8 @@ def test_serve_reconciles_on_its_period_and_goes_on_after_an_error(tmp_path, pla
     )  # fmt: skip
     try:
         post(server, (9200, "send", ""), (9201, "send", ""))
-        eventually(lambda: reports(server, 9200)[-1]["state"] == "deliver")
+        polled = eventually(lambda: (r := reports(server, 9200)[-1])["state"] == "deliver" and r)
+        assert (polled["source"], polled["channels"]) == ("poll", {"sms": "deliver"})
         platform.failure = "locked"
         eventually(lambda: "Your account is locked" in log.read_text())
         failed_at = len(platform.requests)
