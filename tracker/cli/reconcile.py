@@ -72,9 +72,9 @@ def reconcile(
     report is older than TRACKER_RECONCILE_AFTER, and record each answer as a report through
     the same rules as the webhook's (a repeat is a duplicate; a final state never changes).
 
-    The platform is TRACKER_PLATFORM_URL (its .../json/state.php, one message a request, or
-    .../xml/state.php, 100 a request), with TRACKER_PLATFORM_TOKEN, or TRACKER_PLATFORM_LOGIN
-    and TRACKER_PLATFORM_PASSWORD. A message the views list as not final is confirmed in the
+    The platform is TRACKER_PLATFORM_URL (its JSON status request, ending in json/state.php,
+    one message a request; or its XML one, ending in xml/state.php, 100 a request), with
+    TRACKER_PLATFORM_TOKEN, or TRACKER_PLATFORM_LOGIN and TRACKER_PLATFORM_PASSWORD. A message the views list as not final is confirmed in the
     event store first: a final one is never asked about. An error from the platform ends the
     run with its reason; what was recorded before stays."""
     settings = load_settings(reconcile_after=after)
