@@ -1,4 +1,4 @@
-"""The supervisor of `tracker serve`'s child processes (the writer, the projector): started with
+"""The supervisor of `tracker serve`'s children (writer, projector, reconciler): started with
 explicit environments, started again should they die, stopped with the server."""
 
 from __future__ import annotations
@@ -93,6 +93,17 @@ class ProjectorProcess(ChildProcess):
         interval: float = 0.1,
     ):
         super().__init__("project", "--interval", str(interval), env=env, warn=warn)
+
+
+class ReconcilerProcess(ChildProcess):
+    """`tracker reconcile` on TRACKER_RECONCILE_EVERY's period, as a child of `tracker serve`: a
+    process of its own, so that a slow platform never holds the server's event loop or writer
+    (on SQLite it takes its turn with the writer for each commit)."""
+
+    what = "reconciler"
+
+    def __init__(self, env: Mapping[str, str], warn: Callable[[str], None] = _to_stderr):
+        super().__init__("reconcile", "--periodic", env=env, warn=warn)
 
 
 class WriterProcess(ChildProcess):

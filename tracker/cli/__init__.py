@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import processes, reads, store
+from tracker.cli import processes, reads, reconcile, store
 from tracker.cli.options import Command
 
 cli = typer.Typer(
@@ -64,6 +64,8 @@ COMMANDS = (
     ("stats", reads.stats, "Counts by state, conflicts and delivery times."),
     ("quarantine", reads.quarantine, "Input that named no message, with the reason."),
     ("export", reads.export, "Write the messages, or every report, to a file."),
+    ("reconcile", reconcile.reconcile,
+     "Ask the platform about messages left non-final; record its answers."),
     ("serve", processes.serve, "Serve the webhook, the read API and the web console."),
 )  # fmt: skip
 for name, command, short_help in COMMANDS:

@@ -25,7 +25,9 @@ from tracker.cli.options import (
     open_store,
     open_tracker_or_fail,
 )
-from tracker.supervisor import ChildFailed, ProjectorProcess, WriterProcess
+from tracker.config import SettingsError
+from tracker.reconcile import client_for
+from tracker.supervisor import ChildFailed, ProjectorProcess, ReconcilerProcess, WriterProcess
 from tracker.views.projector import LiveProjection, Projector
 from tracker.writer_process import WRITER_SOCKET, WriterService, frame_limit
 
@@ -113,10 +115,16 @@ def serve(
     """Serve the webhook, the read API and the web console until Ctrl-C or SIGTERM.
 
     The batches are committed by a writer process and the views kept up to date by a
-    projector process, both children of this one. The store's tables are created first if
+    projector process, both children of this one; with TRACKER_RECONCILE_EVERY set, a third
+    child runs `tracker reconcile` on that period. The store's tables are created first if
     they are missing (unless TRACKER_CREATE_TABLES=false)."""
     settings = load_settings(host=host, port=port, workers=workers)
     _check_listen(settings.host, settings.port)
+    if settings.reconcile_period is not None:  # the platform's settings, checked before start
+        try:
+            client_for(settings).close()
+        except SettingsError as e:
+            fail(e)
     # Create the tables once, here (unless TRACKER_CREATE_TABLES=false), so that workers
     # starting together never race to do it; a store that cannot be served fails here.
     create_tables(settings)
@@ -136,6 +144,10 @@ def serve(
     if settings.projections == "process":
         projector = ProjectorProcess({**os.environ, **served}, _warn)
         projector.start()
+    reconciler = None
+    if settings.reconcile_period is not None:
+        reconciler = ReconcilerProcess({**os.environ, **served}, _warn)
+        reconciler.start()
     # uvicorn stops serving on SIGTERM, then raises the signal again under the handler it
     # found: the default one would end this process before its children are stopped (and
     # the writer's socket directory removed), so it finds one that unwinds to the finally.
@@ -155,6 +167,8 @@ def serve(
                 access_log=False,  # tracker.web.access_log writes a JSON line per request instead
             )
     finally:
+        if reconciler:
+            reconciler.stop()
         if projector:
             projector.stop()
         if writer:  # after the server: requests in flight got their receipts
