@@ -167,6 +167,8 @@ class ViewTables:
             where.append(f"last_received_at < {p}")
             params.append(micros(chosen.received_to))
         if chosen.overdue is not None:
+            if chosen.overdue_before is None:
+                raise ValueError("an overdue filter needs the instant overdue_before")
             where.append(
                 f"final = 0 AND first_received_at < {p}"
                 if chosen.overdue
@@ -295,7 +297,7 @@ class MessageFilter:
 
     ``overdue``: True keeps the messages not final and first received before ``overdue_before``
     (the reader's clock less TRACKER_OVERDUE_AFTER: overdue is never stored), False the others;
-    ``overdue_before`` is needed with it."""
+    ``overdue_before`` is needed with it (the read side's queries set it)."""
 
     state: str | None = None
     final: bool | None = None
@@ -304,10 +306,6 @@ class MessageFilter:
     received_to: datetime | None = None
     overdue: bool | None = None
     overdue_before: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.overdue is not None and self.overdue_before is None:
-            raise ValueError("an overdue filter needs the instant overdue_before")
 
 
 ALL = MessageFilter()
