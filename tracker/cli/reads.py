@@ -151,9 +151,9 @@ def messages(
         state = queries.state_filter(state)
     except queries.BadFilter as e:
         fail(e)
-    clock = _clock(views_file)
     try:
         with reading_views(views_file) as views:
+            clock = _clock(views_file)  # once the file is known to hold views
             chosen = queries.MessageFilter(
                 state=state, final=final, conflict=conflict, overdue=overdue
             )
@@ -195,9 +195,8 @@ def stats(
     it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first report."""
     if not 1 <= days <= 366:
         fail(ValueError(f"--days is from 1 to 366, not {days}"))
-    clock = _clock(views_file)
     with reading_views(views_file) as views:
-        answer = queries.stats(views, days, **clock)
+        answer = queries.stats(views, days, **_clock(views_file))
     if as_json:
         return print_json(answer)
     OUT.print(
