@@ -4,8 +4,10 @@
 event store, its recorders and its notification log then carry our envelopes
 (``domain.events.Envelope``) as they would the library's own events. A row's topic is the
 event's ``TOPIC``; its state is the event struct as a MessagePack array (``Event`` is
-``array_like``). Readers that want plain rows, not envelopes (the views, a history page) use
-``decode`` on the row's topic and state.
+``array_like``) without its trailing fields that hold their defaults: an event stored before
+a field was added is the same bytes as one stored after it that leaves the field unset (and
+each unset field costs no byte). Readers that want plain rows, not envelopes (the views, a
+history page) use ``decode`` on the row's topic and state.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 
 from tracker.domain.events import EVENTS, Envelope, Event
 
-_encode = msgspec.msgpack.Encoder().encode
+_encode_value = msgspec.msgpack.Encoder().encode
 DECODERS: dict[str, Callable[[bytes], Event]] = {
     cls.TOPIC: msgspec.msgpack.Decoder(cls).decode for cls in EVENTS
 }
@@ -29,9 +31,26 @@ class UnknownTopic(ValueError):
     """A stored row whose topic no event of this tracker has (written by a later version)."""
 
 
+def _defaults(cls: type[Event]) -> tuple[int, tuple[Any, ...]]:
+    """How many fields an event of ``cls`` always stores, and the defaults of the rest."""
+    fields = msgspec.structs.fields(cls)
+    required = sum(1 for f in fields if f.required)
+    return required, tuple(f.default for f in fields[required:])
+
+
+_OPTIONAL = {cls: _defaults(cls) for cls in EVENTS}
+_astuple = msgspec.structs.astuple
+
+
 def encode(event: Event) -> bytes:
-    """An event's stored state."""
-    return _encode(event)
+    """An event's stored state: its fields as an array, those at the end that hold their
+    defaults left out (decoding gives them back)."""
+    required, defaults = _OPTIONAL[type(event)]
+    values = _astuple(event)
+    n = len(values)
+    while n > required and ((v := values[n - 1]) is (d := defaults[n - 1 - required]) or v == d):
+        n -= 1
+    return _encode_value(values[:n] if n < len(values) else values)
 
 
 def decode(topic: str, state: bytes) -> Event:
@@ -58,7 +77,7 @@ class EventMapper(Mapper[UUID]):
             originator_id=envelope.originator_id,
             originator_version=envelope.originator_version,
             topic=event.TOPIC,
-            state=_encode(event),
+            state=encode(event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:

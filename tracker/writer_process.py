@@ -55,8 +55,14 @@ def frame_limit(max_body_bytes: int) -> int:
 
 
 class WireBatch(msgspec.Struct, array_like=True, gc=False):
-    # id_sms, state, time, raw, sent, reason, raw_encoding: a Status's fields in order
-    statuses: list[tuple[int, str, str, str | None, str | None, str | None, str | None]]
+    # id_sms, state, time, raw, sent, reason, raw_encoding, channels, source, num_parts, price:
+    # a Status's fields in order
+    statuses: list[
+        tuple[
+            int, str, str, str | None, str | None, str | None, str | None,
+            dict[str, str] | None, str | None, int | None, float | None,
+        ]
+    ]  # fmt: skip
     unusable: list[tuple[str, str, str, str]]  # kind, raw, reason, encoding
     received_at: datetime | None
 
@@ -79,7 +85,19 @@ def encode_batch(batch: Batch) -> bytes:
     return _encode(
         WireBatch(
             [
-                (s.id_sms, s.state, s.time, s.raw, s.sent, s.reason, s.raw_encoding)
+                (
+                    s.id_sms,
+                    s.state,
+                    s.time,
+                    s.raw,
+                    s.sent,
+                    s.reason,
+                    s.raw_encoding,
+                    s.channels,
+                    s.source,
+                    s.num_parts,
+                    s.price,
+                )
                 for s in batch.statuses
             ],
             [(u.kind, u.raw, u.reason, u.encoding) for u in batch.unusable],

@@ -94,6 +94,28 @@ def test_the_history_table_shows_the_id_as_sent_and_why_a_report_was_rejected(sq
     assert all(word in rest for word in reason.split(" "))
 
 
+def test_the_history_table_shows_a_polled_report_its_channels_parts_and_price(sqlite_url):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    try:
+        tracker.record([Status(77, "deliver", "", channels={"viber": "deliver", "sms": "send"})])
+        tracker.record([Status(77, "read", "2024-05-01 10:00:00", source="poll", num_parts=2,
+                               price=10.6)])  # fmt: skip
+    finally:
+        tracker.close()
+    words = run_cli(sqlite_url, "history", "77").stdout.split()
+    assert "details" in words
+    # each report's details fold within their cell (other cells' words come between)
+    for said in ("sms: send, viber: deliver", "by poll; 2 part(s) at 10.6 each"):
+        rest = iter(words[words.index(said.split()[0]) :])
+        assert all(word in rest for word in said.split())
+    plain = open_tracker(Settings(database_url=sqlite_url))
+    try:
+        plain.record([Status(78, "send", "")])
+    finally:
+        plain.close()
+    assert "details" not in run_cli(sqlite_url, "history", "78").stdout  # nothing more to say
+
+
 def tracker_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``tracker ARGS`` in ``folder`` with the store settings given (none: the default)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}

@@ -18,6 +18,8 @@ from tracker.config import Settings
 from tracker.domain.events import Quarantined, Reported
 from tracker.domain.ids import id_sms_of
 from tracker.domain.quarantine import ITEM
+from tracker.read import queries
+from tracker.read.export import message_rows, report_rows
 from tracker.stores.sqlite.views import open_output_file
 from tracker.views.log import EventLog
 from tracker.views.projector import Progress, Projector, rebuild
@@ -360,3 +362,47 @@ def test_pages_read_across_gaps_in_the_notification_ids(postgres_url):
     assert rebuild(tracker, views, page_size=100, workers=2).events == 60
     assert views.position() == tracker.recorder.max_notification_id() == 5060
     tracker.close()
+
+
+def test_channels_and_a_polls_parts_and_price_reach_the_views_the_history_and_the_export(
+    tracker, views
+):
+    tracker.record([Status(7, "deliver", TIMES[1], channels={"sms": "deliver"})])
+    tracker.record([Status(7, "read", TIMES[2], channels={"sms": "not_deliver", "viber": "read"})])
+    tracker.record([Status(7, "read", TIMES[3], source="poll", num_parts=2, price=10.6)])
+    tracker.record([Status(7, "read", TIMES[3], source="poll")])  # a polled repeat
+    Projector(tracker, views).catch_up()
+    assert views.message(7).channel_states == {"sms": "not_deliver", "viber": "read"}
+    summary = queries.message(tracker, views, 7)
+    assert summary.channels == {"sms": "not_deliver", "viber": "read"}
+    page = queries.history(tracker, 7)
+    assert [(r.source, r.channels, r.num_parts, r.price, r.deliveries) for r in page.reports] == [
+        ("webhook", {"sms": "deliver"}, None, None, 1),
+        ("webhook", {"sms": "not_deliver", "viber": "read"}, None, None, 1),
+        ("poll", None, 2, 10.6, 2),
+    ]
+    rows = list(report_rows(tracker))
+    assert [(r["source"], r["channels"], r["num_parts"], r["price"]) for r in rows] == [
+        ("webhook", {"sms": "deliver"}, None, None),
+        ("webhook", {"sms": "not_deliver", "viber": "read"}, None, None),
+        ("poll", None, 2, 10.6),
+    ]
+    [exported] = list(message_rows(views))
+    assert exported["channels"] == {"sms": "not_deliver", "viber": "read"}
+
+
+def test_views_made_before_the_channels_column_get_it_and_keep_their_checksums(tracker, views):
+    tracker.record([Status(1, "deliver", TIMES[1]), Status(2, "send", "")])
+    Projector(tracker, views).catch_up()
+    sums = views.checksums()
+    table = views.tables.table("messages")
+    with views.datastore.transaction(commit=True) as cursor:  # the table as 540a276 made it
+        cursor.execute(f"ALTER TABLE {table} DROP COLUMN channels")
+    with pytest.raises(Exception, match="key|channels"):  # rows the reader cannot make
+        views.message(1)
+    again = open_views(tracker)
+    assert again.message(1).state == "deliver"
+    assert again.checksums() == sums
+    tracker.record([Status(1, "read", TIMES[2], channels={"viber": "read"})])
+    Projector(tracker, again).catch_up()
+    assert again.message(1).channel_states == {"viber": "read"}

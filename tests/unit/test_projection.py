@@ -87,3 +87,46 @@ def test_state_count_buckets():
     assert count_key(row) == ("", False)
     row, _, _ = replay([("send", 0), ("read", 2)])
     assert count_key(row) == ("read", True)
+
+
+CHANNEL_STATES = ["deliver", "not_deliver", "read", "expired"]
+channel_facts = st.lists(
+    st.tuples(
+        st.sampled_from([*RANKS, "mystery"]),
+        st.integers(0, len(TIMES) - 1),
+        st.dictionaries(st.sampled_from(["sms", "viber"]), st.sampled_from(CHANNEL_STATES)),
+    ),
+    min_size=1,
+    max_size=12,
+    unique_by=lambda f: (f[0], f[1]),  # distinct reports (a repeat is no fact)
+)
+
+
+def channels_after(arrivals):
+    row = None
+    for n, (state, t, channels) in enumerate(arrivals):
+        time = TIMES[t]
+        fact = Fact(42, Report(state, time, instant(time)), T0 + timedelta(seconds=n),
+                    channels=channels or None)  # fmt: skip
+        row, _ = project(row, fact)
+    return row.channel_states
+
+
+@given(channel_facts, st.randoms())
+def test_each_channel_shows_the_status_of_the_latest_report_that_gave_one(arrivals, rnd):
+    shuffled = list(arrivals)
+    rnd.shuffle(shuffled)
+    assert channels_after(shuffled) == channels_after(arrivals)
+    latest: dict[str, tuple] = {}  # the literal reading: per channel, the last in fold order
+    for state, t, channels in arrivals:
+        report = Report(state, TIMES[t], instant(TIMES[t]))
+        for name, value in channels.items():
+            latest[name] = max(latest.get(name, (report.order, value)), (report.order, value))
+    expected = {name: value for name, (_, value) in sorted(latest.items())} or None
+    assert channels_after(arrivals) == expected
+
+
+def test_a_report_rejected_at_receipt_gives_no_channel_status():
+    rejected = Report("read", "2011-01-01 12:00:00", None, "state given twice")
+    row, _ = project(None, Fact(42, rejected, T0, channels={"sms": "read"}))
+    assert row.channel_states is None

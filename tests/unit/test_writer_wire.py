@@ -26,6 +26,10 @@ statuses = st.builds(
     state=st.text(max_size=20),
     time=st.text(max_size=30),
     raw=st.none() | st.text(max_size=60),
+    channels=st.none() | st.dictionaries(st.sampled_from(["sms", "viber"]), st.text(max_size=9)),
+    source=st.sampled_from([None, "poll"]),
+    num_parts=st.none() | st.integers(0, 2**31),
+    price=st.none() | st.floats(allow_nan=False),
 )
 unusable = st.builds(
     Unusable,

@@ -20,6 +20,10 @@ class Status(msgspec.Struct, frozen=True, gc=False):
     sent: str | None = None  # the id_sms as sent when it was a JSON string ("03234")
     reason: str | None = None  # why the item is rejected at receipt: a value could not be read
     raw_encoding: str | None = None  # "base64" when raw holds bytes that were not UTF-8
+    channels: dict[str, str] | None = None  # the status per channel (the XML webhook's sms, viber)
+    source: str | None = None  # None: the webhook; "poll": the platform's answer to a poll
+    num_parts: int | None = None  # a poll's answer with detail=1: the message's parts
+    price: float | None = None  # and the price per part
 
 
 @dataclass(frozen=True, slots=True)

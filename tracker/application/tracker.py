@@ -260,6 +260,20 @@ class QuarantineReceipts:
 
 def _sent(status: Status) -> Sent:
     """What a report event records of how its item came, beyond the report."""
-    if status.sent is None and status.raw_encoding is None:
+    if (
+        status.sent is None
+        and status.raw_encoding is None
+        and status.source is None
+        and status.channels is None
+        and status.num_parts is None
+        and status.price is None
+    ):
         return NOT_SENT
-    return Sent(status.sent, status.raw_encoding)
+    return Sent(
+        status.sent,
+        status.raw_encoding,
+        status.source,
+        status.channels,
+        status.num_parts,
+        status.price,
+    )

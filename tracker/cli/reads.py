@@ -33,6 +33,7 @@ from tracker.cli.options import (
 from tracker.domain.ids import message_number
 from tracker.read import export as exports
 from tracker.read import queries
+from tracker.read.models import ReportRecord
 
 
 def history(
@@ -74,14 +75,34 @@ def history(
     table.add_column("received", no_wrap=True)
     for column in ("id_sms as sent", "state", "time", "outcome", "state after"):
         table.add_column(column, overflow="fold")
-    for r in answer.reports:
+    details = [report_details(r) for r in answer.reports]
+    if any(details):  # a column only when a report came by a poll or said more than its state
+        table.add_column("details", overflow="fold")
+    for r, more in zip(answer.reports, details, strict=True):
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
         outcome = r.outcome if r.reason is None else f"{r.outcome}: {r.reason}"
         table.add_row(
             when(r.received_at), msgspec.json.encode(r.id_sms).decode(), r.state,
-            platform_time(r.time, r.instant), outcome, r.state_after or "—", style=style,
+            platform_time(r.time, r.instant), outcome, r.state_after or "—",
+            *([more] if any(details) else []), style=style,
         )  # fmt: skip
     OUT.print(table)
+
+
+def report_details(r: ReportRecord) -> str:
+    """What a report said beyond its state, and how it came when not by the webhook:
+    ``by poll; sms: not_deliver, viber: read; 2 part(s) at 10.6 each``."""
+    parts = [] if r.source == "webhook" else [f"by {r.source}"]
+    if r.channels:
+        parts.append(", ".join(f"{k}: {v}" for k, v in sorted(r.channels.items())))
+    if r.num_parts is not None or r.price is not None:
+        parts.append(
+            " ".join(
+                [f"{r.num_parts} part(s)"] * (r.num_parts is not None)
+                + [f"at {r.price} each"] * (r.price is not None)
+            )
+        )
+    return "; ".join(parts)
 
 
 def _either_or(flags: str, text: str) -> Any:

@@ -41,6 +41,10 @@ class Reported(Event):
     id_sent: str | None = None  # the id_sms as sent, when it was a JSON string ("03234")
     reason: str | None = None  # why it was rejected at receipt (a value could not be read)
     raw_encoding: str | None = None  # "base64" when the raw item's bytes were not UTF-8
+    source: str | None = None  # how it came: None, the webhook; "poll", the platform's answer
+    channels: dict[str, str] | None = None  # the status per channel (XML: sms, viber)
+    num_parts: int | None = None  # parts of the message (a poll with detail=1)
+    price: float | None = None  # price per part (a poll with detail=1)
 
 
 class ReportedAgain(Event):
@@ -55,6 +59,7 @@ class ReportedAgain(Event):
     received_at: datetime
     times: int = 1
     reason: str | None = None
+    source: str | None = None  # as Reported's
 
 
 class Quarantined(Event):

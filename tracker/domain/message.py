@@ -22,11 +22,16 @@ from tracker.domain.status import RANKS, Report, decide, fold_step, identity_of
 
 class Sent(msgspec.Struct, frozen=True, gc=False):
     """How an item came, beyond its report: the id_sms as sent when it was a string (``"03234"``
-    names message 3234 and is shown as sent), and the raw item's encoding when its bytes were
-    not UTF-8 (base64)."""
+    names message 3234 and is shown as sent), the raw item's encoding when its bytes were not
+    UTF-8 (base64), its source when it was not the webhook ("poll"), and what it said beyond
+    the report (the status per channel; a poll's parts and price)."""
 
     id_sms: str | None = None
     raw_encoding: str | None = None
+    source: str | None = None
+    channels: dict[str, str] | None = None
+    num_parts: int | None = None
+    price: float | None = None
 
 
 NOT_SENT = Sent()
@@ -77,7 +82,7 @@ class Message(msgspec.Struct, gc=False):
         received again (an auditor sees every delivery; the state is not touched). Repeats of
         one report received at one instant (one request) are one event that counts them."""
         if report.identity in self.identities:
-            self._again(report, received_at)
+            self._again(report, received_at, sent.source)
             return None
         outcome = decide(report, self.current, self.earliest_final)
         event = Reported(
@@ -90,6 +95,10 @@ class Message(msgspec.Struct, gc=False):
             sent.id_sms,
             report.reason,
             sent.raw_encoding,
+            sent.source,
+            sent.channels,
+            sent.num_parts,
+            sent.price,
         )
         self._hold(report)
         self._pend(event)
@@ -109,13 +118,15 @@ class Message(msgspec.Struct, gc=False):
         pending, self.pending, self.counting = self.pending, None, None
         return pending or []
 
-    def _again(self, report: Report, received_at: datetime) -> None:
-        key = (report.identity, received_at)
+    def _again(self, report: Report, received_at: datetime, source: str | None) -> None:
+        key = (report.identity, received_at, source)
         counting = self.counting if self.counting is not None else {}
         self.counting = counting
         n = counting.get(key)
         if n is None:
-            self._pend(ReportedAgain(report.state, report.time, received_at, 1, report.reason))
+            self._pend(
+                ReportedAgain(report.state, report.time, received_at, 1, report.reason, source)
+            )
             counting[key] = len(self.pending) - 1  # type: ignore[arg-type]
             return
         envelope = self.pending[n]  # type: ignore[index]

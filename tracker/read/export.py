@@ -19,19 +19,20 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.read.models import NO_KNOWN_STATE
+from tracker.read.queries import WEBHOOK
 from tracker.views.log import EventLog
 from tracker.views.store import ViewStore
-from tracker.views.tables import MESSAGE_COLUMNS, iso
+from tracker.views.tables import MESSAGE_COLUMNS, channel_states, iso
 
 FORMATS = ("csv", "jsonl", "parquet")
 STREAMED = ("csv", "jsonl")
 MESSAGE_FIELDS = (
     "id_sms", "state", "time", "instant", "final", "conflict", "reports",
-    "first_received_at", "last_received_at", "delivered_at",
+    "first_received_at", "last_received_at", "delivered_at", "channels",
 )  # fmt: skip
 REPORT_FIELDS = (
     "id_sms", "id_sms_as_sent", "received_at", "state", "time", "instant", "outcome", "reason",
-    "raw", "raw_encoding",
+    "raw", "raw_encoding", "source", "channels", "num_parts", "price",
 )  # fmt: skip
 TIMES = ("instant", "first_received_at", "last_received_at", "delivered_at", "received_at")
 PAGE = 5000
@@ -42,6 +43,7 @@ def message_rows(views: ViewStore) -> Iterator[dict[str, Any]]:
     booleans = ("final", "conflict")
     for values in views.scan("messages"):
         row = dict(zip(MESSAGE_COLUMNS, values, strict=True))
+        row["channels"] = channel_states(row["channels"])
         yield {
             f: bool(row[f]) if f in booleans else _z(row[f]) if f in TIMES else row[f]
             for f in MESSAGE_FIELDS
@@ -66,6 +68,10 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
                 "reason": f.report.reason,
                 "raw": f.raw,
                 "raw_encoding": None if f.raw is None else f.raw_encoding or "utf-8",
+                "source": f.source or WEBHOOK,
+                "channels": f.channels,
+                "num_parts": f.num_parts,
+                "price": f.price,
             }
 
 
@@ -119,8 +125,8 @@ def encode(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str) ->
 
 
 # Columns whose values are a number or a string, which a CSV or Parquet cell of text cannot
-# tell apart (3234 and "3234"): written there as their JSON text.
-TYPED = ("id_sms_as_sent",)
+# tell apart (3234 and "3234"), or an object (channels): written there as their JSON text.
+TYPED = ("id_sms_as_sent", "channels")
 
 
 def _typed_as_text(
@@ -131,7 +137,10 @@ def _typed_as_text(
         yield from rows
         return
     for row in rows:
-        yield {**row, **{f: msgspec.json.encode(row[f]).decode() for f in typed}}
+        yield {
+            **row,
+            **{f: msgspec.json.encode(row[f]).decode() for f in typed if row[f] is not None},
+        }
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection"):
@@ -187,7 +196,7 @@ def _parquet(rows, fields, out, on_row) -> int:
             "parquet needs pyarrow: pip install 'tracker[parquet]' (or use csv or jsonl)"
         ) from None
     types = {"id_sms": pa.int64(), "final": pa.bool_(), "conflict": pa.bool_(),
-             "reports": pa.int64()}  # fmt: skip
+             "reports": pa.int64(), "num_parts": pa.int64(), "price": pa.float64()}  # fmt: skip
     types |= {f: pa.timestamp("us", tz="UTC") for f in TIMES}  # typed instants, in UTC
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     times = [f for f in TIMES if f in fields]

@@ -31,6 +31,10 @@ class ReportRecord(msgspec.Struct, gc=False):  # no cycles: untracked by the GC
     raw_bytes: int | None = None  # with raw: the whole item's size in bytes
     truncated: bool = False  # raw is cut: GET /messages/{id}/reports/{position} has it whole
     position: int = 0  # of this report in the message's history (0: the first)
+    source: str = "webhook"  # how it came: webhook (JSON or XML) or poll (tracker reconcile)
+    channels: dict[str, str] | None = None  # the status per channel it gave (XML: sms, viber)
+    num_parts: int | None = None  # a poll's answer: the message's parts
+    price: float | None = None  # and the price per part
 
 
 class MessageHistory(msgspec.Struct):
@@ -68,6 +72,7 @@ class MessageSummary(msgspec.Struct):
     reports: int
     first_received_at: datetime
     last_received_at: datetime
+    channels: dict[str, str] | None = None  # each channel's latest status (None: none given)
 
 
 class MessagePage(msgspec.Struct):

@@ -84,6 +84,7 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+WEBHOOK = "webhook"  # a report's source when it came by the webhook (stored as none)
 HISTORY_PAGE = 1000  # reports a page of a history holds unless asked otherwise
 HISTORY_PAGE_MAX = 10_000
 
@@ -148,6 +149,10 @@ def history(
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
                 **_raw_fields(e.raw, cut),
                 position=n,
+                source=e.source or WEBHOOK,
+                channels=e.channels,
+                num_parts=e.num_parts,
+                price=e.price,
             )
             for n, (e, report, received_at), a in zip(
                 range(start, end), reports[start:end], after[start:end], strict=True
@@ -237,7 +242,8 @@ def message(
     folded: MessageRow | None = None
     for e in message_entries(tracker, id_sms):
         if type(e) is Reported:
-            folded, _ = project(folded, Fact(id_sms, _report(e), e.received_at))
+            fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels)
+            folded, _ = project(folded, fact)
     return _summary(folded, cut) if folded is not None else None
 
 
@@ -261,6 +267,7 @@ def _summary(row: MessageRow, overdue_before: datetime) -> MessageSummary:
         reports=row.reports,
         first_received_at=row.first_received_at,
         last_received_at=row.last_received_at,
+        channels=row.channel_states,
     )
 
 

@@ -88,9 +88,17 @@ class EventLog:
                 self._clean(e.raw),
                 self._clean(e.id_sent),
                 e.raw_encoding,
+                e.source,
+                e.channels and self._clean_channels(e.channels),
+                e.num_parts,
+                e.price,
             )
             for (key, _), e in zip(rows, events, strict=True)
         ]
+
+    def _clean_channels(self, channels: dict[str, str]) -> dict[str, str]:
+        clean = self._clean
+        return {clean(k): clean(v) for k, v in channels.items()}  # type: ignore[misc]
 
     def _new_report(self, key: tuple[str, str, datetime | None, str | None]) -> Report:
         state, time, instant, reason = key

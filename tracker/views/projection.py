@@ -33,6 +33,10 @@ class Fact(msgspec.Struct, gc=False):
     raw: str | None = None
     id_sent: str | None = None  # the id_sms as sent, when it was a JSON string
     raw_encoding: str | None = None  # "base64" when raw holds bytes that were not UTF-8
+    source: str | None = None  # None: the webhook; "poll": the platform's answer to a poll
+    channels: dict[str, str] | None = None  # the status per channel (XML: sms, viber)
+    num_parts: int | None = None  # a poll's parts and price per part
+    price: float | None = None
 
     @property
     def state(self) -> str:
@@ -67,6 +71,9 @@ class MessageRow(msgspec.Struct, gc=False):
     last_received_at: datetime
     latest: Report | None  # the last known report in fold order: a conflict if it follows a final
     delivered_at: datetime | None  # when the state first became deliver or read (our clock)
+    # Each channel's latest status: from the last report in fold order that gave one (read
+    # at receipt, a report rejected at receipt gives none), with that report; None: none did.
+    channels: dict[str, tuple[str, Report]] | None = None
 
     @property
     def state(self) -> str | None:
@@ -75,6 +82,13 @@ class MessageRow(msgspec.Struct, gc=False):
     @property
     def final(self) -> bool:
         return bool(self.current and self.current.final)
+
+    @property
+    def channel_states(self) -> dict[str, str] | None:
+        """Each channel's latest status, by channel name (None: no report gave one)."""
+        if not self.channels:
+            return None
+        return {name: held[0] for name, held in sorted(self.channels.items())}
 
     @property
     def conflict(self) -> bool:
@@ -100,6 +114,8 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
         row = MessageRow(fact.id_sms, None, 0, received_at, received_at, None, None)
     row.reports += 1
     row.last_received_at = received_at
+    if fact.channels and report.reason is None:
+        _take_channels(row, fact.channels, report)
     if report.rank is not None:  # a known state
         current = row.current = fold_step(row.current, report)
         latest = row.latest
@@ -109,6 +125,17 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
             row.delivered_at = received_at
             return row, Delivery(row.id_sms, row.first_received_at, received_at)
     return row, None
+
+
+def _take_channels(row: MessageRow, channels: dict[str, str], report: Report) -> None:
+    """Each channel's status from the report latest in fold order (then by the status's text:
+    whatever the order reports arrive in, the same one is kept)."""
+    held = row.channels if row.channels is not None else {}
+    for name, state in channels.items():
+        before = held.get(name)
+        if before is None or (report.order, state) > (before[1].order, before[0]):
+            held[name] = (state, report)
+    row.channels = held
 
 
 def count_key(row: MessageRow | None) -> tuple[str, bool] | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from tracker.domain.status import Report
 from tracker.memo import Memo
 from tracker.views.projection import NO_STATE, Delivery, MessageRow
@@ -24,7 +26,7 @@ TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position fo
 MESSAGE_COLUMNS = (
     "id_sms", "state", "time", "instant", "final", "reports",
     "first_received_at", "last_received_at", "conflict", "delivered_at",
-    "latest_state", "latest_time", "latest_instant",
+    "latest_state", "latest_time", "latest_instant", "channels",
 )  # fmt: skip
 DELIVERY_COLUMNS = (
     "id_sms", "first_received_at", "delivered_at", "seconds", "day", "hour"
@@ -108,7 +110,7 @@ class ViewTables:
             f"state TEXT, time TEXT, instant {i}, "
             f"final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at {i} NOT NULL, "
             f"last_received_at {i} NOT NULL, conflict INTEGER NOT NULL, delivered_at {i}, "
-            f"latest_state TEXT, latest_time TEXT, latest_instant {i})",
+            f"latest_state TEXT, latest_time TEXT, latest_instant {i}, channels TEXT)",
             f"CREATE TABLE IF NOT EXISTS {c} (state TEXT NOT NULL, final INTEGER NOT NULL, "
             "messages INTEGER NOT NULL, PRIMARY KEY (state, final))",
             f"CREATE TABLE IF NOT EXISTS {d} (id_sms {i} PRIMARY KEY, "
@@ -120,6 +122,12 @@ class ViewTables:
             "first_received_at TEXT NOT NULL, last_received_at TEXT NOT NULL, "
             "reason TEXT NOT NULL)",
         ]
+
+    def added_columns(self, suffix: str) -> list[tuple[str, str]]:
+        """Columns added to a view after its first release, as (table, column definition): a
+        view made before lacks them, and gets them when it is opened (ALTER TABLE ADD COLUMN,
+        whose null is right for every row: no event stored before had what they hold)."""
+        return [(self.table("messages" + suffix), "channels TEXT")]
 
     def index_statements(self) -> list[str]:
         """Indexes of the live views only: a rebuild fills its shadow tables without them, and
@@ -253,7 +261,41 @@ def message_values(row: MessageRow) -> tuple:
         latest.state if latest else None,
         latest.time if latest else None,
         micros(latest.instant) if latest else None,
+        _channels_text(row.channels),
     )
+
+
+def _channels_text(channels: dict[str, tuple[str, Report]] | None) -> str | None:
+    """A message's channels as the view stores them: JSON, each channel's status with the
+    report that gave it (its state, time and instant), keys sorted (checksums agree)."""
+    if not channels:
+        return None
+    return _encode_json(
+        {
+            name: (state, report.state, report.time, micros(report.instant))
+            for name, (state, report) in channels.items()
+        },
+        order="sorted",
+    ).decode()
+
+
+def _channels_of(text: str | None) -> dict[str, tuple[str, Report]] | None:
+    if text is None:
+        return None
+    stored = msgspec.json.decode(text, type=dict[str, tuple[str, str, str, int | None]])
+    return {
+        name: (state, Report(report_state, time, from_micros(instant)))
+        for name, (state, report_state, time, instant) in stored.items()
+    }
+
+
+def channel_states(text: str | None) -> dict[str, str] | None:
+    """Each channel's latest status, from the view's stored form (None: none given)."""
+    channels = _channels_of(text)
+    return None if channels is None else {name: held[0] for name, held in channels.items()}
+
+
+_encode_json = msgspec.json.encode
 
 
 def message_row(record: Any) -> MessageRow:
@@ -275,6 +317,7 @@ def message_row(record: Any) -> MessageRow:
         last_received_at=from_micros(record["last_received_at"]),  # type: ignore[arg-type]
         latest=latest,
         delivered_at=from_micros(record["delivered_at"]),
+        channels=_channels_of(record["channels"]),
     )
 
 
