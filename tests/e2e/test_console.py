@@ -10,6 +10,8 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.aged import NOT_OVERDUE, OVERDUE, aged_server  # noqa: F401 (a fixture)
+
 
 def turn(where: Any, name: str) -> None:
     """Follow a pager link and wait for the page it leads to: a click only starts the
@@ -439,3 +441,33 @@ def test_a_report_with_a_long_raw_item_shows_its_start_and_links_to_all_of_it(li
     page.get_by_role("link", name="Back to the timeline").click()
     expect(page).to_have_url(re.compile(r"/ui/messages/7721#report-1$"))
     assert page.goto(f"{live_server.base_url}/ui/messages/7721/reports/1").status == 404
+
+
+def test_the_overview_counts_overdue_messages_and_the_list_filters_on_them(aged_server, page):  # noqa: F811
+    page.goto(f"{aged_server.base_url}/ui/")
+    expect(page.locator("#overdue")).to_have_text(str(len(OVERDUE)))
+    expect(page.locator(".card", has=page.locator("#overdue"))).to_contain_text(
+        "not final 3 d after their first report"
+    )
+
+    page.locator("#overdue").click()
+    expect(page).to_have_url(re.compile(r"/ui/messages\?overdue=yes$"))
+    assert listed_ids(page) == [str(n) for n in OVERDUE]
+    assert cells(page, "table.messages", 4) == ["no overdue"] * len(OVERDUE)  # Final: no, overdue
+    expect(page.get_by_label("Overdue")).to_have_value("yes")  # the form shows the filter
+
+    page.get_by_label("Overdue").select_option("no")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"[?&]overdue=no(&|$)"))
+    assert listed_ids(page) == [str(n) for n in NOT_OVERDUE]
+    assert cells(page, "table.messages", 4) == ["yes", "no"]  # 8002 final, 8003 not yet overdue
+
+    page.goto(f"{aged_server.base_url}/ui/messages?overdue=yes")
+    page.get_by_role("link", name=str(OVERDUE[0]), exact=True).click()
+    expect(page.locator("#overdue")).to_have_text("overdue")  # on the message's page
+    page.goto(f"{aged_server.base_url}/ui/messages/{NOT_OVERDUE[1]}")
+    expect(page.locator("#overdue")).to_have_count(0)
+
+    response = page.goto(f"{aged_server.base_url}/ui/messages?overdue=soon")
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("overdue: 'soon' is not yes or no")

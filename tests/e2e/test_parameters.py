@@ -18,6 +18,7 @@ import pytest
         ("/messages", {"received_to": "9999-12-31T23:59:59-01:00"}, "received_to", "years"),
         ("/messages", {"received_to": "tomorrow"}, "received_to", "ISO 8601"),
         ("/messages", {"final": "maybe"}, "final", "bool"),
+        ("/messages", {"overdue": "soon"}, "overdue", "bool"),
         ("/messages", {"limit": "0"}, "limit", ">= 1"),
         ("/messages/1/history", {"as_of": "0001-01-01T00:30:00+01:00"}, "as_of", "years"),
         ("/quarantine", {"cursor": "nope"}, "cursor", "start without it"),

@@ -40,6 +40,7 @@ def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(l
             "instant": "2011-01-01T09:57:46Z",
             "final": False,
             "conflict": False,
+            "overdue": False,  # received a moment ago
             "reports": 1,
             "first_received_at": "",
             "last_received_at": "",

@@ -273,3 +273,50 @@ def test_messages_refuses_a_state_that_is_not_one(tmp_path):
     assert result.returncode == 2
     assert "'bogus' is not a state; known states are send" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.fixture
+def aged(sqlite_url):
+    """Message 1 first received 73 hours ago, message 2 71 hours ago; neither final."""
+    now = datetime.now(UTC)
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    tracker.record([Status(1, "send", "")], received_at=now - timedelta(hours=73))
+    tracker.record([Status(2, "deliver", "")], received_at=now - timedelta(hours=71))
+    Projector(tracker, open_views(tracker)).catch_up()
+    tracker.close()
+    return sqlite_url, now
+
+
+def test_messages_overdue_lists_them_and_stats_count_them(aged, monkeypatch):
+    url, _ = aged
+
+    def listed(*args):
+        result = run_cli(url, "messages", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        return {m["id_sms"]: m["overdue"] for m in json.loads(result.stdout)["messages"]}
+
+    assert listed("--overdue") == {1: True}
+    assert listed("--not-overdue") == {2: False}
+    assert listed() == {1: True, 2: False}
+    table = run_cli(url, "messages", "--overdue").stdout
+    assert "overdue" in table and "│ yes " in table
+    stats = json.loads(run_cli(url, "stats", "--json").stdout)
+    assert (stats["overdue"], stats["overdue_after_seconds"]) == (1, 72 * 3600)
+    assert "1 overdue (not final 72h after their first report)" in run_cli(url, "stats").stdout
+    monkeypatch.setenv("TRACKER_OVERDUE_AFTER", "70h")
+    assert listed("--overdue") == {1: True, 2: True}
+    assert "2 overdue (not final 70h after" in run_cli(url, "stats").stdout
+
+
+def test_overdue_in_an_as_of_views_file_is_as_of_its_instant(aged, tmp_path, monkeypatch):
+    url, now = aged
+    out = tmp_path / "as-of.sqlite"
+    until = (now - timedelta(hours=70)).isoformat()
+    assert run_cli(url, "rebuild", "--until", until, "--out", str(out)).returncode == 0
+    monkeypatch.setenv("TRACKER_OVERDUE_AFTER", "2h")  # then: 1 was 3 h old, 2 one hour
+    then = run_cli(url, "messages", "--views", str(out), "--json")
+    assert then.returncode == 0, then.stderr
+    assert {m["id_sms"]: m["overdue"] for m in json.loads(then.stdout)["messages"]} == {
+        1: True,
+        2: False,
+    }

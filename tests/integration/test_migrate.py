@@ -79,6 +79,11 @@ def legacy_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         fixture.drop_postgres(server, schema)
 
 
+# A message's fields added after expected.json was written: ``overdue`` depends on the clock
+# it is read at, ``channels`` on reports that store could not hold (tested elsewhere).
+ADDED_SINCE = ("overdue", "channels")
+
+
 def answers(url: str) -> dict[str, Any]:
     """What the tracker answers for the converted store, in expected.json's shape: the
     messages view, every whole history, the quarantine with each item's receipts (from its
@@ -100,7 +105,10 @@ def answers(url: str) -> dict[str, Any]:
             each = [[e.received_at.isoformat(), e.reason] for e in events]
             items.append({**msgspec.to_builtins(item), "each_receipt": each})
         return {
-            "messages": msgspec.to_builtins(messages),
+            "messages": [
+                {k: v for k, v in m.items() if k not in ADDED_SINCE}
+                for m in msgspec.to_builtins(messages)
+            ],
             "histories": histories,
             "quarantine": items,
         }

@@ -3,7 +3,7 @@ and export. They never create a store: pointed at the wrong place they say where
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ import msgspec
 import typer
 from rich.table import Table
 
+from tracker.bootstrap import noted_as_of
 from tracker.cli.options import (
     CONFLICT,
     JSON,
@@ -19,6 +20,7 @@ from tracker.cli.options import (
     TIME_FORMS,
     VIEWS_FILE,
     fail,
+    load_settings,
     parse_instant,
     platform_time,
     print_json,
@@ -108,6 +110,21 @@ def _either_or(flags: str, text: str) -> Any:
     return typer.Option(flags, help=text, show_default=False)
 
 
+OVERDUE = (
+    "A message is overdue when it is not final TRACKER_OVERDUE_AFTER (72h by default) after its "
+    "first report, by the tracker's clock now (with --views, at the instant those views stand "
+    "at)."
+)
+
+
+def _clock(views_file: Path | None) -> dict[str, Any]:
+    """What overdue is read against: TRACKER_OVERDUE_AFTER, and the time now, or the instant a
+    rebuild's output file stands at."""
+    noted = noted_as_of(views_file) if views_file is not None else None
+    now = datetime.fromisoformat(noted) if noted else datetime.now(UTC)
+    return {"now": now, "overdue_after": load_settings().overdue_age}
+
+
 def messages(
     state: Annotated[
         str | None,
@@ -131,6 +148,13 @@ def messages(
             f"Only messages with a conflict, or only those without. {CONFLICT}",
         ),
     ] = None,
+    overdue: Annotated[
+        bool | None,
+        _either_or(
+            "--overdue/--not-overdue",
+            f"Only overdue messages, or only the others. {OVERDUE}",
+        ),
+    ] = None,
     limit: LIMIT = 50,
     cursor: Annotated[
         str | None,
@@ -150,20 +174,24 @@ def messages(
         fail(e)
     try:
         with reading_views(views_file) as views:
-            chosen = queries.MessageFilter(state=state, final=final, conflict=conflict)
-            page = queries.list_messages(views, chosen, cursor=cursor, limit=limit)
+            clock = _clock(views_file)  # once the file is known to hold views
+            chosen = queries.MessageFilter(
+                state=state, final=final, conflict=conflict, overdue=overdue
+            )
+            page = queries.list_messages(views, chosen, cursor=cursor, limit=limit, **clock)
     except queries.BadCursor as e:
         fail(e)
     if as_json:
         return print_json(page)
     table = Table()
-    for column in ("id_sms", "state", "time", "final", "conflict", "reports"):
+    for column in ("id_sms", "state", "time", "final", "conflict", "overdue", "reports"):
         table.add_column(column)
     table.add_column("last received", no_wrap=True)
     for m in page.messages:
         table.add_row(
             str(m.id_sms), m.state or "—", platform_time(m.time, m.instant),
-            "yes" if m.final else "", "yes" if m.conflict else "", str(m.reports),
+            "yes" if m.final else "", "yes" if m.conflict else "",
+            "yes" if m.overdue else "", str(m.reports),
             when(m.last_received_at),
         )  # fmt: skip
     OUT.print(table)
@@ -178,21 +206,24 @@ def stats(
     views_file: VIEWS_FILE = None,
     as_json: JSON = False,
 ) -> None:
-    """How many messages there are in each state, how many are final and how many have a
-    conflict, and how long delivery took (50th, 90th and 99th percentiles, per day and
-    overall), measured on the tracker's clock from a message's first report to its delivery.
+    """How many messages there are in each state, how many are final, how many have a
+    conflict and how many are overdue, and how long delivery took (50th, 90th and 99th
+    percentiles, per day and overall), measured on the tracker's clock from a message's first
+    report to its delivery.
 
     A conflict is a report that comes after the message's final state by the platform's times
-    (a status after expired, or read after an earlier not_deliver)."""
+    (a status after expired, or read after an earlier not_deliver). A message is overdue when
+    it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first report."""
     if not 1 <= days <= 366:
         fail(ValueError(f"--days is from 1 to 366, not {days}"))
     with reading_views(views_file) as views:
-        answer = queries.stats(views, days)
+        answer = queries.stats(views, days, **_clock(views_file))
     if as_json:
         return print_json(answer)
     OUT.print(
         f"{answer.messages:,} messages, {answer.final:,} final ({answer.final_share:.1%}), "
-        f"{answer.conflicts:,} with a conflict"
+        f"{answer.conflicts:,} with a conflict, {answer.overdue:,} overdue (not final "
+        f"{load_settings().overdue_after} after their first report)"
     )
     states = Table("state", "final", "messages")
     for c in answer.states:

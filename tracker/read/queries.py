@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.application import Tracker
@@ -36,6 +36,7 @@ from tracker.views.store import ALL, MessageFilter, ViewStore
 
 QUANTILES = (0.50, 0.90, 0.99)
 RAW_CUT = 4096  # characters of a raw item (quarantined, or a report's) shown in lists
+OVERDUE_AFTER = timedelta(hours=72)  # TRACKER_OVERDUE_AFTER's default (Settings.overdue_age)
 
 
 class BadCursor(ValueError):
@@ -195,42 +196,65 @@ def _history_start(cursor: str | None, id_sms: int) -> int:
 
 
 def list_messages(
-    views: ViewStore, chosen: MessageFilter = ALL, *, cursor: str | None = None, limit: int = 100
+    views: ViewStore,
+    chosen: MessageFilter = ALL,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
+    overdue_after: timedelta = OVERDUE_AFTER,
 ) -> MessagePage:
     """A page of the ``chosen`` messages in id order; ``next`` continues it without repeats or
-    gaps."""
+    gaps. Overdue (``chosen.overdue``, each message's ``overdue``) is as of ``now`` (the
+    reader's clock, the current time when None) for this ``overdue_after``."""
+    cut = overdue_cut(now, overdue_after)
     chosen = replace(chosen, received_from=utc(chosen.received_from),
-                     received_to=utc(chosen.received_to))  # fmt: skip
+                     received_to=utc(chosen.received_to), overdue_before=cut)  # fmt: skip
     rows = views.list_messages(
         chosen,
         after=_after(cursor),
         limit=limit + 1,  # one more: a next page only when there is one
     )
     return MessagePage(
-        messages=[_summary(r) for r in rows[:limit]],
+        messages=[_summary(r, cut) for r in rows[:limit]],
         next=_cursor(rows[limit - 1].id_sms) if len(rows) > limit else None,
     )
 
 
-def message(tracker: Tracker, views: ViewStore, id_sms: int) -> MessageSummary | None:
+def message(
+    tracker: Tracker,
+    views: ViewStore,
+    id_sms: int,
+    *,
+    now: datetime | None = None,
+    overdue_after: timedelta = OVERDUE_AFTER,
+) -> MessageSummary | None:
     """A message as the list shows it, never behind an acknowledgement: the messages view's
     row once the views have taken in the message's last event, else the message's events
     folded here as the projection folds them (read your writes: the view may lag a moment).
-    None when nothing was ever received for it."""
+    None when nothing was ever received for it. Overdue as ``list_messages`` says."""
+    cut = overdue_cut(now, overdue_after)
     last = tracker.last_notification(id_sms)  # first: the views' position only moves forward
     if last is None:
         return None
     if views.position() >= last and (row := views.message(id_sms)) is not None:
-        return _summary(row)
+        return _summary(row, cut)
     folded: MessageRow | None = None
     for e in message_entries(tracker, id_sms):
         if type(e) is Reported:
             fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels)
             folded, _ = project(folded, fact)
-    return _summary(folded) if folded is not None else None
+    return _summary(folded, cut) if folded is not None else None
 
 
-def _summary(row: MessageRow) -> MessageSummary:
+def overdue_cut(now: datetime | None, overdue_after: timedelta) -> datetime:
+    """The instant before which a message first received and still not final is overdue, by
+    the reader's clock ``now`` (the current time when None): overdue is derived when read,
+    never stored, so the views of one history are the same whenever they are rebuilt."""
+    return (utc(now) or datetime.now(UTC)) - overdue_after
+
+
+def _summary(row: MessageRow, overdue_before: datetime) -> MessageSummary:
     current = row.current
     return MessageSummary(
         id_sms=row.id_sms,
@@ -239,6 +263,7 @@ def _summary(row: MessageRow) -> MessageSummary:
         instant=current.instant if current else None,
         final=row.final,
         conflict=row.conflict,
+        overdue=not row.final and row.first_received_at < overdue_before,
         reports=row.reports,
         first_received_at=row.first_received_at,
         last_received_at=row.last_received_at,
@@ -246,7 +271,14 @@ def _summary(row: MessageRow) -> MessageSummary:
     )
 
 
-def stats(views: ViewStore, days: int = 31) -> Stats:
+def stats(
+    views: ViewStore,
+    days: int = 31,
+    *,
+    now: datetime | None = None,
+    overdue_after: timedelta = OVERDUE_AFTER,
+) -> Stats:
+    """Overdue messages are counted as of ``now`` (the current time when None)."""
     counts = views.state_counts()
     (total, overall), daily = views.delivery_percentiles(QUANTILES, days)
     messages = sum(n for _, _, n in counts)
@@ -256,6 +288,8 @@ def stats(views: ViewStore, days: int = 31) -> Stats:
         final=final,
         final_share=final / messages if messages else 0.0,
         conflicts=views.conflicts(),
+        overdue=views.count_overdue(overdue_cut(now, overdue_after)),
+        overdue_after_seconds=overdue_after.total_seconds(),
         states=[StateCount(state or None, f, n) for state, f, n in counts],
         delivery=DeliveryPercentiles(total, *(overall or [None] * len(QUANTILES))),
         per_day=[DailyDelivery(n, *values, day=day) for day, n, values in daily],

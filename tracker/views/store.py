@@ -12,11 +12,12 @@ import hashlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
-from tracker.views.projection import NO_STATE, Delivery, MessageRow, QuarantineFact
+from tracker.views.projection import Delivery, MessageRow, QuarantineFact
 from tracker.views.quarantine import QuarantineReads
 from tracker.views.tables import (
     ALL,
@@ -34,7 +35,6 @@ from tracker.views.tables import (
     iso,
     message_row,
     message_values,
-    micros,
 )
 
 __all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
@@ -241,23 +241,9 @@ class ViewStore(QuarantineReads, ABC):
         keyset listing, keyed on the immutable id, so paging never repeats or skips a row,
         whatever is written meanwhile."""
         p = self.tables.placeholder
-        where, params = [f"id_sms > {p}"], [after]
-        state = chosen.state
-        if state == NO_STATE:  # none known: the row holds no state
-            where.append("state IS NULL")
-            state = None
-        for column, value in (("state", state), ("final", chosen.final),
-                              ("conflict", chosen.conflict)):  # fmt: skip
-            if value is not None:
-                where.append(f"{column} = {p}")
-                params.append(int(value) if isinstance(value, bool) else value)
-        if chosen.received_from is not None:
-            where.append(f"last_received_at >= {p}")
-            params.append(micros(chosen.received_from))
-        if chosen.received_to is not None:
-            where.append(f"last_received_at < {p}")
-            params.append(micros(chosen.received_to))
-        params.append(limit)
+        where, params = self.tables.message_conditions(chosen)
+        where.insert(0, f"id_sms > {p}")
+        params = [after, *params, limit]
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
             cursor.execute(
                 f"SELECT * FROM {self.tables.table('messages')} WHERE {' AND '.join(where)} "
@@ -265,6 +251,19 @@ class ViewStore(QuarantineReads, ABC):
                 params,
             )
             return [message_row(r) for r in cursor.fetchall()]
+
+    def count_overdue(self, before: datetime) -> int:
+        """How many messages are not final and were first received before ``before``."""
+        where, params = self.tables.message_conditions(
+            MessageFilter(overdue=True, overdue_before=before)
+        )
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                f"SELECT COUNT(*) AS n FROM {self.tables.table('messages')} "
+                f"WHERE {' AND '.join(where)}",
+                params,
+            )
+            return cursor.fetchone()["n"]
 
     def state_counts(self) -> list[tuple[str, bool, int]]:
         """(state, final, messages) for every state someone is in; state '' is none known."""

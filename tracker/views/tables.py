@@ -137,11 +137,53 @@ class ViewTables:
             f"CREATE INDEX IF NOT EXISTS messages_state ON {m} (state, id_sms)",
             # Partial: conflicts are few, and only they are ever looked up by it.
             f"CREATE INDEX IF NOT EXISTS messages_conflict ON {m} (id_sms) WHERE conflict = 1",
+            # Partial: the messages not yet final, for counting the overdue ones (/stats, the
+            # gauge at each scrape) and listing them in id order. Measured 2026-12-06 on f0325d9
+            # with this filter, SQLite, 1M messages over 30 days, 5% never final: the count took
+            # 61 ms without it (a scan of every row), 3 ms with it; a page of overdue ones 0.8 ms
+            # either way (0.2% never final: 3.6 ms without, 1.1 ms with); the projector's
+            # upserts of 100k new messages then of each as final, 1.07 s without, 1.17 s with
+            # (medians of 7). On (first_received_at) alone the count is as fast, but a page is
+            # sorted after the search (6 ms at 5%).
+            f"CREATE INDEX IF NOT EXISTS messages_open ON {m} (id_sms, first_received_at) "
+            "WHERE final = 0",
             f"CREATE INDEX IF NOT EXISTS delivery_times_day ON {d} (day, seconds)",
             f"CREATE INDEX IF NOT EXISTS delivery_times_seconds ON {d} (seconds)",
             f"CREATE INDEX IF NOT EXISTS quarantine_last ON {self.table('quarantine')} "
             "(last_received_at)",
         ]
+
+    def message_conditions(self, chosen: MessageFilter) -> tuple[list[str], list[Any]]:
+        """The conditions on the messages view that keep the ``chosen`` messages, and their
+        parameters."""
+        p = self.placeholder
+        where: list[str] = []
+        params: list[Any] = []
+        state = chosen.state
+        if state == NO_STATE:  # none known: the row holds no state
+            where.append("state IS NULL")
+            state = None
+        for column, value in (("state", state), ("final", chosen.final),
+                              ("conflict", chosen.conflict)):  # fmt: skip
+            if value is not None:
+                where.append(f"{column} = {p}")
+                params.append(int(value) if isinstance(value, bool) else value)
+        if chosen.received_from is not None:
+            where.append(f"last_received_at >= {p}")
+            params.append(micros(chosen.received_from))
+        if chosen.received_to is not None:
+            where.append(f"last_received_at < {p}")
+            params.append(micros(chosen.received_to))
+        if chosen.overdue is not None:
+            if chosen.overdue_before is None:
+                raise ValueError("an overdue filter needs the instant overdue_before")
+            where.append(
+                f"final = 0 AND first_received_at < {p}"
+                if chosen.overdue
+                else f"(final = 1 OR first_received_at >= {p})"
+            )
+            params.append(micros(chosen.overdue_before))
+        return where, params
 
     def upsert_messages_statement(self, suffix: str) -> str:
         columns = ", ".join(MESSAGE_COLUMNS)
@@ -294,13 +336,19 @@ def delivery_values(delivery: Delivery) -> tuple:
 @dataclass(frozen=True, slots=True)
 class MessageFilter:
     """Which messages a listing shows: by state (``NO_STATE``: none known), finality, conflict,
-    and last receipt (``received_from`` inclusive, ``received_to`` exclusive); None: any."""
+    and last receipt (``received_from`` inclusive, ``received_to`` exclusive); None: any.
+
+    ``overdue``: True keeps the messages not final and first received before ``overdue_before``
+    (the reader's clock less TRACKER_OVERDUE_AFTER: overdue is never stored), False the others;
+    ``overdue_before`` is needed with it (the read side's queries set it)."""
 
     state: str | None = None
     final: bool | None = None
     conflict: bool | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    overdue: bool | None = None
+    overdue_before: datetime | None = None
 
 
 ALL = MessageFilter()

@@ -76,6 +76,13 @@ async def list_messages(
     received_to: Annotated[
         str | None, instant_param(description="Last report received before (UTC if naive).")
     ] = None,
+    overdue: Annotated[
+        bool | None,
+        Parameter(
+            description="true: only the messages not final TRACKER_OVERDUE_AFTER (72h by "
+            "default) after their first report, as of now; false: only the others."
+        ),
+    ] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Parameter(description="The `next` of the previous page.")] = None,
 ) -> MessagePage:
@@ -91,9 +98,11 @@ async def list_messages(
                     conflict=conflict,
                     received_from=_instant("received_from", received_from),
                     received_to=_instant("received_to", received_to),
+                    overdue=overdue,
                 ),
                 cursor=cursor,
                 limit=limit,
+                **backend.clock(),
             )
         )
 
@@ -108,7 +117,8 @@ async def message_state(id_sms: FromPath[str], backend: NamedDependency[Backend]
     the message's last event: a status acknowledged is shown at once."""
     number = id_sms_number(id_sms)
     missing = f"no status was received for id_sms {number}"
-    return await backend.found(missing, queries.message, backend.tracker, backend.views, number)
+    read = partial(queries.message, **backend.clock())
+    return await backend.found(missing, read, backend.tracker, backend.views, number)
 
 
 @get(
@@ -191,15 +201,16 @@ async def quarantined_item(
 
 @get(
     "/stats",
-    summary="Counts by state, final share, conflicts, delivery-time percentiles",
+    summary="Counts by state, final share, conflicts, overdue, delivery-time percentiles",
     **for_roles(ANALYST),
 )
 async def stats(
     backend: NamedDependency[Backend],
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
 ) -> Stats:
-    """From the views: state_counts, messages (conflicts) and delivery_times."""
-    return await backend.read(queries.stats, backend.views, days)
+    """From the views: state_counts, messages (conflicts; overdue, as of now) and
+    delivery_times."""
+    return await backend.read(partial(queries.stats, **backend.clock()), backend.views, days)
 
 
 @get(
@@ -283,9 +294,12 @@ class Metrics(PrometheusController):
         operation_class=MetricsOperation,
     )
     async def get(self, backend: NamedDependency[Backend]) -> Response:
-        """The views' lag is read at each scrape: the projector may be another process."""
+        """The views' lag and the overdue messages are read at each scrape: the projector may
+        be another process, and overdue depends on the time now."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await backend.read(backend.projector.lag))
+            cut = queries.overdue_cut(backend.clock()["now"], backend.overdue_after)
+            metrics.set_overdue(await backend.read(backend.views.count_overdue, cut))
         return await PrometheusController.get.fn(self)
 
 

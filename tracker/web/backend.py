@@ -7,9 +7,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import msgspec
@@ -19,6 +19,7 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import ServerParts
 from tracker.read.models import RebuildStatus
+from tracker.read.queries import OVERDUE_AFTER
 from tracker.views.projector import Progress, default_workers, rebuild
 from tracker.views.store import ViewStore
 
@@ -35,11 +36,19 @@ class Backend:
     a batch whose receipt never came may have been committed after all.
     """
 
-    def __init__(self, parts: ServerParts, store_threads: int):
+    def __init__(
+        self, parts: ServerParts, store_threads: int, overdue_after: timedelta = OVERDUE_AFTER
+    ):
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
+        self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
         self.limiter = anyio.CapacityLimiter(store_threads)
         self.rebuilding = RebuildRunner(parts.tracker, parts.views)
+
+    def clock(self) -> dict[str, Any]:
+        """What a read of overdue messages takes: the time now (read once, here, for the whole
+        answer) and TRACKER_OVERDUE_AFTER."""
+        return {"now": datetime.now(UTC), "overdue_after": self.overdue_after}
 
     def start(self) -> None:
         if self.live:

@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the webhook received and stored, and how far the views lag.
+"""Prometheus metrics: what the webhook received and stored, the views' lag, overdue messages.
 
 Request counts and latencies come from Litestar's Prometheus middleware; these add what only
 the tracker knows. With several worker processes, set PROMETHEUS_MULTIPROC_DIR (see
@@ -22,6 +22,11 @@ QUARANTINED = Counter(
 )
 LAG = Gauge("tracker_projection_lag_events", "Events stored but not yet in the views")
 POSITION = Gauge("tracker_projection_position", "Last event notification the views include")
+OVERDUE = Gauge(
+    "tracker_overdue_messages",
+    "Messages not final TRACKER_OVERDUE_AFTER after their first report (the tracker's receipt "
+    "clock), counted from the views at each scrape",
+)
 
 
 def count_receipt(receipt: Receipt, acknowledged: int) -> None:
@@ -41,3 +46,7 @@ def count_quarantined_body() -> None:
 def set_lag(position: int, head: int) -> None:
     POSITION.set(position)
     LAG.set(max(0, head - position))
+
+
+def set_overdue(messages: int) -> None:
+    OVERDUE.set(messages)

@@ -26,11 +26,12 @@ NO_STATE = "-"  # the list filter for messages with no known state yet
 
 @get("/", guards=[sees(ANALYST, AUDITOR)])
 async def overview(request: Request, backend: NamedDependency[Backend]) -> Response:
-    """Counts by state, final share, conflicts, delivery times per day, the projection's lag."""
+    """Counts by state, final share, conflicts, overdue messages, delivery times per day, the
+    projection's lag."""
     readiness = await backend.read(queries.readiness, backend.projector)
     if not may(viewer_role(request), ANALYST):  # an auditor: the lag, the lookup, the quarantine
         return await page(request, "overview.html", stats=None, lag=readiness.projection)
-    stats = await backend.read(queries.stats, backend.views, 31)
+    stats = await backend.read(partial(queries.stats, **backend.clock()), backend.views, 31)
     top = max((s.messages for s in stats.states), default=0)
     return await page(
         request,
@@ -58,6 +59,7 @@ async def messages(
     conflict: FromQuery[str] = "",
     received_from: FromQuery[str] = "",
     received_to: FromQuery[str] = "",
+    overdue: FromQuery[str] = "",
     cursor: FromQuery[str] = "",
     trail: FromQuery[str] = "",
 ) -> Response:
@@ -69,6 +71,7 @@ async def messages(
         "conflict": conflict,
         "received_from": received_from.strip(),
         "received_to": received_to.strip(),
+        "overdue": overdue,
     }
     context: dict[str, Any] = {
         "filters": chosen,
@@ -79,7 +82,10 @@ async def messages(
     try:
         if chosen["id_sms"]:
             found = await backend.read(
-                queries.message, backend.tracker, backend.views, id_sms_number(chosen["id_sms"])
+                partial(queries.message, **backend.clock()),
+                backend.tracker,
+                backend.views,
+                id_sms_number(chosen["id_sms"]),
             )
             rows: list[MessageSummary] = [found] if found else []
             after = None
@@ -94,9 +100,11 @@ async def messages(
                         conflict=yes_no("conflict", conflict),
                         received_from=form_instant("received from", chosen["received_from"]),
                         received_to=form_instant("received to", chosen["received_to"]),
+                        overdue=yes_no("overdue", overdue),
                     ),
                     cursor=cursor or None,
                     limit=PAGE_SIZE,
+                    **backend.clock(),
                 )
             )
             rows, after = result.messages, result.next

@@ -202,7 +202,9 @@ async def message(
         if may(role, AUDITOR)
         else (None, None)
     )
-    summary = await backend.read(queries.message, backend.tracker, backend.views, number)
+    summary = await backend.read(
+        partial(queries.message, **backend.clock()), backend.tracker, backend.views, number
+    )
     if history is None and summary is None:
         raise NotFoundException(detail=f"no status was received for id_sms {number}")
     try:
