@@ -82,6 +82,16 @@ def legacy_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 # A message's fields added after expected.json was written: ``overdue`` depends on the clock
 # it is read at, ``channels`` on reports that store could not hold (tested elsewhere).
 ADDED_SINCE = ("overdue", "channels")
+# A report's fields added since: every report of that store came by the webhook and said no
+# more than its state (these are their values), which expected.json does not spell out.
+REPORT_ADDED_SINCE = {"source": "webhook", "channels": None, "num_parts": None, "price": None}
+
+
+def _as_expected(history: dict[str, Any]) -> dict[str, Any]:
+    for report in history["reports"]:
+        for field, value in REPORT_ADDED_SINCE.items():
+            assert report.pop(field) == value
+    return history
 
 
 def answers(url: str) -> dict[str, Any]:
@@ -94,8 +104,8 @@ def answers(url: str) -> dict[str, Any]:
         views = open_reader_views(tracker, settings)
         messages = queries.list_messages(views, limit=1000).messages
         histories = {
-            str(m.id_sms): msgspec.to_builtins(
-                queries.history(tracker, m.id_sms, limit=None, cut=None)
+            str(m.id_sms): _as_expected(
+                msgspec.to_builtins(queries.history(tracker, m.id_sms, limit=None, cut=None))
             )
             for m in messages
         }

@@ -74,9 +74,10 @@ def reconcile(
 
     The platform is TRACKER_PLATFORM_URL (its JSON status request, ending in json/state.php,
     one message a request; or its XML one, ending in xml/state.php, 100 a request), with
-    TRACKER_PLATFORM_TOKEN, or TRACKER_PLATFORM_LOGIN and TRACKER_PLATFORM_PASSWORD. A message the views list as not final is confirmed in the
-    event store first: a final one is never asked about. An error from the platform ends the
-    run with its reason; what was recorded before stays."""
+    TRACKER_PLATFORM_TOKEN, or TRACKER_PLATFORM_LOGIN and TRACKER_PLATFORM_PASSWORD. A message
+    the views list as not final is confirmed in the event store first: a final one is never
+    asked about. An error from the platform ends the run with its reason; what was recorded
+    before stays."""
     settings = load_settings(reconcile_after=after)
     try:
         client = client_for(settings, timeout)
