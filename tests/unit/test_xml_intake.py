@@ -14,6 +14,7 @@ from tracker.application import Status
 from tracker.domain.quarantine import BODY, ITEM, ITEMS
 from tracker.web.intake import BodyError
 from tracker.web.xml_intake import is_xml, read_body
+from tracker.web.xml_plain import read_plain
 
 T = "2011-01-01 12:57:46"
 CONTRACT_EXAMPLE = b"""<?xml version="1.0" encoding="utf-8" ?>
@@ -314,3 +315,53 @@ def test_any_mix_acknowledges_every_good_element_and_keeps_every_bad_one(mix, br
             assert str(n) not in acknowledged
             assert any(text in raw for raw in kept), text
     assert acknowledged <= {str(n) for _, n, _ in written}
+
+
+plain_elements = st.lists(
+    st.tuples(
+        st.from_regex(r"[0-9]{1,19}", fullmatch=True),
+        st.from_regex(r"[0-9 :.-]{0,12}", fullmatch=True),
+        st.none() | st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+        st.none() | st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+        st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+        st.sampled_from(["", " ", "\n  ", "\r\n\t"]),
+    ),
+    max_size=8,
+)
+
+
+@given(plain_elements, st.sampled_from(["", '<?xml version="1.0" encoding="utf-8" ?>\n']))
+def test_the_documented_form_read_in_one_pass_is_what_the_element_reader_reads(elements, head):
+    """xml_plain reads the documented body with a pattern; the element reader must agree on
+    every status and every id echoed (ids past 2^63-1 leave it to the element reader)."""
+    inner = "".join(
+        f'{gap}<state id_sms="{i}" time="{t}"'
+        + (f' sms="{sms}"' if sms else "")
+        + (f' viber="{viber}"' if viber else "")
+        + f">{state}</state>"
+        for i, t, sms, viber, state, gap in elements
+    )
+    body = f"{head}<response>{inner}\n</response>".encode()
+    fast, full = read_plain(body), read_body(body, plain=False)
+    if any(int(i) >= 2**63 for i, *_ in elements):
+        assert fast is None
+        return
+    assert fast is not None
+    assert (fast.statuses, fast.tokens, fast.unusable) == (full.statuses, full.tokens, [])
+    assert not full.unusable
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<response><state id_sms="1" time="x">read</state></response>',  # a time of letters
+        b'<response><state time="" id_sms="1">read</state></response>',  # attributes reordered
+        b'<response><state id_sms="1" time="">read</state><!-- c --></response>',
+        b'<response><state id_sms="1" time="">re&#97;d</state></response>',
+        b'<response><state id_sms="1" time="" sms="deliver">READ</state></response>',
+        b'<response><state id_sms="\xd9\xa3" time="">read</state></response>',
+        b'<?xml version="1.0" encoding="windows-1251"?><response></response>',
+    ],
+)
+def test_anything_but_the_documented_form_is_left_to_the_element_reader(body):
+    assert read_plain(body) is None

@@ -12,13 +12,13 @@ from tracker.application import Status, Unusable
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY
 from tracker.web.intake import UTF8_BOM, BodyError, Intake
+from tracker.web.xml_plain import read_plain
 
 CHANNELS = ("sms", "viber")  # the attributes that carry a state per channel (Status.channels)
 KNOWN = frozenset(("id_sms", "time", *CHANNELS))
 WHITESPACE = " \t\r\n"  # XML's
 
-# The documented element exactly: known attributes in double quotes, each value what it says
-# (no reference, no character XML would normalise), a bare state word. Any other is kept raw.
+# The documented element: known attributes, values as they say (no reference), a bare state.
 _PLAIN = re.compile(rb'<state(?: (?:id_sms|time|sms|viber)="[^"<&\t\n\r]*")+>[^<&\s]+</state>\Z')
 _DECLARED = re.compile(rb"<\?xml\s[^>]{0,200}?\bencoding\s*=\s*[\"']([A-Za-z][\w.-]{0,39})[\"']")
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace's
@@ -68,9 +68,11 @@ class Refused(Exception):
     """What no body may hold: a document type declaration, an entity, an external reference."""
 
 
-def read_body(body: bytes) -> Intake:
-    """An XML body element by element; BodyError when it is not a <response> at all, holds a
-    DTD, or is not in an encoding it could be read in."""
+def read_body(body: bytes, plain: bool = True) -> Intake:
+    """An XML body element by element (the documented form in one pass first, unless not
+    ``plain``); BodyError when it is not a <response>, holds a DTD, or cannot be decoded."""
+    if plain and (intake := read_plain(body)) is not None:
+        return intake
     doc = _utf8(body, body)
     try:
         parts = _parts(body, doc)
