@@ -39,7 +39,7 @@ class Summary:
     considered: int = 0  # candidates taken from the views
     skipped: int = 0  # final in the event store after all (the views were behind)
     asked: int = 0
-    requests: int = 0
+    requests: int = 0  # answered
     changed: int = 0  # the message's state is another after its answer was recorded
     unchanged: int = 0
     failed: int = 0  # the platform gave no answer for it, or the store kept none
@@ -173,8 +173,8 @@ class Reconciler:
     def _ask(self, batch: list[tuple[int, str | None]]) -> None:
         self.pacer.wait()
         ids = [id_sms for id_sms, _ in batch]
+        answers = self.source.ask(ids)  # an error here: the request is not counted
         self.summary.requests += 1
-        answers = self.source.ask(ids)
         self.summary.asked += len(ids)
         stored: frozenset[int] = frozenset()
         if answers:

@@ -173,7 +173,7 @@ def test_a_platform_error_ends_the_run_keeping_what_was_recorded(sqlite_url, pla
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()[-1:]
     assert line.startswith("error: ") and ERRORS[failure] in line, result.stderr
-    assert "asked about 1 message(s) in 2 request(s): 1 changed" in result.stdout
+    assert "asked about 1 message(s) in 1 request(s): 1 changed" in result.stdout
     assert [state(sqlite_url, n) for n in (30, 31, 32)] == ["deliver", "send", "send"]
 
 
@@ -203,7 +203,12 @@ def test_a_token_instead_of_login_and_password(sqlite_url, platform):
 
 
 def test_missing_settings_say_which_variable_to_set(sqlite_url):
-    no_url = reconcile(sqlite_url, "", "--dry-run")
+    make_store(sqlite_url, {60: [("send", "")]})
+    listed = reconcile(sqlite_url, "", "--dry-run", "--after", "0s")  # lists, asks nothing
+    assert listed.returncode == 0, listed.stderr
+    assert "60" in listed.stdout and "would ask the platform about 1 message(s)" in listed.stdout
+    assert "a real run needs the platform's settings: TRACKER_PLATFORM_URL" in listed.stdout
+    no_url = reconcile(sqlite_url, "")
     assert no_url.returncode == 2
     assert no_url.stderr.strip().splitlines() == [
         "error: TRACKER_PLATFORM_URL is not set: set it to the platform's status request, "
@@ -216,3 +221,11 @@ def test_missing_settings_say_which_variable_to_set(sqlite_url):
         "set TRACKER_PLATFORM_TOKEN, or TRACKER_PLATFORM_LOGIN and TRACKER_PLATFORM_PASSWORD"
         in (bare.stderr)
     )
+
+
+def test_a_run_where_there_is_no_store_names_it_and_creates_nothing(tmp_path, platform):
+    missing = tmp_path / "nowhere" / "tracker.db"
+    result = reconcile(f"sqlite:///{missing}", platform.url("json"))
+    assert result.returncode == 2
+    assert "no tracker store" in result.stderr and str(missing) in result.stderr
+    assert not missing.parent.exists() and platform.requests == []

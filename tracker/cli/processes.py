@@ -124,7 +124,7 @@ def serve(
         try:
             client_for(settings).close()
         except SettingsError as e:
-            fail(e)
+            fail(SettingsError(f"TRACKER_RECONCILE_EVERY is set, so the platform is asked: {e}"))
     # Create the tables once, here (unless TRACKER_CREATE_TABLES=false), so that workers
     # starting together never race to do it; a store that cannot be served fails here.
     create_tables(settings)
@@ -148,6 +148,10 @@ def serve(
     if settings.reconcile_period is not None:
         reconciler = ReconcilerProcess({**os.environ, **served}, _warn)
         reconciler.start()
+        typer.echo(
+            f"reconciling every {settings.reconcile_every.strip()} with the platform's status "
+            f"request ({settings.platform_format}), messages quiet for {settings.reconcile_after}"
+        )
     # uvicorn stops serving on SIGTERM, then raises the signal again under the handler it
     # found: the default one would end this process before its children are stopped (and
     # the writer's socket directory removed), so it finds one that unwinds to the finally.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from tracker.application import StoreUnavailable, Tracker
-from tracker.cli.options import fail, load_settings, open_store, progress_bar
+from tracker.bootstrap import open_reader, open_reader_views
+from tracker.cli.options import fail, load_settings, progress_bar
 from tracker.config import Settings, SettingsError, duration
 from tracker.platform import PlatformClient, PlatformError
 from tracker.reconcile import Pacer, Reconciler, candidates, client_for, state_of
@@ -82,9 +84,15 @@ def reconcile(
     try:
         client = client_for(settings, timeout)
     except SettingsError as e:
-        fail(e)
-    tracker, views = open_store(settings)
+        if not dry_run:
+            fail(e)
+        client, unset = None, e  # a dry run lists the candidates all the same
+    tracker, views = _existing_store(settings)
     try:
+        if client is None:
+            _dry_run(settings, tracker, views, None, limit)
+            typer.echo(f"a real run needs the platform's settings: {unset}")
+            return
         with client:
             if periodic:
                 _periodically(settings, tracker, views, client, rate, parent_pid)
@@ -96,14 +104,28 @@ def reconcile(
         tracker.close()
 
 
+def _existing_store(settings: Settings) -> tuple[Tracker, ViewStore]:
+    """The store and its views as they are: a store that is not there is named, never made
+    (a run in the wrong folder must not succeed on an empty store of its own)."""
+    try:
+        tracker = open_reader(settings)
+    except (SettingsError, StoreUnavailable) as e:
+        fail(e)
+    try:
+        return tracker, open_reader_views(tracker, settings)
+    except (SettingsError, StoreUnavailable) as e:
+        tracker.close()
+        fail(e)
+
+
 def _dry_run(
     settings: Settings,
     tracker: Tracker,
     views: ViewStore,
-    client: PlatformClient,
+    client: PlatformClient | None,
     limit: int | None,
 ) -> None:
-    reconciler = Reconciler(tracker, client, Pacer(1.0))
+    reconciler = Reconciler(tracker, client, Pacer(1.0))  # type: ignore[arg-type]  # asks nothing
     try:
         chosen = list(reconciler.confirmed(candidates(views, settings.reconcile_age, limit)))
     except StoreUnavailable as e:
@@ -111,13 +133,21 @@ def _dry_run(
     for id_sms, message in chosen:
         time = (message.current.time if message.current else "") or "—"
         typer.echo(f"{id_sms:>12}  {state_of(message) or '(no known state)':<16}{time}")
-    requests = -(-len(chosen) // client.batch)
-    typer.echo(
-        f"would ask {client.shown} ({client.format}, {_per_request(client)}) about "
-        f"{len(chosen)} message(s) in {requests} request(s); asked nothing (--dry-run)"
-    )
+    if client is None:
+        typer.echo(f"would ask the platform about {len(chosen)} message(s); asked nothing")
+    else:
+        requests = -(-len(chosen) // client.batch)
+        typer.echo(
+            f"would ask {client.shown} ({client.format}, {_per_request(client)}) about "
+            f"{len(chosen)} message(s) in {requests} request(s); asked nothing (--dry-run)"
+        )
     if reconciler.summary.skipped:
         typer.echo(f"{reconciler.summary.skipped} skipped: final in the store (the views lag)")
+
+
+def _now() -> str:
+    """The time as the server's log lines show it (UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _per_request(client: PlatformClient) -> str:
@@ -178,9 +208,11 @@ def _periodically(
         reconciler = Reconciler(tracker, client, Pacer(rate), stop=stop.is_set)
         try:
             reconciler.run(candidates(views, settings.reconcile_age))
-            line = f"reconcile: {reconciler.summary}; next run in {every}"
+            line = f"INFO - {_now()} - reconcile: {reconciler.summary}; next run in {every}"
         except (PlatformError, StoreUnavailable) as e:
-            line = f"reconcile: {e} ({reconciler.summary}); next run in {every}"
+            line = (
+                f"WARNING - {_now()} - reconcile: {e} ({reconciler.summary}); next run in {every}"
+            )
         typer.echo(line, err=True)
         deadline = period.total_seconds()
         while deadline > 0 and not stop.wait(min(0.5, deadline)):
