@@ -306,6 +306,8 @@ def test_messages_overdue_lists_them_and_stats_count_them(aged, monkeypatch):
     monkeypatch.setenv("TRACKER_OVERDUE_AFTER", "70h")
     assert listed("--overdue") == {1: True, 2: True}
     assert "2 overdue (not final 70h after" in run_cli(url, "stats").stdout
+    monkeypatch.setenv("TRACKER_OVERDUE_AFTER", "1000h")  # none yet: said, not an empty table
+    assert run_cli(url, "messages", "--overdue").stdout.strip() == "no message matches"
 
 
 def test_overdue_in_an_as_of_views_file_is_as_of_its_instant(aged, tmp_path, monkeypatch):

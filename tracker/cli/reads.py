@@ -183,6 +183,9 @@ def messages(
         fail(e)
     if as_json:
         return print_json(page)
+    if not page.messages:
+        OUT.print("no message matches" if cursor is None else "no more messages")
+        return
     table = Table()
     for column in ("id_sms", "state", "time", "final", "conflict", "overdue", "reports"):
         table.add_column(column)
