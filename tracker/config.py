@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -126,6 +127,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def platform_format(self) -> Literal["json", "xml"]:
         """The status request's format, read from TRACKER_PLATFORM_URL's path."""
         match = _PLATFORM_URL.match(self.platform_url)
+        try:
+            urlsplit(self.platform_url).port  # noqa: B018 (a port out of range raises)
+        except ValueError:
+            match = None
         if match is None:
             raise SettingsError(
                 "TRACKER_PLATFORM_URL: expected the platform's status request, "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -83,9 +85,10 @@ class PlatformClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def ask(self, ids: Sequence[int]) -> dict[int, Polled]:
-        """The answers for these ids (at most ``batch``), by id; an id the platform did not
-        answer for is missing. Raises ``PlatformError``."""
+    def ask(self, ids: Sequence[int]) -> list[Polled]:
+        """The answers for these ids (at most ``batch``), in the platform's order, each kept
+        (two for one id are two reports: the rules decide); an id the platform did not
+        answer for has none. Raises ``PlatformError``."""
         if not ids or len(ids) > self.batch:
             raise ValueError(f"ask about 1 to {self.batch} ids a request, not {len(ids)}")
         try:
@@ -104,11 +107,14 @@ class PlatformClient:
             unasked = sorted(a.id_sms for a in answers if a.id_sms not in ids)
             if unasked:
                 raise PlatformError(f"the platform answered for id_sms {unasked[0]}, not asked")
-            return {a.id_sms: a for a in answers}
+            return answers
         except PlatformError as e:  # one line, whatever was in it
             raise PlatformError(" ".join(str(e).split())[:300]) from None
 
     def _post(self, body: bytes, content_type: str) -> tuple[int, str]:
+        """The answer's status and text, whole within the timeout (a platform dripping its
+        answer a byte at a time is cut off at the deadline, not only when a read waits)."""
+        deadline = time.monotonic() + self._timeout
         try:
             with self._http.stream(
                 "POST", self.url, content=body, headers={"Content-Type": content_type}
@@ -120,10 +126,14 @@ class PlatformClient:
                         raise PlatformError(
                             f"the platform's answer is longer than {MAX_ANSWER_BYTES} bytes"
                         )
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("the answer's deadline passed")
         except httpx.TimeoutException:
             raise PlatformError(
                 f"the platform at {self.shown} did not answer within {self._timeout:g} s"
             ) from None
+        except httpx.InvalidURL as e:
+            raise PlatformError(f"TRACKER_PLATFORM_URL cannot be asked: {e}") from None
         except httpx.HTTPError as e:
             reason = _transport_reason(e)
             raise PlatformError(f"cannot reach the platform at {self.shown}: {reason}") from None
@@ -173,7 +183,7 @@ def _refusal(text: str) -> str | None:
     if stripped.startswith("{"):
         try:
             value = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if isinstance(value, dict) and isinstance(value.get("error"), str):
             return value["error"] or "(no reason given)"
@@ -191,7 +201,7 @@ def _refusal(text: str) -> str | None:
 def _json_answer(text: str) -> list[Polled]:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise PlatformError("the platform's answer is not JSON") from None
     if not isinstance(value, list):
         raise PlatformError("the platform's answer is not a JSON array")
@@ -201,15 +211,28 @@ def _json_answer(text: str) -> list[Polled]:
             raise PlatformError("the platform's answer holds an item that is not an object")
         state, time = item.get("state"), item.get("time_change_state")
         num_parts, price = item.get("num_parts"), item.get("price")
-        if not isinstance(state, str) or not isinstance(time, str):
+        if not _is_text(state) or not _is_text(time):
             raise PlatformError("the platform's answer has an item without state and time")
-        if num_parts is not None and (type(num_parts) is not int or num_parts < 0):
+        if num_parts is not None and (type(num_parts) is not int or not 0 <= num_parts < 2**31):
             raise PlatformError("the platform's answer has a num_parts that is not a count")
-        if price is not None and (type(price) not in (int, float) or price != price):
+        if price is not None and (
+            type(price) not in (int, float) or not math.isfinite(price) or abs(price) >= 2**53
+        ):
             raise PlatformError("the platform's answer has a price that is not a number")
         answers.append(Polled(_id(item.get("id_sms")), state, time, num_parts,
                               None if price is None else float(price)))  # fmt: skip
     return answers
+
+
+def _is_text(value: object) -> bool:
+    """A string that is text: JSON's escapes can spell a lone surrogate, which no store keeps."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _id(value: object) -> int:

@@ -29,7 +29,7 @@ class StatusSource(Protocol):
 
     batch: int  # ids a request
 
-    def ask(self, ids: Sequence[int]) -> dict[int, Polled]: ...
+    def ask(self, ids: Sequence[int]) -> list[Polled]: ...
 
 
 @dataclass
@@ -178,7 +178,7 @@ class Reconciler:
         self.summary.asked += len(ids)
         stored: frozenset[int] = frozenset()
         if answers:
-            stored = self.tracker.record([_status(a) for a in answers.values()]).stored
+            stored = self.tracker.record([_status(a) for a in answers]).stored
         for id_sms, before in batch:
             if id_sms not in stored:
                 self.summary.failed += 1

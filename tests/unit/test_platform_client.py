@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import xml.etree.ElementTree as ET
 
 import httpx
@@ -39,7 +40,7 @@ def test_json_request_and_answer():
     answer = [{"id_sms": "82216", "time_change_state": "2021-04-26 15:15:03", "state": "deliver",
                "num_parts": 1, "price": 10.6}]  # fmt: skip
     c, sent = client(lambda _: (200, json.dumps(answer)))
-    assert c.ask([82216]) == {82216: Polled(82216, "deliver", "2021-04-26 15:15:03", 1, 10.6)}
+    assert c.ask([82216]) == [Polled(82216, "deliver", "2021-04-26 15:15:03", 1, 10.6)]
     assert json.loads(sent[0].content) == [
         {"login": "me", "password": SECRET, "id_sms": 82216, "detail": 1}
     ]
@@ -56,10 +57,10 @@ def test_xml_request_escapes_the_credentials_and_reads_each_channel():
         '<state id_sms="2" time="" sms="not_deliver" viber="read"> read </state></response>'
     )
     c, sent = client(lambda _: (200, text), "xml", Credentials(token='a"<&>b'))
-    assert c.ask([1, 2, 3]) == {
-        1: Polled(1, "deliver", "2011-01-01 12:57:46", channels={"sms": "deliver"}),
-        2: Polled(2, "read", "", channels={"sms": "not_deliver", "viber": "read"}),
-    }
+    assert c.ask([1, 2, 3]) == [
+        Polled(1, "deliver", "2011-01-01 12:57:46", channels={"sms": "deliver"}),
+        Polled(2, "read", "", channels={"sms": "not_deliver", "viber": "read"}),
+    ]
     body = sent[0].content.decode()
     assert ET.fromstring(body).find("security/token").get("value") == 'a"<&>b'
     assert "<get_state><id_sms>1</id_sms><id_sms>2</id_sms><id_sms>3</id_sms></get_state>" in body
@@ -81,7 +82,14 @@ REFUSALS = [
     (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "price": "1"}]', "price"),
     (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "num_parts": -1}]', "count"),
     (200, "<html>", "not JSON"),
-]
+    (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "num_parts": 10E29}]', "count"),
+    (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "num_parts": '
+          '1000000000000000000000000000000}]', "count"),
+    (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "price": 1e400}]', "price"),
+    (200, '[{"id_sms": 1, "state": "read", "time_change_state": "", "price": Infinity}]', "price"),
+    (200, '[{"id_sms": 1, "state": "\\ud800", "time_change_state": ""}]', "state and time"),
+    (200, "[" * 200_000 + "]" * 200_000, "not JSON"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("status", "text", "reason"), REFUSALS)
@@ -140,6 +148,33 @@ def test_an_echoed_credential_is_hidden_and_transport_errors_are_one_line():
     c, _ = client(late)
     with pytest.raises(PlatformError, match="did not answer within 10 s"):
         c.ask([1])
+
+
+def test_every_answer_for_an_id_is_kept_the_rules_decide_between_them():
+    said = [("deliver", "2021-04-26 15:00:00"), ("not_deliver", "2021-04-26 15:10:00")]
+    answer = [{"id_sms": 1, "time_change_state": t, "state": s} for s, t in said]
+    c, _ = client(lambda _: (200, json.dumps(answer)))
+    assert [(p.state, p.time) for p in c.ask([1])] == [
+        ("deliver", "2021-04-26 15:00:00"), ("not_deliver", "2021-04-26 15:10:00")
+    ]  # fmt: skip
+
+
+def test_an_answer_dripping_in_is_cut_off_at_the_timeout_not_per_read():
+    class Drip(httpx.SyncByteStream):
+        def __iter__(self):
+            while True:
+                time.sleep(0.05)
+                yield b" "
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Drip())
+
+    url = "https://platform.example/api/json/state.php"
+    c = PlatformClient(url, "json", LOGIN, timeout=0.5, transport=httpx.MockTransport(handler))
+    started = time.monotonic()
+    with pytest.raises(PlatformError, match=r"did not answer within 0\.5 s"):
+        c.ask([1])
+    assert time.monotonic() - started < 2
 
 
 def test_credentials_are_never_in_a_repr():

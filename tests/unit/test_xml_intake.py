@@ -365,3 +365,55 @@ def test_the_documented_form_read_in_one_pass_is_what_the_element_reader_reads(e
 )
 def test_anything_but_the_documented_form_is_left_to_the_element_reader(body):
     assert read_plain(body) is None
+
+
+BROKEN_ELSEWHERE = b'<state id_sms="599" time="">&</state>'  # makes the body not well-formed
+
+
+@pytest.mark.parametrize(
+    ("hiding", "hidden"),
+    [
+        (b'<state id_sms="501" time=""><![CDATA[<state id_sms="502" time="">deliver</state>]]>'
+         b"</state>", 502),
+        (b'<!-- <state id_sms="503" time="">deliver</state> -->', 503),
+        (b'<state id_sms="504" time=""><state id_sms="505" time="">deliver</state></state>', 505),
+        (b'<state id_sms="506" time="<state id_sms=\'507\'>deliver</state>">send</state>', 507),
+        (b'<?pi <state id_sms="508" time="">deliver</state> ?>', 508),
+    ],
+)  # fmt: skip
+def test_markup_in_comments_cdata_tags_and_other_elements_is_never_a_report(hiding, hidden):
+    """Well-formed or not, what a comment, a CDATA section, an attribute's value or another
+    element holds is never read as a report of the message it names."""
+    for body in (
+        b"<response>" + hiding + b"</response>",
+        b"<response>" + hiding + BROKEN_ELSEWHERE + b"</response>",
+    ):
+        intake = read_body(body)
+        assert hidden not in {s.id_sms for s in intake.statuses}, body
+        assert hidden not in intake.tokens.values(), body
+
+
+def test_an_element_never_closed_costs_only_itself_when_the_body_is_broken():
+    body = (
+        b'<response><state id_sms="510" time="">deliver'
+        b'<state id_sms="511" time="">read</state>'
+        b'<state id_sms="512" time="">send</state></response>'
+    )
+    statuses = {s.id_sms: s for s in read_body(body).statuses}
+    assert statuses[511].reason is None and statuses[511].state == "read"
+    assert statuses[512].reason is None and statuses[510].reason is not None
+
+
+@pytest.mark.parametrize(
+    ("encoding", "extra"),
+    [("idna", b""), ("punycode", b""), ("undefined", b""), ("unicode_escape", b"\\ud800"),
+     ("raw_unicode_escape", b"\\ud800"), ("base64", b""), ("rot13", b"")],
+)  # fmt: skip
+def test_a_declared_encoding_that_is_no_charset_refuses_the_body_whole(encoding, extra):
+    body = (
+        b'<?xml version="1.0" encoding="' + encoding.encode() + b'"?><response>'
+        b'<state id_sms="61" time="">send' + extra + b"</state></response>"
+    )
+    with pytest.raises(BodyError) as refused:
+        read_body(body)
+    assert "encoding" in refused.value.problem or "not readable" in refused.value.problem

@@ -213,6 +213,10 @@ def _periodically(
             line = (
                 f"WARNING - {_now()} - reconcile: {e} ({reconciler.summary}); next run in {every}"
             )
+        except Exception as e:  # one line, and the next run a period later:
+            # a crash would restart the process at once, asking the platform again and again
+            problem = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+            line = f"ERROR - {_now()} - reconcile failed: {problem}; next run in {every}"
         typer.echo(line, err=True)
         deadline = period.total_seconds()
         while deadline > 0 and not stop.wait(min(0.5, deadline)):

@@ -12,6 +12,7 @@ from tracker.application import Status, Unusable
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY
 from tracker.web.intake import UTF8_BOM, BodyError, Intake
+from tracker.web.xml_pieces import spans
 from tracker.web.xml_plain import read_plain
 
 CHANNELS = ("sms", "viber")  # the attributes that carry a state per channel (Status.channels)
@@ -22,7 +23,6 @@ WHITESPACE = " \t\r\n"  # XML's
 _PLAIN = re.compile(rb'<state(?: (?:id_sms|time|sms|viber)="[^"<&\t\n\r]*")+>[^<&\s]+</state>\Z')
 _DECLARED = re.compile(rb"<\?xml\s[^>]{0,200}?\bencoding\s*=\s*[\"']([A-Za-z][\w.-]{0,39})[\"']")
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace's
-_STATE_START = re.compile(rb"<" + _PREFIX + rb"state(?=[\s/>])")
 _RESPONSE_START = re.compile(rb"<" + _PREFIX + rb"response(?=[\s/>])")
 _STATE_END = re.compile(rb"</" + _PREFIX + rb"state\s*>")
 _RESPONSE_END = re.compile(rb"</" + _PREFIX + rb"response\s*>")
@@ -113,16 +113,22 @@ def _utf8(sent: bytes, body: bytes) -> bytes:
         declared = _DECLARED.match(body)
         encoding = declared.group(1).decode() if declared else "utf-8"
     try:
-        if codecs.lookup(encoding).name == "utf-8":
+        name = codecs.lookup(encoding).name
+        if name == "utf-8":
             return body
+        if name in _NOT_CHARSETS:  # Python's codecs of text to text, not a body's charset
+            raise LookupError(name)
         text = body.decode(encoding, "surrogateescape").lstrip(WHITESPACE)
+        if not text.startswith("<"):
+            raise _body_error(sent, f"the body read as {encoding} is not XML")
+        return text.encode("utf-8", "surrogateescape")  # bytes it could not read stay as sent
     except LookupError:
         raise _body_error(sent, f"the declared encoding {encoding!r} is not known") from None
-    except UnicodeDecodeError:
+    except UnicodeError:  # undecodable, or text that is no UTF-8 (a lone surrogate it decoded)
         raise _body_error(sent, f"the body is not readable as {encoding}") from None
-    if not text.startswith("<"):
-        raise _body_error(sent, f"the body read as {encoding} is not XML")
-    return text.encode("utf-8", "surrogateescape")  # bytes it could not read stay as sent
+
+
+_NOT_CHARSETS = frozenset(("unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"))
 
 
 def _parser() -> expat.XMLParserType:
@@ -230,14 +236,12 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
     start = tag.end() if tag else opening.end()
     ends = list(_RESPONSE_END.finditer(doc, start))
     end = ends[-1].start() if ends else len(doc)
-    starts = [m.start() for m in _STATE_START.finditer(doc, start, end)]
     parts: list[Element | Stray] = []
     note = f"text between the <state> elements (the body is not well-formed XML: {error})"
     at, reader, seen = start, _fresh(), dict[bytes, Element]()
-    for i, piece_start in enumerate(starts):
+    for piece_start, at_end in spans(doc, start, end):
         _stray(doc[at:piece_start], note, parts)
-        limit = starts[i + 1] if i + 1 < len(starts) else end
-        at = _piece_end(doc, piece_start, limit)
+        at = at_end
         piece = doc[piece_start:at]
         element = seen.get(piece)
         if element is None and not piece.endswith(b">"):  # cut short: no need to parse it
@@ -257,16 +261,6 @@ def _fresh() -> _Reader:  # a reader of pieces, inside a <response>
     reader = _Reader()
     reader.feed(b"<response>")
     return reader
-
-
-def _piece_end(doc: bytes, start: int, limit: int) -> int:
-    """Where the element at ``start`` ends: at its end tag, the end of its empty tag, or
-    (never closed) where the next one begins."""
-    tag = _START_TAG.match(doc, start, limit)
-    if tag is not None and tag.group().endswith(b"/>"):
-        return tag.end()
-    closing = _STATE_END.search(doc, tag.end() if tag else start, limit)
-    return closing.end() if closing else limit
 
 
 def _stray(raw: bytes, reason: str, parts: list[Element | Stray]) -> None:  # if not blank
