@@ -478,16 +478,16 @@ def test_a_timeline_shows_each_reports_channels_and_the_messages_latest_per_chan
 ):
     body = (
         '<?xml version="1.0" encoding="utf-8" ?><response>'
-        '<state id_sms="7301" time="2024-05-01 10:00:00" viber="deliver">deliver</state>'
-        '<state id_sms="7301" time="2024-05-01 10:00:09" sms="not_deliver" viber="read">read'
+        '<state id_sms="7941" time="2024-05-01 10:00:00" viber="deliver">deliver</state>'
+        '<state id_sms="7941" time="2024-05-01 10:00:09" sms="not_deliver" viber="read">read'
         "</state></response>"
     )
     assert live_server.post(body.encode()).status_code == 200
     live_server.settled()
-    page.goto(f"{live_server.base_url}/ui/messages/7301")
+    page.goto(f"{live_server.base_url}/ui/messages/7941")
     expect(page.locator("#channels .value")).to_have_text("sms: not_deliver, viber: read")
     details = page.locator("#arrival-order tbody tr:not(.raw) td:nth-child(4) .channels")
     assert details.all_inner_texts() == ["viber: deliver", "sms: not_deliver, viber: read"]
-    page.goto(f"{live_server.base_url}/ui/messages/7301/reports/1")
+    page.goto(f"{live_server.base_url}/ui/messages/7941/reports/1")
     expect(page.locator("#channels")).to_have_text("sms: not_deliver, viber: read")
     expect(page.locator("#source")).to_have_text("the webhook")
