@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,10 +72,8 @@ class PlatformClient:
         parts = urlsplit(url)
         # How the URL is shown: any user and password it carried left out.
         self.shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
-        self._timeout = timeout
-        self._http = httpx.Client(
-            timeout=timeout, transport=transport, follow_redirects=False, trust_env=False
-        )
+        self._timeout, self._transport = timeout, transport
+        self._http = self._new_client()
 
     def close(self) -> None:
         self._http.close()
@@ -112,11 +111,44 @@ class PlatformClient:
             raise PlatformError(" ".join(str(e).split())[:300]) from None
 
     def _post(self, body: bytes, content_type: str) -> tuple[int, str]:
-        """The answer's status and text, whole within the timeout (a platform dripping its
-        answer a byte at a time is cut off at the deadline, not only when a read waits)."""
+        """The answer's status and text, whole within the timeout, headers and body: a platform
+        dripping either a byte at a time is cut off at the deadline (the library's timeouts
+        are per read). The exchange runs in a thread of its own; one past the deadline is left
+        to end by itself (a daemon), with a client of its own, and a new one is made here."""
+        outcome: list[tuple[int, str] | BaseException] = []
+        done = threading.Event()
+
+        def exchange(http: httpx.Client) -> None:
+            try:
+                outcome.append(self._exchange(http, body, content_type))
+            except BaseException as e:  # handed to the waiting thread
+                outcome.append(e)
+            finally:
+                done.set()
+
+        http = self._http
+        threading.Thread(target=exchange, args=(http,), daemon=True).start()
+        if not done.wait(self._timeout + 1):
+            self._http = self._new_client()  # the stuck one stays with its thread
+            raise PlatformError(
+                f"the platform at {self.shown} did not answer within {self._timeout:g} s"
+            )
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=self._timeout,
+            transport=self._transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def _exchange(self, http: httpx.Client, body: bytes, content_type: str) -> tuple[int, str]:
         deadline = time.monotonic() + self._timeout
         try:
-            with self._http.stream(
+            with http.stream(
                 "POST", self.url, content=body, headers={"Content-Type": content_type}
             ) as answer:
                 data = bytearray()
@@ -134,6 +166,10 @@ class PlatformClient:
             ) from None
         except httpx.InvalidURL as e:
             raise PlatformError(f"TRACKER_PLATFORM_URL cannot be asked: {e}") from None
+        except UnicodeError:  # a host name no resolver takes (an empty or 64+ character label)
+            raise PlatformError(
+                f"cannot reach the platform at {self.shown}: its host name is not valid"
+            ) from None
         except httpx.HTTPError as e:
             reason = _transport_reason(e)
             raise PlatformError(f"cannot reach the platform at {self.shown}: {reason}") from None

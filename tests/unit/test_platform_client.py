@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -193,3 +195,39 @@ def test_the_pacer_keeps_requests_apart(rate, work):
         now[0] += seconds
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(g >= 1 / rate - 1e-9 for g in gaps)
+
+
+def test_a_platform_dripping_its_headers_is_cut_off_near_the_timeout():
+    """A real socket: the status line, then one header every 0.2 s, for ever (each read is
+    quick, so only a deadline for the whole answer ends it)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"X-A: b\r\n")
+                except OSError:
+                    return
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/api/json/state.php"
+    c = PlatformClient(url, "json", LOGIN, timeout=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(PlatformError, match="did not answer within 1 s"):
+            c.ask([1])
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_host_name_no_resolver_takes_is_one_line():
+    c = PlatformClient("http://a..b/json/state.php", "json", LOGIN, timeout=2.0)
+    with pytest.raises(PlatformError, match=r"host name is not valid"):
+        c.ask([1])

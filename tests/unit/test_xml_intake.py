@@ -361,6 +361,8 @@ def test_the_documented_form_read_in_one_pass_is_what_the_element_reader_reads(e
         b'<response><state id_sms="1" time="" sms="deliver">READ</state></response>',
         b'<response><state id_sms="\xd9\xa3" time="">read</state></response>',
         b'<?xml version="1.0" encoding="windows-1251"?><response></response>',
+        b"<?xml version=\"1.0'?><response></response>",  # quotes that are no pair
+        b"<?xml version='1.0' encoding=\"utf-8'?><response></response>",
     ],
 )
 def test_anything_but_the_documented_form_is_left_to_the_element_reader(body):
@@ -417,3 +419,40 @@ def test_a_declared_encoding_that_is_no_charset_refuses_the_body_whole(encoding,
     with pytest.raises(BodyError) as refused:
         read_body(body)
     assert "encoding" in refused.value.problem or "not readable" in refused.value.problem
+
+
+@pytest.mark.parametrize(
+    ("body", "hidden", "kept"),
+    [
+        (b'<response><foo a=\'<state id_sms="521" time="">deliver</state>\'/>&</response>', 521,
+         set()),
+        (b'<response><foo>x</foo a="<state id_sms=\'522\' time=\'\'>deliver</state>">&</response>',
+         522, set()),
+        (b'<response><!DOCTYPE x [<!ENTITY e "<state id_sms=\'523\' time=\'\'>deliver</state>">]>'
+         b"&e;</response>", 523, set()),
+        (b'<response><foo a="<!--"/><state id_sms="524" time="">deliver</state>&</response>', 0,
+         {524}),
+        (b'<response><state id_sms="525" bad note="<state id_sms=\'526\' time=\'\'>deliver</state>'
+         b'">deliver</state></response>', 526, {525}),
+    ],
+)  # fmt: skip
+def test_no_attribute_or_declaration_of_any_element_is_read_as_an_element(body, hidden, kept):
+    intake = read_body(body)
+    named = {s.id_sms for s in intake.statuses}
+    assert hidden not in named and hidden not in intake.tokens.values()
+    assert kept <= named and kept <= set(intake.tokens.values())  # acknowledged, not withheld
+    assert not kept & intake.withheld
+
+
+@pytest.mark.parametrize(
+    "unit", [b"<state>", b'<state a="', b"<state><state></state>", b'<state id_sms="1">']
+)
+def test_a_broken_body_of_many_pieces_is_read_in_time_linear_in_its_size(unit):
+    def seconds(size: int) -> float:
+        body = b"<response>" + unit * (size // len(unit)) + b"</response>"
+        started = time.perf_counter()
+        read_body(body)
+        return time.perf_counter() - started
+
+    small, large = seconds(64 * 1024), seconds(512 * 1024)
+    assert large < 30 * small + 0.5  # 8 times the size: far from 64 times the time

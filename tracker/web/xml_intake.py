@@ -27,6 +27,7 @@ _RESPONSE_START = re.compile(rb"<" + _PREFIX + rb"response(?=[\s/>])")
 _STATE_END = re.compile(rb"</" + _PREFIX + rb"state\s*>")
 _RESPONSE_END = re.compile(rb"</" + _PREFIX + rb"response\s*>")
 _START_TAG = re.compile(rb"<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_LENIENT_TAG = re.compile(rb"<[^\s/>]+(?:[^>\"'<]|\"[^\"]*\"|'[^']*')*>")
 _ATTRIBUTE = re.compile(rb"\s([^\s=<>/\"']+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 
 
@@ -301,7 +302,7 @@ def _read_piece(raw: bytes, reader: _Reader) -> tuple[Element, _Reader]:
 
 def _salvaged(raw: bytes, error: str) -> Element:
     """What can be read of an element that is not well-formed: attributes and text as sent."""
-    tag = _START_TAG.match(raw)
+    tag = _START_TAG.match(raw) or _LENIENT_TAG.match(raw)  # quoted values whole, whatever else
     head = tag.group() if tag else raw.split(b">", 1)[0]
     attributes = [
         (_shown(name), _shown(value if value or not single else single))

@@ -1,20 +1,24 @@
-"""Where a broken XML body's <state> elements begin and end: markup inside comments, CDATA,
-processing instructions and tags is no element, and a <state> nested in another is its part."""
+"""Where a broken XML body's <state> elements begin and end, in one pass: markup inside
+comments, CDATA, declarations, processing instructions and any tag's attributes is no
+element, and a <state> nested in another that is closed is its part."""
 
 from __future__ import annotations
 
 import re
 
-_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace's
-_TOKENS = re.compile(
-    rb"(?P<hidden><!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z))"
-    rb"|(?P<end></" + _PREFIX + rb"state\s*>)"
-    rb"|(?P<start><" + _PREFIX + rb"state(?=[\s/>]))",
+# At each '<', what it begins, the first that fits: hidden text (a comment, CDATA, a processing
+# instruction, a declaration), or a tag, whole to its '>' with its quoted values (a '<' or '>'
+# inside quotes stays inside). A '<' that begins none of them is text.
+_TOKEN = re.compile(
+    rb"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z)|<![^>]*(?:>|\Z)"
+    rb"|<(?P<end>/?)(?P<name>[^\s/>!?\"'<]+)(?:[^>\"'<]|\"[^\"]*\"|'[^']*')*(?P<empty>/?)>",
     re.DOTALL,
 )
-# A start tag whole, its attribute values quoted (a '<' or '>' inside quotes stays inside)
-_START_TAG = re.compile(rb"<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
 OPEN, EMPTY, END = 0, 1, 2
+
+
+def _is_state(name: bytes) -> bool:
+    return name == b"state" or name.rpartition(b":")[2] == b"state"  # a namespace's prefix
 
 
 def spans(doc: bytes, start: int, end: int) -> list[tuple[int, int]]:
@@ -22,21 +26,17 @@ def spans(doc: bytes, start: int, end: int) -> list[tuple[int, int]]:
 
     An element runs to its matching end tag, the <state> elements inside it included (they
     are its content, never reports of their own); one never closed runs to where the next
-    one begins (one broken element costs only itself)."""
-    tokens: list[tuple[int, int, int]] = []  # (kind, at, past)
+    one begins (one broken element costs only itself). Linear in the body's size."""
+    tokens: list[tuple[int, int, int]] = []  # (kind, begin, past) of <state> tags only
     at = start
-    while (found := _TOKENS.search(doc, at, end)) is not None:
+    while (found := _TOKEN.search(doc, at, end)) is not None:
         at = found.end()
-        if found.lastgroup == "end":
-            tokens.append((END, found.start(), found.end()))
-        elif found.lastgroup == "start":
-            tag = _START_TAG.match(doc, found.start(), end)
-            if tag is None:  # not even its tag is whole: it runs to what comes next
-                tokens.append((OPEN, found.start(), found.end()))
-                continue
-            at = tag.end()  # what its attribute values hold is no markup
-            empty = tag.group().endswith(b"/>")
-            tokens.append((EMPTY if empty else OPEN, found.start(), tag.end()))
+        name = found.group("name")
+        if name is not None and _is_state(name):
+            kind = END if found.group("end") else EMPTY if found.group("empty") else OPEN
+            tokens.append((kind, found.start(), found.end()))
+    closes = _matches(tokens)
+    next_open = _next_open(tokens)
     found_spans: list[tuple[int, int]] = []
     i = 0
     while i < len(tokens):
@@ -45,33 +45,41 @@ def spans(doc: bytes, start: int, end: int) -> list[tuple[int, int]]:
             i += 1
             continue
         if kind == EMPTY:
-            found_spans.append((begin, past))
-            i += 1
-            continue
-        close = _matching(tokens, i)
-        if close is not None:
-            found_spans.append((begin, tokens[close][2]))
-            i = close + 1
-            continue
-        following = next((t[1] for t in tokens[i + 1 :] if t[0] != END), end)
-        closing = next((t for t in tokens[i + 1 :] if t[0] == END and t[1] < following), None)
-        found_spans.append((begin, closing[2] if closing else following))
+            stop = past
+        elif (close := closes.get(i)) is not None:
+            stop = tokens[close][2]
+        else:  # never closed: to the next element's start, or an end tag before it
+            following = next_open[i + 1] if i + 1 < len(tokens) else None
+            limit = tokens[following][1] if following is not None else end
+            j = i + 1
+            while j < len(tokens) and tokens[j][0] != END and tokens[j][1] < limit:
+                j += 1
+            stop = tokens[j][2] if j < len(tokens) and tokens[j][1] < limit else limit
+        found_spans.append((begin, stop))
         i += 1
-        while i < len(tokens) and tokens[i][1] < found_spans[-1][1]:
+        while i < len(tokens) and tokens[i][1] < stop:  # its content: no element of its own
             i += 1
     return found_spans
 
 
-def _matching(tokens: list[tuple[int, int, int]], i: int) -> int | None:
-    """The index of the end tag that closes the element opened at ``tokens[i]``, counting the
-    <state> elements opened inside it; None when it is never closed."""
-    depth = 0
-    for j in range(i, len(tokens)):
-        kind = tokens[j][0]
+def _matches(tokens: list[tuple[int, int, int]]) -> dict[int, int]:
+    """Each opening tag's closing one, by index, paired as XML nests them (a stack)."""
+    open_at: list[int] = []
+    closes: dict[int, int] = {}
+    for i, (kind, _, _) in enumerate(tokens):
         if kind == OPEN:
-            depth += 1
-        elif kind == END:
-            depth -= 1
-            if depth == 0:
-                return j
-    return None
+            open_at.append(i)
+        elif kind == END and open_at:
+            closes[open_at.pop()] = i
+    return closes
+
+
+def _next_open(tokens: list[tuple[int, int, int]]) -> list[int | None]:
+    """For each index, the first index at or after it that opens an element."""
+    following: list[int | None] = [None] * len(tokens)
+    nearest = None
+    for i in range(len(tokens) - 1, -1, -1):
+        if tokens[i][0] != END:
+            nearest = i
+        following[i] = nearest
+    return following

@@ -21,7 +21,10 @@ _ELEMENT = (
     r'<state id_sms="([0-9]{1,19})" time="([0-9 :.-]{0,32})"'
     r'(?: sms="(' + _WORD + r')")?(?: viber="(' + _WORD + r')")?>(' + _WORD + r")</state>"
 )
-_DECLARATION = r"""<\?xml version=["']1\.[0-9]["'](?: encoding=["'](?:utf|UTF)-8["'])? ?\?>"""
+_DECLARATION = (  # each value between a pair of the same quotes
+    r"""<\?xml version=(?:"1\.[0-9]"|'1\.[0-9]')"""
+    r"""(?: encoding=(?:"(?:utf|UTF)-8"|'(?:utf|UTF)-8'))? ?\?>"""
+)
 _BODY = re.compile(
     (
         r"[ \t\r\n]*(?:" + _DECLARATION + r")?[ \t\r\n]*<response>"
