@@ -47,6 +47,7 @@ fuzz: $(STAMP) ## Schemathesis on both stores with a fresh seed and 500 cases pe
 bench: $(STAMP) ## Ingest (sequential, mixed arrival; tracker, baseline, CRUD), one message, rebuild, 10M-event scale; both stores (~1 h)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/one_message.py
+	$(BIN)/python bench/xml_body.py
 	$(BIN)/python bench/rebuild.py --events $(BENCH_EVENTS)
 	$(BIN)/python bench/scale.py --events $(SCALE_EVENTS)
 

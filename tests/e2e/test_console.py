@@ -318,6 +318,10 @@ def test_filters_from_the_address_are_shown_as_text_and_bad_ones_explained(live_
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("not one this API gave out")
     assert dialogs == []
+    page.goto(f"{live_server.base_url}/ui/messages?final=TRUE&overdue=False")
+    # the drop-downs show what the address chose: the form sent again keeps the filters
+    expect(page.locator("select[name=final]")).to_have_value("yes")
+    expect(page.locator("select[name=overdue]")).to_have_value("no")
 
 
 def test_the_quarantine_pages_forward_and_back_and_cuts_long_items(live_server, page):

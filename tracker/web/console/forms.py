@@ -18,6 +18,12 @@ def yes_no(name: str, text: str) -> bool | None:
     return answers[text.lower()]
 
 
+def as_chosen(text: str) -> str:
+    """A yes/no filter as its drop-down shows it (``TRUE`` is ``yes``): the form sent again
+    keeps it. A value that is neither stays as sent, for the error to quote."""
+    return {"yes": "yes", "true": "yes", "no": "no", "false": "no"}.get(text.lower(), text)
+
+
 def form_instant(name: str, text: str) -> datetime | None:
     """A date or date-time as a browser's datetime-local input sends it (naive: the query
     reads it as UTC, as the API's)."""

@@ -15,7 +15,14 @@ from tracker.read.models import MessageSummary
 from tracker.web.access import ANALYST, AUDITOR
 from tracker.web.backend import Backend
 from tracker.web.chart import delivery_chart
-from tracker.web.console.forms import BadFilter, Pager, form_instant, page_size, yes_no
+from tracker.web.console.forms import (
+    BadFilter,
+    Pager,
+    as_chosen,
+    form_instant,
+    page_size,
+    yes_no,
+)
 from tracker.web.console.render import may, page, sees, viewer_role
 from tracker.web.params import id_sms_number
 
@@ -67,11 +74,11 @@ async def messages(
     chosen = {
         "id_sms": id_sms.strip(),
         "state": in_state,
-        "final": final,
-        "conflict": conflict,
+        "final": as_chosen(final),
+        "conflict": as_chosen(conflict),
         "received_from": received_from.strip(),
         "received_to": received_to.strip(),
-        "overdue": overdue,
+        "overdue": as_chosen(overdue),
     }
     context: dict[str, Any] = {
         "filters": chosen,
