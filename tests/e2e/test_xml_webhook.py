@@ -18,12 +18,7 @@ from tracker.read.export import report_rows
 
 XML = {"Content-Type": "text/xml; charset=utf-8"}
 T = "2011-01-01 12:57:46"
-CONTRACT_EXAMPLE = b"""<?xml version="1.0" encoding="utf-8" ?>
-<response>
-  <state id_sms="3234" time="2011-01-01 12:57:46" sms="deliver">deliver</state>
-  <state id_sms="3235" time="2011-01-01 12:57:46" sms="not_deliver" viber="read">read</state>
-  <state id_sms="3236" time="2011-01-01 12:57:46" viber="deliver">deliver</state>
-</response>"""
+CONTRACT_EXAMPLE = sample("contract-example.xml")  # §4's example, as the platform wrote it
 ANSWER = re.compile(
     rb'<\?xml version="1\.0" encoding="utf-8" \?><response>((?:<id_sms>[0-9]+</id_sms>)*)'
     rb"</response>\Z"
