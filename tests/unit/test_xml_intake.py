@@ -17,12 +17,7 @@ from tracker.web.xml_intake import is_xml, read_body
 from tracker.web.xml_plain import read_plain
 
 T = "2011-01-01 12:57:46"
-CONTRACT_EXAMPLE = b"""<?xml version="1.0" encoding="utf-8" ?>
-<response>
-  <state id_sms="3234" time="2011-01-01 12:57:46" sms="deliver">deliver</state>
-  <state id_sms="3235" time="2011-01-01 12:57:46" sms="not_deliver" viber="read">read</state>
-  <state id_sms="3236" time="2011-01-01 12:57:46" viber="deliver">deliver</state>
-</response>"""
+CONTRACT_EXAMPLE = sample("contract-example.xml")  # §4's example, as the platform wrote it
 
 
 def test_the_contract_example_is_three_statuses_with_their_channels():
@@ -107,6 +102,20 @@ def test_an_element_naming_no_message_is_quarantined_with_its_bytes(xml, reason)
     assert (held.kind, held.raw) == (ITEM, xml)
     assert reason in held.reason
     assert intake.acknowledgement(frozenset({1, 7, 8})) == [{"id_sms": "1"}]
+
+
+@pytest.mark.parametrize(
+    "cut",
+    ['<state id_sms="7" time="2024-05-01 1', '<state id_sms="7" time', '<state id_sms="7" /'],
+)
+def test_a_body_cut_inside_its_last_tag_keeps_that_element_as_rejected(cut):
+    body = f'<response><state id_sms="1" time="{T}">send</state>{cut}'.encode()
+    intake = read_body(body)
+    first, judged = intake.statuses
+    assert first == Status(1, "send", T)
+    assert (judged.id_sms, judged.raw) == (7, cut)
+    assert judged.reason is not None and "not closed" in judged.reason
+    assert intake.unusable == []
 
 
 def test_text_between_elements_and_after_the_document_is_quarantined():

@@ -8,10 +8,12 @@ import re
 
 # At each '<', what it begins, the first that fits: hidden text (a comment, CDATA, a processing
 # instruction, a declaration), or a tag, whole to its '>' with its quoted values (a '<' or '>'
-# inside quotes stays inside). A '<' that begins none of them is text.
+# inside quotes stays inside); a tag cut short by the body's end is one too. A '<' that begins
+# none of them is text.
 _TOKEN = re.compile(
     rb"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z)|<![^>]*(?:>|\Z)"
-    rb"|<(?P<end>/?)(?P<name>[^\s/>!?\"'<]+)(?:[^>\"'<]|\"[^\"]*\"|'[^']*')*(?P<empty>/?)>",
+    rb"|<(?P<end>/?)(?P<name>[^\s/>!?\"'<]+)(?:[^>\"'<]|\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z))*"
+    rb"(?P<empty>/?)(?:>|\Z)",
     re.DOTALL,
 )
 OPEN, EMPTY, END = 0, 1, 2
