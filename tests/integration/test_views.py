@@ -391,6 +391,31 @@ def test_channels_and_a_polls_parts_and_price_reach_the_views_the_history_and_th
     assert exported["channels"] == {"sms": "not_deliver", "viber": "read"}
 
 
+def test_a_repeat_that_says_more_keeps_it_in_the_history_and_gives_its_channels_to_the_views(
+    tracker, views
+):
+    # The common reconciliation: the poll answers the state the webhook gave, with parts and
+    # price; an XML delivery repeats it with its channels. Each is a duplicate (the state and
+    # the report are untouched) that keeps what it said.
+    tracker.record([Status(8, "deliver", TIMES[1], channels={"sms": "send"})])
+    tracker.record([Status(8, "deliver", TIMES[1], source="poll", num_parts=3, price=1.5)])
+    repeat = Status(8, "deliver", TIMES[1], channels={"sms": "deliver", "viber": "read"})
+    tracker.record([repeat])
+    assert queries.message(tracker, views, 8).channels == {"sms": "deliver", "viber": "read"}
+    Projector(tracker, views).catch_up()
+    row = views.message(8)
+    assert (row.state, row.reports) == ("deliver", 1)
+    assert row.channel_states == {"sms": "deliver", "viber": "read"}
+    [record] = queries.history(tracker, 8).reports
+    assert (record.deliveries, record.source, record.outcome) == (3, "webhook", "applied")
+    assert (record.channels, record.num_parts, record.price) == (repeat.channels, 3, 1.5)
+    [exported] = list(report_rows(tracker))  # one row a report, as it first came
+    assert (exported["channels"], exported["price"]) == ({"sms": "send"}, None)
+    before = snapshot(views)
+    rebuild(tracker, views, page_size=2)
+    assert snapshot(views) == before
+
+
 def test_views_made_before_the_channels_column_get_it_and_keep_their_checksums(tracker, views):
     tracker.record([Status(1, "deliver", TIMES[1]), Status(2, "send", "")])
     Projector(tracker, views).catch_up()

@@ -96,6 +96,21 @@ def test_repeats_received_together_are_one_event_that_counts_them():
     assert message.version == 3
 
 
+def test_a_repeat_keeps_what_its_delivery_said_beyond_the_report():
+    message = Message(7)
+    report, later = r("deliver", "2011-01-01 12:00:00"), NOW + timedelta(minutes=5)
+    message.receive(report, NOW, sent=Sent(channels={"sms": "send"}))
+    polled = Sent(source="poll", num_parts=2, price=1.5)
+    xml = Sent(channels={"sms": "deliver", "viber": "read"})
+    outcomes = [message.receive(report, later, sent=s) for s in (polled, polled, xml)]
+    assert outcomes == [None, None, None]  # duplicates: the state and the report untouched
+    _, poll, again = events_of(message)
+    assert poll == ReportedAgain(report.state, report.time, later, 2, None, "poll", None, 2, 1.5)
+    # channels come with the report's instant: the views order a channel's statuses by it
+    assert (again.channels, again.instant, again.times) == (xml.channels, report.instant, 1)
+    assert message.version == 3
+
+
 def test_events_carry_the_raw_values_the_instant_the_receipt_time_and_the_outcome():
     message = Message(9)
     message.receive(r("read", "2011-01-01 12:57:46"), NOW, raw='{"x": 1}', sent=Sent("009"))
@@ -187,6 +202,16 @@ PINNED = [  # the stored form of each kind of event, which must never change
         "94a473656e64b3323032342d30352d30312031303a30303a3030d6ff6631e87102",
     ),
     (
+        ReportedAgain("read", "2024-05-01 10:00:00", UTC_1, 1, None, "poll",
+                      num_parts=2, price=10.6),
+        "99a472656164b3323032342d30352d30312031303a30303a3030d6ff6631e87101c0a4706f6c6cc002cb4025333333333333",
+    ),
+    (
+        ReportedAgain("read", "2024-05-01 10:00:00", UTC_1, 1,
+                      channels={"viber": "read"}, instant=SENT),
+        "9aa472656164b3323032342d30352d30312031303a30303a3030d6ff6631e87101c0c081a57669626572a472656164c0c0d6ff6631e870",
+    ),
+    (
         Quarantined("item", "{}", "no id_sms", UTC_1),
         "94a46974656da27b7da96e6f2069645f736d73d6ff6631e871",
     ),
@@ -199,7 +224,7 @@ STORED_WHOLE = [
         "99a473656e64b3323032342d30352d30312031303a30303a3030d6ff6631e870d6ff6631e871a76170706c696564c0c0c0c0",
     ),
     (PINNED[2][0], "95a473656e64b3323032342d30352d30312031303a30303a3030d6ff6631e87102c0"),
-    (PINNED[3][0], "95a46974656da27b7da96e6f2069645f736d73d6ff6631e871a57574662d38"),
+    (PINNED[5][0], "95a46974656da27b7da96e6f2069645f736d73d6ff6631e871a57574662d38"),
 ]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ the ``Envelope``'s, not the event's: the store keeps them in columns of their ow
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -50,7 +50,9 @@ class Reported(Event):
 class ReportedAgain(Event):
     """A report the message already holds, received again ``times`` times in one request
     (the platform resends what it saw no acknowledgement for). Names the report by its
-    identity: state, time and, for a report rejected at receipt, the reason."""
+    identity: state, time and, for a report rejected at receipt, the reason; keeps what this
+    delivery said beyond it (a poll's answer repeating a webhook report: its parts and price;
+    an XML repeat: its channels), so nothing the platform said is lost."""
 
     TOPIC: ClassVar[str] = "a1"
 
@@ -60,6 +62,10 @@ class ReportedAgain(Event):
     times: int = 1
     reason: str | None = None
     source: str | None = None  # as Reported's
+    channels: dict[str, str] | None = None  # as Reported's (added 2026-12-06: older rows
+    num_parts: int | None = None  # end before them and read as None)
+    price: float | None = None
+    instant: datetime | None = None  # the report's, kept with channels: the views order by it
 
 
 class Quarantined(Event):
@@ -96,3 +102,12 @@ class Envelope(msgspec.Struct, frozen=True, gc=False):
     originator_id: UUID
     originator_version: int
     event: Event
+
+
+TOLD = ("channels", "num_parts", "price")  # what a delivery may say beyond its report
+
+
+def told(event: Reported | ReportedAgain) -> dict[str, Any] | None:
+    """What a delivery said beyond its report (channels, parts, price), the fields it gave."""
+    given = {k: v for k in TOLD if (v := getattr(event, k)) is not None}
+    return given or None

@@ -82,7 +82,7 @@ class Message(msgspec.Struct, gc=False):
         received again (an auditor sees every delivery; the state is not touched). Repeats of
         one report received at one instant (one request) are one event that counts them."""
         if report.identity in self.identities:
-            self._again(report, received_at, sent.source)
+            self._again(report, received_at, sent)
             return None
         outcome = decide(report, self.current, self.earliest_final)
         event = Reported(
@@ -118,14 +118,28 @@ class Message(msgspec.Struct, gc=False):
         pending, self.pending, self.counting = self.pending, None, None
         return pending or []
 
-    def _again(self, report: Report, received_at: datetime, source: str | None) -> None:
-        key = (report.identity, received_at, source)
+    def _again(self, report: Report, received_at: datetime, sent: Sent) -> None:
+        channels = sent.channels
+        listed = channels and tuple(sorted(channels.items()))
+        said = (sent.source, listed, sent.num_parts, sent.price)
+        key = (report.identity, received_at, said)
         counting = self.counting if self.counting is not None else {}
         self.counting = counting
         n = counting.get(key)
         if n is None:
             self._pend(
-                ReportedAgain(report.state, report.time, received_at, 1, report.reason, source)
+                ReportedAgain(
+                    report.state,
+                    report.time,
+                    received_at,
+                    1,
+                    report.reason,
+                    sent.source,
+                    channels,
+                    sent.num_parts,
+                    sent.price,
+                    report.instant if channels else None,
+                )
             )
             counting[key] = len(self.pending) - 1  # type: ignore[arg-type]
             return

@@ -57,6 +57,8 @@ def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
     while position < head:
         facts, _, position = log.page(position, head, PAGE)
         for f in facts:
+            if f.again:  # a repeat: its report's row is there already
+                continue
             yield {
                 "id_sms": f.id_sms,
                 "id_sms_as_sent": f.id_sms if f.id_sent is None else f.id_sent,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.application import Tracker
-from tracker.domain.events import Reported, ReportedAgain
+from tracker.domain.events import Reported, ReportedAgain, told
 from tracker.domain.ids import message_number
 from tracker.domain.status import RANKS, Report, identity_of, is_known, states_after
 from tracker.read.models import (
@@ -110,6 +110,7 @@ def history(
     deliveries: list[int] = []
     last_received: list[datetime] = []
     position: dict[tuple[str, ...], int] = {}
+    said: dict[int, dict[str, Any]] = {}  # what repeats said beyond their report, latest kept
     for entry in message_entries(tracker, id_sms):
         received_at = entry.received_at
         if as_of is not None and received_at > as_of:
@@ -118,6 +119,8 @@ def history(
             if (n := position.get(identity_of(entry.state, entry.time, entry.reason))) is not None:
                 deliveries[n] += entry.times
                 last_received[n] = max(last_received[n], received_at)
+                if (given := told(entry)) is not None:
+                    said.setdefault(n, {}).update(given)
             continue
         report = _report(entry)
         position[report.identity] = len(reports)
@@ -149,10 +152,8 @@ def history(
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
                 **_raw_fields(e.raw, cut),
                 position=n,
+                **(told(e) or {}) | said.get(n, {}),
                 source=e.source or WEBHOOK,
-                channels=e.channels,
-                num_parts=e.num_parts,
-                price=e.price,
             )
             for n, (e, report, received_at), a in zip(
                 range(start, end), reports[start:end], after[start:end], strict=True
@@ -244,6 +245,9 @@ def message(
         if type(e) is Reported:
             fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels)
             folded, _ = project(folded, fact)
+        elif e.channels and folded is not None:  # a repeat that gave channels
+            report = Report(e.state, e.time, e.instant, e.reason)
+            project(folded, Fact(id_sms, report, e.received_at, channels=e.channels, again=True))
     return _summary(folded, cut) if folded is not None else None
 
 

@@ -73,6 +73,8 @@ def fold_history(
             rows.update(views.load_messages(missing, suffix))
         for fact in facts:
             row, delivery = project(rows.pop(fact.id_sms, None), fact)
+            if row is None:  # (never: a repeat is stored after its report)
+                continue
             rows[fact.id_sms] = row  # most recently touched goes last
             if delivery:
                 deliveries.append(delivery)

@@ -11,7 +11,9 @@ hold NUL, and one such status would otherwise stop the views for good. The event
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +30,15 @@ from tracker.views.projection import Fact, QuarantineFact
 REPORTED = Reported.TOPIC
 QUARANTINE_TOPICS = (Quarantined.TOPIC, QuarantinedAgain.TOPIC)
 _decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
+_decode_again = msgspec.msgpack.Decoder(ReportedAgain).decode
+AGAIN = ReportedAgain.TOPIC
+_WITH_CHANNELS = 7  # a ReportedAgain array this long or longer may hold channels (its 7th field)
+
+
+def _tells(topic: str, state: bytes) -> bool:
+    """Whether a row is a repeat that gave channels, seen from its array's length alone (a
+    fixarray's first byte) before it is decoded: most repeats are a few fields long."""
+    return topic == AGAIN and 0x90 + _WITH_CHANNELS <= state[0] <= 0x9F
 
 
 class EventLog:
@@ -59,6 +70,12 @@ class EventLog:
         end = min(stop, after + limit * self.parts)
         rows = self.recorder.select_rows(after, end, self.part)  # (originator_id, topic, state)
         facts = self._facts([(key, state) for key, topic, state in rows if topic == REPORTED])
+        told = [(i, k, state) for i, (k, topic, state) in enumerate(rows) if _tells(topic, state)]
+        if told:  # repeats that gave channels, in their places among the reports
+            at = [i for i, (_, topic, _) in enumerate(rows) if topic == REPORTED]
+            again = [(i, f) for i, k, state in told if (f := self._again(k, state))]
+            reports = zip(at, facts, strict=True)
+            facts = [f for _, f in heapq.merge(reports, again, key=itemgetter(0))]
         quarantined = [
             self._quarantined(originator_id, topic, state)
             for originator_id, topic, state in rows
@@ -95,6 +112,19 @@ class EventLog:
             )
             for (key, _), e in zip(rows, events, strict=True)
         ]
+
+    def _again(self, key: Any, state: bytes) -> Fact | None:
+        """A repeat that gave channels, as a fact that brings only them (None: it gave none)."""
+        e: ReportedAgain = _decode_again(state)
+        if not e.channels:
+            return None
+        report = self._reports.once(
+            (e.state, e.time, e.instant, e.reason),
+            len(e.state) + len(e.time) + len(e.reason or ""),
+        )
+        id_sms = id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int)
+        channels = self._clean_channels(e.channels)
+        return Fact(id_sms, report, e.received_at, source=e.source, channels=channels, again=True)
 
     def _clean_channels(self, channels: dict[str, str]) -> dict[str, str]:
         clean = self._clean

@@ -37,6 +37,7 @@ class Fact(msgspec.Struct, gc=False):
     channels: dict[str, str] | None = None  # the status per channel (XML: sms, viber)
     num_parts: int | None = None  # a poll's parts and price per part
     price: float | None = None
+    again: bool = False  # a repeat of a report the message holds, read for its channels only
 
     @property
     def state(self) -> str:
@@ -108,8 +109,13 @@ class Delivery(msgspec.Struct, frozen=True, gc=False):
 
 def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | None]:
     """The message row after one more report (``row`` itself, changed in place, or a new row
-    for the message's first report), and the delivery it records, if any."""
+    for the message's first report), and the delivery it records, if any. A repeat of a report
+    the message holds (``fact.again``) brings only the channels it gave."""
     received_at, report = fact.received_at, fact.report
+    if fact.again:  # a report held already: only its channels, if it gave some, are news
+        if row is not None and fact.channels and report.reason is None:
+            _take_channels(row, fact.channels, report, again=True)
+        return row, None  # type: ignore[return-value]
     if row is None:
         row = MessageRow(fact.id_sms, None, 0, received_at, received_at, None, None)
     row.reports += 1
@@ -127,13 +133,20 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
     return row, None
 
 
-def _take_channels(row: MessageRow, channels: dict[str, str], report: Report) -> None:
+def _take_channels(
+    row: MessageRow, channels: dict[str, str], report: Report, again: bool = False
+) -> None:
     """Each channel's status from the report latest in fold order (then by the status's text:
-    whatever the order reports arrive in, the same one is kept)."""
+    whatever the order reports arrive in, the same one is kept). A report received again says
+    its channels anew: the latest delivery of the latest report gives them."""
     held = row.channels if row.channels is not None else {}
     for name, state in channels.items():
         before = held.get(name)
-        if before is None or (report.order, state) > (before[1].order, before[0]):
+        if (
+            before is None
+            or (report.order, state) > (before[1].order, before[0])
+            or (again and report.order == before[1].order)
+        ):
             held[name] = (state, report)
     row.channels = held
 

@@ -111,6 +111,8 @@ def apply_facts(
     buckets_before: dict[int, tuple[str, bool] | None] = {}
     for fact in facts:
         before = rows.get(fact.id_sms)
+        if before is None and fact.again:  # (never: a repeat is stored after its report)
+            continue
         if fact.id_sms not in buckets_before:
             buckets_before[fact.id_sms] = count_key(before)
         after, delivery = project(before, fact)
