@@ -118,6 +118,16 @@ def test_a_body_cut_inside_its_last_tag_keeps_that_element_as_rejected(cut):
     assert intake.unusable == []
 
 
+def test_another_element_in_a_broken_body_is_quarantined_as_one_not_as_text():
+    other = '<status id_sms="5012">read</status>'
+    body = f'<response><state id_sms="1">&nbsp;</state>{other}<state id_sms="2"/>'.encode()
+    intake = read_body(body)
+    assert [s.id_sms for s in intake.statuses] == [1, 2]
+    [held] = intake.unusable
+    assert held.raw == other
+    assert held.reason.startswith("element <status> is not a <state> (the body is not well-formed")
+
+
 def test_text_between_elements_and_after_the_document_is_quarantined():
     body = f'<response> words <state id_sms="5" time="{T}">read</state></response> tail'.encode()
     intake = read_body(body)

@@ -12,7 +12,7 @@ from tracker.application import Status, Unusable
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY
 from tracker.web.intake import UTF8_BOM, BodyError, Intake
-from tracker.web.xml_pieces import spans
+from tracker.web.xml_pieces import between, spans
 from tracker.web.xml_plain import read_plain
 
 CHANNELS = ("sms", "viber")  # the attributes that carry a state per channel (Status.channels)
@@ -238,10 +238,10 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
     ends = list(_RESPONSE_END.finditer(doc, start))
     end = ends[-1].start() if ends else len(doc)
     parts: list[Element | Stray] = []
-    note = f"text between the <state> elements (the body is not well-formed XML: {error})"
+    note = f"(the body is not well-formed XML: {error})"
     at, reader, seen = start, _fresh(), dict[bytes, Element]()
     for piece_start, at_end in spans(doc, start, end):
-        _stray(doc[at:piece_start], note, parts)
+        _stray(doc[at:piece_start], between(doc[at:piece_start], note), parts)
         at = at_end
         piece = doc[piece_start:at]
         element = seen.get(piece)
@@ -252,7 +252,7 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
             if element.error is not None:  # the same broken bytes again are read once
                 seen[piece] = element
         parts.append(element)
-    _stray(doc[at:end], note, parts)
+    _stray(doc[at:end], between(doc[at:end], note), parts)
     if ends and not _ignorable(b"<r/>" + doc[ends[-1].end() :], prolog=True):
         parts.append(Stray(doc[ends[-1].end() :], "text after the end of the <response>"))
     return parts

@@ -17,6 +17,7 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 OPEN, EMPTY, END = 0, 1, 2
+_OTHER_TAG = re.compile(rb"<([^\s/>!?\"'<]+)")  # an element's start: its name
 
 
 def _is_state(name: bytes) -> bool:
@@ -85,3 +86,12 @@ def _next_open(tokens: list[tuple[int, int, int]]) -> list[int | None]:
             nearest = i
         following[i] = nearest
     return following
+
+
+def between(raw: bytes, note: str) -> str:
+    """Why what lies between the <state> elements of a broken body is quarantined."""
+    tag = _OTHER_TAG.match(raw.lstrip(b" \t\r\n"))
+    if tag is not None:  # another element (the pieces are the <state> ones)
+        name = tag[1].decode("utf-8", "backslashreplace")
+        return f"element <{name}> is not a <state> {note}"
+    return f"text between the <state> elements {note}"
