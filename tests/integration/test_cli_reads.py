@@ -116,6 +116,21 @@ def test_the_history_table_shows_a_polled_report_its_channels_parts_and_price(sq
     assert "details" not in run_cli(sqlite_url, "history", "78").stdout  # nothing more to say
 
 
+def test_the_history_table_says_how_often_a_report_came_and_what_its_repeats_said(sqlite_url):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    try:
+        for _ in range(3):  # the webhook's resends, then a poll answering the same
+            tracker.record([Status(79, "deliver", "2024-05-01 10:00:00")])
+        tracker.record([Status(79, "deliver", "2024-05-01 10:00:00", source="poll", num_parts=1,
+                               price=2.5)])  # fmt: skip
+    finally:
+        tracker.close()
+    words = run_cli(sqlite_url, "history", "79").stdout.split()
+    said = "1 part(s) at 2.5 each; received 4 times"
+    rest = iter(words[words.index("part(s)") - 1 :])
+    assert all(word in rest for word in said.split())
+
+
 def tracker_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``tracker ARGS`` in ``folder`` with the store settings given (none: the default)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}

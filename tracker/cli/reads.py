@@ -76,7 +76,7 @@ def history(
     for column in ("id_sms as sent", "state", "time", "outcome", "state after"):
         table.add_column(column, overflow="fold")
     details = [report_details(r) for r in answer.reports]
-    if any(details):  # a column only when a report came by a poll or said more than its state
+    if any(details):  # only when a report came by a poll, said more or came more than once
         table.add_column("details", overflow="fold")
     for r, more in zip(answer.reports, details, strict=True):
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
@@ -90,8 +90,8 @@ def history(
 
 
 def report_details(r: ReportRecord) -> str:
-    """What a report said beyond its state, and how it came when not by the webhook:
-    ``by poll; sms: not_deliver, viber: read; 2 part(s) at 10.6 each``."""
+    """What a report said beyond its state, how it came when not by the webhook, and how often:
+    ``by poll; sms: not_deliver, viber: read; 2 part(s) at 10.6 each; received 3 times``."""
     parts = [] if r.source == "webhook" else [f"by {r.source}"]
     if r.channels:
         parts.append(", ".join(f"{k}: {v}" for k, v in sorted(r.channels.items())))
@@ -102,6 +102,8 @@ def report_details(r: ReportRecord) -> str:
                 + [f"at {r.price} each"] * (r.price is not None)
             )
         )
+    if r.deliveries > 1:
+        parts.append(f"received {r.deliveries} times")
     return "; ".join(parts)
 
 
