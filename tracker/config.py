@@ -187,7 +187,9 @@ def duration(text: str) -> timedelta:
     ``3d``; ValueError otherwise."""
     match = _DURATION.match(text)
     if match is None:
-        raise ValueError(f"{text!r} is not a duration: write a number and s, m, h or d (6h, 3d)")
+        raise ValueError(
+            f"{text!r} is not a duration: write a whole number and s, m, h or d (6h, 3d)"
+        )
     return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
 
 

@@ -132,7 +132,7 @@ def _dry_run(
         fail(e)
     for id_sms, message in chosen:
         time = (message.current.time if message.current else "") or "—"
-        typer.echo(f"{id_sms:>12}  {state_of(message) or '(no known state)':<16}{time}")
+        typer.echo(f"{id_sms:>12}  {state_of(message) or '(no known state)':<16}  {time}")
     if client is None:
         typer.echo(f"would ask the platform about {len(chosen)} message(s); asked nothing")
     else:
