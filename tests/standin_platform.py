@@ -1,4 +1,4 @@
-"""A stand-in for the platform's status requests (docs/webcom-webhook.md §4) over real HTTP: the
+"""A stand-in for the platform's status requests (docs/webhook.md) over real HTTP: the
 JSON one (.../json/state.php, one id a request) and the XML one (.../xml/state.php, batched),
 with the platform's errors on demand. It records every request it was sent."""
 

@@ -1,4 +1,4 @@
-"""The platform's status request (docs/webcom-webhook.md §4), JSON or XML: an adapter over HTTP."""
+"""The platform's status request (docs/webhook.md), JSON or XML: an adapter over HTTP."""
 
 from __future__ import annotations
 
