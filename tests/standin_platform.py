@@ -1,15 +1,22 @@
 """A stand-in for the platform's status requests (docs/webhook.md) over real HTTP: the
 JSON one (.../json/state.php, one id a request) and the XML one (.../xml/state.php, batched),
-with the platform's errors on demand. It records every request it was sent."""
+with the platform's errors on demand. It records every request it was sent.
+
+Run alone, to try `tracker reconcile` without the platform (docs/usage.md):
+``python -m tests.standin_platform --port 8090 3235=deliver 4235=read`` prints its two URLs
+and credentials and answers for those messages until stopped."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 LOGIN, PASSWORD = "acme-login", "s3cret-Pa55word-never-shown"
 TOKEN = "t0ken-never-shown-0123456789"
@@ -54,6 +61,7 @@ class StandinPlatform:
     fail_after: int = 0
     late: float = 3.0  # seconds a "timeout" answer takes
     requests: list[Asked] = field(default_factory=list)
+    port: int = 0  # 0: any free one
 
     def start(self) -> StandinPlatform:
         platform = self
@@ -66,7 +74,7 @@ class StandinPlatform:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -136,3 +144,32 @@ def _send(handler: BaseHTTPRequestHandler, status: int, kind: str, text: str) ->
         handler.wfile.write(data)
     except OSError:  # the client gave up waiting (a "timeout" answer)
         pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.standin_platform", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--port", type=int, default=8090, help="0: any free port")
+    parser.add_argument("--failure", choices=[*FAILURES, "timeout"], help="answer this way")
+    parser.add_argument(
+        "answers", nargs="*", metavar="ID=STATE", help="a message's state now (sms and viber too)"
+    )
+    args = parser.parse_args()
+    now = datetime.now(ZoneInfo("Europe/Moscow")).strftime("%Y-%m-%d %H:%M:%S")  # its clock
+    states = {}
+    for given in args.answers:
+        id_sms, _, state = given.partition("=")
+        states[int(id_sms)] = Answer(state, now, num_parts=1, price=2.5, sms=state)
+    platform = StandinPlatform(states, failure=args.failure, port=args.port).start()
+    print(f"TRACKER_PLATFORM_URL={platform.url('json')}  (or {platform.url('xml')})")
+    print(f"TRACKER_PLATFORM_TOKEN={TOKEN}  (or LOGIN={LOGIN}, PASSWORD={PASSWORD})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -229,3 +229,24 @@ def test_a_run_where_there_is_no_store_names_it_and_creates_nothing(tmp_path, pl
     assert result.returncode == 2
     assert "no tracker store" in result.stderr and str(missing) in result.stderr
     assert not missing.parent.exists() and platform.requests == []
+
+
+def test_the_stand_in_run_alone_is_a_platform_an_operator_can_reconcile_with(sqlite_url):
+    port = free_port()
+    standin = subprocess.Popen(
+        [sys.executable, "-m", "tests.standin_platform", "--port", str(port), "5=deliver"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        printed = standin.stdout.readline().split()  # TRACKER_PLATFORM_URL=... (or ...)
+        json_url = printed[0].removeprefix("TRACKER_PLATFORM_URL=")
+        assert json_url == f"http://127.0.0.1:{port}/api/json/state.php"
+        make_store(sqlite_url, {5: [("send", "")]})
+        result = reconcile(sqlite_url, json_url)
+        assert "1 changed" in result.stdout, result.stderr
+        [_, polled] = history(sqlite_url, 5)
+        assert (polled.state, polled.source, polled.num_parts) == ("deliver", "poll", 1)
+    finally:
+        standin.terminate()
+        standin.wait(10)
