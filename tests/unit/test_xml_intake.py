@@ -118,6 +118,57 @@ def test_a_body_cut_inside_its_last_tag_keeps_that_element_as_rejected(cut):
     assert intake.unusable == []
 
 
+def test_a_cut_tags_last_value_is_kept_as_sent():
+    body = f'<response><state id_sms="1" time="{T}">send</state><state id_sms="7" time="2024-0'
+    [_, cut] = read_body(body.encode()).statuses
+    assert (cut.id_sms, cut.time) == (7, "2024-0")
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        '<state note=\'x id_sms="7"',  # cut inside another attribute's value
+        '<state note=\'x id_sms="7">ok</state></response>',  # a quote never closed
+        "<state =\" id_sms='7'\">ok</state></response>",  # a value with no name
+    ],
+)
+def test_an_id_inside_a_quoted_value_names_no_message_even_in_a_broken_tag(hidden):
+    body = f'<response><state id_sms="1" time="{T}">send</state>{hidden}'.encode()
+    intake = read_body(body)
+    assert 7 not in {s.id_sms for s in intake.statuses}
+    assert intake.acknowledgement(frozenset({1, 7})) == [{"id_sms": "1"}]
+
+
+def test_a_quote_never_closed_costs_only_its_element_not_those_after_it():
+    good = f'<state id_sms="2" time="{T}">read</state><state id_sms="3" time="{T}">read</state>'
+    for broken in ('<state id_sms="1" note=it\'s>ok</state>', '<x a="b>'):
+        intake = read_body(f"<response>{broken}{good}</response>".encode())
+        assert [(s.id_sms, s.reason) for s in intake.statuses] == [(2, None), (3, None)]
+        [held] = intake.unusable
+        assert held.raw == broken
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda n: b'<response><state"' + b"a" * n,  # a tag cut in a value
+        lambda n: b'<response><state"' + b"a" * n + b' x">ok</state></response>',
+        lambda n: b"<response><state'" + b"a" * n + b"</response>",
+        lambda n: b"<response><state" + b'"a' * (n // 2) + b"</response>",
+        lambda n: b"<response><state" + b"a" * n + b"<x/></response>",  # a tag that never ends
+    ],
+    ids=["cut-in-a-value", "a-value-closed-late", "single-quote", "many-quotes", "never-ends"],
+)
+def test_one_long_tag_that_cannot_be_read_is_read_in_time_linear_in_its_length(shape):
+    def seconds(size: int) -> float:
+        started = time.perf_counter()
+        read_body(shape(size))
+        return time.perf_counter() - started
+
+    small, large = seconds(8 * 1024), seconds(64 * 1024)  # its square: over a minute
+    assert large < 30 * small + 0.5
+
+
 def test_another_element_in_a_broken_body_is_quarantined_as_one_not_as_text():
     other = '<status id_sms="5012">read</status>'
     body = f'<response><state id_sms="1">&nbsp;</state>{other}<state id_sms="2"/>'.encode()

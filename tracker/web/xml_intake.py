@@ -12,7 +12,7 @@ from tracker.application import Status, Unusable
 from tracker.domain.ids import message_number
 from tracker.domain.quarantine import BODY
 from tracker.web.intake import UTF8_BOM, BodyError, Intake
-from tracker.web.xml_pieces import between, spans
+from tracker.web.xml_pieces import CUT_TAG, between, spans
 from tracker.web.xml_plain import read_plain
 
 CHANNELS = ("sms", "viber")  # the attributes that carry a state per channel (Status.channels)
@@ -26,9 +26,13 @@ _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # a namespace's
 _RESPONSE_START = re.compile(rb"<" + _PREFIX + rb"response(?=[\s/>])")
 _STATE_END = re.compile(rb"</" + _PREFIX + rb"state\s*>")
 _RESPONSE_END = re.compile(rb"</" + _PREFIX + rb"response\s*>")
-_START_TAG = re.compile(rb"<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
-_LENIENT_TAG = re.compile(rb"<[^\s/>]+(?:[^>\"'<]|\"[^\"]*\"|'[^']*')*>")
-_ATTRIBUTE = re.compile(rb"\s([^\s=<>/\"']+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_START_TAG = re.compile(rb"<[^\s/>]++(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*+\s*/?>")
+# An attribute as sent, its value cut at the end of a tag cut short; the other two alternatives
+# pass over a quoted value that is no attribute's, so nothing inside one is read as one.
+_ATTRIBUTE = re.compile(
+    rb"\s([^\s=<>/\"']+)\s*=\s*(?:\"([^\"]*)(?:\"|\Z)|'([^']*)(?:'|\Z))"
+    rb"|\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)"
+)
 
 
 def is_xml(body: bytes) -> bool:
@@ -302,11 +306,12 @@ def _read_piece(raw: bytes, reader: _Reader) -> tuple[Element, _Reader]:
 
 def _salvaged(raw: bytes, error: str) -> Element:
     """What can be read of an element that is not well-formed: attributes and text as sent."""
-    tag = _START_TAG.match(raw) or _LENIENT_TAG.match(raw)  # quoted values whole, whatever else
+    tag = _START_TAG.match(raw) or CUT_TAG.match(raw)  # quoted values whole, whatever else
     head = tag.group() if tag else raw.split(b">", 1)[0]
     attributes = [
         (_shown(name), _shown(value if value or not single else single))
         for name, value, single in _ATTRIBUTE.findall(head)
+        if name  # not a quoted value passed over
     ]
     closing = _STATE_END.search(raw, len(head))
     text = _shown(raw[len(head) : closing.start() if closing else len(raw)])

@@ -8,14 +8,21 @@ import re
 
 # At each '<', what it begins, the first that fits: hidden text (a comment, CDATA, a processing
 # instruction, a declaration), or a tag, whole to its '>' with its quoted values (a '<' or '>'
-# inside quotes stays inside); a tag cut short by the body's end is one too. A '<' that begins
-# none of them is text.
+# inside quotes stays inside). A tag cut short by the body's end is one too, even inside a
+# quoted value, so long as no '<' follows: a quote never closed before the next tag is no tag,
+# and costs no element after it. A '<' that begins none of them is text. The name and the
+# attributes are taken possessively (``++``, ``*+``): their characters overlap, and a tag that
+# does not end would otherwise be tried every way it can be split (time the square of its
+# length, the interpreter held all along).
+_TAG = (
+    rb"<(?P<end>/?)(?P<name>[^\s/>!?\"'<]++)"
+    rb"(?:[^>\"'</]|/(?!>)|\"[^\"]*\"|'[^']*'|\"[^\"<]*\Z|'[^'<]*\Z)*+(?P<empty>/?)(?:>|\Z)"
+)
 _TOKEN = re.compile(
-    rb"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z)|<![^>]*(?:>|\Z)"
-    rb"|<(?P<end>/?)(?P<name>[^\s/>!?\"'<]+)(?:[^>\"'<]|\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z))*"
-    rb"(?P<empty>/?)(?:>|\Z)",
+    rb"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)|<\?.*?(?:\?>|\Z)|<![^>]*(?:>|\Z)|" + _TAG,
     re.DOTALL,
 )
+CUT_TAG = re.compile(_TAG)  # a tag as the split takes it: salvaging a broken element reads it
 OPEN, EMPTY, END = 0, 1, 2
 _OTHER_TAG = re.compile(rb"<([^\s/>!?\"'<]+)")  # an element's start: its name
 
@@ -91,6 +98,8 @@ def _next_open(tokens: list[tuple[int, int, int]]) -> list[int | None]:
 def between(raw: bytes, note: str) -> str:
     """Why what lies between the <state> elements of a broken body is quarantined."""
     tag = _OTHER_TAG.match(raw.lstrip(b" \t\r\n"))
+    if tag is not None and _is_state(tag[1]):  # a <state> tag the split could not take
+        return f"a <state> tag that does not end {note}"
     if tag is not None:  # another element (the pieces are the <state> ones)
         name = tag[1].decode("utf-8", "backslashreplace")
         return f"element <{name}> is not a <state> {note}"

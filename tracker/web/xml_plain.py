@@ -28,7 +28,7 @@ _DECLARATION = (  # each value between a pair of the same quotes
 _BODY = re.compile(
     (
         r"[ \t\r\n]*(?:" + _DECLARATION + r")?[ \t\r\n]*<response>"
-        r"((?:[ \t\r\n]*" + _ELEMENT + r")*)[ \t\r\n]*</response>[ \t\r\n]*\Z"
+        r"((?:[ \t\r\n]*" + _ELEMENT + r")*+)[ \t\r\n]*</response>[ \t\r\n]*\Z"
     ).encode()
 )
 _ELEMENTS = re.compile(_ELEMENT)  # over text
