@@ -43,6 +43,11 @@ def scrape(server) -> dict[str, float]:
     return samples
 
 
+def growth(before: dict[str, float], after: dict[str, float]):
+    """How much a metric's sample grew between two scrapes (one absent counts as 0)."""
+    return lambda name: after.get(name, 0.0) - before.get(name, 0.0)
+
+
 def test_metrics_count_what_the_webhook_did(live_server):
     before = scrape(live_server)
     live_server.post(
@@ -55,9 +60,7 @@ def test_metrics_count_what_the_webhook_did(live_server):
     live_server.settled()
     time.sleep(0.5)  # the projector reports its lag after its next poll
     after = scrape(live_server)
-
-    def grew(name):
-        return after.get(name, 0.0) - before.get(name, 0.0)
+    grew = growth(before, after)
 
     assert grew('tracker_reports_total{outcome="applied"}') == 2
     assert grew('tracker_reports_total{outcome="duplicate"}') == 1

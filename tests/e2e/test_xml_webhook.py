@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import start_server, stop_server
-from tests.e2e.test_health_and_views import scrape
+from tests.e2e.test_health_and_views import growth, scrape
 from tests.e2e.test_webhook import quarantined
 from tests.support import SAMPLES, sample
 from tracker.domain.ids import message_number
@@ -98,10 +98,7 @@ def test_metrics_and_the_access_log_count_xml_requests(live_server):
     body = f'<response><state id_sms="3270" time="{T}">send</state><x/></response>'.encode()
     assert acknowledged(live_server.post(body, XML)) == ["3270"]
     assert live_server.post(b"<not xml", XML).status_code == 400
-    after = scrape(live_server)
-
-    def grew(name):
-        return after.get(name, 0.0) - before.get(name, 0.0)
+    grew = growth(before, scrape(live_server))
 
     assert grew('tracker_reports_total{outcome="applied"}') == 1
     assert grew("tracker_acknowledged_ids_total") == 1
