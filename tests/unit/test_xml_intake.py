@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -139,6 +140,22 @@ def test_an_id_inside_a_quoted_value_names_no_message_even_in_a_broken_tag(hidde
     assert intake.acknowledgement(frozenset({1, 7})) == [{"id_sms": "1"}]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<response x=\'<state id_sms="9" time="t">deliver</state>\' y>',  # <response> broken
+        b'<response x="a"y=\'<state id_sms="9">deliver</state>\'>',
+        # a quote left open pairs with the next one: values shift, and one holds a '<'
+        b'<response><state x="oops>read</state><state id_sms="1" note=" id_sms=\'9\' " y=">">',
+        b'<response><state id_sms="1" x="a>read</state><state note=" id_sms=\'9\' ',
+    ],
+)
+def test_no_id_is_read_past_a_quoted_value_that_holds_markup(body):
+    intake = read_body(body + b'<state id_sms="2">deliver</state></response>')
+    assert 9 not in {s.id_sms for s in intake.statuses}
+    assert 9 not in intake.tokens.values()
+
+
 def test_a_quote_never_closed_costs_only_its_element_not_those_after_it():
     good = f'<state id_sms="2" time="{T}">read</state><state id_sms="3" time="{T}">read</state>'
     for broken in ('<state id_sms="1" note=it\'s>ok</state>', '<x a="b>'):
@@ -156,13 +173,24 @@ def test_a_quote_never_closed_costs_only_its_element_not_those_after_it():
         lambda n: b"<response><state'" + b"a" * n + b"</response>",
         lambda n: b"<response><state" + b'"a' * (n // 2) + b"</response>",
         lambda n: b"<response><state" + b"a" * n + b"<x/></response>",  # a tag that never ends
+        lambda n: b" " * n + b"<x",  # blanks before what is not a <response>
+        lambda n: b"\n" * n + b'<response><state id_sms="5">deliver</state></response>',
     ],
-    ids=["cut-in-a-value", "a-value-closed-late", "single-quote", "many-quotes", "never-ends"],
+    ids=[
+        "cut-in-a-value",
+        "a-value-closed-late",
+        "single-quote",
+        "many-quotes",
+        "never-ends",
+        "blanks-then-no-response",
+        "blanks-then-a-body",
+    ],
 )
 def test_one_long_tag_that_cannot_be_read_is_read_in_time_linear_in_its_length(shape):
     def seconds(size: int) -> float:
         started = time.perf_counter()
-        read_body(shape(size))
+        with contextlib.suppress(BodyError):  # refused whole: as long to say so
+            read_body(shape(size))
         return time.perf_counter() - started
 
     small, large = seconds(8 * 1024), seconds(64 * 1024)  # its square: over a minute

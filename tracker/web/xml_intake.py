@@ -6,6 +6,7 @@ import base64
 import codecs
 import re
 from dataclasses import dataclass
+from itertools import takewhile
 from xml.parsers import expat
 
 from tracker.application import Status, Unusable
@@ -29,10 +30,10 @@ _RESPONSE_END = re.compile(rb"</" + _PREFIX + rb"response\s*>")
 _START_TAG = re.compile(rb"<[^\s/>]++(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*+\s*/?>")
 # An attribute as sent, its value cut at the end of a tag cut short; the other two alternatives
 # pass over a quoted value that is no attribute's, so nothing inside one is read as one.
-_ATTRIBUTE = re.compile(
+_ATTRIBUTES = re.compile(
     rb"\s([^\s=<>/\"']+)\s*=\s*(?:\"([^\"]*)(?:\"|\Z)|'([^']*)(?:'|\Z))"
     rb"|\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)"
-)
+).findall
 
 
 def is_xml(body: bytes) -> bool:
@@ -237,8 +238,8 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
     opening = _RESPONSE_START.search(doc)
     if opening is None or not _ignorable(doc[: opening.start()] + b"<r/>", prolog=True):
         raise _body_error(body, f"the body is not well-formed XML ({error}) nor a <response>")
-    tag = _START_TAG.match(doc, opening.start())
-    start = tag.end() if tag else opening.end()
+    tag = _START_TAG.match(doc, opening.start()) or CUT_TAG.match(doc, opening.start())
+    start = tag.end() if tag else opening.end()  # (its quoted values are no elements)
     ends = list(_RESPONSE_END.finditer(doc, start))
     end = ends[-1].start() if ends else len(doc)
     parts: list[Element | Stray] = []
@@ -308,11 +309,10 @@ def _salvaged(raw: bytes, error: str) -> Element:
     """What can be read of an element that is not well-formed: attributes and text as sent."""
     tag = _START_TAG.match(raw) or CUT_TAG.match(raw)  # quoted values whole, whatever else
     head = tag.group() if tag else raw.split(b">", 1)[0]
-    attributes = [
-        (_shown(name), _shown(value if value or not single else single))
-        for name, value, single in _ATTRIBUTE.findall(head)
-        if name  # not a quoted value passed over
-    ]
+    attributes = []  # up to a value holding '<' (no XML: where its quote ends is not known)
+    for name, value, single in takewhile(lambda f: b"<" not in f[1] + f[2], _ATTRIBUTES(head)):
+        if name:  # not a quoted value passed over
+            attributes.append((_shown(name), _shown(value if value or not single else single)))
     closing = _STATE_END.search(raw, len(head))
     text = _shown(raw[len(head) : closing.start() if closing else len(raw)])
     name = _shown(head[1:].split(None, 1)[0].rstrip(b"/>")) if len(head) > 1 else ""
