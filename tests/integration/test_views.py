@@ -416,6 +416,15 @@ def test_a_repeat_that_says_more_keeps_it_in_the_history_and_gives_its_channels_
     assert snapshot(views) == before
 
 
+def test_the_view_and_the_history_agree_on_each_channels_latest_status(tracker, views):
+    tracker.record([Status(9, "read", TIMES[1], channels={"sms": "a", "viber": "read"})])
+    tracker.record([Status(9, "read", TIMES[1], channels={"sms": "b"})])
+    tracker.record([Status(9, "read", TIMES[1], channels={"sms": s}) for s in ("c", "d", "c")])
+    Projector(tracker, views).catch_up()
+    [record] = queries.history(tracker, 9).reports
+    assert views.message(9).channel_states == record.channels == {"sms": "c", "viber": "read"}
+
+
 def test_views_made_before_the_channels_column_get_it_and_keep_their_checksums(tracker, views):
     tracker.record([Status(1, "deliver", TIMES[1]), Status(2, "send", "")])
     Projector(tracker, views).catch_up()

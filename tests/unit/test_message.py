@@ -111,6 +111,16 @@ def test_a_repeat_keeps_what_its_delivery_said_beyond_the_report():
     assert message.version == 3
 
 
+def test_repeats_in_one_request_are_counted_while_they_say_the_same_so_the_last_said_is_last():
+    message = Message(7)
+    report = r("deliver", "2011-01-01 12:00:00")
+    message.receive(report, NOW)
+    for sms in ("x", "x", "y", "x"):
+        message.receive(report, NOW, sent=Sent(channels={"sms": sms}))
+    _, *again = events_of(message)
+    assert [(e.channels["sms"], e.times) for e in again] == [("x", 2), ("y", 1), ("x", 1)]
+
+
 def test_events_carry_the_raw_values_the_instant_the_receipt_time_and_the_outcome():
     message = Message(9)
     message.receive(r("read", "2011-01-01 12:57:46"), NOW, raw='{"x": 1}', sent=Sent("009"))

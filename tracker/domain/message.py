@@ -55,7 +55,7 @@ class Message(msgspec.Struct, gc=False):
     # The events decided and not yet collected for the store, and where among them the repeats
     # of each report at each receipt are counted; None between writes (nothing to track).
     pending: list[Envelope] | None = None
-    counting: dict[tuple, int] | None = None
+    counting: dict[tuple, tuple[tuple, int]] | None = None
 
     @property
     def id(self) -> UUID:
@@ -122,11 +122,11 @@ class Message(msgspec.Struct, gc=False):
         channels = sent.channels
         listed = channels and tuple(sorted(channels.items()))
         said = (sent.source, listed, sent.num_parts, sent.price)
-        key = (report.identity, received_at, said)
-        counting = self.counting if self.counting is not None else {}
+        key = (report.identity, received_at)  # counted while they say the same in a row:
+        counting = self.counting if self.counting is not None else {}  # the last said stands last
         self.counting = counting
-        n = counting.get(key)
-        if n is None:
+        last = counting.get(key)
+        if last is None or last[0] != said:
             self._pend(
                 ReportedAgain(
                     report.state,
@@ -141,8 +141,9 @@ class Message(msgspec.Struct, gc=False):
                     report.instant if channels else None,
                 )
             )
-            counting[key] = len(self.pending) - 1  # type: ignore[arg-type]
+            counting[key] = (said, len(self.pending) - 1)  # type: ignore[arg-type]
             return
+        n = last[1]
         envelope = self.pending[n]  # type: ignore[index]
         seen: ReportedAgain = envelope.event  # type: ignore[assignment]
         counted = msgspec.structs.replace(seen, times=seen.times + 1)

@@ -110,7 +110,7 @@ def history(
     deliveries: list[int] = []
     last_received: list[datetime] = []
     position: dict[tuple[str, ...], int] = {}
-    said: dict[int, dict[str, Any]] = {}  # what repeats said beyond their report, latest kept
+    said: dict[int, dict[str, Any]] = {}  # beyond a report: each field (and channel) as last given
     for entry in message_entries(tracker, id_sms):
         received_at = entry.received_at
         if as_of is not None and received_at > as_of:
@@ -120,7 +120,9 @@ def history(
                 deliveries[n] += entry.times
                 last_received[n] = max(last_received[n], received_at)
                 if (given := told(entry)) is not None:
-                    said.setdefault(n, {}).update(given)
+                    held = said.setdefault(n, told(reports[n][0]) or {})
+                    channels = {**held.get("channels", {}), **given.get("channels", {})}
+                    held.update(given, **({"channels": channels} if channels else {}))
             continue
         report = _report(entry)
         position[report.identity] = len(reports)
