@@ -40,6 +40,8 @@ SKIPPED = {
     'psql -c "CREATE ROLE': "needs an administrator of a production PostgreSQL; the same steps "
     "on the local one: tests/integration/test_append_only_role.py",
     "TRACKER_DATABASE_URL=postgresql://": "a production host's set-up (the block above)",
+    ".venv/bin/python -m tests.standin_platform": "serves until stopped; tests/integration/"
+    "test_reconcile.py runs it so and reconciles with it",
 }
 
 TIME = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d:\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?(?![\d:])")
