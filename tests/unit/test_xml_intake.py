@@ -156,6 +156,16 @@ def test_no_id_is_read_past_a_quoted_value_that_holds_markup(body):
     assert 9 not in intake.tokens.values()
 
 
+def test_a_response_tag_that_hides_markup_is_kept_in_the_quarantine():
+    tag = b'<response a="<state id_sms="1">read</state>"x>'
+    body = tag + b'<state id_sms="2">read</state></response>'
+    intake = read_body(body)
+    assert [s.id_sms for s in intake.statuses] == [2]
+    [held] = intake.unusable
+    assert held.raw == tag.decode()
+    assert held.reason.startswith("the <response> tag holds markup")
+
+
 def test_a_quote_never_closed_costs_only_its_element_not_those_after_it():
     good = f'<state id_sms="2" time="{T}">read</state><state id_sms="3" time="{T}">read</state>'
     for broken in ('<state id_sms="1" note=it\'s>ok</state>', '<x a="b>'):

@@ -240,10 +240,11 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
         raise _body_error(body, f"the body is not well-formed XML ({error}) nor a <response>")
     tag = _START_TAG.match(doc, opening.start()) or CUT_TAG.match(doc, opening.start())
     start = tag.end() if tag else opening.end()  # (its quoted values are no elements)
-    ends = list(_RESPONSE_END.finditer(doc, start))
-    end = ends[-1].start() if ends else len(doc)
-    parts: list[Element | Stray] = []
     note = f"(the body is not well-formed XML: {error})"
+    ends = list(_RESPONSE_END.finditer(doc, start))
+    end, parts = ends[-1].start() if ends else len(doc), list[Element | Stray]()
+    if tag is not None and b"<" in tag.group()[1:]:  # kept: what it hides is no element
+        parts.append(Stray(tag.group(), f"the <response> tag holds markup {note}"))
     at, reader, seen = start, _fresh(), dict[bytes, Element]()
     for piece_start, at_end in spans(doc, start, end):
         _stray(doc[at:piece_start], between(doc[at:piece_start], note), parts)
@@ -320,8 +321,7 @@ def _salvaged(raw: bytes, error: str) -> Element:
 
 
 def _judge(element: Element, intake: Intake) -> None:
-    """One element as a report of its message (rejected, with the reason, when it cannot be
-    read), or quarantined when it names no message."""
+    """One element as a report of its message (rejected, with why), or quarantined."""
     raw, error = element.raw, element.error
     if element.name != "state" and _local(element.name) != "state":
         intake.quarantine(raw, f"element <{_shorten(element.name)}> is not a <state>")
