@@ -28,6 +28,14 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+def _lift(fn: int, sn: int) -> tuple[int, int]:
+    """Both shifted right until fn's lowest bit is set or fn is 0 (RFC 9162's verifications)."""
+    while fn and not fn & 1:
+        fn >>= 1
+        sn >>= 1
+    return fn, sn
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """The root of the tree whose leaf hashes are ``leaves`` (MTH in RFC 6962)."""
     if not leaves:
@@ -94,10 +102,7 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], 
             return False
         if fn & 1 or fn == sn:
             node = node_hash(sibling, node)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            fn, sn = _lift(fn, sn)
         else:
             node = node_hash(node, sibling)
         fn >>= 1
@@ -151,9 +156,7 @@ def verify_consistency(m: int, n: int, old: bytes, new: bytes, proof: Sequence[b
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while fn and not fn & 1:
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _lift(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

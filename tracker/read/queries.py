@@ -154,7 +154,7 @@ def history(
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
                 **_raw_fields(e.raw, cut),
                 position=n,
-                **(told(e) or {}) | said.get(n, {}),
+                **(said.get(n) or told(e) or {}),  # said[n] began as told(e)
                 source=e.source or WEBHOOK,
             )
             for n, (e, report, received_at), a in zip(
@@ -165,8 +165,8 @@ def history(
     )
 
 
-def _report(event: Reported) -> Report:
-    """The report a stored report event carries."""
+def _report(event: Reported | ReportedAgain) -> Report:
+    """The report a stored report event carries (a repeat's instant: None without channels)."""
     return Report(event.state, event.time, event.instant, event.reason)
 
 
@@ -244,12 +244,10 @@ def message(
         return _summary(row, cut)
     folded: MessageRow | None = None
     for e in message_entries(tracker, id_sms):
-        if type(e) is Reported:
-            fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels)
+        again = type(e) is ReportedAgain  # of a report held: news only when it gave channels
+        if not again or (e.channels and folded is not None):
+            fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels, again=again)
             folded, _ = project(folded, fact)
-        elif e.channels and folded is not None:  # a repeat that gave channels
-            report = Report(e.state, e.time, e.instant, e.reason)
-            project(folded, Fact(id_sms, report, e.received_at, channels=e.channels, again=True))
     return _summary(folded, cut) if folded is not None else None
 
 

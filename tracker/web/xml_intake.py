@@ -28,8 +28,7 @@ _RESPONSE_START = re.compile(rb"<" + _PREFIX + rb"response(?=[\s/>])")
 _STATE_END = re.compile(rb"</" + _PREFIX + rb"state\s*>")
 _RESPONSE_END = re.compile(rb"</" + _PREFIX + rb"response\s*>")
 _START_TAG = re.compile(rb"<[^\s/>]++(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*+\s*/?>")
-# An attribute as sent, its value cut at the end of a tag cut short; the other two alternatives
-# pass over a quoted value that is no attribute's, so nothing inside one is read as one.
+# An attribute as sent (a value cut by the tag's end too); a quoted value no attribute's: passed.
 _ATTRIBUTES = re.compile(
     rb"\s([^\s=<>/\"']+)\s*=\s*(?:\"([^\"]*)(?:\"|\Z)|'([^']*)(?:'|\Z))"
     rb"|\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)"
@@ -242,7 +241,8 @@ def _pieces(body: bytes, doc: bytes, error: str) -> list[Element | Stray]:
     start = tag.end() if tag else opening.end()  # (its quoted values are no elements)
     note = f"(the body is not well-formed XML: {error})"
     ends = list(_RESPONSE_END.finditer(doc, start))
-    end, parts = ends[-1].start() if ends else len(doc), list[Element | Stray]()
+    end = ends[-1].start() if ends else len(doc)
+    parts: list[Element | Stray] = []
     if tag is not None and b"<" in tag.group()[1:]:  # kept: what it hides is no element
         parts.append(Stray(tag.group(), f"the <response> tag holds markup {note}"))
     at, reader, seen = start, _fresh(), dict[bytes, Element]()
