@@ -80,6 +80,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reconcile_after: str = "6h"
     # When set, `tracker serve` runs `tracker reconcile` on this period (a duration); empty: never.
     reconcile_every: str = ""
+    # A file holding the Ed25519 private key (PEM, `tracker keygen`) that signs the audit
+    # digests; empty: digests are unsigned.
+    audit_key: str = ""
 
     def __post_init__(self) -> None:
         _check_secrets("TRACKER_WEBHOOK_TOKENS", self.tokens)

@@ -46,6 +46,13 @@ class EventRecorder(Protocol):
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""
 
+    def select_log(self, after: int, end: int) -> list:
+        """Whole rows (notification id, originator id, version, topic, state) with notification
+        ids in (after, end], in log order: what the audit tree hashes."""
+
+    def select_log_of(self, originator_id: UUID) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order."""
+
     def open_views(self, *, create: bool = True) -> Any:
         """The views of this store (a ``views.store.ViewStore``)."""
 

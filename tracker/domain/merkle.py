@@ -10,9 +10,10 @@ is the first m leaves of a later tree of n. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+Subtree = Callable[[int, int], bytes]  # (lo, hi) -> the root of the leaves lo..hi-1
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -75,17 +76,23 @@ class Frontier:
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of ``leaves`` (PATH in RFC 6962)."""
-    if not 0 <= index < len(leaves):
-        raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
+    return inclusion_path(index, len(leaves), _over(leaves))
+
+
+def inclusion_path(index: int, size: int, subtree: Subtree) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves, asking ``subtree`` for
+    the roots it needs (a stored tree answers from its stored nodes)."""
+    if not 0 <= index < size:
+        raise IndexError(f"leaf {index} is not in a tree of {size}")
     path: list[bytes] = []
-    lo, hi = 0, len(leaves)
+    lo, hi = 0, size
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            path.append(root(leaves[lo + k : hi]))
+            path.append(subtree(lo + k, hi))
             hi = lo + k
         else:
-            path.append(root(leaves[lo : lo + k]))
+            path.append(subtree(lo, lo + k))
             lo += k
     path.reverse()  # from the leaf's sibling up
     return path
@@ -113,22 +120,41 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], 
 def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The proof that the tree of the first ``m`` leaves is a prefix of the tree of all of
     ``leaves`` (PROOF in RFC 6962); empty when m is 0 or all of them."""
-    n = len(leaves)
+    return consistency_path(m, len(leaves), _over(leaves))
+
+
+def consistency_path(m: int, n: int, subtree: Subtree) -> list[bytes]:
+    """The consistency proof between the trees of ``m`` and ``n`` leaves, asking ``subtree``
+    for the roots it needs."""
     if not 0 <= m <= n:
         raise ValueError(f"a tree of {m} leaves is no prefix of a tree of {n}")
     if m in (0, n):
         return []
-    return _subproof(m, leaves, True)
+    return _subproof(m, 0, n, True, subtree)
 
 
-def _subproof(m: int, leaves: Sequence[bytes], whole: bool) -> list[bytes]:
-    n = len(leaves)
+def _subproof(m: int, lo: int, hi: int, whole: bool, subtree: Subtree) -> list[bytes]:
+    n = hi - lo
     if m == n:
-        return [] if whole else [root(leaves)]
+        return [] if whole else [subtree(lo, hi)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(m, leaves[:k], whole), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+        return [*_subproof(m, lo, lo + k, whole, subtree), subtree(lo + k, hi)]
+    return [*_subproof(m - k, lo + k, hi, False, subtree), subtree(lo, lo + k)]
+
+
+def subtree_root(lo: int, hi: int, complete: Callable[[int, int], bytes]) -> bytes:
+    """MTH of the leaves lo..hi-1, from ``complete(height, index)``: the root of the perfect
+    subtree of 2**height leaves starting at leaf index * 2**height (what a store keeps)."""
+    n = hi - lo
+    if n & (n - 1) == 0 and lo % n == 0:
+        return complete(n.bit_length() - 1, lo // n)
+    k = _split(n)
+    return node_hash(subtree_root(lo, lo + k, complete), subtree_root(lo + k, hi, complete))
+
+
+def _over(leaves: Sequence[bytes]) -> Subtree:
+    return lambda lo, hi: root(leaves[lo:hi])
 
 
 def verify_consistency(m: int, n: int, old: bytes, new: bytes, proof: Sequence[bytes]) -> bool:

@@ -203,7 +203,7 @@ class ViewStore(QuarantineReads, ABC):
                     # No channels: the row as it was before the column was added (2026-12-06),
                     # so a store whose reports carry none keeps the checksums it had.
                     values = values[:-1]
-                digest.update(("\t".join(map(_canonical, values)) + "\n").encode())
+                digest.update(("\t".join(map(canonical, values)) + "\n").encode())
             sums[view] = digest.hexdigest()
         return sums
 
@@ -353,7 +353,7 @@ def _as_text(records: list[tuple], instants: tuple[int, ...]) -> list[tuple]:
     return texts
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, float):

@@ -87,6 +87,7 @@ class ViewTables:
     placeholder = "?"
     id_type = "INTEGER"
     real_type = "REAL"
+    blob_type = "BLOB"
 
     def table(self, name: str) -> str:
         return name

@@ -175,6 +175,31 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     select_rows = _prompt(select_rows)
 
+    def select_log(self, after: int, end: int) -> list:
+        """Whole rows (notification id, originator id, version, topic, state) with notification
+        ids in (after, end], in log order (a window bounded at both ends, as ``select_rows``)."""
+        return self._log("WHERE notification_id > %s AND notification_id <= %s ", (after, end))
+
+    select_log = _prompt(select_log)
+
+    def select_log_of(self, originator_id: UUID) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order."""
+        return self._log("WHERE originator_id = %s ", (originator_id,), "originator_version")
+
+    select_log_of = _prompt(select_log_of)
+
+    def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.row_factory = tuple_row
+            cursor.execute(
+                self._on_events(
+                    "SELECT notification_id, originator_id, originator_version, topic, state "
+                    f"FROM {{events}} {where}ORDER BY {order}"
+                ),
+                params,
+            )
+            return [(n, o, v, t, bytes(s)) for n, o, v, t, s in cursor.fetchall()]
+
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""
         with self.datastore.transaction(commit=False) as cursor:

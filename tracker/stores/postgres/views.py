@@ -15,6 +15,7 @@ class PostgresTables(ViewTables):
     placeholder = "%s"
     id_type = "BIGINT"
     real_type = "DOUBLE PRECISION"
+    blob_type = "BYTEA"
 
     def __init__(self, schema: str):
         self.schema = schema

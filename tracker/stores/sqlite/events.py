@@ -233,6 +233,25 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             )
             return cursor.fetchall()  # type: ignore[no-any-return]
 
+    def select_log(self, after: int, end: int) -> list:
+        """Whole rows (notification id, originator id as 16 bytes, version, topic, state) with
+        notification ids in (after, end], in log order: what the audit tree hashes."""
+        return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
+
+    def select_log_of(self, originator_id: UUID) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order."""
+        return self._log("WHERE originator_id = ? ", (_key(originator_id),), "originator_version")
+
+    def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            cursor.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} {where}ORDER BY {order}",
+                params,
+            )
+            return cursor.fetchall()  # type: ignore[no-any-return]
+
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long
         history is never fetched, decoded and held by the interpreter all in one go."""

@@ -1,0 +1,291 @@
+"""The audit tree as stored beside the views: its hashes in tiles of 256, and its heads.
+
+Tiles (after Go's checksum database, golang.org/x/mod/sumdb/tlog): level 0 holds the leaf
+hashes, 256 a row, with each leaf's notification id and originator id (what names an event
+that later went missing); level k holds the roots of the complete subtrees of 256**k leaves.
+Any subtree's root is then one tile read and at most 255 hashes away, so a proof reads a few
+rows however long the log, and the whole tree costs 32 bytes a leaf plus its 24-byte key.
+
+Heads: ``tree`` is where the follower has got to (size, the notification id it has covered,
+root, the frontier's peaks); ``verified`` what the last ``tracker verify`` found sound. A head
+moves by compare-and-set on its size, so two followers never both extend it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from tracker.domain.merkle import EMPTY_ROOT, Frontier, root, subtree_root
+from tracker.views.store import ViewStore
+from tracker.views.tables import from_micros, micros
+
+TILE_HEIGHT = 8
+TILE = 1 << TILE_HEIGHT
+KEY = 24  # a leaf's key in a level-0 tile: notification id (8 bytes) and originator id (16)
+TREE, VERIFIED = "tree", "verified"
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A tree head: ``size`` leaves covering the log up to notification id ``position``."""
+
+    size: int
+    position: int
+    root: bytes
+    peaks: tuple[bytes, ...]
+    at: datetime | None
+
+    def frontier(self) -> Frontier:
+        return Frontier(self.size, self.peaks)
+
+
+EMPTY = Head(0, 0, EMPTY_ROOT, (), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    position: int  # 0-based, in log order
+    notification_id: int
+    originator: bytes
+    hash: bytes
+
+
+class AuditTree:
+    """The stored tree, in the tables of a view store's database."""
+
+    def __init__(self, views: ViewStore):
+        self.views = views
+        self.datastore: Any = views.datastore  # type: ignore[attr-defined]
+        t = views.tables
+        self.tiles, self.heads, self.p = (
+            t.table("audit_tiles"),
+            t.table("audit_heads"),
+            t.placeholder,
+        )
+        self.blob, self.int = t.blob_type, t.id_type
+
+    def create(self) -> AuditTree:
+        b, i = self.blob, self.int
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.tiles} (level INTEGER NOT NULL, tile {i} "
+                f"NOT NULL, first_id {i}, hashes {b} NOT NULL, keys {b}, PRIMARY KEY (level, tile))"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.heads} (name TEXT PRIMARY KEY, size {i} NOT "
+                f"NULL, position {i} NOT NULL, root {b} NOT NULL, peaks {b} NOT NULL, at {i})"
+            )
+            index = self.views.tables.table("audit_tiles_by_first_id").split(".")[-1]
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {self.tiles} (level, first_id)")
+        return self
+
+    # Heads
+
+    def head(self, name: str = TREE) -> Head:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT * FROM {self.heads} WHERE name = {self.p}", (name,))
+            row = cursor.fetchone()
+        if row is None:
+            return EMPTY
+        peaks = bytes(row["peaks"])
+        return Head(
+            row["size"],
+            row["position"],
+            bytes(row["root"]),
+            tuple(peaks[i : i + 32] for i in range(0, len(peaks), 32)),
+            from_micros(row["at"]),
+        )
+
+    def verified(self) -> Head | None:
+        head = self.head(VERIFIED)
+        return None if head is EMPTY else head
+
+    def record_verified(self, head: Head) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._put_head(cursor, VERIFIED, head)
+
+    def _put_head(self, cursor: Any, name: str, head: Head, was: int | None = None) -> None:
+        p = self.p
+        values = (head.size, head.position, head.root, b"".join(head.peaks), micros(head.at))
+        if was is not None:  # compare-and-set: only from the size it was read at
+            cursor.execute(
+                f"UPDATE {self.heads} SET size = {p}, position = {p}, root = {p}, peaks = {p}, "
+                f"at = {p} WHERE name = {p} AND size = {p} RETURNING name",
+                (*values, name, was),
+            )
+            if cursor.fetchone() is not None:
+                return
+            if was:
+                raise IntegrityError(f"the audit tree moved on from {was} leaves meanwhile")
+        cursor.execute(
+            f"INSERT INTO {self.heads} (name, size, position, root, peaks, at) VALUES "
+            f"({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (name) DO "
+            + ("NOTHING RETURNING name" if was is not None else
+               "UPDATE SET size = excluded.size, position = excluded.position, "
+               "root = excluded.root, peaks = excluded.peaks, at = excluded.at RETURNING name"),
+            (name, *values),
+        )  # fmt: skip
+        if cursor.fetchone() is None:
+            raise IntegrityError("another follower began the audit tree meanwhile")
+
+    # Growing
+
+    def append(
+        self, before: Head, leaves: Sequence[tuple[int, bytes, bytes]], position: int, at: datetime
+    ) -> Head:
+        """The tree ``before`` with ``leaves`` (notification id, originator id, leaf hash)
+        added, covering the log up to ``position``; written with its tiles in one transaction,
+        refused (IntegrityError) if the stored head is no longer ``before``."""
+        frontier = before.frontier()
+        for _, _, leaf in leaves:
+            frontier.append(leaf)
+        after = Head(frontier.size, position, frontier.root(), tuple(frontier.peaks), at)
+        with self.datastore.transaction(commit=True) as cursor:
+            self._put_head(cursor, TREE, after, was=before.size)  # first: it is the lock
+            keys = [n.to_bytes(8, "big") + o for n, o, _ in leaves]
+            level, start, hashes = 0, before.size, [h for _, _, h in leaves]
+            while hashes:
+                hashes = self._extend(cursor, level, start, hashes, keys if level == 0 else None)
+                level, start = level + 1, start >> TILE_HEIGHT
+        return after
+
+    def _extend(
+        self, cursor: Any, level: int, start: int, hashes: list[bytes], keys: list[bytes] | None
+    ) -> list[bytes]:
+        """Put ``hashes`` at ``start``.. of ``level``; return the roots of the tiles they
+        completed (the next level's new hashes)."""
+        first_tile, end = start // TILE, start + len(hashes)
+        held_hashes, held_keys = b"", b""
+        if start % TILE:  # the partial tile they continue
+            held = self._tile(cursor, level, first_tile)
+            held_hashes, held_keys = bytes(held["hashes"]), bytes(held["keys"] or b"")
+        all_hashes = [held_hashes[i : i + 32] for i in range(0, len(held_hashes), 32)] + hashes
+        all_keys = [held_keys[i : i + KEY] for i in range(0, len(held_keys), KEY)] + (keys or [])
+        completed, p = [], self.p
+        for tile in range(first_tile, (end - 1) // TILE + 1):
+            lo = tile * TILE - first_tile * TILE
+            part = all_hashes[lo : lo + TILE]
+            tile_keys = b"".join(all_keys[lo : lo + TILE]) if keys is not None else None
+            first_id = int.from_bytes(all_keys[lo][:8]) if keys is not None else None
+            cursor.execute(
+                f"INSERT INTO {self.tiles} (level, tile, first_id, hashes, keys) VALUES "
+                f"({p}, {p}, {p}, {p}, {p}) ON CONFLICT (level, tile) DO UPDATE SET "
+                "first_id = excluded.first_id, hashes = excluded.hashes, keys = excluded.keys",
+                (level, tile, first_id, b"".join(part), tile_keys),
+            )
+            if len(part) == TILE:
+                completed.append(root(part))
+        return completed
+
+    def _tile(self, cursor: Any, level: int, tile: int) -> Any:
+        cursor.execute(
+            f"SELECT hashes, keys FROM {self.tiles} WHERE level = {self.p} AND tile = {self.p}",
+            (level, tile),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise IntegrityError(f"the audit tree's tile {tile} of level {level} is missing")
+        return row
+
+    # Reading
+
+    def leaves(self, start: int = 0, stop: int | None = None) -> Iterator[Leaf]:
+        """The stored leaves from position ``start``, in order, a tile at a time."""
+        tile = start // TILE
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT tile, hashes, keys FROM {self.tiles} WHERE level = 0 AND tile >= "
+                    f"{self.p} ORDER BY tile LIMIT 64",
+                    (tile,),
+                )
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            for row in rows:
+                if row["tile"] != tile:  # a tile is missing: the leaves stop there
+                    return
+                yield from _tile_leaves(row, start, stop)
+                tile += 1
+            if stop is not None and tile * TILE >= stop:
+                return
+
+    def subtrees(self) -> Subtrees:
+        """A reader of subtree roots (for proofs), reading each tile once."""
+        return Subtrees(self)
+
+    def position_of(self, notification_id: int) -> int | None:
+        """The position of the leaf of this notification id (None: no leaf has it)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT tile, hashes, keys FROM {self.tiles} WHERE level = 0 AND first_id <= "
+                f"{self.p} ORDER BY level, first_id DESC LIMIT 1",
+                (notification_id,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        keys = bytes(row["keys"])
+        lo, hi = 0, len(keys) // KEY
+        while lo < hi:  # the keys ascend: a binary search
+            mid = (lo + hi) // 2
+            if int.from_bytes(keys[mid * KEY : mid * KEY + 8]) < notification_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        if (
+            lo < len(keys) // KEY
+            and int.from_bytes(keys[lo * KEY : lo * KEY + 8]) == notification_id
+        ):
+            return row["tile"] * TILE + lo
+        return None
+
+    def leaf(self, position: int) -> Leaf | None:
+        return next(self.leaves(position, position + 1), None)
+
+
+def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:
+    hashes, keys, base = bytes(row["hashes"]), bytes(row["keys"]), row["tile"] * TILE
+    for i in range(len(hashes) // 32):
+        position = base + i
+        if position < start:
+            continue
+        if stop is not None and position >= stop:
+            return
+        key = keys[i * KEY : (i + 1) * KEY]
+        yield Leaf(position, int.from_bytes(key[:8]), key[8:], hashes[i * 32 : (i + 1) * 32])
+
+
+class Subtrees:
+    """Roots of subtrees of the stored tree (``domain.merkle.Subtree``), tiles read once."""
+
+    def __init__(self, tree: AuditTree):
+        self.tree = tree
+        self._tiles: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, lo: int, hi: int) -> bytes:
+        return subtree_root(lo, hi, self.complete)
+
+    def complete(self, height: int, index: int) -> bytes:
+        """The root of the perfect subtree of 2**height leaves at ``index``: 2**(height % 8)
+        hashes of level height // 8, all in one tile."""
+        level, rest = divmod(height, TILE_HEIGHT)
+        first = index << rest
+        tile, offset = divmod(first, TILE)
+        hashes = self._tile(level, tile)
+        part = [hashes[i : i + 32] for i in range(offset * 32, (offset + (1 << rest)) * 32, 32)]
+        if len(part) != 1 << rest:
+            raise IntegrityError(f"the audit tree's level {level} lacks nodes at {first}")
+        return root(part)
+
+    def _tile(self, level: int, tile: int) -> bytes:
+        key = (level, tile)
+        if key not in self._tiles:
+            with self.tree.datastore.transaction(commit=False) as cursor:
+                self._tiles[key] = bytes(self.tree._tile(cursor, level, tile)["hashes"])
+        return self._tiles[key]

@@ -1,0 +1,155 @@
+"""Verifying the stored log: every event hashed again, in log order, against the audit tree and
+against the digests an auditor kept.
+
+The tree's leaves, written as the follower first saw each event, say where the log was changed:
+the first position whose event differs, is missing, or was not there before. Digests say whether
+the log still extends what was published, even if the tree's own tables were rewritten along
+with the events (then only that it does not, not where).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tracker.application import Tracker
+from tracker.audit.digest import Digest, signature_problem
+from tracker.audit.leaves import hashed, owner
+from tracker.audit.tree import AuditTree, Head, Leaf
+from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
+
+PAGE = 10_000  # notification ids read at once
+NO_LEAF = "the audit tree's leaf for this position is missing (its tables were edited)"
+DELETED = "recorded by the audit tree, missing from the store (deleted, or moved elsewhere)"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The first place where the stored log is not what the tree recorded."""
+
+    position: int  # 0-based; people are told position + 1 ("event N")
+    notification_id: int
+    owner: str  # "message 3234", "quarantined input ..."
+    what: str
+
+    def __str__(self) -> str:
+        return f"event {self.position + 1} (notification id {self.notification_id}, " \
+               f"{self.owner}): {self.what}"  # fmt: skip
+
+
+@dataclass(slots=True)
+class Verification:
+    events: int = 0  # events in the store, hashed again
+    recorded: int = 0  # leaves the tree had recorded
+    head: Head | None = None  # the tree of the stored events as they are
+    finding: Finding | None = None
+    problems: list[str] = field(default_factory=list)  # digests, the tree's own head
+
+    @property
+    def sound(self) -> bool:
+        return self.finding is None and not self.problems
+
+
+def verify_log(
+    tracker: Tracker,
+    tree: AuditTree,
+    digests: Sequence[tuple[str, Digest]] = (),
+    *,
+    trusted: bytes | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Verification:
+    """Hash every stored event again and compare (``digests`` as (name, digest) pairs; with
+    ``trusted``, each must be signed by that public key). A sound result is recorded as the
+    tree's ``verified`` head."""
+    recorder = tracker.store
+    recorded_head = tree.head()
+    result = Verification(recorded=recorded_head.size)
+    sizes = {d.tree_size for _, d in digests}
+    roots: dict[int, bytes] = {0: Frontier().root()} if 0 in sizes else {}
+    frontier = Frontier()
+    leaves = tree.leaves()
+    last_id, end = 0, recorder.max_notification_id() or 0
+    while last_id < end and result.finding is None:
+        stop = min(end, last_id + PAGE)
+        for nid, originator, leaf in hashed(recorder.select_log(last_id, stop)):
+            position = frontier.size
+            if position < recorded_head.size:
+                held = next(leaves, None)
+                if held is None:
+                    result.finding = Finding(position, nid, owner(originator), NO_LEAF)
+                elif held.hash != leaf or held.notification_id != nid:
+                    result.finding = _differs(held, nid, originator, position)
+                if result.finding:
+                    break
+            frontier.append(leaf)
+            if frontier.size in sizes:
+                roots[frontier.size] = frontier.root()
+            if frontier.size == recorded_head.size and frontier.root() != recorded_head.root:
+                result.problems.append(
+                    "the audit tree's head does not match its own leaves (its tables were edited)"
+                )
+        last_id = stop
+        if on_page:
+            on_page(last_id, end)
+    result.events = frontier.size
+    if result.finding is None and frontier.size < recorded_head.size:
+        held = next(leaves, None)
+        if held is not None:
+            result.finding = Finding(
+                held.position, held.notification_id, owner(held.originator), DELETED
+            )
+    if result.finding is None:
+        result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
+    result.problems += _check_digests(digests, roots, result, tree, trusted)
+    if result.sound and result.head is not None:
+        tree.record_verified(result.head)
+    return result
+
+
+def _differs(held: Leaf, nid: int, originator: bytes, position: int) -> Finding:
+    if held.notification_id < nid:
+        return Finding(position, held.notification_id, owner(held.originator), DELETED)
+    if held.notification_id > nid:
+        return Finding(position, nid, owner(originator),
+                       "in the store, never recorded by the audit tree (inserted)")  # fmt: skip
+    return Finding(position, nid, owner(originator),
+                   "its stored bytes differ from what the audit tree recorded (modified or "
+                   "swapped with another event)")  # fmt: skip
+
+
+def _check_digests(
+    digests: Sequence[tuple[str, Digest]],
+    roots: dict[int, bytes],
+    result: Verification,
+    tree: AuditTree,
+    trusted: bytes | None,
+) -> list[str]:
+    problems: list[str] = []
+    for name, digest in digests:
+        if (problem := signature_problem(digest, trusted)) is not None:
+            problems.append(f"digest {name}: {problem}")
+        elif digest.tree_size > result.events and result.finding is None:
+            problems.append(
+                f"digest {name} covers {digest.tree_size} events, the store holds only "
+                f"{result.events}: events it covers were deleted"
+            )
+        elif digest.tree_size in roots and roots[digest.tree_size] != digest.root:
+            problems.append(
+                f"digest {name}: the store does not extend it: its first {digest.tree_size} "
+                "events are not the ones the digest covers (changed, deleted, inserted or "
+                "reordered since it was made)"
+            )
+    ordered = sorted((d for _, d in digests), key=lambda d: d.tree_size)
+    names = {id(d): n for n, d in digests}
+    recorded = tree.head().size if result.sound else 0
+    subtrees = tree.subtrees()
+    for old, new in itertools.pairwise(ordered):
+        if new.tree_size > recorded or problems:
+            continue  # proofs come from the tree, sound only once the checks above passed
+        proof = consistency_path(old.tree_size, new.tree_size, subtrees)
+        if not verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof):
+            problems.append(f"digest {names[id(new)]} does not extend digest {names[id(old)]}")
+    return problems

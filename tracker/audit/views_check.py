@@ -1,0 +1,112 @@
+"""Verifying the views: the history folded again into scratch views, compared row by row with
+the live ones, naming every message whose row differs (forged, or stale).
+
+The views are derived data anyone with write access to their tables could change; the events
+are checked by the tree (audit/verify.py), and this shows whether the views still say what the
+events say. The live views move on while it runs: a message with events past the position the
+check folded to is not compared (it is counted as moved on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from tracker.application import Tracker
+from tracker.domain.ids import message_id
+from tracker.views.folding import Fold, Progress, fold_history
+from tracker.views.log import EventLog
+from tracker.views.store import LIVE, ViewStore, canonical
+
+SHOWN = 1000  # differing messages named at most (the count is always whole)
+
+
+@dataclass(slots=True)
+class ViewsCheck:
+    position: int  # the notification id both were compared at
+    compared: int = 0  # message rows compared
+    messages: list[int] = field(default_factory=list)  # id_sms whose rows differ
+    differing: int = 0  # how many, all told
+    moved_on: int = 0  # messages with events past ``position``, not compared
+    problems: list[str] = field(default_factory=list)  # the other views
+
+    @property
+    def sound(self) -> bool:
+        return not self.differing and not self.problems
+
+
+def check_views(
+    tracker: Tracker,
+    live: ViewStore,
+    scratch: ViewStore,
+    on_page: Callable[[Progress], None] | None = None,
+) -> ViewsCheck:
+    """Fold the history up to the live views' position into ``scratch`` (empty views of their
+    own, a file or memory) and compare."""
+    position = live.position()
+    scratch.drop_views(LIVE)
+    scratch.create_views(LIVE)
+    fold_history(EventLog(tracker), scratch, Fold(LIVE, position, None, 5000, 50_000), on_page)
+    scratch.write([], {}, [], position, LIVE, recount=True)
+    check = ViewsCheck(position)
+    moved = _Moved(tracker, position)
+    for key, mine, theirs in _pairs(live.scan("messages"), scratch.scan("messages")):
+        check.compared += 1
+        if mine != theirs and not moved(key):
+            check.differing += 1
+            if len(check.messages) < SHOWN:
+                check.messages.append(key)
+    for key, mine, theirs in _pairs(live.scan("delivery_times"), scratch.scan("delivery_times")):
+        if mine != theirs and not moved(key) and key not in check.messages:
+            check.differing += 1
+            if len(check.messages) < SHOWN:
+                check.messages.append(key)
+    check.messages.sort()
+    check.moved_on = moved.count
+    quarantine = sum(
+        1 for _, a, b in _pairs(live.scan("quarantine"), scratch.scan("quarantine")) if a != b
+    )
+    if quarantine and live.position() == position:
+        check.problems.append(f"{quarantine} rows of the quarantine view differ")
+    if live.position() == position:
+        counts = [tuple(map(canonical, r)) for r in live.scan("state_counts")]
+        if counts != [tuple(map(canonical, r)) for r in scratch.scan("state_counts")]:
+            check.problems.append("the state counts differ from the messages the events make")
+    return check
+
+
+class _Moved:
+    """Whether a message has events past the position (asked only of differing rows)."""
+
+    def __init__(self, tracker: Tracker, position: int):
+        self.tracker, self.position, self.count = tracker, position, 0
+
+    def __call__(self, id_sms: object) -> bool:
+        if not isinstance(id_sms, int):
+            return False
+        last = self.tracker.store.last_notification_of(message_id(id_sms))
+        moved = last is not None and last > self.position
+        self.count += moved
+        return moved
+
+
+def _pairs(one: Iterator[tuple], other: Iterator[tuple]) -> Iterator[tuple]:
+    """(key, row of one or None, row of other or None) for every key of either, in key order
+    (both scans are in key order): a merge join, memory flat."""
+    a, b = next(one, None), next(other, None)
+    while a is not None or b is not None:
+        ka = a[0] if a is not None else None
+        kb = b[0] if b is not None else None
+        if b is None or (a is not None and ka < kb):  # type: ignore[operator]
+            yield ka, _c(a), None
+            a = next(one, None)
+        elif a is None or kb < ka:  # type: ignore[operator]
+            yield kb, None, _c(b)
+            b = next(other, None)
+        else:
+            yield ka, _c(a), _c(b)
+            a, b = next(one, None), next(other, None)
+
+
+def _c(row: tuple | None) -> tuple | None:
+    return None if row is None else tuple(map(canonical, row))
