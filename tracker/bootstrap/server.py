@@ -7,9 +7,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tracker.application import Tracker
+from tracker.audit.digest import load_private_key
+from tracker.audit.follower import AuditFollower
+from tracker.audit.tree import AuditTree
 from tracker.bootstrap.stores import open_tracker, open_views, projector_election
-from tracker.config import Settings
+from tracker.config import Settings, SettingsError
 from tracker.group_commit import GroupCommit
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
@@ -28,6 +33,8 @@ class ServerParts:
     live: LiveProjection | None
     remote: WriterClient | None
     writer: GroupCommit | None
+    audit: AuditTree
+    audit_key: Ed25519PrivateKey | None  # signs the digests (TRACKER_AUDIT_KEY)
 
 
 def server_parts(
@@ -40,8 +47,14 @@ def server_parts(
     """The parts around a built Tracker and its views. With ``writer_socket``, batches are
     committed by the writer process listening there; ``on_lag`` is told the views' lag."""
     projector = Projector(tracker, views)
+    audit = AuditTree(views)
     live = (
-        LiveProjection(projector, on_lag=on_lag, may_run=projector_election(settings))
+        LiveProjection(
+            projector,
+            on_lag=on_lag,
+            may_run=projector_election(settings),
+            followers=[AuditFollower(tracker, audit).catch_up],
+        )
         if settings.projections == "inline"
         else None
     )
@@ -51,7 +64,8 @@ def server_parts(
         else None
     )
     writer = None if remote else GroupCommit(tracker, on_commit=live.wake if live else None)
-    return ServerParts(tracker, views, projector, live, remote, writer)
+    key = audit_key(settings)
+    return ServerParts(tracker, views, projector, live, remote, writer, audit, key)
 
 
 def open_server(
@@ -62,6 +76,17 @@ def open_server(
     tracker = open_tracker(settings)
     views = open_views(tracker, create=settings.create_tables)
     return server_parts(tracker, views, settings, os.environ.get(WRITER_SOCKET) or None, on_lag)
+
+
+def audit_key(settings: Settings) -> Ed25519PrivateKey | None:
+    """The key that signs the audit digests, read from TRACKER_AUDIT_KEY's file (None: unset);
+    a file that is not an Ed25519 private key is a SettingsError, said at start-up."""
+    if not settings.audit_key:
+        return None
+    try:
+        return load_private_key(settings.audit_key)
+    except ValueError as e:
+        raise SettingsError(f"TRACKER_AUDIT_KEY: {e}") from None
 
 
 def settle_heap() -> None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.persistence import PersistenceError
 
 from tracker.application import StoreUnavailable, Tracker
+from tracker.audit.tree import AuditTree
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
 from tracker.views.store import ViewStore
@@ -99,7 +100,10 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
     the events on SQLite (``stores.sqlite.views_file``). Their tables are created unless
     ``create`` is off (``TRACKER_CREATE_TABLES=false``: a migrate step made them, once)."""
     try:
-        return tracker.store.open_views(create=create)  # type: ignore[no-any-return]
+        views: ViewStore = tracker.store.open_views(create=create)
+        if create:
+            AuditTree(views).create()  # the audit tree's tables, beside the views
+        return views
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e
 

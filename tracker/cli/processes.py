@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from tracker.audit.follower import AuditFollower
+from tracker.audit.tree import AuditTree
 from tracker.bootstrap import projector_election, settle_heap, store_for
 from tracker.cli.options import (
     as_env,
@@ -38,13 +40,16 @@ def project(
     ] = 0.25,
     parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Keep the views (the messages list, the counts and the delivery times) up to date with
-    the stored events, as a process of its own: one for all the servers, which then run with
-    TRACKER_PROJECTIONS=off. Stops on Ctrl-C or SIGTERM."""
+    """Keep the views (the messages list, the counts and the delivery times) and the audit tree
+    up to date with the stored events, as a process of its own: one for all the servers, which
+    then run with TRACKER_PROJECTIONS=off. Stops on Ctrl-C or SIGTERM."""
     settings = load_settings()
     tracker, views = open_store(settings)
     live = LiveProjection(
-        Projector(tracker, views), interval=interval, may_run=projector_election(settings)
+        Projector(tracker, views),
+        interval=interval,
+        may_run=projector_election(settings),
+        followers=[AuditFollower(tracker, AuditTree(views)).catch_up],
     )
     stop = _stop_on_signals()
     typer.echo(f"keeping the views of {store_for(settings).description} up to date "

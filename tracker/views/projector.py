@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -137,8 +137,11 @@ class LiveProjection:
         interval: float = 0.25,
         on_lag: Callable[[int, int], None] | None = None,
         may_run: Callable[[], bool] = lambda: True,
+        followers: Sequence[Callable[[], object]] = (),
     ):
         self.projector = projector
+        self.followers = followers  # others that follow the log, run after each catch-up
+        self._failed: dict[int, str] = {}  # what each follower last failed with (said once)
         self.interval = interval
         self.on_lag = on_lag  # told (position, head) after every poll
         self.may_run = may_run  # False while another process keeps the views (asked each poll)
@@ -169,6 +172,7 @@ class LiveProjection:
                 continue
             try:
                 self.projector.catch_up()
+                self._follow()
                 if self.on_lag:  # as the last step found them: no need to ask the store again
                     self.on_lag(*self.projector.last_seen)
                 failures = 0
@@ -184,6 +188,20 @@ class LiveProjection:
                 self._stop.wait(min(30.0, 0.5 * 2**failures))
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def _follow(self) -> None:
+        """Run the other followers (the audit tree's): one that fails is told once, retried at
+        the next poll, and stops neither the views nor the others."""
+        for i, follow in enumerate(self.followers):
+            try:
+                follow()
+                self._failed.pop(i, None)
+            except IntegrityError:
+                pass  # another process moved it first: read again at the next poll
+            except Exception as e:
+                if self._failed.get(i) != (said := str(e)):
+                    log.warning("following the log failed (retried each poll): %s", said)
+                    self._failed[i] = said
 
 
 @dataclass(frozen=True, slots=True)
