@@ -24,16 +24,24 @@ Row = tuple[int, Any, int, str, bytes]  # as a store's select_log gives it
 def leaf_bytes(
     notification_id: int, originator: bytes, version: int, topic: str, state: bytes
 ) -> bytes:
-    name = topic.encode()
+    name = topic.encode(errors="surrogateescape")  # as stored, even if not UTF-8 (edited)
     return b"".join((
-        notification_id.to_bytes(8, "big"), originator, version.to_bytes(8, "big"),
+        _int8(notification_id), originator, _int8(version),
         len(name).to_bytes(2, "big"), name, state,
     ))  # fmt: skip
 
 
+def _int8(value: int) -> bytes:
+    """A stored integer as 8 bytes; one no store of ours writes (edited in) as its digits."""
+    try:
+        return value.to_bytes(8, "big")
+    except (OverflowError, AttributeError):
+        return str(value).encode()
+
+
 def originator_bytes(key: Any) -> bytes:
     """An originator id as 16 bytes, whether a row holds bytes (SQLite) or a UUID (PostgreSQL)."""
-    return key if type(key) is bytes else key.bytes
+    return key if type(key) is bytes else key.bytes if hasattr(key, "bytes") else str(key).encode()
 
 
 def hashed(rows: list[Row]) -> list[tuple[int, bytes, bytes]]:
@@ -47,5 +55,7 @@ def hashed(rows: list[Row]) -> list[tuple[int, bytes, bytes]]:
 
 def owner(originator: bytes) -> str:
     """Whose event this is, for people: ``message 3234`` or ``quarantined input 5f0c...``."""
+    if len(originator) != 16:
+        return f"an aggregate whose id is not 16 bytes ({originator[:20].hex()})"
     key = UUID(bytes=originator)
     return f"message {id_sms_of(key)}" if is_message_id(key) else f"quarantined input {key.hex}"

@@ -72,25 +72,25 @@ def verify_log(
     frontier = Frontier()
     leaves = tree.leaves()
     last_id, end = 0, recorder.max_notification_id() or 0
-    while last_id < end and result.finding is None:
+    while last_id < end:  # after a finding, on without comparing: the digests are checked too
         stop = min(end, last_id + PAGE)
         for nid, originator, leaf in hashed(recorder.select_log(last_id, stop)):
             position = frontier.size
-            if position < recorded_head.size:
+            if result.finding is None and position < recorded_head.size:
                 held = next(leaves, None)
                 if held is None:
                     result.finding = Finding(position, nid, owner(originator), NO_LEAF)
                 elif held.hash != leaf or held.notification_id != nid:
                     result.finding = _differs(held, nid, originator, position)
-                if result.finding:
-                    break
             frontier.append(leaf)
             if frontier.size in sizes:
                 roots[frontier.size] = frontier.root()
-            if frontier.size == recorded_head.size and frontier.root() != recorded_head.root:
-                result.problems.append(
-                    "the audit tree's head does not match its own leaves (its tables were edited)"
-                )
+            if (
+                result.finding is None
+                and frontier.size == recorded_head.size
+                and frontier.root() != recorded_head.root
+            ):
+                result.problems.append("the audit tree's head does not match its leaves (edited)")
         last_id = stop
         if on_page:
             on_page(last_id, end)

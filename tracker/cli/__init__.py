@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import processes, reads, reconcile, store
+from tracker.cli import audit, processes, reads, reconcile, store
 from tracker.cli.options import Command
 
 cli = typer.Typer(
@@ -66,6 +66,12 @@ COMMANDS = (
     ("export", reads.export, "Write the messages, or every report, to a file."),
     ("reconcile", reconcile.reconcile,
      "Ask the platform about messages left non-final; record its answers."),
+    ("keygen", audit.keygen, "Make the key pair that signs the audit digests."),
+    ("digest", audit.digest, "The history's digest (size, root hash), to publish or keep."),
+    ("verify", audit.verify,
+     "Check every stored event against the audit tree and kept digests (--views: the views)."),
+    ("proof", audit.proof, "One message's events with their proofs, for checking offline."),
+    ("verify-proof", audit.verify_proof, "Check a message's proof file, with no store."),
     ("serve", processes.serve, "Serve the webhook, the read API and the web console."),
 )  # fmt: skip
 for name, command, short_help in COMMANDS:

@@ -243,14 +243,19 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         return self._log("WHERE originator_id = ? ", (_key(originator_id),), "originator_version")
 
     def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
+        """Each value as its bytes whatever SQLite holds it as: a file edited by hand may hold
+        text where a blob was (``state || x'00'`` is text), and the audit must read it, not
+        fail on it."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.sqlite_cursor.row_factory = None
             cursor.execute(
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {self.events_table_name} {where}ORDER BY {order}",
+                "SELECT notification_id, CAST(originator_id AS BLOB), originator_version, "
+                f"CAST(topic AS BLOB), CAST(state AS BLOB) FROM {self.events_table_name} "
+                f"{where}ORDER BY {order}",
                 params,
             )
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return [(n, o, v, t.decode(errors="surrogateescape"), s)
+                    for n, o, v, t, s in cursor.fetchall()]  # fmt: skip
 
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long

@@ -1,0 +1,276 @@
+"""The auditor's commands: keygen, digest, verify, proof and verify-proof (docs/reliability.md).
+
+Exit status: 0 when what was checked is sound, 1 when it is not (the history or the views were
+changed, a proof or a digest does not hold), 2 when the command could not run (no store, bad
+input): a script tells tampering from trouble.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import IntegrityError
+
+from tracker.application import Tracker
+from tracker.audit.digest import (
+    Digest,
+    digest_of,
+    load_private_key,
+    load_public_key,
+    new_key,
+    public_hex,
+    read_digest,
+    write_key,
+)
+from tracker.audit.follower import AuditFollower
+from tracker.audit.proof import MessageProof, check_proof, prove_message
+from tracker.audit.tree import AuditTree, Head
+from tracker.audit.verify import Verification, verify_log
+from tracker.audit.views_check import check_views
+from tracker.bootstrap import open_output_views
+from tracker.cli.options import fail, load_settings, open_store, progress_bar
+from tracker.config import Settings
+
+PUBLIC_KEY = Annotated[
+    str | None,
+    typer.Option(
+        "--public-key",
+        metavar="KEY",
+        help="The public key digests must be signed with: 64 hexadecimal characters, or a file "
+        "holding them or a PEM public key. Default: the public half of TRACKER_AUDIT_KEY, if set.",
+    ),
+]
+OUT = Annotated[
+    Path | None,
+    typer.Option("--out", metavar="FILE", help="Write it to this file instead of the terminal."),
+]
+
+
+def keygen(
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Where to write the private key.")
+    ] = Path("var/audit-key.pem"),
+) -> None:
+    """Make an Ed25519 key pair for signing digests: the private key goes to FILE (readable by
+    you only; never over an existing file), the public key is printed for auditors to keep."""
+    pem, public = new_key()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_key(out, pem)
+    except FileExistsError:
+        fail(ValueError(f"{out} exists: keygen never replaces a key (digests it signed would "
+                        "no longer check against the key you publish)"))  # fmt: skip
+    except OSError as e:
+        fail(ValueError(f"cannot write {out}: {e.strerror or e}"))
+    typer.echo(f"private key written to {out} (keep it secret; back it up)")
+    typer.echo(f"public key: {public}")
+    typer.echo(f"sign digests with it: export TRACKER_AUDIT_KEY={out.resolve()}")
+
+
+def digest(out: OUT = None) -> None:
+    """The audit tree's head as a digest to publish or keep: its size, root hash and time,
+    signed when TRACKER_AUDIT_KEY is set. The tree is first brought up to the last stored
+    event."""
+    settings = load_settings()
+    tracker, tree = _open(settings)
+    try:
+        head = _follow(tracker, tree)
+        answer = digest_of(head, datetime.now(UTC), _signing_key(settings))
+    finally:
+        tracker.close()
+    _write(msgspec.json.format(msgspec.json.encode(answer)), out)
+    if out:
+        signed = "signed" if answer.signature else "unsigned (set TRACKER_AUDIT_KEY to sign)"
+        typer.echo(f"digest of {answer.tree_size:,} events written to {out}, {signed}", err=True)
+
+
+def verify(
+    digests: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--digest",
+            metavar="FILE",
+            help="A digest kept from earlier (repeat for several): the store must extend each, "
+            "and each later one the earlier.",
+        ),
+    ] = None,
+    public_key: PUBLIC_KEY = None,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views",
+            help="Also rebuild the views in a scratch file and compare them with the live ones, "
+            "naming every message whose row differs.",
+        ),
+    ] = False,
+) -> None:
+    """Hash every stored event again, in log order, and compare with the audit tree (and the
+    digests given): "verified N events", or the first event that does not match and the message
+    it belongs to. Exit status 1 when anything differs."""
+    settings = load_settings()
+    kept: list[tuple[str, Digest]] = []
+    try:
+        kept = [(str(path), read_digest(path)) for path in digests or []]
+        trusted = _trusted(settings, public_key)
+    except ValueError as e:
+        fail(e)
+    tracker, tree = _open(settings)
+    try:
+        _follow(tracker, tree)
+        total = tracker.store.max_notification_id() or 0
+        with progress_bar("verifying", total, "ids") as bar:
+            result = verify_log(tracker, tree, kept, trusted=trusted,
+                                on_page=lambda at, _: bar.advance(at, at))  # fmt: skip
+            bar.finish()
+        sound = _say_log(result)
+        if views:
+            sound = _say_views(tracker, tree) and sound
+    finally:
+        tracker.close()
+    if not sound:
+        raise typer.Exit(1)
+
+
+def _say_log(result: Verification) -> bool:
+    if result.finding is not None:
+        typer.secho(f"NOT VERIFIED: {result.finding}", fg=typer.colors.RED, err=True)
+    for problem in result.problems:
+        typer.secho(f"NOT VERIFIED: {problem}", fg=typer.colors.RED, err=True)
+    if result.sound and result.head is not None:
+        typer.echo(f"verified {result.events:,} events (root {result.head.root.hex()})")
+    return result.sound
+
+
+def _say_views(tracker: Tracker, tree: AuditTree) -> bool:
+    with tempfile.TemporaryDirectory(prefix="tracker-verify-") as scratch_dir:
+        scratch = open_output_views(Path(scratch_dir) / "views.sqlite")
+        check = check_views(tracker, tree.views, scratch)
+    head = tracker.store.max_notification_id() or 0
+    if check.position < head:
+        typer.echo(f"note: the views have taken in the log up to notification id "
+                   f"{check.position} of {head} and were compared there (is a projector "
+                   "running? `tracker serve` runs one)", err=True)  # fmt: skip
+    if check.sound:
+        typer.echo(f"views verified: {check.compared:,} messages as the events make them "
+                   f"(at notification id {check.position})")  # fmt: skip
+        return True
+    if check.differing:
+        shown = ", ".join(map(str, check.messages))
+        more = (
+            f" (the first {len(check.messages)} shown)"
+            if check.differing > len(check.messages)
+            else ""
+        )
+        typer.secho(f"VIEWS DIFFER: {check.differing:,} messages' rows are not what their "
+                    f"events make (forged or stale): {shown}{more}",
+                    fg=typer.colors.RED, err=True)  # fmt: skip
+    for problem in check.problems:
+        typer.secho(f"VIEWS DIFFER: {problem}", fg=typer.colors.RED, err=True)
+    typer.echo("run `tracker rebuild` to make the views from the events again", err=True)
+    return False
+
+
+def proof(
+    id_sms: Annotated[int, typer.Argument(metavar="ID_SMS", help="The message's id_sms.")],
+    out: OUT = None,
+) -> None:
+    """The message's events with their inclusion proofs against a digest of the whole log
+    (signed when TRACKER_AUDIT_KEY is set): a file anyone can check offline with
+    `tracker verify-proof`."""
+    settings = load_settings()
+    tracker, tree = _open(settings)
+    try:
+        head = _follow(tracker, tree)
+        answer = prove_message(
+            tracker, tree, id_sms, digest_of(head, datetime.now(UTC), _signing_key(settings))
+        )
+    finally:
+        tracker.close()
+    if not answer.events:
+        fail(ValueError(f"message {id_sms} has no events in the store"))
+    _write(msgspec.json.format(msgspec.json.encode(answer)), out)
+    if out:
+        typer.echo(f"proof of {len(answer.events)} events of message {id_sms} written to {out}",
+                   err=True)  # fmt: skip
+
+
+def verify_proof(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A proof `tracker proof` wrote.")],
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", metavar="KEY",
+                     help="The key the digest must be signed with (64 hexadecimal characters, "
+                     "or a file holding them or a PEM public key)."),
+    ] = None,
+) -> None:  # fmt: skip
+    """Check a message's proof offline, with no store: every event in it is in the digest's
+    tree with exactly the bytes shown, and the digest is signed by the key given."""
+    try:
+        trusted = load_public_key(public_key) if public_key else None
+        data = file.read_bytes()
+        answer = msgspec.json.decode(data, type=MessageProof)
+    except OSError as e:
+        fail(ValueError(f"cannot read {file}: {e.strerror or e}"))
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        fail(ValueError(f"{file} is not a tracker proof ({e})"))
+    except ValueError as e:
+        fail(e)
+    check = check_proof(answer, trusted)
+    for note in check.notes:
+        typer.echo(f"note: {note}", err=True)
+    for problem in check.problems:
+        typer.secho(f"NOT PROVEN: {problem}", fg=typer.colors.RED, err=True)
+    if not check.sound:
+        raise typer.Exit(1)
+    d = answer.digest
+    typer.echo(f"proven: {check.proved} events of message {answer.id_sms} are in the log of "
+               f"{d.tree_size:,} events with root {d.root_hash} ({d.timestamp})")  # fmt: skip
+
+
+def _open(settings: Settings) -> tuple[Tracker, AuditTree]:
+    tracker, views = open_store(settings)
+    return tracker, AuditTree(views).create()
+
+
+def _follow(tracker: Tracker, tree: AuditTree) -> Head:
+    """The tree brought up to the log's head (a server's follower may move it meanwhile)."""
+    follower = AuditFollower(tracker, tree)
+    for _ in range(5):
+        try:
+            return follower.catch_up()
+        except IntegrityError:
+            continue  # another follower extended it first: read it again
+    return tree.head()
+
+
+def _signing_key(settings: Settings) -> Ed25519PrivateKey | None:
+    if not settings.audit_key:
+        return None
+    try:
+        return load_private_key(settings.audit_key)
+    except ValueError as e:
+        fail(ValueError(f"TRACKER_AUDIT_KEY: {e}"))
+
+
+def _trusted(settings: Settings, public_key: str | None) -> bytes | None:
+    if public_key:
+        return load_public_key(public_key)
+    if settings.audit_key:
+        return bytes.fromhex(public_hex(load_private_key(settings.audit_key).public_key()))
+    return None
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    if out is None:
+        typer.echo(data.decode())
+        return
+    try:
+        out.write_bytes(data + b"\n")
+    except OSError as e:
+        fail(ValueError(f"cannot write {out}: {e.strerror or e}"))
