@@ -80,6 +80,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reconcile_after: str = "6h"
     # When set, `tracker serve` runs `tracker reconcile` on this period (a duration); empty: never.
     reconcile_every: str = ""
+    # Keep the audit tree (tracker/audit/) up to date beside the views. Off, the history is not
+    # covered from then on until it is on again (the tree then catches up from where it was).
+    audit_tree: bool = True
     # A file holding the Ed25519 private key (PEM, `tracker keygen`) that signs the audit
     # digests; empty: digests are unsigned.
     audit_key: str = ""

@@ -53,7 +53,7 @@ def server_parts(
             projector,
             on_lag=on_lag,
             may_run=projector_election(settings),
-            followers=[AuditFollower(tracker, audit).catch_up],
+            followers=[AuditFollower(tracker, audit).catch_up] if settings.audit_tree else [],
         )
         if settings.projections == "inline"
         else None

@@ -49,7 +49,9 @@ def project(
         Projector(tracker, views),
         interval=interval,
         may_run=projector_election(settings),
-        followers=[AuditFollower(tracker, AuditTree(views)).catch_up],
+        followers=[AuditFollower(tracker, AuditTree(views)).catch_up]
+        if settings.audit_tree
+        else [],
     )
     stop = _stop_on_signals()
     typer.echo(f"keeping the views of {store_for(settings).description} up to date "

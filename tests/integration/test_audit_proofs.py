@@ -1,0 +1,198 @@
+"""Digests and proofs: signed and checked offline, and refused the moment anything is altered."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.support import run_cli
+from tracker.application import Status, Unusable
+from tracker.audit.digest import (
+    digest_of,
+    load_private_key,
+    load_public_key,
+    new_key,
+    signature_problem,
+    write_key,
+)
+from tracker.audit.follower import AuditFollower
+from tracker.audit.proof import MessageProof, check_proof, prove_message
+from tracker.audit.tree import EMPTY, AuditTree
+from tracker.bootstrap import open_views
+from tracker.domain.quarantine import ITEM
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def key(tmp_path):
+    pem, public = new_key()
+    write_key(tmp_path / "audit.pem", pem)
+    return tmp_path / "audit.pem", bytes.fromhex(public)
+
+
+@pytest.fixture
+def tree(tracker):
+    for round_ in range(4):
+        tracker.record([Status(n, ["send", "deliver", "deliver", "read"][round_],
+                               f"2026-03-01 12:0{round_}:00") for n in range(1, 120)],
+                       [Unusable(ITEM, f'"x{round_}"', "no id_sms")], T0)  # fmt: skip
+    tree = AuditTree(open_views(tracker)).create()
+    AuditFollower(tracker, tree).catch_up()
+    return tree
+
+
+def proof_of(tracker, tree, id_sms, private=None):
+    digest = digest_of(tree.head(), T0, private)
+    return msgspec.json.decode(msgspec.json.encode(prove_message(tracker, tree, id_sms, digest)),
+                               type=MessageProof)  # fmt: skip
+
+
+def test_a_signed_digest_checks_only_against_its_key_and_unaltered(key):
+    path, public = key
+    private = load_private_key(path)
+    digest = digest_of(EMPTY, T0, private)
+    assert signature_problem(digest, public) is None
+    assert signature_problem(digest, None) is None
+    _, other = new_key()
+    assert "not by" in signature_problem(digest, bytes.fromhex(other))
+    for field, value in [("tree_size", 7), ("root_hash", "00" * 32), ("position", 1),
+                         ("timestamp", "2027-01-01T00:00:00+00:00")]:  # fmt: skip
+        altered = msgspec.structs.replace(digest, **{field: value})
+        assert "altered" in signature_problem(altered, public), field
+    unsigned = digest_of(EMPTY, T0)
+    assert signature_problem(unsigned, public) == "it is not signed"
+    assert signature_problem(unsigned, None) is None
+
+
+def test_the_key_file_is_private_and_public_keys_are_read_in_any_documented_form(key, tmp_path):
+    path, public = key
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        write_key(path, b"x")
+    pem = (
+        load_private_key(path)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    (tmp_path / "pub.pem").write_bytes(pem)
+    (tmp_path / "pub.hex").write_text(public.hex() + "\n")
+    assert load_public_key(public.hex()) == public
+    assert load_public_key(str(tmp_path / "pub.pem")) == public
+    assert load_public_key(str(tmp_path / "pub.hex")) == public
+    for bad in ("abc", str(tmp_path / "missing")):
+        with pytest.raises(ValueError, match="neither a public key"):
+            load_public_key(bad)
+    (tmp_path / "junk").write_text("not a key")
+    with pytest.raises(ValueError, match="holds no public key"):
+        load_public_key(str(tmp_path / "junk"))
+    with pytest.raises(ValueError, match="not an unencrypted PEM private key"):
+        load_private_key(tmp_path / "junk")
+
+
+def test_a_messages_proof_holds_offline_and_fails_on_any_alteration(tracker, tree, key):
+    path, public = key
+    proof = proof_of(tracker, tree, 7, load_private_key(path))
+    assert [e.event["state"] for e in proof.events] == ["send", "deliver", "deliver", "read"]
+    assert check_proof(proof, public).sound and check_proof(proof, public).proved == len(
+        proof.events
+    )
+
+    def altered(change):
+        copy = msgspec.json.decode(msgspec.json.encode(proof), type=MessageProof)
+        change(copy)
+        return check_proof(copy, public)
+
+    def flip_state(p):
+        raw = bytearray(base64.b64decode(p.events[1].state))
+        raw[-1] ^= 1
+        p.events[1].state = base64.b64encode(bytes(raw)).decode()
+
+    def flip_path(p):
+        p.events[0].audit_path[0] = "00" * 32
+
+    def move(p):
+        p.events[0].position += 1
+
+    def readable(p):
+        p.events[0].event["state"] = "deliver" if p.events[0].event["state"] != "deliver" else "x"
+
+    def other_message(p):
+        other = proof_of(tracker, tree, 8)
+        p.events[0] = other.events[0]
+
+    def root(p):
+        p.digest.root_hash = "11" * 32
+
+    for change, said in [(flip_state, "not in the digest's tree"), (flip_path, "not in the"),
+                         (move, "not in the"), (readable, "readable fields differ"),
+                         (other_message, "another aggregate"), (root, "altered")]:  # fmt: skip
+        check = altered(change)
+        assert not check.sound and said in " ".join(check.problems), change.__name__
+
+
+def test_an_unsigned_proof_says_what_it_proves_and_a_signed_one_needs_the_named_key(
+    tracker, tree, key
+):
+    unsigned = check_proof(proof_of(tracker, tree, 3))
+    assert unsigned.sound and "unsigned" in unsigned.notes[0]
+    signed = proof_of(tracker, tree, 3, load_private_key(key[0]))
+    assert "did not name" in check_proof(signed).notes[0]
+    _, other = new_key()
+    assert not check_proof(signed, bytes.fromhex(other)).sound
+
+
+def test_a_proof_lists_events_stored_after_its_digest_as_pending(tracker, tree):
+    digest = digest_of(tree.head(), T0)
+    tracker.record([Status(7, "read", "2026-03-01 12:09:00")], [], T0)
+    AuditFollower(tracker, tree).catch_up()
+    proof = prove_message(tracker, tree, 7, digest)
+    assert proof.pending == 1 and check_proof(proof).sound
+
+
+def test_the_auditors_commands_end_to_end(database_url, tracker, tree, key, tmp_path):
+    path, public = key
+    env_key = {"TRACKER_AUDIT_KEY": str(path)}
+    os.environ.update(env_key)
+    try:
+        digest = run_cli(database_url, "digest", "--out", str(tmp_path / "d.json"))
+        assert digest.returncode == 0, digest.stderr
+        held = json.loads((tmp_path / "d.json").read_text())
+        assert held["public_key"] == public.hex() and held["signature"]
+        verified = run_cli(database_url, "verify", "--digest", str(tmp_path / "d.json"))
+        assert verified.returncode == 0, verified.stderr
+        assert f"verified {held['tree_size']:,} events" in verified.stdout
+        proof = run_cli(database_url, "proof", "7", "--out", str(tmp_path / "p.json"))
+        assert proof.returncode == 0, proof.stderr
+    finally:
+        for name in env_key:
+            os.environ.pop(name)
+    offline = run_cli("sqlite:////nonexistent/none.db", "verify-proof", str(tmp_path / "p.json"),
+                      "--public-key", public.hex())  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    assert "proven: 4 events of message 7" in offline.stdout
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["events"][0]["version"] += 1
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    broken = run_cli(database_url, "verify-proof", str(tmp_path / "p.json"))
+    assert broken.returncode == 1 and "NOT PROVEN: event" in broken.stderr
+    unknown = run_cli(database_url, "proof", "99999")
+    assert unknown.returncode == 2 and "message 99999 has no events" in unknown.stderr
+    again = run_cli(database_url, "keygen", "--out", str(path))
+    assert again.returncode == 2 and "never replaces a key" in again.stderr
+    (tmp_path / "bad.pem").write_text("nope")
+    bad = run_cli(database_url, "digest")
+    assert bad.returncode == 0  # no key set: an unsigned digest
+    os.environ["TRACKER_AUDIT_KEY"] = str(tmp_path / "bad.pem")
+    try:
+        refused = run_cli(database_url, "digest")
+    finally:
+        os.environ.pop("TRACKER_AUDIT_KEY")
+    assert refused.returncode == 2 and "TRACKER_AUDIT_KEY" in refused.stderr
