@@ -144,7 +144,8 @@ def main() -> None:
     finally:
         shutil.rmtree(plans, ignore_errors=True)
     print_table(["store", "round", "order", "audited statuses/s", "unaudited statuses/s",
-                 "audited / unaudited", "audited POST p99 ms", "unaudited POST p99 ms"], rows)  # fmt: skip
+                 "audited / unaudited", "audited POST p99 ms", "unaudited POST p99 ms"],
+                rows)  # fmt: skip
     print()
     print_table(["store", "round", "events", "tree behind at stop", "tree bytes / event",
                  "read rows/s (floor)", "tree built events/s", "built / read",
