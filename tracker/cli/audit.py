@@ -58,18 +58,24 @@ def keygen(
     ] = Path("var/audit-key.pem"),
 ) -> None:
     """Make an Ed25519 key pair for signing digests: the private key goes to FILE (readable by
-    you only; never over an existing file), the public key is printed for auditors to keep."""
+    you only; never over an existing file), the public key is printed and written beside it
+    (FILE with the suffix .pub) for auditors to keep."""
     pem, public = new_key()
+    public_file = out.with_suffix(".pub")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        if public_file.exists() or public_file == out:
+            raise FileExistsError
         write_key(out, pem)
+        public_file.write_text(public + "\n")
     except FileExistsError:
-        fail(ValueError(f"{out} exists: keygen never replaces a key (digests it signed would "
-                        "no longer check against the key you publish)"))  # fmt: skip
+        fail(ValueError(f"{out} or {public_file.name} exists: keygen never replaces a key "
+                        "(digests it signed would no longer check against the key you "
+                        "publish)"))  # fmt: skip
     except OSError as e:
         fail(ValueError(f"cannot write {out}: {e.strerror or e}"))
     typer.echo(f"private key written to {out} (keep it secret; back it up)")
-    typer.echo(f"public key: {public}")
+    typer.echo(f"public key (also in {public_file}): {public}")
     typer.echo(f"sign digests with it: export TRACKER_AUDIT_KEY={out.resolve()}")
 
 
