@@ -20,6 +20,8 @@ from tests.e2e.conftest import start_server, stop_server
 from tests.reliability.platform import Outcome, Platform, StoreAudit
 from tests.support import run_cli
 from tracker.application import Tracker
+from tracker.audit.tree import AuditTree
+from tracker.audit.verify import verify_log
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.domain.status import Report, fold
@@ -67,6 +69,12 @@ def _check(tracker: Tracker, outcomes: list[Outcome]) -> int:
     while (lag := Projector(tracker, views).lag())[0] < lag[1] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert lag[0] == lag[1], f"the views stayed behind: {lag}"
+    tree = AuditTree(views)  # the audit tree covers every event, whichever worker stored it
+    while tree.head().position < lag[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    verified = verify_log(tracker, tree)
+    assert verified.sound, (verified.finding, verified.problems)
+    assert tree.head().size == verified.events == len(tracker.store.select_log(0, lag[1]))
     rows = {row["id_sms"]: row for row in message_rows(views)}
     states = {id_sms: row["state"] for id_sms, row in rows.items()}
     for id_sms, row in rows.items():  # one clock: a message's first receipt is its earliest
