@@ -9,6 +9,9 @@ import pytest
 
 from tests.support import create_schema, drop_role, drop_schema, run_cli
 from tracker.application import Status
+from tracker.audit.follower import AuditFollower
+from tracker.audit.tree import AuditTree
+from tracker.audit.verify import verify_log
 from tracker.bootstrap import open_tracker, open_views
 from tracker.config import Settings
 from tracker.views.projector import Projector, rebuild
@@ -60,6 +63,9 @@ def test_the_app_role_appends_projects_and_rebuilds_but_cannot_change_the_histor
         Projector(tracker, views).catch_up()
         assert rebuild(tracker, views).events == 2  # shadow tables created and swapped in
         assert views.message(1).state == "deliver"
+        tree = AuditTree(views)  # the app role keeps the audit tree too
+        assert AuditFollower(tracker, tree).catch_up().size == 2
+        assert verify_log(tracker, tree).sound
         events_table = tracker.recorder.events_table_name
     finally:
         tracker.close()

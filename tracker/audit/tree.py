@@ -30,6 +30,10 @@ KEY = 24  # a leaf's key in a level-0 tile: notification id (8 bytes) and origin
 TREE, VERIFIED = "tree", "verified"
 
 
+class TreeDamaged(RuntimeError):
+    """The stored tree lacks what its head says it holds: its tables were edited."""
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """A tree head: ``size`` leaves covering the log up to notification id ``position``."""
@@ -189,7 +193,7 @@ class AuditTree:
         )
         row = cursor.fetchone()
         if row is None:
-            raise IntegrityError(f"the audit tree's tile {tile} of level {level} is missing")
+            raise TreeDamaged(f"the audit tree's tile {tile} of level {level} is missing")
         return row
 
     # Reading
@@ -280,7 +284,7 @@ class Subtrees:
         hashes = self._tile(level, tile)
         part = [hashes[i : i + 32] for i in range(offset * 32, (offset + (1 << rest)) * 32, 32)]
         if len(part) != 1 << rest:
-            raise IntegrityError(f"the audit tree's level {level} lacks nodes at {first}")
+            raise TreeDamaged(f"the audit tree's level {level} lacks nodes at {first}")
         return root(part)
 
     def _tile(self, level: int, tile: int) -> bytes:

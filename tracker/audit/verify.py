@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
 from tracker.audit.leaves import hashed, owner
-from tracker.audit.tree import AuditTree, Head, Leaf
+from tracker.audit.tree import AuditTree, Head, Leaf, TreeDamaged
 from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
 
 PAGE = 10_000  # notification ids read at once
@@ -149,7 +149,11 @@ def _check_digests(
     for old, new in itertools.pairwise(ordered):
         if new.tree_size > recorded or problems:
             continue  # proofs come from the tree, sound only once the checks above passed
-        proof = consistency_path(old.tree_size, new.tree_size, subtrees)
+        try:
+            proof = consistency_path(old.tree_size, new.tree_size, subtrees)
+        except TreeDamaged as e:
+            problems.append(f"no consistency proof between the digests: {e}")
+            continue
         if not verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof):
             problems.append(f"digest {names[id(new)]} does not extend digest {names[id(old)]}")
     return problems

@@ -30,7 +30,7 @@ from tracker.audit.digest import (
 )
 from tracker.audit.follower import AuditFollower
 from tracker.audit.proof import MessageProof, check_proof, prove_message
-from tracker.audit.tree import AuditTree, Head
+from tracker.audit.tree import AuditTree, Head, TreeDamaged
 from tracker.audit.verify import Verification, verify_log
 from tracker.audit.views_check import check_views
 from tracker.bootstrap import open_output_views
@@ -128,7 +128,7 @@ def verify(
         fail(e)
     tracker, tree = _open(settings)
     try:
-        _follow(tracker, tree)
+        _follow(tracker, tree, damaged_ok=True)
         total = tracker.store.max_notification_id() or 0
         with progress_bar("verifying", total, "ids") as bar:
             result = verify_log(tracker, tree, kept, trusted=trusted,
@@ -193,9 +193,11 @@ def proof(
     tracker, tree = _open(settings)
     try:
         head = _follow(tracker, tree)
-        answer = prove_message(
-            tracker, tree, id_sms, digest_of(head, datetime.now(UTC), _signing_key(settings))
-        )
+        signed = digest_of(head, datetime.now(UTC), _signing_key(settings))
+        try:
+            answer = prove_message(tracker, tree, id_sms, signed)
+        except TreeDamaged as e:
+            fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
     finally:
         tracker.close()
     if not answer.events:
@@ -244,14 +246,21 @@ def _open(settings: Settings) -> tuple[Tracker, AuditTree]:
     return tracker, AuditTree(views).create()
 
 
-def _follow(tracker: Tracker, tree: AuditTree) -> Head:
-    """The tree brought up to the log's head (a server's follower may move it meanwhile)."""
+def _follow(tracker: Tracker, tree: AuditTree, *, damaged_ok: bool = False) -> Head:
+    """The tree brought up to the log's head (a server's follower may move it meanwhile). A
+    damaged tree fails the command, unless ``damaged_ok`` (verify: it then says where)."""
     follower = AuditFollower(tracker, tree)
     for _ in range(5):
         try:
             return follower.catch_up()
         except IntegrityError:
             continue  # another follower extended it first: read it again
+        except TreeDamaged as e:
+            if damaged_ok:
+                typer.secho(f"warning: {e}; not extended", fg=typer.colors.YELLOW, err=True)
+                break
+            tracker.close()
+            fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
     return tree.head()
 
 
