@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -82,3 +84,31 @@ def test_two_followers_never_both_extend_the_tree(tracker, tree):
         tree.append(before, [(1, bytes(16), bytes(32))], 1, T0)
     assert two.step() is None
     assert tree.head().root == merkle.root(every_leaf(tracker))
+
+
+def test_tiles_of_every_level_give_the_roots_and_proofs_of_the_whole_tree(tracker, tree):
+    """Past 65,536 leaves the tree keeps nodes on three levels of tiles: grown in pages of
+    uneven sizes, its root and proofs equal those computed from every leaf."""
+    rng = random.Random(4)
+    n = TILE * TILE + 3 * TILE + 17
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(n)]
+    head, at = tree.head(), 0
+    while at < n:
+        step = min(n - at, rng.choice([1, 7, 255, 256, 1000, 20_000]))
+        page = [(2 * i + 1, bytes(16), leaves[i]) for i in range(at, at + step)]
+        head = tree.append(head, page, 2 * (at + step), T0)
+        at += step
+        if rng.random() < 0.1:  # now and then, the sizes a digest might have been taken at
+            assert head.root == merkle.root(leaves[:at])
+    assert head.size == n and head.root == merkle.root(leaves)
+    subtrees = tree.subtrees()
+    for index in [0, TILE * TILE - 1, TILE * TILE, n - 1, *rng.sample(range(n), 20)]:
+        path = merkle.inclusion_path(index, n, subtrees)
+        assert merkle.verify_inclusion(index, n, leaves[index], path, head.root)
+        assert path == merkle.inclusion_proof(index, leaves)
+    for m in [1, TILE, TILE * TILE, TILE * TILE + 1, *rng.sample(range(1, n), 5)]:
+        proof = merkle.consistency_path(m, n, subtrees)
+        assert merkle.verify_consistency(m, n, merkle.root(leaves[:m]), head.root, proof)
+    for index in rng.sample(range(n), 20):
+        assert tree.position_of(2 * index + 1) == index
+        assert tree.position_of(2 * index + 2) is None
