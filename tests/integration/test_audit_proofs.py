@@ -196,3 +196,19 @@ def test_the_auditors_commands_end_to_end(database_url, tracker, tree, key, tmp_
     finally:
         os.environ.pop("TRACKER_AUDIT_KEY")
     assert refused.returncode == 2 and "TRACKER_AUDIT_KEY" in refused.stderr
+
+
+def test_a_long_history_is_proven_a_page_at_a_time(tracker, tree):
+    for minute in range(10, 20):
+        tracker.record([Status(9, "deliver", f"2026-03-01 12:{minute}:00")], [], T0)
+    AuditFollower(tracker, tree).catch_up()
+    digest = digest_of(tree.head(), T0)
+    whole = prove_message(tracker, tree, 9, digest)
+    pages, after = [], 0
+    while after is not None:
+        page = prove_message(tracker, tree, 9, digest, after=after, limit=3)
+        assert len(page.events) <= 3 and check_proof(page).sound
+        pages += page.events
+        after = page.next_after
+    assert whole.next_after is None and len(whole.events) == 14
+    assert [e.position for e in pages] == [e.position for e in whole.events]

@@ -50,8 +50,9 @@ class EventRecorder(Protocol):
         """Whole rows (notification id, originator id, version, topic, state) with notification
         ids in (after, end], in log order: what the audit tree hashes."""
 
-    def select_log_of(self, originator_id: UUID) -> list:
-        """One aggregate's whole rows, as ``select_log``, in version order."""
+    def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order: versions above
+        ``after``, at most ``limit`` (-1: all)."""
 
     def open_views(self, *, create: bool = True) -> Any:
         """The views of this store (a ``views.store.ViewStore``)."""

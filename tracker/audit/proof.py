@@ -43,15 +43,27 @@ class MessageProof(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     digest: Digest
     events: list[ProvedEvent]
     pending: int = 0  # the message's events stored after the digest's tree (not proven here)
+    next_after: int | None = None  # more events: those of versions above this (``after=``)
 
 
-def prove_message(tracker: Tracker, tree: AuditTree, id_sms: int, digest: Digest) -> MessageProof:
+def prove_message(
+    tracker: Tracker,
+    tree: AuditTree,
+    id_sms: int,
+    digest: Digest,
+    *,
+    after: int = 0,
+    limit: int = -1,
+) -> MessageProof:
     """The message's events in the tree ``digest`` describes, with their audit paths (the
-    digest's tree must be the stored tree's head or a prefix of it)."""
-    subtrees = tree.subtrees()
+    digest's tree must be the stored tree's head or a prefix of it): those of versions above
+    ``after``, at most ``limit`` (-1: all; ``next_after`` then says where the rest begin)."""
+    subtrees, positions = tree.subtrees(), tree.positions()
+    rows = tracker.store.select_log_of(message_id(id_sms), after, limit + 1 if limit > 0 else -1)
+    more = 0 < limit < len(rows)
     proved, pending = [], 0
-    for nid, key, version, topic, state in tracker.store.select_log_of(message_id(id_sms)):
-        position = tree.position_of(nid)
+    for nid, key, version, topic, state in rows[:limit] if more else rows:
+        position = positions(nid)
         if position is None or position >= digest.tree_size:
             pending += 1
             continue
@@ -68,7 +80,10 @@ def prove_message(tracker: Tracker, tree: AuditTree, id_sms: int, digest: Digest
                 event=readable(topic, state),
             )
         )
-    return MessageProof(id_sms=id_sms, digest=digest, events=proved, pending=pending)
+    next_after = rows[limit - 1][2] if more else None
+    return MessageProof(
+        id_sms=id_sms, digest=digest, events=proved, pending=pending, next_after=next_after
+    )
 
 
 def readable(topic: str, state: bytes) -> dict[str, Any]:

@@ -225,29 +225,12 @@ class AuditTree:
 
     def position_of(self, notification_id: int) -> int | None:
         """The position of the leaf of this notification id (None: no leaf has it)."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT tile, hashes, keys FROM {self.tiles} WHERE level = 0 AND first_id <= "
-                f"{self.p} ORDER BY level, first_id DESC LIMIT 1",
-                (notification_id,),
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        keys = bytes(row["keys"])
-        lo, hi = 0, len(keys) // KEY
-        while lo < hi:  # the keys ascend: a binary search
-            mid = (lo + hi) // 2
-            if int.from_bytes(keys[mid * KEY : mid * KEY + 8]) < notification_id:
-                lo = mid + 1
-            else:
-                hi = mid
-        if (
-            lo < len(keys) // KEY
-            and int.from_bytes(keys[lo * KEY : lo * KEY + 8]) == notification_id
-        ):
-            return row["tile"] * TILE + lo
-        return None
+        return self.positions()(notification_id)
+
+    def positions(self) -> Positions:
+        """A finder of leaves' positions by notification id, keeping the tiles it read (a
+        message's events often share one)."""
+        return Positions(self)
 
     def leaf(self, position: int) -> Leaf | None:
         return next(self.leaves(position, position + 1), None)
@@ -263,6 +246,49 @@ def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:
             return
         key = keys[i * KEY : (i + 1) * KEY]
         yield Leaf(position, int.from_bytes(key[:8]), key[8:], hashes[i * 32 : (i + 1) * 32])
+
+
+class Positions:
+    """Positions of leaves by notification id: the level-0 tile whose keys hold it, found by
+    its first id (an index seek), then a binary search; tiles read once."""
+
+    def __init__(self, tree: AuditTree):
+        self.tree = tree
+        self._tiles: list[tuple[int, int, int, bytes]] = []  # (first id, last id, tile, keys)
+
+    def __call__(self, notification_id: int) -> int | None:
+        for first, last, tile, keys in self._tiles:
+            if first <= notification_id <= last:
+                return _search(keys, notification_id, tile)
+        tree = self.tree
+        with tree.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT tile, keys FROM {tree.tiles} WHERE level = 0 AND first_id <= {tree.p} "
+                "ORDER BY level, first_id DESC LIMIT 1",
+                (notification_id,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        keys = bytes(row["keys"])
+        if len(keys) < KEY:
+            return None
+        found = (int.from_bytes(keys[:8]), int.from_bytes(keys[-KEY : -KEY + 8]), row["tile"], keys)
+        self._tiles = [found, *self._tiles[:15]]
+        return _search(keys, notification_id, row["tile"])
+
+
+def _search(keys: bytes, notification_id: int, tile: int) -> int | None:
+    lo, hi = 0, len(keys) // KEY
+    while lo < hi:  # the keys ascend: a binary search
+        mid = (lo + hi) // 2
+        if int.from_bytes(keys[mid * KEY : mid * KEY + 8]) < notification_id:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(keys) // KEY and int.from_bytes(keys[lo * KEY : lo * KEY + 8]) == notification_id:
+        return tile * TILE + lo
+    return None
 
 
 class Subtrees:

@@ -182,9 +182,14 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     select_log = _prompt(select_log)
 
-    def select_log_of(self, originator_id: UUID) -> list:
-        """One aggregate's whole rows, as ``select_log``, in version order."""
-        return self._log("WHERE originator_id = %s ", (originator_id,), "originator_version")
+    def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order: those of versions
+        above ``after``, at most ``limit`` (-1: all)."""
+        return self._log(
+            "WHERE originator_id = %s AND originator_version > %s ",
+            (originator_id, after, None if limit < 0 else limit),
+            "originator_version LIMIT %s",
+        )
 
     select_log_of = _prompt(select_log_of)
 

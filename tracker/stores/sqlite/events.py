@@ -238,9 +238,14 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         notification ids in (after, end], in log order: what the audit tree hashes."""
         return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
 
-    def select_log_of(self, originator_id: UUID) -> list:
-        """One aggregate's whole rows, as ``select_log``, in version order."""
-        return self._log("WHERE originator_id = ? ", (_key(originator_id),), "originator_version")
+    def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
+        """One aggregate's whole rows, as ``select_log``, in version order: those of versions
+        above ``after``, at most ``limit`` (-1: all)."""
+        return self._log(
+            "WHERE originator_id = ? AND originator_version > ? ",
+            (_key(originator_id), after, limit),
+            "originator_version LIMIT ?",
+        )
 
     def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
         """Each value as its bytes whatever SQLite holds it as: a file edited by hand may hold
