@@ -23,6 +23,11 @@ from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
 PAGE = 10_000  # notification ids read at once
 NO_LEAF = "the audit tree's leaf for this position is missing (its tables were edited)"
 DELETED = "recorded by the audit tree, missing from the store (deleted, or moved elsewhere)"
+INSERTED = "in the store, never recorded by the audit tree (inserted)"
+CHANGED = (
+    "its stored bytes differ from what the audit tree recorded (modified or swapped with "
+    "another event)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +118,8 @@ def _differs(held: Leaf, nid: int, originator: bytes, position: int) -> Finding:
     if held.notification_id < nid:
         return Finding(position, held.notification_id, owner(held.originator), DELETED)
     if held.notification_id > nid:
-        return Finding(position, nid, owner(originator),
-                       "in the store, never recorded by the audit tree (inserted)")  # fmt: skip
-    return Finding(position, nid, owner(originator),
-                   "its stored bytes differ from what the audit tree recorded (modified or "
-                   "swapped with another event)")  # fmt: skip
+        return Finding(position, nid, owner(originator), INSERTED)
+    return Finding(position, nid, owner(originator), CHANGED)
 
 
 def _check_digests(
