@@ -252,6 +252,34 @@ def test_a_row_inserted_in_the_middle_with_the_later_rows_renumbered_is_found(st
     assert finding.owner == f"quarantined input {forged.hex}"
 
 
+def copy_below_1(store: Store, forged_id: int, id_sms: int, n: int) -> None:
+    """A copy of message ``id_sms``'s ``n``-th event at notification id ``forged_id``."""
+    store.attacker.events(
+        "INSERT INTO {events} ({columns}) SELECT ?, originator_id, 9, topic, state "
+        "FROM {events} WHERE notification_id = ?",
+        forged_id, store.event(id_sms, n)[1],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("forged_id", [0, -5])
+def test_a_row_inserted_before_the_first_event_is_found(store, forged_id):
+    """Neither store numbers an event below 1, but a row there is one of its message's events
+    all the same: the log is read from its lowest notification id."""
+    copy_below_1(store, forged_id, 3, 2)
+    assert len(queries.history(store.tracker, 3).reports) == 3  # part of message 3's history
+    result = store.verify(("kept", store.digest))
+    assert result.finding == Finding(0, forged_id, "message 3", INSERTED)
+    assert result.events == EVENTS + 1
+
+
+def test_a_log_replaced_by_rows_below_1_is_found(store):
+    copy_below_1(store, -5, 3, 2)
+    store.attacker.events("DELETE FROM {events} WHERE notification_id > 0")
+    result = store.verify()
+    assert result.finding == Finding(0, -5, "message 3", INSERTED)
+    assert result.events == 1
+
+
 @pytest.mark.postgres
 def test_postgresql_a_row_inserted_into_a_gap_of_the_notification_ids_is_found(postgres_url):
     """A transaction that rolled back used notification ids no event then has: a row slipped
