@@ -193,6 +193,21 @@ def test_an_events_version_changed_is_found_at_that_event(store):
     assert store.verify().finding == Finding(position, nid, "message 1", CHANGED)
 
 
+def test_an_event_moved_to_another_message_names_both_messages(store):
+    """Its originator id changed: message 3 loses its "expired", message 1 gains it."""
+    position, nid = store.event(3, 2)
+    message_1 = store.log[store.event(1, 1)[0]][1]  # as the store's column holds it
+    store.attacker.events(
+        "UPDATE {events} SET originator_id = ?, originator_version = 9 "
+        "WHERE notification_id = ?",
+        message_1, nid,
+    )  # fmt: skip
+    assert [r.state for r in queries.history(store.tracker, 1).reports][-1] == "expired"
+    assert store.verify().finding == Finding(
+        position, nid, "message 1", f"{CHANGED}; when recorded it was an event of message 3"
+    )
+
+
 # Deleting, reordering, inserting
 
 
@@ -231,9 +246,9 @@ def test_two_whole_rows_swapped_are_found_at_the_first(store):
     store.attacker.events(swap, -1, a)
     store.attacker.events(swap, a, b)
     store.attacker.events(swap, b, -1)
-    finding = store.verify().finding
-    assert finding is not None and (finding.position, finding.notification_id) == (first, a)
-    assert finding.what.startswith(CHANGED)
+    assert store.verify().finding == Finding(
+        first, a, "message 4", f"{CHANGED}; when recorded it was an event of message 3"
+    )
 
 
 def test_a_row_inserted_in_the_middle_with_the_later_rows_renumbered_is_found(store):
@@ -246,10 +261,10 @@ def test_a_row_inserted_in_the_middle_with_the_later_rows_renumbered_is_found(st
         "INSERT INTO {events} ({columns}) VALUES (?, ?, 1, 'q1', ?)",
         nid, _key(store, forged), b"\x94\xa4item\xa15\xa0\xd6\xffi\xa4\x00\x10",
     )  # fmt: skip
-    finding = store.verify().finding
-    assert finding is not None
-    assert (finding.position, finding.notification_id) == (position, nid)
-    assert finding.owner == f"quarantined input {forged.hex}"
+    assert store.verify().finding == Finding(
+        position, nid, f"quarantined input {forged.hex}",
+        f"{CHANGED}; when recorded it was an event of message 3",
+    )  # fmt: skip
 
 
 def copy_below_1(store: Store, forged_id: int, id_sms: int, n: int) -> None:

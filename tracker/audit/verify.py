@@ -124,7 +124,10 @@ def _differs(held: Leaf, nid: int, originator: bytes, position: int) -> Finding:
         return Finding(position, held.notification_id, owner(held.originator), DELETED)
     if held.notification_id > nid:
         return Finding(position, nid, owner(originator), INSERTED)
-    return Finding(position, nid, owner(originator), CHANGED)
+    what = CHANGED
+    if held.originator != originator:  # both messages' histories changed: name the other too
+        what += f"; when recorded it was an event of {owner(held.originator)}"
+    return Finding(position, nid, owner(originator), what)
 
 
 def _check_digests(
