@@ -374,6 +374,37 @@ def test_a_store_rewritten_shorter_than_a_kept_digest_is_caught(store):
     ]
 
 
+# Editing the audit tree alone
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ("root = ?", "the audit tree's head does not match its leaves (edited)"),
+        ("size = 20", "the audit tree's head covers 20 leaves, its tiles hold only 12 (edited)"),
+    ],
+)
+def test_the_trees_head_edited_is_reported(store, edit, problem):
+    params = (bytes(32),) if "?" in edit else ()
+    store.attacker.views(f"UPDATE {{audit_heads}} SET {edit} WHERE name = 'tree'", *params)
+    result = store.verify()
+    assert (result.finding, result.problems) == (None, [problem])
+
+
+def test_a_leaf_edited_in_the_trees_tiles_names_its_event_and_a_kept_digest_clears_the_events(
+    store,
+):
+    """Without a digest, verification cannot tell an edited event from an edited leaf; the
+    digest kept elsewhere shows the events are still the ones it covers."""
+    position, nid = store.event(3, 1)
+    hashes = bytes(store.attacker.views("SELECT hashes FROM {audit_tiles} WHERE level = 0")[0][0])
+    edited = hashes[: 32 * position] + bytes(32) + hashes[32 * (position + 1) :]
+    store.attacker.views("UPDATE {audit_tiles} SET hashes = ? WHERE level = 0", edited)
+    result = store.verify(("kept", store.digest), trusted=store.public_key)
+    assert result.finding == Finding(position, nid, "message 3", CHANGED)
+    assert result.problems == []
+
+
 # Digests
 
 

@@ -111,6 +111,11 @@ def verify_log(
             result.finding = Finding(
                 held.position, held.notification_id, owner(held.originator), DELETED
             )
+        else:  # every leaf matched, but the head says there were more
+            result.problems.append(
+                f"the audit tree's head covers {recorded_head.size} leaves, its tiles hold only "
+                f"{frontier.size} (edited)"
+            )
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
     result.problems += _check_digests(digests, roots, result, tree, trusted)
