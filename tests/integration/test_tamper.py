@@ -92,7 +92,7 @@ class Attacker:
         self.views_db.close()
 
 
-VIEW_TABLES = ("messages", "audit_tiles", "audit_heads")
+VIEW_TABLES = ("messages", "quarantine", "state_counts", "audit_tiles", "audit_heads")
 
 
 @dataclass
@@ -494,6 +494,16 @@ def test_a_stale_or_invented_view_row_is_named(store, tmp_path):
     )
     check = views_check(store, tmp_path)
     assert (check.messages, check.differing) == ([4, 99], 2)
+
+
+def test_forged_quarantine_rows_and_state_counts_are_reported(store, tmp_path):
+    store.attacker.views("UPDATE {quarantine} SET reason = 'fine after all' WHERE raw = '5'")
+    store.attacker.views("UPDATE {state_counts} SET messages = messages + 1 WHERE state = 'read'")
+    check = views_check(store, tmp_path)
+    assert (check.messages, check.problems) == ([], [
+        "1 rows of the quarantine view differ",
+        "the state counts differ from the messages the events make",
+    ])  # fmt: skip
 
 
 def test_untouched_views_verify(store, tmp_path):
