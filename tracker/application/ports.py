@@ -46,9 +46,10 @@ class EventRecorder(Protocol):
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""
 
-    def select_log(self, after: int, end: int) -> list:
+    def select_log(self, after: int | None, end: int) -> list:
         """Whole rows (notification id, originator id, version, topic, state) with notification
-        ids in (after, end], in log order: what the audit tree hashes."""
+        ids in (after, end], in log order: what the audit tree hashes. ``after`` None: from the
+        lowest (no store numbers an event below 1, but a row put there is read all the same)."""
 
     def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
         """One aggregate's whole rows, as ``select_log``, in version order: versions above

@@ -23,6 +23,11 @@ from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
 PAGE = 10_000  # notification ids read at once
 NO_LEAF = "the audit tree's leaf for this position is missing (its tables were edited)"
 DELETED = "recorded by the audit tree, missing from the store (deleted, or moved elsewhere)"
+INSERTED = "in the store, never recorded by the audit tree (inserted)"
+CHANGED = (
+    "its stored bytes differ from what the audit tree recorded (modified or swapped with "
+    "another event)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +76,13 @@ def verify_log(
     roots: dict[int, bytes] = {0: Frontier().root()} if 0 in sizes else {}
     frontier = Frontier()
     leaves = tree.leaves()
-    last_id, end = 0, recorder.max_notification_id() or 0
-    while last_id < end:  # after a finding, on without comparing: the digests are checked too
-        stop = min(end, last_id + PAGE)
-        for nid, originator, leaf in hashed(recorder.select_log(last_id, stop)):
+    end = recorder.max_notification_id() or 0
+    # The first page from the lowest id: no store numbers an event below 1, but a row put there
+    # is one of its message's events all the same (its history shows it), so it is read.
+    after: int | None = None
+    while True:  # after a finding, on without comparing: the digests are checked too
+        stop = min(end, (after or 0) + PAGE)
+        for nid, originator, leaf in hashed(recorder.select_log(after, stop)):
             position = frontier.size
             if result.finding is None and position < recorded_head.size:
                 held = next(leaves, None)
@@ -91,15 +99,22 @@ def verify_log(
                 and frontier.root() != recorded_head.root
             ):
                 result.problems.append("the audit tree's head does not match its leaves (edited)")
-        last_id = stop
         if on_page:
-            on_page(last_id, end)
+            on_page(stop, end)
+        if stop >= end:
+            break
+        after = stop
     result.events = frontier.size
     if result.finding is None and frontier.size < recorded_head.size:
         held = next(leaves, None)
         if held is not None:
             result.finding = Finding(
                 held.position, held.notification_id, owner(held.originator), DELETED
+            )
+        else:  # every leaf matched, but the head says there were more
+            result.problems.append(
+                f"the audit tree's head covers {recorded_head.size} leaves, its tiles hold only "
+                f"{frontier.size} (edited)"
             )
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
@@ -113,11 +128,11 @@ def _differs(held: Leaf, nid: int, originator: bytes, position: int) -> Finding:
     if held.notification_id < nid:
         return Finding(position, held.notification_id, owner(held.originator), DELETED)
     if held.notification_id > nid:
-        return Finding(position, nid, owner(originator),
-                       "in the store, never recorded by the audit tree (inserted)")  # fmt: skip
-    return Finding(position, nid, owner(originator),
-                   "its stored bytes differ from what the audit tree recorded (modified or "
-                   "swapped with another event)")  # fmt: skip
+        return Finding(position, nid, owner(originator), INSERTED)
+    what = CHANGED
+    if held.originator != originator:  # both messages' histories changed: name the other too
+        what += f"; when recorded it was an event of {owner(held.originator)}"
+    return Finding(position, nid, owner(originator), what)
 
 
 def _check_digests(

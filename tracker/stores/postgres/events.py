@@ -175,9 +175,12 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     select_rows = _prompt(select_rows)
 
-    def select_log(self, after: int, end: int) -> list:
+    def select_log(self, after: int | None, end: int) -> list:
         """Whole rows (notification id, originator id, version, topic, state) with notification
-        ids in (after, end], in log order (a window bounded at both ends, as ``select_rows``)."""
+        ids in (after, end], in log order (a window bounded at both ends, as ``select_rows``;
+        ``after`` None: from the lowest, which the primary key's index finds at once)."""
+        if after is None:
+            return self._log("WHERE notification_id <= %s ", (end,))
         return self._log("WHERE notification_id > %s AND notification_id <= %s ", (after, end))
 
     select_log = _prompt(select_log)

@@ -233,9 +233,12 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             )
             return cursor.fetchall()  # type: ignore[no-any-return]
 
-    def select_log(self, after: int, end: int) -> list:
+    def select_log(self, after: int | None, end: int) -> list:
         """Whole rows (notification id, originator id as 16 bytes, version, topic, state) with
-        notification ids in (after, end], in log order: what the audit tree hashes."""
+        notification ids in (after, end], in log order: what the audit tree hashes (``after``
+        None: from the lowest)."""
+        if after is None:
+            return self._log("WHERE notification_id <= ? ", (end,))
         return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
 
     def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
