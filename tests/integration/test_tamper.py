@@ -21,6 +21,7 @@ from tracker.application import Status, Tracker, Unusable
 from tracker.audit.digest import Digest, digest_of, public_hex
 from tracker.audit.follower import AuditFollower
 from tracker.audit.leaves import originator_bytes, owner
+from tracker.audit.proof import prove_message
 from tracker.audit.tree import AuditTree
 from tracker.audit.verify import CHANGED, DELETED, INSERTED, Finding, verify_log
 from tracker.audit.views_check import check_views
@@ -564,3 +565,28 @@ def test_the_operators_routine_catches_a_rewritten_history(store, tmp_path, monk
 def _key(store: Store, key: uuid.UUID) -> object:
     """An originator id as the store's column holds it (PostgreSQL uuid, SQLite 16 bytes)."""
     return key if store.url.startswith("postgresql") else key.bytes
+
+
+def test_a_row_far_beyond_the_last_id_is_followed_and_verified_at_once(store):
+    """A row set at notification id 10**12: the follower and verify step over the gap in one
+    look-up, not a hundred million windows of ids (days of queries: the test's timeout)."""
+    store.attacker.events(
+        "INSERT INTO {events} ({columns}) SELECT ?, originator_id, 99, topic, state "
+        "FROM {events} WHERE notification_id = ?",
+        10**12, store.event(3, 1)[1],
+    )  # fmt: skip
+    head = follow(store.tracker, store.tree)
+    assert (head.size, head.position) == (EVENTS + 1, 10**12)
+    result = store.verify()
+    assert result.sound and result.events == EVENTS + 1
+
+
+def test_a_proof_does_not_pass_off_a_row_the_tree_never_saw_as_stored_later(store):
+    _, nid = store.event(3, 2)
+    store.attacker.events(
+        "INSERT INTO {events} ({columns}) SELECT ?, originator_id, 77, topic, state "
+        "FROM {events} WHERE notification_id = ?",
+        0, nid,
+    )  # fmt: skip
+    proof = prove_message(store.tracker, store.tree, 3, store.digest)
+    assert (proof.unrecorded, proof.pending, len(proof.events)) == (1, 0, 2)

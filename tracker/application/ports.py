@@ -51,6 +51,9 @@ class EventRecorder(Protocol):
         ids in (after, end], in log order: what the audit tree hashes. ``after`` None: from the
         lowest (no store numbers an event below 1, but a row put there is read all the same)."""
 
+    def next_notification_id(self, after: int) -> int | None:
+        """The lowest notification id above ``after`` (None: none)."""
+
     def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
         """One aggregate's whole rows, as ``select_log``, in version order: versions above
         ``after``, at most ``limit`` (-1: all)."""

@@ -43,6 +43,9 @@ class MessageProof(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     digest: Digest
     events: list[ProvedEvent]
     pending: int = 0  # the message's events stored after the digest's tree (not proven here)
+    # Its events in the store at ids the tree had covered, yet never recorded (not proven: a
+    # row put into the log by hand; `tracker verify` names it)
+    unrecorded: int = 0
     next_after: int | None = None  # more events: those of versions above this (``after=``)
 
 
@@ -61,9 +64,12 @@ def prove_message(
     subtrees, positions = tree.subtrees(), tree.positions()
     rows = tracker.store.select_log_of(message_id(id_sms), after, limit + 1 if limit > 0 else -1)
     more = 0 < limit < len(rows)
-    proved, pending = [], 0
+    proved, pending, unrecorded = [], 0, 0
     for nid, key, version, topic, state in rows[:limit] if more else rows:
         position = positions(nid)
+        if position is None and nid <= digest.position:
+            unrecorded += 1  # the tree covered its id and never saw it: set there by hand?
+            continue
         if position is None or position >= digest.tree_size:
             pending += 1
             continue
@@ -82,7 +88,12 @@ def prove_message(
         )
     next_after = rows[limit - 1][2] if more else None
     return MessageProof(
-        id_sms=id_sms, digest=digest, events=proved, pending=pending, next_after=next_after
+        id_sms=id_sms,
+        digest=digest,
+        events=proved,
+        pending=pending,
+        unrecorded=unrecorded,
+        next_after=next_after,
     )
 
 

@@ -104,6 +104,9 @@ def verify_log(
         if stop >= end:
             break
         after = stop
+        following = recorder.next_notification_id(stop)  # over a gap wider than a page at once
+        if following is not None and following - 1 > after:
+            after = min(end, following - 1)
     result.events = frontier.size
     if result.finding is None and frontier.size < recorded_head.size:
         held = next(leaves, None)

@@ -200,7 +200,12 @@ def proof(
             fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
     finally:
         tracker.close()
-    if not answer.events:
+    if answer.unrecorded:
+        typer.secho(f"warning: {answer.unrecorded} events of message {id_sms} are in the store "
+                    "at notification ids the audit tree covered, yet it never recorded them "
+                    "(not in the proof); run `tracker verify`", fg=typer.colors.YELLOW,
+                    err=True)  # fmt: skip
+    if not answer.events and not answer.unrecorded:
         fail(ValueError(f"message {id_sms} has no events in the store"))
     _write(msgspec.json.format(msgspec.json.encode(answer)), out)
     if out:

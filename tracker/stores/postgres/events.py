@@ -185,6 +185,20 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     select_log = _prompt(select_log)
 
+    def next_notification_id(self, after: int) -> int | None:
+        """The lowest notification id above ``after`` (None: none): a reader of the log in
+        windows steps over a wide gap at once."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._on_events(
+                    "SELECT MIN(notification_id) AS n FROM {events} WHERE notification_id > %s"
+                ),
+                (after,),
+            )
+            return cursor.fetchone()["n"]  # type: ignore[index,no-any-return]
+
+    next_notification_id = _prompt(next_notification_id)
+
     def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
         """One aggregate's whole rows, as ``select_log``, in version order: those of versions
         above ``after``, at most ``limit`` (-1: all)."""

@@ -241,6 +241,17 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             return self._log("WHERE notification_id <= ? ", (end,))
         return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
 
+    def next_notification_id(self, after: int) -> int | None:
+        """The lowest notification id above ``after`` (None: none): a reader of the log in
+        windows steps over a wide gap at once."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT MIN(notification_id) FROM {self.events_table_name} "
+                "WHERE notification_id > ?",
+                (after,),
+            )
+            return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
     def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
         """One aggregate's whole rows, as ``select_log``, in version order: those of versions
         above ``after``, at most ``limit`` (-1: all)."""
