@@ -9,6 +9,7 @@ events are not in the file (docs/reliability.md).
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,7 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
-from tracker.audit.leaves import leaf_bytes, originator_bytes
+from tracker.audit.leaves import Row, leaf_bytes, originator_bytes
 from tracker.audit.tree import AuditTree
 from tracker.codec import decode
 from tracker.domain.ids import message_id
@@ -48,9 +49,15 @@ class MessageProof(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 def prove_message(tracker: Tracker, tree: AuditTree, id_sms: int, digest: Digest) -> MessageProof:
     """The message's events in the tree ``digest`` describes, with their audit paths (the
     digest's tree must be the stored tree's head or a prefix of it)."""
+    return prove_rows(tree, id_sms, tracker.store.select_log_of(message_id(id_sms)), digest)
+
+
+def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest) -> MessageProof:
+    """``prove_message`` for these of the message's rows (as ``select_log_of`` gives them):
+    a page of a long history is proved on its own (``pending`` then counts this page's)."""
     subtrees = tree.subtrees()
     proved, pending = [], 0
-    for nid, key, version, topic, state in tracker.store.select_log_of(message_id(id_sms)):
+    for nid, key, version, topic, state in rows:
         position = tree.position_of(nid)
         if position is None or position >= digest.tree_size:
             pending += 1
