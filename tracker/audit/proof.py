@@ -57,8 +57,8 @@ def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest
     a page of a long history is proved on its own (``pending`` then counts this page's)."""
     subtrees = tree.subtrees()
     proved, pending = [], 0
-    for nid, key, version, topic, state in rows:
-        position = tree.position_of(nid)
+    positions = tree.positions_of(row[0] for row in rows)
+    for (nid, key, version, topic, state), position in zip(rows, positions, strict=True):
         if position is None or position >= digest.tree_size:
             pending += 1
             continue

@@ -13,7 +13,7 @@ moves by compare-and-set on its size, so two followers never both extend it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -221,32 +221,46 @@ class AuditTree:
 
     def position_of(self, notification_id: int) -> int | None:
         """The position of the leaf of this notification id (None: no leaf has it)."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT tile, hashes, keys FROM {self.tiles} WHERE level = 0 AND first_id <= "
-                f"{self.p} ORDER BY level, first_id DESC LIMIT 1",
-                (notification_id,),
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        keys = bytes(row["keys"])
-        lo, hi = 0, len(keys) // KEY
-        while lo < hi:  # the keys ascend: a binary search
-            mid = (lo + hi) // 2
-            if int.from_bytes(keys[mid * KEY : mid * KEY + 8]) < notification_id:
-                lo = mid + 1
-            else:
-                hi = mid
-        if (
-            lo < len(keys) // KEY
-            and int.from_bytes(keys[lo * KEY : lo * KEY + 8]) == notification_id
-        ):
-            return row["tile"] * TILE + lo
-        return None
+        return next(self.positions_of([notification_id]))
+
+    def positions_of(self, notification_ids: Iterable[int]) -> Iterator[int | None]:
+        """The position of each one's leaf (None: no leaf has it), in turn. Ascending ids in
+        the same tile are found in the tile last read: a message's events, stored together,
+        take a read a tile, not one each (10,000 of them took 8 s on PostgreSQL one each)."""
+        tile, keys = 0, b""
+        for notification_id in notification_ids:
+            if not keys or not _first(keys) <= notification_id <= _first(keys[-KEY:]):
+                with self.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(
+                        f"SELECT tile, keys FROM {self.tiles} WHERE level = 0 AND first_id <= "
+                        f"{self.p} ORDER BY level, first_id DESC LIMIT 1",
+                        (notification_id,),
+                    )
+                    row = cursor.fetchone()
+                tile, keys = (row["tile"], bytes(row["keys"])) if row else (0, b"")
+            yield _search(keys, notification_id, tile)
 
     def leaf(self, position: int) -> Leaf | None:
         return next(self.leaves(position, position + 1), None)
+
+
+def _first(keys: bytes) -> int:
+    """The notification id of the first key in ``keys``."""
+    return int.from_bytes(keys[:8])
+
+
+def _search(keys: bytes, notification_id: int, tile: int) -> int | None:
+    """The position of this notification id's leaf among a level-0 tile's ascending keys."""
+    lo, hi = 0, len(keys) // KEY
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _first(keys[mid * KEY :]) < notification_id:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(keys) // KEY and _first(keys[lo * KEY :]) == notification_id:
+        return tile * TILE + lo
+    return None
 
 
 def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:
