@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support import IN_CI, create_schema, drop_schema
 from tracker.application import Tracker
+from tracker.audit.digest import new_key, write_key
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
 
@@ -167,12 +168,15 @@ BODY = b'[{"id_sms": 4100, "time": "2024-05-01 10:00:00", "state": "send"}]'
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory) -> Iterator[LiveServer]:
-    """A server on SQLite with a key of each role, message 4100 stored and in the views."""
+    """A server on SQLite with a key of each role, message 4100 stored and in the views, and
+    its digests signed (TRACKER_AUDIT_KEY)."""
     folder = tmp_path_factory.mktemp("keys")
+    write_key(folder / "audit-key.pem", new_key()[0])
     server = start_server(
         f"sqlite:///{folder / 'tracker.db'}",
         folder / "server.log",
         api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()),
+        audit_key=str(folder / "audit-key.pem"),
     )
     try:
         assert server.post(BODY).status_code == 200

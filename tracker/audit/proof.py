@@ -9,6 +9,7 @@ events are not in the file (docs/reliability.md).
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,7 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
-from tracker.audit.leaves import leaf_bytes, originator_bytes
+from tracker.audit.leaves import Row, leaf_bytes, originator_bytes
 from tracker.audit.tree import AuditTree
 from tracker.codec import decode
 from tracker.domain.ids import message_id
@@ -46,7 +47,6 @@ class MessageProof(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Its events in the store at ids the tree had covered, yet never recorded (not proven: a
     # row put into the log by hand; `tracker verify` names it)
     unrecorded: int = 0
-    next_after: int | None = None  # more events: those of versions above this (``after=``)
 
 
 def prove_message(
@@ -60,13 +60,19 @@ def prove_message(
 ) -> MessageProof:
     """The message's events in the tree ``digest`` describes, with their audit paths (the
     digest's tree must be the stored tree's head or a prefix of it): those of versions above
-    ``after``, at most ``limit`` (-1: all; ``next_after`` then says where the rest begin)."""
-    subtrees, positions = tree.subtrees(), tree.positions()
-    rows = tracker.store.select_log_of(message_id(id_sms), after, limit + 1 if limit > 0 else -1)
-    more = 0 < limit < len(rows)
+    ``after``, at most ``limit`` (-1: all). A message's versions run 1, 2, 3...: a page of
+    ``limit`` from ``after`` is followed by the one from ``after + limit``."""
+    rows = tracker.store.select_log_of(message_id(id_sms), after, limit)
+    return prove_rows(tree, id_sms, rows, digest)
+
+
+def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest) -> MessageProof:
+    """``prove_message`` for these of the message's rows (as ``select_log_of`` gives them):
+    a page of a long history is proved on its own (``pending`` then counts this page's)."""
+    subtrees = tree.subtrees()
     proved, pending, unrecorded = [], 0, 0
-    for nid, key, version, topic, state in rows[:limit] if more else rows:
-        position = positions(nid)
+    positions = tree.positions_of(row[0] for row in rows)
+    for (nid, key, version, topic, state), position in zip(rows, positions, strict=True):
         if position is None and nid <= digest.position:
             unrecorded += 1  # the tree covered its id and never saw it: set there by hand?
             continue
@@ -86,14 +92,8 @@ def prove_message(
                 event=readable(topic, state),
             )
         )
-    next_after = rows[limit - 1][2] if more else None
     return MessageProof(
-        id_sms=id_sms,
-        digest=digest,
-        events=proved,
-        pending=pending,
-        unrecorded=unrecorded,
-        next_after=next_after,
+        id_sms=id_sms, digest=digest, events=proved, pending=pending, unrecorded=unrecorded
     )
 
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect, Stream
 
+from tracker.audit.tree import AuditTree, Head
 from tracker.read import export, queries
 from tracker.read.models import (
     NO_KNOWN_STATE,
@@ -294,12 +295,13 @@ class Metrics(PrometheusController):
         operation_class=MetricsOperation,
     )
     async def get(self, backend: NamedDependency[Backend]) -> Response:
-        """The views' lag and the overdue messages are read at each scrape: the projector may
-        be another process, and overdue depends on the time now."""
+        """The views' lag, the overdue messages and the audit tree's heads are read at each
+        scrape: the projector may be another process, and overdue depends on the time now."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await backend.read(backend.projector.lag))
             cut = queries.overdue_cut(backend.clock()["now"], backend.overdue_after)
             metrics.set_overdue(await backend.read(backend.views.count_overdue, cut))
+            metrics.set_audit(*await backend.read(_audit_heads, backend.audit))
         return await PrometheusController.get.fn(self)
 
 
@@ -330,6 +332,11 @@ def _as_400() -> Iterator[None]:
         yield
     except (queries.BadCursor, queries.BadFilter) as e:
         raise ClientException(detail=str(e)) from None
+
+
+def _audit_heads(tree: AuditTree) -> tuple[Head, Head | None]:
+    """The audit tree's head and the last sound verification's: a row each."""
+    return tree.head(), tree.verified()
 
 
 def _encoded(read: Callable[[], T]) -> tuple[T, bytes]:

@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from tracker.bootstrap import ServerParts, open_server, settle_heap, store_for
 from tracker.config import Settings
-from tracker.web import access_log, api, console, ingest, metrics
+from tracker.web import access_log, api, audit_api, console, ingest, metrics
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
@@ -108,6 +108,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
         route_handlers=[
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
+            *audit_api.ROUTES,
             console.ROUTER,
             console.STATIC,
         ],

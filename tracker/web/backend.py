@@ -42,6 +42,7 @@ class Backend:
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
+        self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.limiter = anyio.CapacityLimiter(store_threads)
         self.rebuilding = RebuildRunner(parts.tracker, parts.views)
 

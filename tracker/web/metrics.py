@@ -1,4 +1,5 @@
-"""Prometheus metrics: what the webhook received and stored, the views' lag, overdue messages.
+"""Prometheus metrics: what the webhook received and stored, the views' lag, overdue messages,
+the audit tree and its last verification.
 
 Request counts and latencies come from Litestar's Prometheus middleware; these add what only
 the tracker knows. With several worker processes, set PROMETHEUS_MULTIPROC_DIR (see
@@ -10,6 +11,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 from tracker.application import Receipt
+from tracker.audit.tree import Head
 
 REPORTS = Counter(
     "tracker_reports_total",
@@ -26,6 +28,17 @@ OVERDUE = Gauge(
     "tracker_overdue_messages",
     "Messages not final TRACKER_OVERDUE_AFTER after their first report (the tracker's receipt "
     "clock), counted from the views at each scrape",
+)
+AUDIT_TREE = Gauge(
+    "tracker_audit_tree_events", "Events the audit tree covers (its follower is a moment behind)"
+)
+AUDIT_VERIFIED = Gauge(
+    "tracker_audit_verified_events",
+    "Events the last sound `tracker verify` hashed again and found as recorded (0: none yet)",
+)
+AUDIT_VERIFIED_AT = Gauge(
+    "tracker_audit_verified_timestamp_seconds",
+    "When the last sound `tracker verify` finished, in Unix seconds (0: none yet)",
 )
 
 
@@ -50,3 +63,9 @@ def set_lag(position: int, head: int) -> None:
 
 def set_overdue(messages: int) -> None:
     OVERDUE.set(messages)
+
+
+def set_audit(tree: Head, verified: Head | None) -> None:
+    AUDIT_TREE.set(tree.size)
+    AUDIT_VERIFIED.set(verified.size if verified else 0)
+    AUDIT_VERIFIED_AT.set(verified.at.timestamp() if verified and verified.at else 0)

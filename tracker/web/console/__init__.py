@@ -17,6 +17,7 @@ ROUTER = Router(
         lists.messages,
         timeline.message,
         timeline.message_report,
+        timeline.message_proof,
         lists.quarantine,
         lists.quarantined_item,
         signin.login_form,

@@ -13,6 +13,7 @@ from litestar.response import Redirect
 from tracker.read import queries
 from tracker.read.models import MessageSummary
 from tracker.web.access import ANALYST, AUDITOR
+from tracker.web.audit_api import audit_status
 from tracker.web.backend import Backend
 from tracker.web.chart import delivery_chart
 from tracker.web.console.forms import (
@@ -34,10 +35,18 @@ NO_STATE = "-"  # the list filter for messages with no known state yet
 @get("/", guards=[sees(ANALYST, AUDITOR)])
 async def overview(request: Request, backend: NamedDependency[Backend]) -> Response:
     """Counts by state, final share, conflicts, overdue messages, delivery times per day, the
-    projection's lag."""
+    projection's lag; for auditors, how far the history was verified and the current digest."""
     readiness = await backend.read(queries.readiness, backend.projector)
-    if not may(viewer_role(request), ANALYST):  # an auditor: the lag, the lookup, the quarantine
-        return await page(request, "overview.html", stats=None, lag=readiness.projection)
+    role = viewer_role(request)
+    audit = (
+        await backend.read(audit_status, backend.audit, backend.audit_key)
+        if may(role, AUDITOR)
+        else None
+    )
+    if not may(role, ANALYST):  # an auditor: the lag, the audit, the lookup, the quarantine
+        return await page(
+            request, "overview.html", stats=None, lag=readiness.projection, audit=audit
+        )
     stats = await backend.read(partial(queries.stats, **backend.clock()), backend.views, 31)
     top = max((s.messages for s in stats.states), default=0)
     return await page(
@@ -45,6 +54,7 @@ async def overview(request: Request, backend: NamedDependency[Backend]) -> Respo
         "overview.html",
         stats=stats,
         lag=readiness.projection,
+        audit=audit,
         chart=delivery_chart(stats.per_day),
         bar=lambda n: round(200 * n / top) if top else 0,
     )

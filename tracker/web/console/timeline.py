@@ -26,9 +26,16 @@ from tracker.domain.status import (
 from tracker.read import queries
 from tracker.read.models import MessageHistory, ReportRecord
 from tracker.web.access import ANALYST, AUDITOR
+from tracker.web.audit_api import (
+    PROOF_PAGE,
+    PROOF_PAGE_MAX,
+    audit_status,
+    proof_page,
+    proof_response,
+)
 from tracker.web.backend import Backend
 from tracker.web.console.forms import BadFilter, offset, page_size
-from tracker.web.console.render import may, page, sees, viewer_role
+from tracker.web.console.render import HEADERS, may, page, sees, viewer_role
 from tracker.web.params import id_sms_number, position_number
 
 # What each report did when it arrived, as its event records it (docs/state-machine.md).
@@ -202,6 +209,11 @@ async def message(
         if may(role, AUDITOR)
         else (None, None)
     )
+    audit = (
+        await backend.read(audit_status, backend.audit, backend.audit_key)
+        if may(role, AUDITOR)
+        else None
+    )
     summary = await backend.read(
         partial(queries.message, **backend.clock()), backend.tracker, backend.views, number
     )
@@ -226,7 +238,30 @@ async def message(
         effects=EFFECTS,
         final_states=FINAL_STATES,
         zone=backend.tracker.local_zone,
+        audit=audit,
     )
+
+
+@get("/messages/{id_sms:str}/proof", guards=[sees(AUDITOR)])
+async def message_proof(
+    backend: NamedDependency[Backend],
+    id_sms: FromPath[str],
+    start: FromQuery[str] = "",
+    limit: FromQuery[str] = "",
+) -> Response:
+    """The message's proof, as GET /messages/{id_sms}/proof gives it, for a console signed in
+    with a key in its cookie (the API takes keys in headers only)."""
+    number = id_sms_number(id_sms)
+    try:
+        first, size = offset(start), page_size(limit, PROOF_PAGE, PROOF_PAGE_MAX)
+    except BadFilter as e:
+        raise ClientException(detail=str(e)) from None
+    found = await backend.read(
+        proof_page, backend.tracker, backend.audit, backend.audit_key, number, first, size
+    )
+    response = proof_response(found, number, f"/ui/messages/{number}/proof", size)
+    response.headers.update(HEADERS)
+    return response
 
 
 @get("/messages/{id_sms:str}/reports/{at:str}", guards=[sees(AUDITOR)])
