@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.web.console.forms import Pager
+import pytest
+
+from tracker.web.console.forms import BadFilter, Pager, page_size
 
 
 def follow(link: str) -> tuple[str, str]:
@@ -37,3 +39,13 @@ def test_the_first_page_has_no_way_back_and_the_last_no_way_on():
     assert (first.first, first.previous, first.next) == (None, None, "/ui/list?cursor=c1")
     last = Pager.of("/ui/list", {}, "c1", "", None)
     assert (last.first, last.previous, last.next) == ("/ui/list", "/ui/list", None)
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "0", "1001", "9" * 40, "-5", "1e3", " 5"])
+def test_a_page_size_that_is_not_an_ascii_number_in_range_is_a_bad_filter(text):
+    with pytest.raises(BadFilter):
+        page_size(text, 100, 1000)
+
+
+def test_a_page_size_in_range_is_taken_and_none_gives_the_default():
+    assert (page_size("", 100, 1000), page_size("250", 100, 1000)) == (100, 250)

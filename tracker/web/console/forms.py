@@ -35,7 +35,7 @@ def form_instant(name: str, text: str) -> datetime | None:
 def page_size(text: str, default: int, most: int) -> int:
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 1 <= int(text) <= most:
         raise BadFilter(f"limit: {text[:20]!r} is not a number from 1 to {most}")
     return int(text)
 
