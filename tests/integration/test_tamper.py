@@ -22,7 +22,7 @@ from tracker.audit.digest import Digest, digest_of, public_hex
 from tracker.audit.follower import AuditFollower
 from tracker.audit.leaves import originator_bytes, owner
 from tracker.audit.proof import prove_message
-from tracker.audit.tree import AuditTree
+from tracker.audit.tree import AuditTree, TreeDamaged
 from tracker.audit.verify import CHANGED, DELETED, INSERTED, Finding, verify_log
 from tracker.audit.views_check import check_views
 from tracker.bootstrap import open_output_views, open_tracker, open_views
@@ -590,3 +590,76 @@ def test_a_proof_does_not_pass_off_a_row_the_tree_never_saw_as_stored_later(stor
     )  # fmt: skip
     proof = prove_message(store.tracker, store.tree, 3, store.digest)
     assert (proof.unrecorded, proof.pending, len(proof.events)) == (1, 0, 2)
+
+
+# Values of other types, and edits that need no hash at all
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        # the version's 8 bytes as text: the same bytes, another value (it reordered a history)
+        ("originator_version = CAST(X'0000000000000002' AS TEXT)", "stored as blob,text,text,blob"),
+        # a byte more of id (and one less of version, as the attack had it): joined, the same
+        ("originator_id = CAST(originator_id || X'00' AS BLOB)", "originator id is 17 bytes"),
+        ("topic = CAST(topic AS BLOB)", "stored as blob,integer,blob,blob"),
+        ("state = CAST(state AS TEXT)", "stored as blob,integer,text,text"),
+    ],
+)
+def test_sqlite_a_value_of_another_type_is_named_even_where_its_bytes_are_the_same(
+    sqlite_url, edit, said
+):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    attacker = Attacker(sqlite_url)
+    try:
+        tree = AuditTree(open_views(tracker)).create()
+        record(tracker)
+        follow(tracker, tree)
+        nid = tracker.store.select_log(0, 99)[6][0]
+        attacker.events(f"UPDATE {{events}} SET {edit} WHERE notification_id = ?", nid)
+        finding = verify_log(tracker, tree).finding
+        assert (finding.position, finding.notification_id) == (6, nid)
+        assert said in finding.what and "edited by hand" in finding.what
+    finally:
+        attacker.close()
+        tracker.close()
+
+
+def test_a_heads_position_moved_ahead_does_not_freeze_the_tree_unnoticed(store):
+    """The follower would take every later event as covered and never record it: verify names
+    the first such event, and the head that claims ids the log does not have."""
+    store.attacker.views("UPDATE {audit_heads} SET position = ? WHERE name = 'tree'", 2**62)
+    assert store.verify().problems == [
+        f"the audit tree's head says it covered notification ids up to {2**62}, the log ends at "
+        f"{store.log[-1][0]} (its head was edited, or the last events deleted)"
+    ]
+    record(store.tracker, [([Status(40, "send", "2026-03-01 12:00:00")], [])])
+    with pytest.raises(TreeDamaged, match="the tree's head was edited"):
+        follow(store.tracker, store.tree)  # the live follower logs it (once)
+    result = store.verify()
+    assert result.finding == Finding(EVENTS, result.finding.notification_id, "message 40", INSERTED)
+
+
+def test_a_node_above_the_leaves_or_a_tiles_first_id_edited_is_reported(database_url):
+    """Proofs are made of the nodes: one edited would make honest proofs fail."""
+    tracker = open_tracker(Settings(database_url=database_url))
+    attacker = Attacker(database_url)
+    try:
+        tree = AuditTree(open_views(tracker)).create()
+        tracker.record([Status(n, "send", "") for n in range(1, 600)], [], T0)
+        follow(tracker, tree)
+        assert verify_log(tracker, tree).sound
+        level_1 = "UPDATE {audit_tiles} SET hashes = ? WHERE level = 1 AND tile = 0"
+        (held,) = attacker.views("SELECT hashes FROM {audit_tiles} WHERE level = 1")[0]
+        attacker.views(level_1, b"\xff" + bytes(held)[1:])
+        assert verify_log(tracker, tree).problems == [
+            "the audit tree's nodes of level 1 are not the roots of the level below (edited)"
+        ]
+        attacker.views(level_1, bytes(held))
+        attacker.views("UPDATE {audit_tiles} SET first_id = 1000 WHERE level = 0 AND tile = 1")
+        assert verify_log(tracker, tree).problems == [
+            "the audit tree's tile 1 of leaves has edited keys"
+        ]
+    finally:
+        attacker.close()
+        tracker.close()

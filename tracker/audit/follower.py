@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from tracker.application import Tracker
 from tracker.audit.leaves import hashed
-from tracker.audit.tree import AuditTree, Head
+from tracker.audit.tree import AuditTree, Head, TreeDamaged
 
 
 class AuditFollower:
@@ -37,7 +37,13 @@ class AuditFollower:
         before = self.tree.head()
         self.last = before
         head = self.recorder.max_notification_id() or 0
-        if head <= before.position:
+        if head < before.position:  # ids never go back: the head was edited, or events deleted
+            raise TreeDamaged(
+                f"the audit tree says it covered notification ids up to {before.position}, the "
+                f"log ends at {head}: the tree's head was edited or the last events deleted "
+                "(run `tracker verify`)"
+            )
+        if head == before.position:
             return None
         end = min(head, before.position + self.page_size)
         rows = self.recorder.select_log(before.position, end)

@@ -4,7 +4,7 @@ A row is (notification id, originator id, version, topic, state), the state bein
 stored bytes exactly as the store holds them. Its leaf is these, fixed-width where they can be,
 so that anyone can recompute it from the row with no knowledge of the tracker's code:
 
-    notification id (8 bytes, big-endian) || originator id (16 bytes) ||
+    notification id (8 bytes, big-endian, signed) || originator id (16 bytes) ||
     version (8 bytes, big-endian) || topic's length (2 bytes) || topic (UTF-8) || state
 
 and its hash is RFC 6962's: SHA-256 of 0x00 and the leaf (domain.merkle.leaf_hash).
@@ -12,6 +12,7 @@ and its hash is RFC 6962's: SHA-256 of 0x00 and the leaf (domain.merkle.leaf_has
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -26,17 +27,13 @@ def leaf_bytes(
 ) -> bytes:
     name = topic.encode(errors="surrogateescape")  # as stored, even if not UTF-8 (edited)
     return b"".join((
-        _int8(notification_id), originator, _int8(version),
+        notification_id.to_bytes(8, "big", signed=True), originator, _int8(version),
         len(name).to_bytes(2, "big"), name, state,
     ))  # fmt: skip
 
 
 def _int8(value: int) -> bytes:
-    """A stored integer as 8 bytes; one no store of ours writes (edited in) as its digits."""
-    try:
-        return value.to_bytes(8, "big")
-    except (OverflowError, AttributeError):
-        return str(value).encode()
+    return value.to_bytes(8, "big")
 
 
 def originator_bytes(key: Any) -> bytes:
@@ -44,13 +41,33 @@ def originator_bytes(key: Any) -> bytes:
     return key if type(key) is bytes else key.bytes if hasattr(key, "bytes") else str(key).encode()
 
 
+def leaf_of(row: Row) -> tuple[int, bytes, bytes, str | None]:
+    """(notification id, originator id, leaf hash, what is wrong with the row or None).
+
+    A row no store of ours writes (a version that is no integer, an originator id not of 16
+    bytes, a value of another type, put there by hand) has no leaf: its hash is SHA-256 of
+    0x02 and its text, which no leaf (0x00) or node (0x01) of an honest tree can have, and it
+    is named as malformed."""
+    nid, key, version, topic, state = row
+    originator = originator_bytes(key)
+    problem = None
+    if type(version) is str and version.startswith("stored as "):  # a store's own check
+        problem = f"its values are {version}"
+    elif type(version) is not int or not 0 <= version < 2**63:
+        problem = f"its version {str(version)[:120]} is no whole number as the tracker stores it"
+    elif len(originator) != 16:
+        problem = f"its originator id is {len(originator)} bytes, not 16"
+    elif type(nid) is not int or not -(2**63) <= nid < 2**63:
+        problem = f"its notification id {nid!r} is out of range"
+    if problem is not None:
+        text = repr((nid, originator, version, topic, state)).encode(errors="surrogateescape")
+        return nid, originator, hashlib.sha256(b"\x02" + text).digest(), problem
+    return nid, originator, leaf_hash(leaf_bytes(nid, originator, version, topic, state)), None
+
+
 def hashed(rows: list[Row]) -> list[tuple[int, bytes, bytes]]:
     """(notification id, originator id as 16 bytes, leaf hash) of each row."""
-    out = []
-    for nid, key, version, topic, state in rows:
-        originator = originator_bytes(key)
-        out.append((nid, originator, leaf_hash(leaf_bytes(nid, originator, version, topic, state))))
-    return out
+    return [leaf[:3] for leaf in map(leaf_of, rows)]
 
 
 def owner(originator: bytes) -> str:

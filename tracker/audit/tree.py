@@ -13,6 +13,7 @@ moves by compare-and-set on its size, so two followers never both extend it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -219,6 +220,48 @@ class AuditTree:
             if stop is not None and tile * TILE >= stop:
                 return
 
+    def damage(self) -> list[str]:
+        """What is wrong with the stored nodes above the leaves and with the leaves' keys, each
+        level checked against the one below (verify compares the leaves with the log itself);
+        empty when sound. The nodes are what proofs are made of: one edited would make every
+        honest proof through it fail."""
+        below: list[bytes] = []  # the roots of the complete tiles of the level below
+        level = 0
+        while level == 0 or below:
+            held: list[bytes] = []
+            complete: list[bytes] = []
+            for tile, row in enumerate(self._tiles_of(level)):
+                if row["tile"] != tile:
+                    return [f"the audit tree's tile {tile} of level {level} is missing (edited)"]
+                hashes = bytes(row["hashes"])
+                part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
+                if level == 0 and not _keys_fit(row, len(part)):
+                    return [f"the audit tree's tile {tile} of leaves has edited keys"]
+                held += part
+                if len(part) == TILE:
+                    complete.append(root(part))
+            if level and held != below:
+                return [f"the audit tree's nodes of level {level} are not the roots of the "
+                        "level below (edited)"]  # fmt: skip
+            below, level = complete, level + 1
+        return []
+
+    def _tiles_of(self, level: int) -> Iterator[Any]:
+        """The tiles of one level in order, a few at a time."""
+        tile = 0
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT tile, first_id, hashes, keys FROM {self.tiles} WHERE level = "
+                    f"{self.p} AND tile >= {self.p} ORDER BY tile LIMIT 64",
+                    (level, tile),
+                )
+                rows = cursor.fetchall()
+            yield from rows
+            if len(rows) < 64:
+                return
+            tile = rows[-1]["tile"] + 1
+
     def subtrees(self) -> Subtrees:
         """A reader of subtree roots (for proofs), reading each tile once."""
         return Subtrees(self)
@@ -259,6 +302,15 @@ def _search(keys: bytes, notification_id: int, tile: int) -> int | None:
     if lo < len(keys) // KEY and _first(keys[lo * KEY :]) == notification_id:
         return tile * TILE + lo
     return None
+
+
+def _keys_fit(row: Any, leaves: int) -> bool:
+    """A tile of leaves holds a key for each, ascending, and its first id is its first key's."""
+    keys = bytes(row["keys"] or b"")
+    if len(keys) != leaves * KEY or not keys or row["first_id"] != _first(keys):
+        return False
+    ids = [_first(keys[i:]) for i in range(0, len(keys), KEY)]
+    return all(a < b for a, b in itertools.pairwise(ids))
 
 
 def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
-from tracker.audit.leaves import hashed, owner
+from tracker.audit.leaves import leaf_of, owner
 from tracker.audit.tree import AuditTree, Head, Leaf, TreeDamaged
 from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
 
@@ -24,6 +24,7 @@ PAGE = 10_000  # notification ids read at once
 NO_LEAF = "the audit tree's leaf for this position is missing (its tables were edited)"
 DELETED = "recorded by the audit tree, missing from the store (deleted, or moved elsewhere)"
 INSERTED = "in the store, never recorded by the audit tree (inserted)"
+EDITED = " (a row no tracker writes: edited by hand)"
 CHANGED = (
     "its stored bytes differ from what the audit tree recorded (modified or swapped with "
     "another event)"
@@ -82,14 +83,19 @@ def verify_log(
     after: int | None = None
     while True:  # after a finding, on without comparing: the digests are checked too
         stop = min(end, (after or 0) + PAGE)
-        for nid, originator, leaf in hashed(recorder.select_log(after, stop)):
+        for nid, originator, leaf, malformed in map(leaf_of, recorder.select_log(after, stop)):
             position = frontier.size
-            if result.finding is None and position < recorded_head.size:
+            if result.finding is None and malformed is not None:
+                result.finding = Finding(position, nid, owner(originator), malformed + EDITED)
+            elif result.finding is None and position < recorded_head.size:
                 held = next(leaves, None)
                 if held is None:
                     result.finding = Finding(position, nid, owner(originator), NO_LEAF)
                 elif held.hash != leaf or held.notification_id != nid:
                     result.finding = _differs(held, nid, originator, position)
+            elif result.finding is None and nid <= recorded_head.position:
+                # the tree's head says it covered this id, yet holds no leaf for it
+                result.finding = Finding(position, nid, owner(originator), INSERTED)
             frontier.append(leaf)
             if frontier.size in sizes:
                 roots[frontier.size] = frontier.root()
@@ -119,6 +125,14 @@ def verify_log(
                 f"the audit tree's head covers {recorded_head.size} leaves, its tiles hold only "
                 f"{frontier.size} (edited)"
             )
+    if result.finding is None and recorded_head.position > end:
+        result.problems.append(
+            f"the audit tree's head says it covered notification ids up to "
+            f"{recorded_head.position}, the log ends at {end} (its head was edited, or the "
+            "last events deleted)"
+        )
+    if result.finding is None and not result.problems:
+        result.problems += tree.damage()  # its nodes above the leaves, and their keys
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
     result.problems += _check_digests(digests, roots, result, tree, trusted)

@@ -264,17 +264,18 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
     def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
         """Each value as its bytes whatever SQLite holds it as: a file edited by hand may hold
         text where a blob was (``state || x'00'`` is text), and the audit must read it, not
-        fail on it."""
+        fail on it; a row whose values are not of the types this store writes is marked so
+        (``_as_typed``), since the same bytes as another type are another row."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.sqlite_cursor.row_factory = None
             cursor.execute(
                 "SELECT notification_id, CAST(originator_id AS BLOB), originator_version, "
-                f"CAST(topic AS BLOB), CAST(state AS BLOB) FROM {self.events_table_name} "
-                f"{where}ORDER BY {order}",
+                "CAST(topic AS BLOB), CAST(state AS BLOB), typeof(originator_id) || ',' || "
+                "typeof(originator_version) || ',' || typeof(topic) || ',' || typeof(state) "
+                f"FROM {self.events_table_name} {where}ORDER BY {order}",
                 params,
             )
-            return [(n, o, v, t.decode(errors="surrogateescape"), s)
-                    for n, o, v, t, s in cursor.fetchall()]  # fmt: skip
+            return [_as_typed(row) for row in cursor.fetchall()]
 
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long
@@ -335,6 +336,18 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             )
             row = cursor.fetchone()
         return None if row is None else row[0]
+
+
+STORED_TYPES = "blob,integer,text,blob"  # SQLite's typeof() of what this store writes
+
+
+def _as_typed(row: tuple) -> tuple:
+    """(notification id, originator id, version, topic, state); a row holding a value of
+    another type than this store writes has a version that is no integer, naming the types."""
+    nid, originator, version, topic, state, types = row
+    if types != STORED_TYPES or originator is None or topic is None or state is None:
+        version = f"stored as {types}, where this store writes {STORED_TYPES}"
+    return nid, originator, version, (topic or b"").decode(errors="surrogateescape"), state or b""
 
 
 def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
