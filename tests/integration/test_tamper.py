@@ -663,3 +663,16 @@ def test_a_node_above_the_leaves_or_a_tiles_first_id_edited_is_reported(database
     finally:
         attacker.close()
         tracker.close()
+
+
+def test_views_whose_position_was_moved_back_are_still_compared_with_the_whole_log(store, tmp_path):
+    """Their position is theirs, and writable as they are: lowered, it must not hide a forged
+    row as one that "moved on"; views that do not catch up are stale, and named."""
+    store.attacker.views("UPDATE {messages} SET state = 'read', final = 1 WHERE id_sms = 5")
+    store.tracker.record([Status(5, "deliver", "2026-03-01 12:09:00")], [], T0)  # not projected
+    scratch = open_output_views(tmp_path / "scratch.views.db")
+    check = check_views(store.tracker, store.views, scratch, wait=0.4, sleep=lambda _: None)
+    assert check.messages == [5] and not check.sound
+    assert (
+        "stale" in check.problems[0] and f"only up to notification id {EVENTS}" in check.problems[0]
+    )

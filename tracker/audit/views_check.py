@@ -9,6 +9,7 @@ check folded to is not compared (it is counted as moved on).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -40,10 +41,25 @@ def check_views(
     live: ViewStore,
     scratch: ViewStore,
     on_page: Callable[[Progress], None] | None = None,
+    *,
+    wait: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ViewsCheck:
-    """Fold the history up to the live views' position into ``scratch`` (empty views of their
-    own, a file or memory) and compare."""
+    """Fold the history into ``scratch`` (empty views of their own, a file or memory) and
+    compare. The live views get ``wait`` seconds to reach the log's head as it was at the
+    start; still behind, they are compared with the whole log all the same, and every row they
+    have not brought up to date is named: a position that does not move is no reason to look
+    at less (it is the views' own, and can be written as they can)."""
+    head = tracker.store.max_notification_id() or 0
     position = live.position()
+    for _ in range(int(wait / 0.2)):
+        if position >= head:
+            break
+        sleep(0.2)
+        position = live.position()
+    behind = position < head
+    if behind:
+        position = head
     scratch.drop_views(LIVE)
     scratch.create_views(LIVE)
     fold_history(EventLog(tracker), scratch, Fold(LIVE, position, None, 5000, 50_000), on_page)
@@ -63,12 +79,17 @@ def check_views(
                 check.messages.append(key)
     check.messages.sort()
     check.moved_on = moved.count
+    if behind:
+        check.problems.append(
+            f"the views have taken in the log only up to notification id {live.position()} "
+            f"of {head}, so they are stale (is a projector running? `tracker serve` runs one)"
+        )
     quarantine = sum(
         1 for _, a, b in _pairs(live.scan("quarantine"), scratch.scan("quarantine")) if a != b
     )
-    if quarantine and live.position() == position:
+    if quarantine and (behind or live.position() == position):
         check.problems.append(f"{quarantine} rows of the quarantine view differ")
-    if live.position() == position:
+    if behind or live.position() == position:
         counts = [tuple(map(canonical, r)) for r in live.scan("state_counts")]
         if counts != [tuple(map(canonical, r)) for r in scratch.scan("state_counts")]:
             check.problems.append("the state counts differ from the messages the events make")

@@ -157,11 +157,6 @@ def _say_views(tracker: Tracker, tree: AuditTree) -> bool:
     with tempfile.TemporaryDirectory(prefix="tracker-verify-") as scratch_dir:
         scratch = open_output_views(Path(scratch_dir) / "views.sqlite")
         check = check_views(tracker, tree.views, scratch)
-    head = tracker.store.max_notification_id() or 0
-    if check.position < head:
-        typer.echo(f"note: the views have taken in the log up to notification id "
-                   f"{check.position} of {head} and were compared there (is a projector "
-                   "running? `tracker serve` runs one)", err=True)  # fmt: skip
     if check.sound:
         typer.echo(f"views verified: {check.compared:,} messages as the events make them "
                    f"(at notification id {check.position})")  # fmt: skip
