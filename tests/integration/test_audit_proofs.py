@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import stat
 from datetime import UTC, datetime
 
@@ -25,8 +26,10 @@ from tracker.audit.digest import (
 from tracker.audit.follower import AuditFollower
 from tracker.audit.proof import MessageProof, check_proof, prove_message
 from tracker.audit.tree import EMPTY, AuditTree
-from tracker.bootstrap import open_views
+from tracker.bootstrap import open_tracker, open_views
+from tracker.config import Settings
 from tracker.domain.quarantine import ITEM
+from tracker.views.projector import Projector
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -133,7 +136,7 @@ def test_a_messages_proof_holds_offline_and_fails_on_any_alteration(tracker, tre
 
     for change, said in [(flip_state, "not in the digest's tree"), (flip_path, "not in the"),
                          (move, "not in the"), (readable, "readable fields differ"),
-                         (other_message, "another aggregate"), (root, "altered")]:  # fmt: skip
+                         (other_message, "of another message"), (root, "altered")]:  # fmt: skip
         check = altered(change)
         assert not check.sound and said in " ".join(check.problems), change.__name__
 
@@ -182,7 +185,7 @@ def test_the_auditors_commands_end_to_end(database_url, tracker, tree, key, tmp_
     data["events"][0]["version"] += 1
     (tmp_path / "p.json").write_text(json.dumps(data))
     broken = run_cli(database_url, "verify-proof", str(tmp_path / "p.json"))
-    assert broken.returncode == 1 and "NOT PROVEN: event" in broken.stderr
+    assert broken.returncode == 1 and "NOT PROVEN: the event at position" in broken.stderr
     unknown = run_cli(database_url, "proof", "99999")
     assert unknown.returncode == 2 and "message 99999 has no events" in unknown.stderr
     again = run_cli(database_url, "keygen", "--out", str(path))
@@ -212,3 +215,74 @@ def test_a_long_history_is_proven_a_page_at_a_time(tracker, tree):
         after += 3
     assert len(whole.events) == 14
     assert [e.position for e in pages] == [e.position for e in whole.events]
+
+
+def test_a_proof_that_repeats_an_event_holds_none_or_names_no_message_is_refused(tracker, tree):
+    proof = proof_of(tracker, tree, 7)
+
+    def check(change):
+        copy = msgspec.json.decode(msgspec.json.encode(proof), type=MessageProof)
+        change(copy)
+        return check_proof(copy)
+
+    repeated = check(lambda p: p.events.append(p.events[0]))
+    assert not repeated.sound and "listed more than once" in repeated.problems[0]
+    empty = check(lambda p: p.events.clear())
+    assert not empty.sound and "proves nothing" in empty.problems[0]
+    for id_sms in (-1, 2**63):
+        named = check(lambda p, i=id_sms: setattr(p, "id_sms", i))
+        assert not named.sound and "names no message" in named.problems[0]
+    bad_root = check(lambda p: setattr(p.digest, "root_hash", "zz" * 32))
+    assert not bad_root.sound and "root_hash is unreadable" in bad_root.problems[-1]
+
+
+def test_the_auditors_commands_never_create_a_store_nor_replace_what_they_wrote(tmp_path):
+    missing = f"sqlite:///{tmp_path / 'nowhere' / 'tracker.db'}"
+    for command in (["verify"], ["verify", "--views"], ["digest"], ["proof", "3"]):
+        result = run_cli(missing, *command)
+        assert result.returncode == 2 and "no tracker store at" in result.stderr, command
+        assert "verified" not in result.stdout
+    assert not (tmp_path / "nowhere").exists()
+    for bad in ("-5", "99999999999999999999999", "٣"):
+        refused = run_cli(missing, "proof", "--", bad)
+        assert refused.returncode == 2 and "id_sms must be ASCII digits" in refused.stderr
+
+
+def test_kept_files_are_never_replaced_and_keys_are_told_apart(database_url, tree, key, tmp_path):
+    kept = tmp_path / "d.json"
+    kept.write_text("kept")
+    for command in (["digest", "--out", str(kept)], ["proof", "7", "--out", str(kept)]):
+        refused = run_cli(database_url, *command)
+        assert refused.returncode == 2 and "never replaced" in refused.stderr
+    assert kept.read_text() == "kept"
+    path, public = key
+    (tmp_path / "pk.json").write_text(json.dumps({"public_key": public.hex()}))
+    assert load_public_key(str(tmp_path / "pk.json")) == public  # GET /audit/public-key, saved
+    with pytest.raises(ValueError, match="holds a private key"):
+        load_public_key(str(path))
+    path.with_suffix(".pub").write_text(public.hex())
+    with pytest.raises(ValueError, match="holds a public key"):
+        load_private_key(path.with_suffix(".pub"))
+
+
+def test_a_proof_of_changed_events_is_refused_and_verify_views_does_not_advise_a_rebuild(
+    sqlite_url, tmp_path
+):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    try:
+        tracker.record([Status(n, "send", "2026-03-01 12:00:00") for n in (1, 2)], [], T0)
+        views = open_views(tracker)
+        Projector(tracker, views).catch_up()
+        AuditFollower(tracker, AuditTree(views).create()).catch_up()
+    finally:
+        tracker.close()
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE events SET state = CAST(replace(state, 'send', 'read') AS BLOB) "
+                   "WHERE notification_id = 2")  # fmt: skip
+    refused = run_cli(sqlite_url, "proof", "2", "--out", str(tmp_path / "p.json"))
+    assert refused.returncode == 1 and "NOT PROVEN" in refused.stderr
+    assert "nothing written" in refused.stderr and not (tmp_path / "p.json").exists()
+    checked = run_cli(sqlite_url, "verify", "--views")
+    assert checked.returncode == 1 and "NOT VERIFIED: event 2" in checked.stderr
+    assert "VIEWS DIFFER" in checked.stderr and "tracker rebuild`, which" in checked.stderr
+    assert "run `tracker rebuild` to make" not in checked.stderr

@@ -102,10 +102,14 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
         data = Path(path).read_bytes()
     except OSError as e:
         raise KeyError_(f"cannot read the audit key {path}: {e.strerror or e}") from None
+    if b"PUBLIC KEY" in data or _is_key_hex(data[:200].decode(errors="replace").strip()):
+        raise KeyError_(f"{path} holds a public key: name the private key, the file `tracker "
+                        "keygen --out` wrote (not its .pub)")  # fmt: skip
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as e:
-        raise KeyError_(f"{path} is not an unencrypted PEM private key ({e})") from None
+    except (ValueError, TypeError):
+        raise KeyError_(f"{path} is not an unencrypted PEM private key (make one with "
+                        "`tracker keygen`)") from None  # fmt: skip
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyError_(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
     return key
@@ -121,6 +125,17 @@ def load_public_key(text: str) -> bytes:
             raise KeyError_(
                 f"{text!r} is neither a public key (64 hexadecimal characters) nor a file"
             ) from None
+        if b"PRIVATE KEY" in data:
+            raise KeyError_(f"{text} holds a private key: give its public half, the .pub file "
+                            "`tracker keygen` wrote beside it")  # fmt: skip
+        if data.lstrip().startswith(b"{"):  # GET /audit/public-key's answer, saved
+            try:
+                candidate = str(msgspec.json.decode(data[:1000]).get("public_key", ""))
+            except (msgspec.DecodeError, AttributeError):
+                candidate = ""
+            if not _is_key_hex(candidate):
+                raise KeyError_(f"{text} holds JSON without a public_key of 64 hex characters")
+            return bytes.fromhex(candidate)
         if b"BEGIN" in data:
             try:
                 key = serialization.load_pem_public_key(data)

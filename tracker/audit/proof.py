@@ -131,22 +131,37 @@ def check_proof(proof: MessageProof, trusted: bytes | None = None) -> ProofCheck
             f"the digest is signed by key {digest.public_key}, which you did not name "
             "(--public-key): a forger could sign with a key of their own"
         )
+    if not 0 <= proof.id_sms < 2**63:
+        check.problems.append(f"id_sms {proof.id_sms} names no message")
+        return check
+    try:
+        top = digest.root
+        if len(top) != 32:
+            raise ValueError("not 32 bytes")
+    except ValueError as error:
+        check.problems.append(f"the digest's root_hash is unreadable ({error})")
+        return check
+    if not proof.events:
+        check.problems.append("it holds no events: it proves nothing")
     expected = message_id(proof.id_sms)
+    seen: set[int] = set()
     for e in proof.events:
-        where = f"event {e.position + 1} (notification id {e.notification_id})"
+        where = f"the event at position {e.position} (notification id {e.notification_id})"
+        if e.position in seen:
+            check.problems.append(f"{where}: listed more than once")
+            continue
+        seen.add(e.position)
         try:
             key, state = UUID(e.originator_id), base64.b64decode(e.state, validate=True)
             path = [bytes.fromhex(h) for h in e.audit_path]
-        except ValueError as error:
+            leaf = leaf_hash(leaf_bytes(e.notification_id, key.bytes, e.version, e.topic, state))
+        except (ValueError, OverflowError) as error:
             check.problems.append(f"{where}: unreadable ({error})")
             continue
         if key != expected:
-            check.problems.append(
-                f"{where}: belongs to another aggregate, not message {proof.id_sms}"
-            )
+            check.problems.append(f"{where}: an event of another message, not of {proof.id_sms}")
             continue
-        leaf = leaf_hash(leaf_bytes(e.notification_id, key.bytes, e.version, e.topic, state))
-        if not verify_inclusion(e.position, digest.tree_size, leaf, path, digest.root):
+        if not verify_inclusion(e.position, digest.tree_size, leaf, path, top):
             check.problems.append(f"{where}: not in the digest's tree (altered, or a wrong path)")
             continue
         try:

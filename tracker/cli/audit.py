@@ -17,7 +17,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import IntegrityError
 
-from tracker.application import Tracker
+from tracker.application import StoreUnavailable, Tracker
 from tracker.audit.digest import (
     Digest,
     digest_of,
@@ -33,9 +33,10 @@ from tracker.audit.proof import MessageProof, check_proof, prove_message
 from tracker.audit.tree import AuditTree, Head, TreeDamaged
 from tracker.audit.verify import Verification, verify_log
 from tracker.audit.views_check import check_views
-from tracker.bootstrap import open_output_views
-from tracker.cli.options import fail, load_settings, open_store, progress_bar
-from tracker.config import Settings
+from tracker.bootstrap import open_output_views, open_reader, open_views
+from tracker.cli.options import fail, load_settings, progress_bar
+from tracker.config import Settings, SettingsError
+from tracker.domain.ids import message_number
 
 PUBLIC_KEY = Annotated[
     str | None,
@@ -64,14 +65,14 @@ def keygen(
     public_file = out.with_suffix(".pub")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if public_file.exists() or public_file == out:
-            raise FileExistsError
+        if existing := next((f for f in (out, public_file) if f.exists()), None):
+            raise FileExistsError(existing)
         write_key(out, pem)
         public_file.write_text(public + "\n")
-    except FileExistsError:
-        fail(ValueError(f"{out} or {public_file.name} exists: keygen never replaces a key "
+    except FileExistsError as e:
+        fail(ValueError(f"{e.args[0] if e.args else out} exists: keygen never replaces a key "
                         "(digests it signed would no longer check against the key you "
-                        "publish)"))  # fmt: skip
+                        "publish); give another --out"))  # fmt: skip
     except OSError as e:
         fail(ValueError(f"cannot write {out}: {e.strerror or e}"))
     typer.echo(f"private key written to {out} (keep it secret; back it up)")
@@ -84,6 +85,7 @@ def digest(out: OUT = None) -> None:
     signed when TRACKER_AUDIT_KEY is set. The tree is first brought up to the last stored
     event."""
     settings = load_settings()
+    _fresh(out)
     tracker, tree = _open(settings)
     try:
         head = _follow(tracker, tree)
@@ -135,8 +137,12 @@ def verify(
                                 on_page=lambda at, _: bar.advance(at, at))  # fmt: skip
             bar.finish()
         sound = _say_log(result)
+        if sound:
+            for name, kept_digest in kept:
+                typer.echo(f"digest {name}: the store extends it ({kept_digest.tree_size:,} "
+                           f"events; {_signed_by(kept_digest, trusted)})")  # fmt: skip
         if views:
-            sound = _say_views(tracker, tree) and sound
+            sound = _say_views(tracker, tree, events_sound=sound) and sound
     finally:
         tracker.close()
     if not sound:
@@ -153,7 +159,16 @@ def _say_log(result: Verification) -> bool:
     return result.sound
 
 
-def _say_views(tracker: Tracker, tree: AuditTree) -> bool:
+def _signed_by(digest: Digest, trusted: bytes | None) -> str:
+    if digest.signature is None:
+        return "unsigned"
+    if trusted is not None:
+        return f"signed by the key you named, {trusted.hex()[:16]}..."
+    return (f"signed by the key it carries, {(digest.public_key or '')[:16]}...: name yours "
+            "with --public-key to check it is that one")  # fmt: skip
+
+
+def _say_views(tracker: Tracker, tree: AuditTree, *, events_sound: bool) -> bool:
     with tempfile.TemporaryDirectory(prefix="tracker-verify-") as scratch_dir:
         scratch = open_output_views(Path(scratch_dir) / "views.sqlite")
         check = check_views(tracker, tree.views, scratch)
@@ -173,39 +188,55 @@ def _say_views(tracker: Tracker, tree: AuditTree) -> bool:
                     fg=typer.colors.RED, err=True)  # fmt: skip
     for problem in check.problems:
         typer.secho(f"VIEWS DIFFER: {problem}", fg=typer.colors.RED, err=True)
-    typer.echo("run `tracker rebuild` to make the views from the events again", err=True)
+    if events_sound:  # a rebuild from changed events would copy the change into the views
+        typer.echo("run `tracker rebuild` to make the views from the events again", err=True)
+    else:
+        typer.echo("the events themselves were changed (above): find out what happened "
+                   "before any `tracker rebuild`, which would make the views from them",
+                   err=True)  # fmt: skip
     return False
 
 
 def proof(
-    id_sms: Annotated[int, typer.Argument(metavar="ID_SMS", help="The message's id_sms.")],
+    id_sms: Annotated[str, typer.Argument(metavar="ID_SMS", help="The message's id_sms.")],
     out: OUT = None,
 ) -> None:
     """The message's events with their inclusion proofs against a digest of the whole log
     (signed when TRACKER_AUDIT_KEY is set): a file anyone can check offline with
-    `tracker verify-proof`."""
+    `tracker verify-proof`. The proof is checked before it is written."""
+    number = message_number(id_sms)
+    if number is None:
+        fail(ValueError(f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}"))
     settings = load_settings()
+    _fresh(out)
     tracker, tree = _open(settings)
     try:
         head = _follow(tracker, tree)
         signed = digest_of(head, datetime.now(UTC), _signing_key(settings))
         try:
-            answer = prove_message(tracker, tree, id_sms, signed)
+            answer = prove_message(tracker, tree, number, signed)
         except TreeDamaged as e:
             fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
     finally:
         tracker.close()
     if answer.unrecorded:
-        typer.secho(f"warning: {answer.unrecorded} events of message {id_sms} are in the store "
-                    "at notification ids the audit tree covered, yet it never recorded them "
-                    "(not in the proof); run `tracker verify`", fg=typer.colors.YELLOW,
+        typer.secho(f"warning: {_n(answer.unrecorded, 'event')} of message {number} are in the "
+                    "store at notification ids the audit tree covered, yet it never recorded "
+                    "them (not in the proof); run `tracker verify`", fg=typer.colors.YELLOW,
                     err=True)  # fmt: skip
     if not answer.events and not answer.unrecorded:
-        fail(ValueError(f"message {id_sms} has no events in the store"))
+        fail(ValueError(f"message {number} has no events in the store"))
+    check = check_proof(answer)
+    if not check.sound:  # the events or the tree were changed: the proof would not hold
+        for problem in check.problems:
+            typer.secho(f"NOT PROVEN: {problem}", fg=typer.colors.RED, err=True)
+        typer.echo("the store was changed since its events were recorded: run `tracker "
+                   "verify`; nothing written", err=True)  # fmt: skip
+        raise typer.Exit(1)
     _write(msgspec.json.format(msgspec.json.encode(answer)), out)
     if out:
-        typer.echo(f"proof of {len(answer.events)} events of message {id_sms} written to {out}",
-                   err=True)  # fmt: skip
+        typer.echo(f"proof of {_n(len(answer.events), 'event')} of message {number} written "
+                   f"to {out}", err=True)  # fmt: skip
 
 
 def verify_proof(
@@ -225,8 +256,11 @@ def verify_proof(
         answer = msgspec.json.decode(data, type=MessageProof)
     except OSError as e:
         fail(ValueError(f"cannot read {file}: {e.strerror or e}"))
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        fail(ValueError(f"{file} is not a tracker proof ({e})"))
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
+        if _is_digest(data):
+            fail(ValueError(f"{file} is a digest, not a proof: check it against the store with "
+                            f"`tracker verify --digest {file}`"))  # fmt: skip
+        fail(ValueError(f"{file} is not a tracker proof ({str(e)[:200]})"))
     except ValueError as e:
         fail(e)
     check = check_proof(answer, trusted)
@@ -237,13 +271,41 @@ def verify_proof(
     if not check.sound:
         raise typer.Exit(1)
     d = answer.digest
-    typer.echo(f"proven: {check.proved} events of message {answer.id_sms} are in the log of "
+    typer.echo(f"proven: {_n(check.proved, 'event')} of message {answer.id_sms} are in the log of "
                f"{d.tree_size:,} events with root {d.root_hash} ({d.timestamp})")  # fmt: skip
 
 
 def _open(settings: Settings) -> tuple[Tracker, AuditTree]:
-    tracker, views = open_store(settings)
-    return tracker, AuditTree(views).create()
+    """The store as it is, never created (an audit of nothing must not say "verified"), with
+    its views and audit tables created if need be."""
+    try:
+        tracker = open_reader(settings)
+    except (SettingsError, StoreUnavailable) as e:
+        fail(e)
+    try:
+        return tracker, AuditTree(open_views(tracker)).create()
+    except (SettingsError, StoreUnavailable) as e:
+        tracker.close()
+        fail(e)
+
+
+def _fresh(out: Path | None) -> None:
+    """Digests and proofs are evidence: one written is never replaced."""
+    if out is not None and out.exists():
+        fail(ValueError(f"{out} exists: digests and proofs are kept, never replaced; give "
+                        "another --out"))  # fmt: skip
+
+
+def _is_digest(data: bytes) -> bool:
+    try:
+        msgspec.json.decode(data, type=Digest)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False
+    return True
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _follow(tracker: Tracker, tree: AuditTree, *, damaged_ok: bool = False) -> Head:

@@ -19,6 +19,7 @@ import uvicorn
 from tracker.audit.follower import AuditFollower
 from tracker.audit.tree import AuditTree
 from tracker.bootstrap import projector_election, settle_heap, store_for
+from tracker.bootstrap.server import audit_key
 from tracker.cli.options import (
     as_env,
     create_tables,
@@ -127,6 +128,11 @@ def serve(
     they are missing (unless TRACKER_CREATE_TABLES=false)."""
     settings = load_settings(host=host, port=port, workers=workers)
     _check_listen(settings.host, settings.port)
+    try:
+        if audit_key(settings) is not None:
+            typer.echo("signing the audit digests with the key in TRACKER_AUDIT_KEY", err=True)
+    except SettingsError as e:
+        fail(e)
     if settings.reconcile_period is not None:  # the platform's settings, checked before start
         try:
             client_for(settings).close()

@@ -163,9 +163,10 @@ async def message_proof(
     counts this page's events stored after the digest's tree (its follower is a moment
     behind). A page is a proof on its own; the `Link` header leads to the next one."""
     number = id_sms_number(id_sms)
-    found = await backend.read(
-        proof_page, backend.tracker, backend.audit, backend.audit_key, number, start, limit
-    )
+    async with backend.proofs:
+        found = await backend.read(
+            proof_page, backend.tracker, backend.audit, backend.audit_key, number, start, limit
+        )
     return proof_response(found, number, f"/messages/{number}/proof", limit)
 
 

@@ -27,6 +27,9 @@ log = logging.getLogger("tracker")
 T = TypeVar("T")
 
 
+PROOFS_AT_ONCE = 2
+
+
 class Backend:
     """The parts of ``bootstrap.ServerParts``, and a bound on the reader threads (the pool's size).
 
@@ -44,6 +47,9 @@ class Backend:
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.limiter = anyio.CapacityLimiter(store_threads)
+        # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
+        # at once, waiting here without a store thread, so other reads keep theirs.
+        self.proofs = anyio.CapacityLimiter(PROOFS_AT_ONCE)
         self.rebuilding = RebuildRunner(parts.tracker, parts.views)
 
     def clock(self) -> dict[str, Any]:
