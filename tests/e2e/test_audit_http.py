@@ -121,7 +121,7 @@ def test_a_proof_holds_offline_and_fails_once_a_byte_of_an_event_is_changed(sign
     tampered = msgspec.structs.replace(proof, events=[proof.events[0], changed, *proof.events[2:]])
     check = check_proof(tampered, bytes.fromhex(public))
     assert not check.sound and check.proved == 3
-    assert check.problems[0].startswith(f"event {event.position + 1} ")
+    assert check.problems[0].startswith(f"the event at position {event.position} ")
 
 
 def test_a_long_proof_comes_in_pages_each_a_proof_of_its_own(signed):

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import KEYS, LiveServer
 from tests.e2e.test_audit_http import caught_up, post
+from tracker.audit.digest import Digest
 from tracker.audit.proof import MessageProof, check_proof
 from tracker.audit.tree import AuditTree
 from tracker.audit.verify import Verification, verify_log
@@ -96,3 +97,35 @@ def test_only_auditors_and_admins_see_the_audit_and_the_proof(keyed):
         else:
             assert proof.status_code == 403
             assert "it needs an admin or auditor key" in proof.text
+
+
+def test_a_verification_that_found_the_history_changed_is_shown_until_one_is_sound(
+    live_server, page
+):
+    """(Run last: it leaves a failed verification on the module's server until it clears it.)
+    A digest that the store does not extend makes the verification unsound, as tampering
+    would: the card and the gauge say so, and the next sound verification clears both."""
+    post(live_server, {"id_sms": 7309, "time": "2024-05-01 10:00:00", "state": "send"})
+    digest = msgspec.json.decode(msgspec.json.encode(caught_up(live_server)), type=Digest)
+    other = msgspec.structs.replace(digest, root_hash="ab" * 32)
+    tracker = live_server.open_store()
+    try:
+        tree = AuditTree(open_views(tracker, create=False))
+        failed = verify_log(tracker, tree, [("other.json", other)])
+        assert not failed.sound
+        page.goto(f"{live_server.base_url}/ui/")
+        card = page.locator("#audit")
+        expect(card.locator(".value")).to_have_text("changed")
+        expect(card).to_have_class(re.compile(r"\bfailed\b"))
+        expect(card.locator("#verified")).to_contain_text("found the stored history changed")
+        metrics = page.request.get(f"{live_server.base_url}/metrics").text()
+        assert "tracker_audit_verify_failed 1.0" in metrics
+        assert verify_log(tracker, tree).sound
+    finally:
+        tracker.close()
+    page.reload()
+    expect(card.locator(".value")).to_have_text("verified")
+    assert (
+        "tracker_audit_verify_failed 0.0"
+        in page.request.get(f"{live_server.base_url}/metrics").text()
+    )

@@ -13,7 +13,6 @@ moves by compare-and-set on its size, so two followers never both extend it.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from tracker.views.tables import from_micros, micros
 TILE_HEIGHT = 8
 TILE = 1 << TILE_HEIGHT
 KEY = 24  # a leaf's key in a level-0 tile: notification id (8 bytes) and originator id (16)
-TREE, VERIFIED = "tree", "verified"
+TREE, VERIFIED, FAILED = "tree", "verified", "failed"
 
 
 class TreeDamaged(RuntimeError):
@@ -110,9 +109,18 @@ class AuditTree:
         head = self.head(VERIFIED)
         return None if head is EMPTY else head
 
-    def record_verified(self, head: Head) -> None:
+    def failed(self) -> Head | None:
+        """The last verification that found the history changed, if none sound came since."""
+        head = self.head(FAILED)
+        return None if head is EMPTY else head
+
+    def record_verified(self, head: Head, *, sound: bool = True) -> None:
+        """What a verification found: sound (the ``verified`` head; a failure before is
+        cleared) or not (the ``failed`` head, kept until one is sound again)."""
         with self.datastore.transaction(commit=True) as cursor:
-            self._put_head(cursor, VERIFIED, head)
+            self._put_head(cursor, VERIFIED if sound else FAILED, head)
+            if sound:
+                cursor.execute(f"DELETE FROM {self.heads} WHERE name = {self.p}", (FAILED,))
 
     def _put_head(self, cursor: Any, name: str, head: Head, was: int | None = None) -> None:
         p = self.p
@@ -220,33 +228,7 @@ class AuditTree:
             if stop is not None and tile * TILE >= stop:
                 return
 
-    def damage(self) -> list[str]:
-        """What is wrong with the stored nodes above the leaves and with the leaves' keys, each
-        level checked against the one below (verify compares the leaves with the log itself);
-        empty when sound. The nodes are what proofs are made of: one edited would make every
-        honest proof through it fail."""
-        below: list[bytes] = []  # the roots of the complete tiles of the level below
-        level = 0
-        while level == 0 or below:
-            held: list[bytes] = []
-            complete: list[bytes] = []
-            for tile, row in enumerate(self._tiles_of(level)):
-                if row["tile"] != tile:
-                    return [f"the audit tree's tile {tile} of level {level} is missing (edited)"]
-                hashes = bytes(row["hashes"])
-                part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
-                if level == 0 and not _keys_fit(row, len(part)):
-                    return [f"the audit tree's tile {tile} of leaves has edited keys"]
-                held += part
-                if len(part) == TILE:
-                    complete.append(root(part))
-            if level and held != below:
-                return [f"the audit tree's nodes of level {level} are not the roots of the "
-                        "level below (edited)"]  # fmt: skip
-            below, level = complete, level + 1
-        return []
-
-    def _tiles_of(self, level: int) -> Iterator[Any]:
+    def tiles_of(self, level: int) -> Iterator[Any]:
         """The tiles of one level in order, a few at a time."""
         tile = 0
         while True:
@@ -285,7 +267,7 @@ class AuditTree:
         return next(self.leaves(position, position + 1), None)
 
 
-def _first(keys: bytes) -> int:
+def first_id(keys: bytes) -> int:
     """The notification id of the first key in ``keys``."""
     return int.from_bytes(keys[:8])
 
@@ -295,22 +277,13 @@ def _search(keys: bytes, notification_id: int, tile: int) -> int | None:
     lo, hi = 0, len(keys) // KEY
     while lo < hi:
         mid = (lo + hi) // 2
-        if _first(keys[mid * KEY :]) < notification_id:
+        if first_id(keys[mid * KEY :]) < notification_id:
             lo = mid + 1
         else:
             hi = mid
-    if lo < len(keys) // KEY and _first(keys[lo * KEY :]) == notification_id:
+    if lo < len(keys) // KEY and first_id(keys[lo * KEY :]) == notification_id:
         return tile * TILE + lo
     return None
-
-
-def _keys_fit(row: Any, leaves: int) -> bool:
-    """A tile of leaves holds a key for each, ascending, and its first id is its first key's."""
-    keys = bytes(row["keys"] or b"")
-    if len(keys) != leaves * KEY or not keys or row["first_id"] != _first(keys):
-        return False
-    ids = [_first(keys[i:]) for i in range(0, len(keys), KEY)]
-    return all(a < b for a, b in itertools.pairwise(ids))
 
 
 def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:
@@ -350,7 +323,7 @@ class Positions:
         keys = bytes(row["keys"])
         if len(keys) < KEY:
             return None
-        found = (_first(keys), _first(keys[-KEY:]), row["tile"], keys)
+        found = (first_id(keys), first_id(keys[-KEY:]), row["tile"], keys)
         self._tiles = [found, *self._tiles[:15]]
         return _search(keys, notification_id, row["tile"])
 

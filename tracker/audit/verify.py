@@ -13,12 +13,13 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
 from tracker.audit.leaves import leaf_of, owner
-from tracker.audit.tree import AuditTree, Head, Leaf, TreeDamaged
-from tracker.domain.merkle import Frontier, consistency_path, verify_consistency
+from tracker.audit.tree import KEY, TILE, AuditTree, Head, Leaf, TreeDamaged, first_id
+from tracker.domain.merkle import Frontier, consistency_path, root, verify_consistency
 
 PAGE = 10_000  # notification ids read at once
 NO_LEAF = "the audit tree's leaf for this position is missing (its tables were edited)"
@@ -69,7 +70,7 @@ def verify_log(
 ) -> Verification:
     """Hash every stored event again and compare (``digests`` as (name, digest) pairs; with
     ``trusted``, each must be signed by that public key). A sound result is recorded as the
-    tree's ``verified`` head."""
+    tree's ``verified`` head, an unsound one as its ``failed`` head."""
     recorder = tracker.store
     recorded_head = tree.head()
     result = Verification(recorded=recorded_head.size)
@@ -132,12 +133,15 @@ def verify_log(
             "last events deleted)"
         )
     if result.finding is None and not result.problems:
-        result.problems += tree.damage()  # its nodes above the leaves, and their keys
+        result.problems += tree_damage(tree)  # its nodes above the leaves, and their keys
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
     result.problems += _check_digests(digests, roots, result, tree, trusted)
     if result.sound and result.head is not None:
         tree.record_verified(result.head)
+    elif not result.sound:  # said until a verification is sound again (console, metrics)
+        head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
+        tree.record_verified(head, sound=False)
     return result
 
 
@@ -189,3 +193,39 @@ def _check_digests(
         if not verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof):
             problems.append(f"digest {names[id(new)]} does not extend digest {names[id(old)]}")
     return problems
+
+
+def tree_damage(tree: AuditTree) -> list[str]:
+    """What is wrong with the stored nodes above the leaves and with the leaves' keys, each
+    level checked against the one below (verify compares the leaves with the log itself);
+    empty when sound. The nodes are what proofs are made of: one edited would make every
+    honest proof through it fail."""
+    below: list[bytes] = []  # the roots of the complete tiles of the level below
+    level = 0
+    while level == 0 or below:
+        held: list[bytes] = []
+        complete: list[bytes] = []
+        for tile, row in enumerate(tree.tiles_of(level)):
+            if row["tile"] != tile:
+                return [f"the audit tree's tile {tile} of level {level} is missing (edited)"]
+            hashes = bytes(row["hashes"])
+            part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
+            if level == 0 and not _keys_fit(row, len(part)):
+                return [f"the audit tree's tile {tile} of leaves has edited keys"]
+            held += part
+            if len(part) == TILE:
+                complete.append(root(part))
+        if level and held != below:
+            return [f"the audit tree's nodes of level {level} are not the roots of the "
+                    "level below (edited)"]  # fmt: skip
+        below, level = complete, level + 1
+    return []
+
+
+def _keys_fit(row: Any, leaves: int) -> bool:
+    """A tile of leaves holds a key for each, ascending, and its first id is its first key's."""
+    keys = bytes(row["keys"] or b"")
+    if len(keys) != leaves * KEY or not keys or row["first_id"] != first_id(keys):
+        return False
+    ids = [first_id(keys[i:]) for i in range(0, len(keys), KEY)]
+    return all(a < b for a, b in itertools.pairwise(ids))

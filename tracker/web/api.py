@@ -334,9 +334,9 @@ def _as_400() -> Iterator[None]:
         raise ClientException(detail=str(e)) from None
 
 
-def _audit_heads(tree: AuditTree) -> tuple[Head, Head | None]:
-    """The audit tree's head and the last sound verification's: a row each."""
-    return tree.head(), tree.verified()
+def _audit_heads(tree: AuditTree) -> tuple[Head, Head | None, Head | None]:
+    """The audit tree's head, the last sound verification's and a failed one since: a row each."""
+    return tree.head(), tree.verified(), tree.failed()
 
 
 def _encoded(read: Callable[[], T]) -> tuple[T, bytes]:

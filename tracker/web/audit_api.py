@@ -94,15 +94,17 @@ def proof_response(found: ProofPage | None, id_sms: int, path: str, limit: int) 
 
 @dataclass(frozen=True, slots=True)
 class AuditStatus:
-    """What the console says of the audit: the tree's head, the last sound verification."""
+    """What the console says of the audit: the tree's head, the last sound verification, and
+    the last one that found the history changed (if none sound came since)."""
 
     tree: Head
     verified: Head | None
     signed: bool  # the digests are signed (TRACKER_AUDIT_KEY is set)
+    failed: Head | None = None
 
 
 def audit_status(tree: AuditTree, key: Ed25519PrivateKey | None) -> AuditStatus:
-    return AuditStatus(tree.head(), tree.verified(), key is not None)
+    return AuditStatus(tree.head(), tree.verified(), key is not None, tree.failed())
 
 
 @get(

@@ -36,6 +36,10 @@ AUDIT_VERIFIED = Gauge(
     "tracker_audit_verified_events",
     "Events the last sound `tracker verify` hashed again and found as recorded (0: none yet)",
 )
+AUDIT_FAILED = Gauge(
+    "tracker_audit_verify_failed",
+    "1 when the last `tracker verify` found the stored history changed (until one is sound)",
+)
 AUDIT_VERIFIED_AT = Gauge(
     "tracker_audit_verified_timestamp_seconds",
     "When the last sound `tracker verify` finished, in Unix seconds (0: none yet)",
@@ -65,7 +69,8 @@ def set_overdue(messages: int) -> None:
     OVERDUE.set(messages)
 
 
-def set_audit(tree: Head, verified: Head | None) -> None:
+def set_audit(tree: Head, verified: Head | None, failed: Head | None = None) -> None:
+    AUDIT_FAILED.set(1 if failed else 0)
     AUDIT_TREE.set(tree.size)
     AUDIT_VERIFIED.set(verified.size if verified else 0)
     AUDIT_VERIFIED_AT.set(verified.at.timestamp() if verified and verified.at else 0)
