@@ -176,7 +176,7 @@ def _check_digests(
             problems.append(
                 f"digest {name}: the store does not extend it: its first {digest.tree_size} "
                 "events are not the ones the digest covers (changed, deleted, inserted or "
-                "reordered since it was made)"
+                "reordered since it was made; or the digest is another store's)"
             )
     ordered = sorted((d for _, d in digests), key=lambda d: d.tree_size)
     names = {id(d): n for n, d in digests}

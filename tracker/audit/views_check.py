@@ -18,6 +18,7 @@ from tracker.domain.ids import message_id
 from tracker.views.folding import Fold, Progress, fold_history
 from tracker.views.log import EventLog
 from tracker.views.store import LIVE, ViewStore, canonical
+from tracker.views.tables import MESSAGE_COLUMNS
 
 SHOWN = 1000  # differing messages named at most (the count is always whole)
 
@@ -27,6 +28,7 @@ class ViewsCheck:
     position: int  # the notification id both were compared at
     compared: int = 0  # message rows compared
     messages: list[int] = field(default_factory=list)  # id_sms whose rows differ
+    columns: dict[int, list[str]] = field(default_factory=dict)  # what differs in each
     differing: int = 0  # how many, all told
     moved_on: int = 0  # messages with events past ``position``, not compared
     problems: list[str] = field(default_factory=list)  # the other views
@@ -72,6 +74,7 @@ def check_views(
             check.differing += 1
             if len(check.messages) < SHOWN:
                 check.messages.append(key)
+                check.columns[key] = _columns(mine, theirs)
     for key, mine, theirs in _pairs(live.scan("delivery_times"), scratch.scan("delivery_times")):
         if mine != theirs and not moved(key) and key not in check.messages:
             check.differing += 1
@@ -127,6 +130,15 @@ def _pairs(one: Iterator[tuple], other: Iterator[tuple]) -> Iterator[tuple]:
         else:
             yield ka, _c(a), _c(b)
             a, b = next(one, None), next(other, None)
+
+
+def _columns(mine: tuple | None, theirs: tuple | None) -> list[str]:
+    """The columns of a message row that differ (the row missing or extra: all of them)."""
+    if mine is None:
+        return ["the row is missing"]
+    if theirs is None:
+        return ["no such message"]
+    return [name for name, a, b in zip(MESSAGE_COLUMNS, mine, theirs, strict=False) if a != b]
 
 
 def _c(row: tuple | None) -> tuple | None:

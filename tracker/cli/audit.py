@@ -95,7 +95,8 @@ def digest(out: OUT = None) -> None:
     _write(msgspec.json.format(msgspec.json.encode(answer)), out)
     if out:
         signed = "signed" if answer.signature else "unsigned (set TRACKER_AUDIT_KEY to sign)"
-        typer.echo(f"digest of {answer.tree_size:,} events written to {out}, {signed}", err=True)
+        typer.echo(f"digest of {_n(answer.tree_size, 'event')} written to {out}, {signed}",
+                   err=True)  # fmt: skip
 
 
 def verify(
@@ -155,7 +156,7 @@ def _say_log(result: Verification) -> bool:
     for problem in result.problems:
         typer.secho(f"NOT VERIFIED: {problem}", fg=typer.colors.RED, err=True)
     if result.sound and result.head is not None:
-        typer.echo(f"verified {result.events:,} events (root {result.head.root.hex()})")
+        typer.echo(f"verified {_n(result.events, 'event')} (root {result.head.root.hex()})")
     return result.sound
 
 
@@ -173,18 +174,21 @@ def _say_views(tracker: Tracker, tree: AuditTree, *, events_sound: bool) -> bool
         scratch = open_output_views(Path(scratch_dir) / "views.sqlite")
         check = check_views(tracker, tree.views, scratch)
     if check.sound:
-        typer.echo(f"views verified: {check.compared:,} messages as the events make them "
+        typer.echo(f"views verified: {_n(check.compared, 'message')} as the events make them "
                    f"(at notification id {check.position})")  # fmt: skip
         return True
     if check.differing:
-        shown = ", ".join(map(str, check.messages))
+        shown = ", ".join(
+            f"{m} ({', '.join(check.columns[m])})" if m in check.columns else str(m)
+            for m in check.messages
+        )
         more = (
             f" (the first {len(check.messages)} shown)"
             if check.differing > len(check.messages)
             else ""
         )
-        typer.secho(f"VIEWS DIFFER: {check.differing:,} messages' rows are not what their "
-                    f"events make (forged or stale): {shown}{more}",
+        typer.secho(f"VIEWS DIFFER: the rows of {_n(check.differing, 'message')} are not what "
+                    f"the events make (forged or stale): {shown}{more}",
                     fg=typer.colors.RED, err=True)  # fmt: skip
     for problem in check.problems:
         typer.secho(f"VIEWS DIFFER: {problem}", fg=typer.colors.RED, err=True)

@@ -97,7 +97,8 @@ def requires(*roles: str) -> Guard:
             )
         if role not in allowed:
             raise PermissionDeniedException(
-                detail=f"a {role} key may not use this; it needs: {' or '.join(sorted(allowed))}"
+                detail=f"{_a(role)} {role} key may not use this; it needs: "
+                f"{' or '.join(sorted(allowed))}"
             )
 
     guard.__name__ = f"requires_{'_or_'.join(sorted(allowed))}"
@@ -121,3 +122,8 @@ async def webhook_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None
     token = connection.path_params.get("token")
     if access.tokens and (token is None or not access.token_matches(token)):
         raise NotFoundException()
+
+
+def _a(word: str) -> str:
+    """The article before ``word`` (an admin, an analyst, an auditor)."""
+    return "an" if word[:1] in "aeiou" else "a"
