@@ -13,6 +13,7 @@ from tracker.application import Status, Unusable
 from tracker.audit.follower import AuditFollower
 from tracker.audit.leaves import hashed
 from tracker.audit.tree import TILE, AuditTree
+from tracker.audit.verify import tree_damage
 from tracker.bootstrap import open_views
 from tracker.domain import merkle
 from tracker.domain.quarantine import ITEM
@@ -112,3 +113,23 @@ def test_tiles_of_every_level_give_the_roots_and_proofs_of_the_whole_tree(tracke
     for index in rng.sample(range(n), 20):
         assert tree.position_of(2 * index + 1) == index
         assert tree.position_of(2 * index + 2) is None
+
+
+def test_the_check_of_the_nodes_holds_while_a_follower_extends_the_tree(tracker, tree):
+    """verify reads the tree's levels one after the other; a follower completing a tile in
+    between adds nodes past those of the size checked, which is no damage (it was reported as
+    an edit under heavy ingest)."""
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(3 * TILE + 5)]
+    head = tree.append(tree.head(), [(i + 1, bytes(16), h) for i, h in enumerate(leaves)], 999, T0)
+    reads = tree.tiles_of
+
+    def extended_after_level_0(level):
+        yield from reads(level)
+        if level == 0:  # the follower's page lands between the two reads
+            more = [(5000 + i, bytes(16), bytes([i]) * 32) for i in range(TILE)]
+            tree.append(tree.head(), more, 9999, T0)
+
+    tree.tiles_of = extended_after_level_0
+    assert tree_damage(tree, head.size) == []
+    tree.tiles_of = reads
+    assert tree_damage(tree, tree.head().size) == []

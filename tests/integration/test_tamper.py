@@ -677,3 +677,73 @@ def test_views_whose_position_was_moved_back_are_still_compared_with_the_whole_l
     assert (
         "stale" in check.problems[0] and f"only up to notification id {EVENTS}" in check.problems[0]
     )
+
+
+def test_a_row_outside_the_logs_order_is_reported(database_url):
+    """A table rebuilt by hand can hold a row with a NULL notification id: no read in log order
+    reaches it, yet its message's history (read by the message's id) counts it."""
+    tracker = open_tracker(Settings(database_url=database_url))
+    attacker = Attacker(database_url)
+    try:
+        tree = AuditTree(open_views(tracker)).create()
+        record(tracker)
+        follow(tracker, tree)
+        if attacker.placeholder == "%s":
+            attacker.events("ALTER TABLE {events} DROP CONSTRAINT events_pkey")
+            attacker.events("ALTER TABLE {events} ALTER COLUMN notification_id DROP NOT NULL")
+        else:  # SQLite: the id no longer the rowid
+            attacker.events("CREATE TABLE copied AS SELECT * FROM {events}")
+            attacker.events("DROP TABLE {events}")
+            attacker.events("ALTER TABLE copied RENAME TO {events}")
+        attacker.events(
+            "INSERT INTO {events} ({columns}) SELECT NULL, originator_id, 3, topic, state "
+            "FROM {events} WHERE notification_id = 7"
+        )
+        assert len(queries.history(tracker, 3).reports) == 3  # it counts in message 3
+        result = verify_log(tracker, tree)
+        assert not result.sound
+        assert "1 rows of the events table lie outside the log's order" in result.problems[0]
+    finally:
+        attacker.close()
+        tracker.close()
+
+
+PG_EDITS = {
+    "topic as bytes": ["ALTER TABLE {events} ALTER COLUMN topic TYPE bytea "
+                       "USING convert_to(topic, 'UTF8')"],
+    "state as text": ["ALTER TABLE {events} ALTER COLUMN state TYPE text "
+                      "USING encode(state, 'hex')"],
+    "null state": ["ALTER TABLE {events} ALTER COLUMN state DROP NOT NULL",
+                   "UPDATE {events} SET state = NULL WHERE notification_id = 7"],
+}  # fmt: skip
+
+
+def test_a_topic_too_long_for_a_leaf_is_named_not_crashed_on(database_url):
+    finding = _after(database_url, ["UPDATE {events} SET topic = '" + "r" * 70_000 + "' "
+                                    "WHERE notification_id = 7"])  # fmt: skip
+    assert (finding.position, "its topic is no short text") == (6, finding.what.split(" (")[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("edit", PG_EDITS)
+def test_postgresql_columns_changed_to_other_types_are_named_not_crashed_on(postgres_url, edit):
+    finding = _after(postgres_url, PG_EDITS[edit])
+    assert finding.position == (6 if edit == "null state" else 0)
+
+
+def _after(database_url: str, statements: list[str]) -> Finding:
+    """The first finding of verify on the usual traffic after ``statements`` (edited by hand)."""
+    tracker = open_tracker(Settings(database_url=database_url))
+    attacker = Attacker(database_url)
+    try:
+        tree = AuditTree(open_views(tracker)).create()
+        record(tracker)
+        follow(tracker, tree)
+        for statement in statements:
+            attacker.events(statement)
+        finding = verify_log(tracker, tree).finding
+        assert finding is not None and "edited by hand" in finding.what
+        return finding
+    finally:
+        attacker.close()
+        tracker.close()

@@ -51,6 +51,9 @@ class EventRecorder(Protocol):
         ids in (after, end], in log order: what the audit tree hashes. ``after`` None: from the
         lowest (no store numbers an event below 1, but a row put there is read all the same)."""
 
+    def rows_out_of_order(self) -> int:
+        """Rows no read of the log in notification order reaches (edited in by hand)."""
+
     def next_notification_id(self, after: int) -> int | None:
         """The lowest notification id above ``after`` (None: none)."""
 

@@ -37,8 +37,11 @@ def _int8(value: int) -> bytes:
 
 
 def originator_bytes(key: Any) -> bytes:
-    """An originator id as 16 bytes, whether a row holds bytes (SQLite) or a UUID (PostgreSQL)."""
-    return key if type(key) is bytes else key.bytes if hasattr(key, "bytes") else str(key).encode()
+    """An originator id as 16 bytes, whether a row holds bytes (SQLite) or a UUID (PostgreSQL)
+    (anything else, edited in, as its text)."""
+    if type(key) is bytes:
+        return key
+    return key.bytes if hasattr(key, "bytes") else str(key).encode(errors="surrogateescape")
 
 
 def leaf_of(row: Row) -> tuple[int, bytes, bytes, str | None]:
@@ -49,7 +52,7 @@ def leaf_of(row: Row) -> tuple[int, bytes, bytes, str | None]:
     0x02 and its text, which no leaf (0x00) or node (0x01) of an honest tree can have, and it
     is named as malformed."""
     nid, key, version, topic, state = row
-    originator = originator_bytes(key)
+    originator = originator_bytes(key) if key is not None else b""
     problem = None
     if type(version) is str and version.startswith("stored as "):  # a store's own check
         problem = f"its values are {version}"
@@ -59,6 +62,10 @@ def leaf_of(row: Row) -> tuple[int, bytes, bytes, str | None]:
         problem = f"its originator id is {len(originator)} bytes, not 16"
     elif type(nid) is not int or not -(2**63) <= nid < 2**63:
         problem = f"its notification id {nid!r} is out of range"
+    elif type(topic) is not str or len(topic.encode(errors="surrogateescape")) > 0xFFFF:
+        problem = "its topic is no short text"
+    elif type(state) is not bytes:
+        problem = f"its state is {type(state).__name__}, not the bytes the tracker stores"
     if problem is not None:
         text = repr((nid, originator, version, topic, state)).encode(errors="surrogateescape")
         return nid, originator, hashlib.sha256(b"\x02" + text).digest(), problem

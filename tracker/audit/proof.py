@@ -18,7 +18,7 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
-from tracker.audit.leaves import Row, leaf_bytes, originator_bytes
+from tracker.audit.leaves import Row, leaf_bytes, leaf_of, originator_bytes
 from tracker.audit.tree import AuditTree
 from tracker.codec import decode
 from tracker.domain.ids import message_id
@@ -71,9 +71,11 @@ def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest
     a page of a long history is proved on its own (``pending`` then counts this page's)."""
     subtrees = tree.subtrees()
     proved, pending, unrecorded = [], 0, 0
-    positions = tree.positions_of(row[0] for row in rows)
-    for (nid, key, version, topic, state), position in zip(rows, positions, strict=True):
-        if position is None and nid <= digest.position:
+    positions = tree.positions()
+    for nid, key, version, topic, state in rows:
+        malformed = leaf_of((nid, key, version, topic, state))[3] is not None
+        position = None if malformed else positions(nid)
+        if position is None and (malformed or nid <= digest.position):
             unrecorded += 1  # the tree covered its id and never saw it: set there by hand?
             continue
         if position is None or position >= digest.tree_size:

@@ -18,7 +18,7 @@ from typing import Any
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
 from tracker.audit.leaves import leaf_of, owner
-from tracker.audit.tree import KEY, TILE, AuditTree, Head, Leaf, TreeDamaged, first_id
+from tracker.audit.tree import KEY, TILE, TILE_HEIGHT, AuditTree, Head, Leaf, TreeDamaged, first_id
 from tracker.domain.merkle import Frontier, consistency_path, root, verify_consistency
 
 PAGE = 10_000  # notification ids read at once
@@ -126,6 +126,12 @@ def verify_log(
                 f"the audit tree's head covers {recorded_head.size} leaves, its tiles hold only "
                 f"{frontier.size} (edited)"
             )
+    if outside := recorder.rows_out_of_order():  # read by their message, never hashed
+        result.problems.append(
+            f"{outside} rows of the events table lie outside the log's order (a notification id "
+            "NULL, not a whole number, or not the row's own): the table was rebuilt by hand, "
+            "and those rows count in their messages' histories all the same"
+        )
     if result.finding is None and recorded_head.position > end:
         result.problems.append(
             f"the audit tree's head says it covered notification ids up to "
@@ -133,7 +139,7 @@ def verify_log(
             "last events deleted)"
         )
     if result.finding is None and not result.problems:
-        result.problems += tree_damage(tree)  # its nodes above the leaves, and their keys
+        result.problems += tree_damage(tree, recorded_head.size)  # its nodes, and leaves' keys
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
     result.problems += _check_digests(digests, roots, result, tree, trusted)
@@ -195,26 +201,37 @@ def _check_digests(
     return problems
 
 
-def tree_damage(tree: AuditTree) -> list[str]:
-    """What is wrong with the stored nodes above the leaves and with the leaves' keys, each
-    level checked against the one below (verify compares the leaves with the log itself);
-    empty when sound. The nodes are what proofs are made of: one edited would make every
-    honest proof through it fail."""
+def tree_damage(tree: AuditTree, size: int) -> list[str]:
+    """What is wrong with the stored nodes above the first ``size`` leaves and with the leaves'
+    keys, each level checked against the one below (verify compares the leaves with the log
+    itself); empty when sound. The nodes are what proofs are made of: one edited would make
+    every honest proof through it fail. Only the nodes of those ``size`` leaves are compared
+    (level k's first size >> 8k): a follower extending the tree meanwhile, between the reads
+    of two levels, adds nodes past them, never changes one. Memory: a level's nodes, the
+    leaves' never held (a 256th of them at most)."""
     below: list[bytes] = []  # the roots of the complete tiles of the level below
     level = 0
     while level == 0 or below:
+        wanted = size >> (TILE_HEIGHT * level)  # this level's nodes for ``size`` leaves
         held: list[bytes] = []
         complete: list[bytes] = []
+        taken = 0
         for tile, row in enumerate(tree.tiles_of(level)):
+            if taken >= wanted:
+                break
             if row["tile"] != tile:
                 return [f"the audit tree's tile {tile} of level {level} is missing (edited)"]
             hashes = bytes(row["hashes"])
-            part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
-            if level == 0 and not _keys_fit(row, len(part)):
+            part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)][: wanted - taken]
+            if level == 0 and not _keys_fit(row, len(hashes) // 32):
                 return [f"the audit tree's tile {tile} of leaves has edited keys"]
-            held += part
+            taken += len(part)
+            if level:
+                held += part
             if len(part) == TILE:
                 complete.append(root(part))
+        if taken < wanted:
+            return [f"the audit tree's level {level} lacks nodes (edited)"]
         if level and held != below:
             return [f"the audit tree's nodes of level {level} are not the roots of the "
                     "level below (edited)"]  # fmt: skip

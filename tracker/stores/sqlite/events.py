@@ -241,6 +241,16 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             return self._log("WHERE notification_id <= ? ", (end,))
         return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
 
+    def rows_out_of_order(self) -> int:
+        """Rows the log's order does not reach: a notification id that is not the row's own
+        rowid (NULL, text, another number), which only a table rebuilt by hand can hold."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {self.events_table_name} WHERE notification_id IS NULL "
+                "OR typeof(notification_id) != 'integer' OR notification_id != rowid"
+            )
+            return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
     def next_notification_id(self, after: int) -> int | None:
         """The lowest notification id above ``after`` (None: none): a reader of the log in
         windows steps over a wide gap at once."""
