@@ -29,6 +29,8 @@ from eventsourcing.utils import Environment, EnvType
 
 from tracker.memo import Memo
 from tracker.stores.parts import share
+from tracker.stores.sqlite.log import WholeRows
+from tracker.stores.sqlite.log import key_bytes as _key
 
 EVENTS_TABLE = "events"  # the tracker's events table in a SQLite file
 LEGACY_EVENTS_TABLE = "stored_events"  # the library's, where trackers up to 2026-12-06 wrote
@@ -67,7 +69,7 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         return connection
 
 
-class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
+class ManyAtOnceSQLiteRecorder(WholeRows, SQLiteApplicationRecorder):
     """The library's recorder on the tracker's own table: ids as 16 bytes (``BLOB``, not the
     library's 32 hexadecimal characters), the notification id a declared ``INTEGER PRIMARY
     KEY`` (so that ``VACUUM`` keeps it); plus the events of many aggregates in one query, many
@@ -233,60 +235,6 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
             )
             return cursor.fetchall()  # type: ignore[no-any-return]
 
-    def select_log(self, after: int | None, end: int) -> list:
-        """Whole rows (notification id, originator id as 16 bytes, version, topic, state) with
-        notification ids in (after, end], in log order: what the audit tree hashes (``after``
-        None: from the lowest)."""
-        if after is None:
-            return self._log("WHERE notification_id <= ? ", (end,))
-        return self._log("WHERE notification_id > ? AND notification_id <= ? ", (after, end))
-
-    def rows_out_of_order(self) -> int:
-        """Rows the log's order does not reach: a notification id that is not the row's own
-        rowid (NULL, text, another number), which only a table rebuilt by hand can hold."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*) FROM {self.events_table_name} WHERE notification_id IS NULL "
-                "OR typeof(notification_id) != 'integer' OR notification_id != rowid"
-            )
-            return cursor.fetchone()[0]  # type: ignore[no-any-return]
-
-    def next_notification_id(self, after: int) -> int | None:
-        """The lowest notification id above ``after`` (None: none): a reader of the log in
-        windows steps over a wide gap at once."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT MIN(notification_id) FROM {self.events_table_name} "
-                "WHERE notification_id > ?",
-                (after,),
-            )
-            return cursor.fetchone()[0]  # type: ignore[no-any-return]
-
-    def select_log_of(self, originator_id: UUID, after: int = -1, limit: int = -1) -> list:
-        """One aggregate's whole rows, as ``select_log``, in version order: those of versions
-        above ``after``, at most ``limit`` (-1: all)."""
-        return self._log(
-            "WHERE originator_id = ? AND originator_version > ? ",
-            (_key(originator_id), after, limit),
-            "originator_version LIMIT ?",
-        )
-
-    def _log(self, where: str, params: tuple, order: str = "notification_id") -> list:
-        """Each value as its bytes whatever SQLite holds it as: a file edited by hand may hold
-        text where a blob was (``state || x'00'`` is text), and the audit must read it, not
-        fail on it; a row whose values are not of the types this store writes is marked so
-        (``_as_typed``), since the same bytes as another type are another row."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.sqlite_cursor.row_factory = None
-            cursor.execute(
-                "SELECT notification_id, CAST(originator_id AS BLOB), originator_version, "
-                "CAST(topic AS BLOB), CAST(state AS BLOB), typeof(originator_id) || ',' || "
-                "typeof(originator_version) || ',' || typeof(topic) || ',' || typeof(state) "
-                f"FROM {self.events_table_name} {where}ORDER BY {order}",
-                params,
-            )
-            return [_as_typed(row) for row in cursor.fetchall()]
-
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice: a long
         history is never fetched, decoded and held by the interpreter all in one go."""
@@ -348,18 +296,6 @@ class ManyAtOnceSQLiteRecorder(SQLiteApplicationRecorder):
         return None if row is None else row[0]
 
 
-STORED_TYPES = "blob,integer,text,blob"  # SQLite's typeof() of what this store writes
-
-
-def _as_typed(row: tuple) -> tuple:
-    """(notification id, originator id, version, topic, state); a row holding a value of
-    another type than this store writes has a version that is no integer, naming the types."""
-    nid, originator, version, topic, state, types = row
-    if types != STORED_TYPES or originator is None or topic is None or state is None:
-        version = f"stored as {types}, where this store writes {STORED_TYPES}"
-    return nid, originator, version, (topic or b"").decode(errors="surrogateescape"), state or b""
-
-
 def _stored(row: Any, convert: Callable[[Any], UUID]) -> StoredEvent:
     return StoredEvent(
         originator_id=convert(row["originator_id"]),
@@ -380,11 +316,6 @@ def _once(convert: Callable[[Any], UUID]) -> Callable[[Any], UUID]:
         return found
 
     return once
-
-
-def _key(originator_id: UUID | str) -> bytes:
-    """An id as the table stores it: its 16 bytes."""
-    return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).bytes
 
 
 ROWS_PER_INSERT = 200  # 800 values: under the 999 that older SQLite builds allow a statement
