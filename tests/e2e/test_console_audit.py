@@ -8,25 +8,14 @@ import re
 import msgspec
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import KEYS, LiveServer
-from tests.e2e.test_audit_http import caught_up, post
+from tests.e2e.conftest import KEYS
+from tests.e2e.test_audit_http import caught_up, post, verify
 from tracker.audit.digest import Digest
 from tracker.audit.proof import MessageProof, check_proof
 from tracker.audit.tree import AuditTree
-from tracker.audit.verify import Verification, verify_log
+from tracker.audit.verify import verify_log
 from tracker.bootstrap import open_views
 from tracker.web.console.render import COOKIE, when
-
-
-def verify(server: LiveServer) -> Verification:
-    """What `tracker verify` does to the store: hash every event again, record a sound result."""
-    tracker = server.open_store()
-    try:
-        result = verify_log(tracker, AuditTree(open_views(tracker, create=False)))
-    finally:
-        tracker.close()
-    assert result.sound and result.head is not None
-    return result
 
 
 # The first test of the module: nothing was verified on its server before it.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -610,20 +611,12 @@ def test_a_proof_does_not_pass_off_a_row_the_tree_never_saw_as_stored_later(stor
 def test_sqlite_a_value_of_another_type_is_named_even_where_its_bytes_are_the_same(
     sqlite_url, edit, said
 ):
-    tracker = open_tracker(Settings(database_url=sqlite_url))
-    attacker = Attacker(sqlite_url)
-    try:
-        tree = AuditTree(open_views(tracker)).create()
-        record(tracker)
-        follow(tracker, tree)
+    with followed(sqlite_url) as (tracker, tree, attacker):
         nid = tracker.store.select_log(0, 99)[6][0]
         attacker.events(f"UPDATE {{events}} SET {edit} WHERE notification_id = ?", nid)
         finding = verify_log(tracker, tree).finding
         assert (finding.position, finding.notification_id) == (6, nid)
         assert said in finding.what and "edited by hand" in finding.what
-    finally:
-        attacker.close()
-        tracker.close()
 
 
 def test_a_heads_position_moved_ahead_does_not_freeze_the_tree_unnoticed(store):
@@ -643,12 +636,8 @@ def test_a_heads_position_moved_ahead_does_not_freeze_the_tree_unnoticed(store):
 
 def test_a_node_above_the_leaves_or_a_tiles_first_id_edited_is_reported(database_url):
     """Proofs are made of the nodes: one edited would make honest proofs fail."""
-    tracker = open_tracker(Settings(database_url=database_url))
-    attacker = Attacker(database_url)
-    try:
-        tree = AuditTree(open_views(tracker)).create()
-        tracker.record([Status(n, "send", "") for n in range(1, 600)], [], T0)
-        follow(tracker, tree)
+    many = [([Status(n, "send", "") for n in range(1, 600)], [])]  # two levels of tiles
+    with followed(database_url, many) as (tracker, tree, attacker):
         assert verify_log(tracker, tree).sound
         level_1 = "UPDATE {audit_tiles} SET hashes = ? WHERE level = 1 AND tile = 0"
         (held,) = attacker.views("SELECT hashes FROM {audit_tiles} WHERE level = 1")[0]
@@ -661,9 +650,6 @@ def test_a_node_above_the_leaves_or_a_tiles_first_id_edited_is_reported(database
         assert verify_log(tracker, tree).problems == [
             "the audit tree's tile 1 of leaves has edited keys"
         ]
-    finally:
-        attacker.close()
-        tracker.close()
 
 
 def test_views_whose_position_was_moved_back_are_still_compared_with_the_whole_log(store, tmp_path):
@@ -682,12 +668,7 @@ def test_views_whose_position_was_moved_back_are_still_compared_with_the_whole_l
 def test_a_row_outside_the_logs_order_is_reported(database_url):
     """A table rebuilt by hand can hold a row with a NULL notification id: no read in log order
     reaches it, yet its message's history (read by the message's id) counts it."""
-    tracker = open_tracker(Settings(database_url=database_url))
-    attacker = Attacker(database_url)
-    try:
-        tree = AuditTree(open_views(tracker)).create()
-        record(tracker)
-        follow(tracker, tree)
+    with followed(database_url) as (tracker, tree, attacker):
         if attacker.placeholder == "%s":
             attacker.events("ALTER TABLE {events} DROP CONSTRAINT events_pkey")
             attacker.events("ALTER TABLE {events} ALTER COLUMN notification_id DROP NOT NULL")
@@ -703,9 +684,6 @@ def test_a_row_outside_the_logs_order_is_reported(database_url):
         result = verify_log(tracker, tree)
         assert not result.sound
         assert "1 rows of the events table lie outside the log's order" in result.problems[0]
-    finally:
-        attacker.close()
-        tracker.close()
 
 
 PG_EDITS = {
@@ -733,17 +711,25 @@ def test_postgresql_columns_changed_to_other_types_are_named_not_crashed_on(post
 
 def _after(database_url: str, statements: list[str]) -> Finding:
     """The first finding of verify on the usual traffic after ``statements`` (edited by hand)."""
+    with followed(database_url) as (tracker, tree, attacker):
+        for statement in statements:
+            attacker.events(statement)
+        finding = verify_log(tracker, tree).finding
+    assert finding is not None and "edited by hand" in finding.what
+    return finding
+
+
+@contextmanager
+def followed(database_url: str, traffic=TRAFFIC) -> Iterator[tuple[Tracker, AuditTree, Attacker]]:
+    """The traffic (the usual by default) recorded and its tree followed, with an attacker on
+    the store (for tests whose edits would spoil the shared fixture's schema or types)."""
     tracker = open_tracker(Settings(database_url=database_url))
     attacker = Attacker(database_url)
     try:
         tree = AuditTree(open_views(tracker)).create()
-        record(tracker)
+        record(tracker, traffic)
         follow(tracker, tree)
-        for statement in statements:
-            attacker.events(statement)
-        finding = verify_log(tracker, tree).finding
-        assert finding is not None and "edited by hand" in finding.what
-        return finding
+        yield tracker, tree, attacker
     finally:
         attacker.close()
         tracker.close()

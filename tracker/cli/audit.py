@@ -84,14 +84,9 @@ def digest(out: OUT = None) -> None:
     """The audit tree's head as a digest to publish or keep: its size, root hash and time,
     signed when TRACKER_AUDIT_KEY is set. The tree is first brought up to the last stored
     event."""
-    settings = load_settings()
     _fresh(out)
-    tracker, tree = _open(settings)
-    try:
-        head = _follow(tracker, tree)
-        answer = digest_of(head, datetime.now(UTC), _signing_key(settings))
-    finally:
-        tracker.close()
+    tracker, _, answer = _current(load_settings())
+    tracker.close()
     _write(msgspec.json.format(msgspec.json.encode(answer)), out)
     if out:
         signed = "signed" if answer.signature else "unsigned (set TRACKER_AUDIT_KEY to sign)"
@@ -212,16 +207,12 @@ def proof(
     number = message_number(id_sms)
     if number is None:
         fail(ValueError(f"id_sms must be ASCII digits from 0 to 2^63-1: {id_sms!r}"))
-    settings = load_settings()
     _fresh(out)
-    tracker, tree = _open(settings)
+    tracker, tree, signed = _current(load_settings())
     try:
-        head = _follow(tracker, tree)
-        signed = digest_of(head, datetime.now(UTC), _signing_key(settings))
-        try:
-            answer = prove_message(tracker, tree, number, signed)
-        except TreeDamaged as e:
-            fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
+        answer = prove_message(tracker, tree, number, signed)
+    except TreeDamaged as e:
+        fail(ValueError(f"{e}: its tables were edited; run `tracker verify`"))
     finally:
         tracker.close()
     if answer.unrecorded:
@@ -292,6 +283,18 @@ def _open(settings: Settings) -> tuple[Tracker, AuditTree]:
     except (SettingsError, StoreUnavailable) as e:
         tracker.close()
         fail(e)
+
+
+def _current(settings: Settings) -> tuple[Tracker, AuditTree, Digest]:
+    """The store (the caller closes it), its tree brought up to the last stored event, and
+    the digest of that tree now, signed when TRACKER_AUDIT_KEY is set."""
+    key = _signing_key(settings)
+    tracker, tree = _open(settings)
+    try:
+        return tracker, tree, digest_of(_follow(tracker, tree), datetime.now(UTC), key)
+    except BaseException:
+        tracker.close()
+        raise
 
 
 def _fresh(out: Path | None) -> None:
