@@ -286,3 +286,18 @@ def test_a_proof_of_changed_events_is_refused_and_verify_views_does_not_advise_a
     assert checked.returncode == 1 and "NOT VERIFIED: event 2" in checked.stderr
     assert "VIEWS DIFFER" in checked.stderr and "tracker rebuild`, which" in checked.stderr
     assert "run `tracker rebuild` to make" not in checked.stderr
+
+
+def test_a_proof_given_as_a_digest_and_a_digest_as_a_proof_are_named(
+    database_url, tracker, tree, tmp_path
+):
+    proof = tmp_path / "p.json"
+    proof.write_bytes(
+        msgspec.json.encode(prove_message(tracker, tree, 7, digest_of(tree.head(), T0)))
+    )
+    digest = tmp_path / "d.json"
+    digest.write_bytes(msgspec.json.encode(digest_of(tree.head(), T0)))
+    as_digest = run_cli(database_url, "verify", "--digest", str(proof))
+    assert as_digest.returncode == 2 and "is a message's proof, not a digest" in as_digest.stderr
+    as_proof = run_cli(database_url, "verify-proof", str(digest))
+    assert as_proof.returncode == 2 and "is a digest, not a proof" in as_proof.stderr

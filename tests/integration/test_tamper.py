@@ -373,7 +373,8 @@ def test_a_store_rewritten_shorter_than_a_kept_digest_is_caught(store):
     follow(store.tracker, store.tree)
     assert store.verify().sound
     assert store.verify(("kept", store.digest)).problems == [
-        "digest kept covers 12 events, the store holds only 11: events it covers were deleted"
+        "digest kept covers 12 events, the store holds only 11: events it covers were deleted "
+        "(or the digest is another store's)"
     ]
 
 
@@ -733,3 +734,16 @@ def followed(database_url: str, traffic=TRAFFIC) -> Iterator[tuple[Tracker, Audi
     finally:
         attacker.close()
         tracker.close()
+
+
+def test_a_digest_signed_by_another_key_is_refused_but_records_no_changed_history(store):
+    """The console and the gauge say the history changed only when it did (or a digest it
+    should extend is not extended), not for a digest's signature, which says nothing of it."""
+    other = Ed25519PrivateKey.generate()
+    foreign = digest_of(store.tree.head(), T0, other)
+    result = store.verify(("signed elsewhere", foreign), trusted=store.public_key)
+    assert not result.sound and "not by" in result.problems[0]
+    assert store.tree.failed() is None
+    not_extended = msgspec.structs.replace(store.digest, root_hash="ab" * 32, signature=None)
+    assert not store.verify(("wrong root", not_extended)).sound
+    assert store.tree.failed() is not None

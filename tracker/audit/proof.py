@@ -148,7 +148,8 @@ def check_proof(proof: MessageProof, trusted: bytes | None = None) -> ProofCheck
     expected = message_id(proof.id_sms)
     seen: set[int] = set()
     for e in proof.events:
-        where = f"the event at position {e.position} (notification id {e.notification_id})"
+        where = (f"the event at position {e.position} of the log (counted from 0; "
+                 f"notification id {e.notification_id})")  # fmt: skip
         if e.position in seen:
             check.problems.append(f"{where}: listed more than once")
             continue
@@ -164,7 +165,10 @@ def check_proof(proof: MessageProof, trusted: bytes | None = None) -> ProofCheck
             check.problems.append(f"{where}: an event of another message, not of {proof.id_sms}")
             continue
         if not verify_inclusion(e.position, digest.tree_size, leaf, path, top):
-            check.problems.append(f"{where}: not in the digest's tree (altered, or a wrong path)")
+            check.problems.append(
+                f"{where}: not in the digest's tree (its bytes, its position or its audit "
+                "path were altered)"
+            )
             continue
         try:
             shown = readable(e.topic, state)

@@ -142,10 +142,15 @@ def verify_log(
         result.problems += tree_damage(tree, recorded_head.size)  # its nodes, and leaves' keys
     if result.finding is None:
         result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
+    signatures = [f"digest {n}: {p}" for n, d in digests if (p := signature_problem(d, trusted))]
+    history_sound = result.sound  # the log and the tree, before the digests are weighed
     result.problems += _check_digests(digests, roots, result, tree, trusted)
+    # A digest the store does not extend is a changed history (or another store's digest); one
+    # signed by another key, or not signed, says nothing of the history: not recorded as failed.
+    history_sound = history_sound and set(result.problems) <= set(signatures)
     if result.sound and result.head is not None:
         tree.record_verified(result.head)
-    elif not result.sound:  # said until a verification is sound again (console, metrics)
+    elif not history_sound:  # said until a verification is sound again (console, metrics)
         head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
         tree.record_verified(head, sound=False)
     return result
@@ -176,7 +181,8 @@ def _check_digests(
         elif digest.tree_size > result.events and result.finding is None:
             problems.append(
                 f"digest {name} covers {digest.tree_size} events, the store holds only "
-                f"{result.events}: events it covers were deleted"
+                f"{result.events}: events it covers were deleted (or the digest is another "
+                "store's)"
             )
         elif digest.tree_size in roots and roots[digest.tree_size] != digest.root:
             problems.append(

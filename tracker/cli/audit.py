@@ -120,8 +120,9 @@ def verify(
     settings = load_settings()
     kept: list[tuple[str, Digest]] = []
     try:
-        kept = [(str(path), read_digest(path)) for path in digests or []]
+        kept = [(str(path), _read_digest(path)) for path in digests or []]
         trusted = _trusted(settings, public_key)
+        source = "--public-key" if public_key else "TRACKER_AUDIT_KEY"
     except ValueError as e:
         fail(e)
     tracker, tree = _open(settings)
@@ -136,7 +137,7 @@ def verify(
         if sound:
             for name, kept_digest in kept:
                 typer.echo(f"digest {name}: the store extends it ({kept_digest.tree_size:,} "
-                           f"events; {_signed_by(kept_digest, trusted)})")  # fmt: skip
+                           f"events; {_signed_by(kept_digest, trusted, source)})")  # fmt: skip
         if views:
             sound = _say_views(tracker, tree, events_sound=sound) and sound
     finally:
@@ -155,11 +156,11 @@ def _say_log(result: Verification) -> bool:
     return result.sound
 
 
-def _signed_by(digest: Digest, trusted: bytes | None) -> str:
+def _signed_by(digest: Digest, trusted: bytes | None, source: str) -> str:
     if digest.signature is None:
         return "unsigned"
     if trusted is not None:
-        return f"signed by the key you named, {trusted.hex()[:16]}..."
+        return f"signed by the key {source} gives, {trusted.hex()[:16]}..."
     return (f"signed by the key it carries, {(digest.public_key or '')[:16]}...: name yours "
             "with --public-key to check it is that one")  # fmt: skip
 
@@ -267,7 +268,8 @@ def verify_proof(
     if not check.sound:
         raise typer.Exit(1)
     d = answer.digest
-    typer.echo(f"proven: {_n(check.proved, 'event')} of message {answer.id_sms} are in the log of "
+    typer.echo(f"proven: {_n(check.proved, 'event')} of message {answer.id_sms} "
+               f"{'is' if check.proved == 1 else 'are'} in the log of "
                f"{d.tree_size:,} events with root {d.root_hash} ({d.timestamp})")  # fmt: skip
 
 
@@ -302,6 +304,19 @@ def _fresh(out: Path | None) -> None:
     if out is not None and out.exists():
         fail(ValueError(f"{out} exists: digests and proofs are kept, never replaced; give "
                         "another --out"))  # fmt: skip
+
+
+def _read_digest(path: Path) -> Digest:
+    """A kept digest, or a clear error; a proof given instead is said to be one."""
+    try:
+        return read_digest(path)
+    except ValueError:
+        try:
+            msgspec.json.decode(path.read_bytes(), type=MessageProof)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            raise
+        raise ValueError(f"{path} is a message's proof, not a digest: check it with `tracker "
+                         f"verify-proof {path}`") from None  # fmt: skip
 
 
 def _is_digest(data: bytes) -> bool:
