@@ -32,9 +32,11 @@ def test_positions_found_together_are_those_found_one_at_a_time(tracker, tree):
     ids = [row[0] for row in tracker.store.select_log(0, tracker.store.max_notification_id())]
     assert len(ids) > 3 * TILE
     for asked in (ids, ids[::2], ids[TILE - 3 : TILE + 3], [ids[0], ids[-1] + 1, ids[-1]]):
-        assert list(tree.positions_of(asked)) == [tree.position_of(n) for n in asked]
+        finder = tree.positions()  # one finder keeping the tiles it read
+        assert [finder(n) for n in asked] == [tree.position_of(n) for n in asked]
     assert tree.position_of(ids[-1] + 1) is None
-    assert list(tree.positions_of([ids[-1] + 5, ids[7]])) == [None, 7]  # not ascending: read again
+    finder = tree.positions()
+    assert [finder(n) for n in (ids[-1] + 5, ids[7])] == [None, 7]  # not ascending: read again
 
 
 def test_the_pages_of_a_proof_add_up_to_the_whole_proof(tracker, tree):

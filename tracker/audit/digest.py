@@ -47,7 +47,7 @@ class Digest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return bytes.fromhex(self.root_hash)
 
 
-class KeyError_(ValueError):
+class KeyFileError(ValueError):
     """A key file or text that cannot be used, said plainly."""
 
 
@@ -101,17 +101,17 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise KeyError_(f"cannot read the audit key {path}: {e.strerror or e}") from None
+        raise KeyFileError(f"cannot read the audit key {path}: {e.strerror or e}") from None
     if b"PUBLIC KEY" in data or _is_key_hex(data[:200].decode(errors="replace").strip()):
-        raise KeyError_(f"{path} holds a public key: name the private key, the file `tracker "
+        raise KeyFileError(f"{path} holds a public key: name the private key, the file `tracker "
                         "keygen --out` wrote (not its .pub)")  # fmt: skip
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise KeyError_(f"{path} is not an unencrypted PEM private key (make one with "
+        raise KeyFileError(f"{path} is not an unencrypted PEM private key (make one with "
                         "`tracker keygen`)") from None  # fmt: skip
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
+        raise KeyFileError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
     return key
 
 
@@ -122,11 +122,11 @@ def load_public_key(text: str) -> bytes:
         try:
             data = Path(text).read_bytes()
         except OSError:
-            raise KeyError_(
+            raise KeyFileError(
                 f"{text!r} is neither a public key (64 hexadecimal characters) nor a file"
             ) from None
         if b"PRIVATE KEY" in data:
-            raise KeyError_(f"{text} holds a private key: give its public half, the .pub file "
+            raise KeyFileError(f"{text} holds a private key: give its public half, the .pub file "
                             "`tracker keygen` wrote beside it")  # fmt: skip
         if data.lstrip().startswith(b"{"):  # GET /audit/public-key's answer, saved
             try:
@@ -134,19 +134,19 @@ def load_public_key(text: str) -> bytes:
             except (msgspec.DecodeError, AttributeError):
                 candidate = ""
             if not _is_key_hex(candidate):
-                raise KeyError_(f"{text} holds JSON without a public_key of 64 hex characters")
+                raise KeyFileError(f"{text} holds JSON without a public_key of 64 hex characters")
             return bytes.fromhex(candidate)
         if b"BEGIN" in data:
             try:
                 key = serialization.load_pem_public_key(data)
             except ValueError as e:
-                raise KeyError_(f"{text} is not a PEM public key ({e})") from None
+                raise KeyFileError(f"{text} is not a PEM public key ({e})") from None
             if not isinstance(key, Ed25519PublicKey):
-                raise KeyError_(f"{text} holds a {type(key).__name__}, not an Ed25519 key")
+                raise KeyFileError(f"{text} holds a {type(key).__name__}, not an Ed25519 key")
             return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         candidate = data[:200].decode(errors="replace").strip()
         if not _is_key_hex(candidate):
-            raise KeyError_(f"{text} holds no public key (64 hexadecimal characters or PEM)")
+            raise KeyFileError(f"{text} holds no public key (64 hexadecimal characters or PEM)")
     return bytes.fromhex(candidate)
 
 
