@@ -40,7 +40,7 @@ class Signer:
         except (binascii.Error, ValueError):
             raise SecretError(
                 f"a webhook secret is {PREFIX} and base64 (make one with: python -c 'import "
-                "base64, secrets; print(\"whsec_\" + base64.b64encode(secrets.token_bytes(24))"
+                'base64, secrets; print("whsec_" + base64.b64encode(secrets.token_bytes(24))'
                 ".decode())'), not what was given"
             ) from None
         if len(self.key) < 16:
