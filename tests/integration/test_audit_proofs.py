@@ -301,3 +301,9 @@ def test_a_proof_given_as_a_digest_and_a_digest_as_a_proof_are_named(
     assert as_digest.returncode == 2 and "is a message's proof, not a digest" in as_digest.stderr
     as_proof = run_cli(database_url, "verify-proof", str(digest))
     assert as_proof.returncode == 2 and "is a digest, not a proof" in as_proof.stderr
+    (tmp_path / "other.json").write_text('{"x": 1}')
+    for given, said in (("other.json", "is not a tracker digest"), ("gone.json", "cannot read")):
+        refused = run_cli(database_url, "verify", "--digest", str(tmp_path / given))
+        assert (
+            refused.returncode == 2 and said in refused.stderr and "Traceback" not in refused.stderr
+        )

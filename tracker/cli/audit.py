@@ -254,7 +254,7 @@ def verify_proof(
     except OSError as e:
         fail(ValueError(f"cannot read {file}: {e.strerror or e}"))
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as e:
-        if _is_digest(data):
+        if _decodes_as(data, Digest):
             fail(ValueError(f"{file} is a digest, not a proof: check it against the store with "
                             f"`tracker verify --digest {file}`"))  # fmt: skip
         fail(ValueError(f"{file} is not a tracker proof ({str(e)[:200]})"))
@@ -312,16 +312,18 @@ def _read_digest(path: Path) -> Digest:
         return read_digest(path)
     except ValueError:
         try:
-            msgspec.json.decode(path.read_bytes(), type=MessageProof)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            proof = _decodes_as(path.read_bytes(), MessageProof)
+        except OSError:
+            proof = False
+        if not proof:
             raise
         raise ValueError(f"{path} is a message's proof, not a digest: check it with `tracker "
                          f"verify-proof {path}`") from None  # fmt: skip
 
 
-def _is_digest(data: bytes) -> bool:
+def _decodes_as(data: bytes, kind: type) -> bool:
     try:
-        msgspec.json.decode(data, type=Digest)
+        msgspec.json.decode(data, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return False
     return True
