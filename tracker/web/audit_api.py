@@ -78,6 +78,17 @@ def proof_page(
     return ProofPage(msgspec.json.encode(proof), start, end, total)
 
 
+async def read_proof_page(
+    backend: Backend, id_sms: int, start: int, limit: int
+) -> ProofPage | None:
+    """``proof_page`` in a worker thread, a few at once per process (``Backend.proofs``):
+    the API's route and the console's both go through here."""
+    async with backend.proofs:
+        return await backend.read(
+            proof_page, backend.tracker, backend.audit, backend.audit_key, id_sms, start, limit
+        )
+
+
 def proof_response(found: ProofPage | None, id_sms: int, path: str, limit: int) -> Response:
     """The proof page as an answer, with the message's event count and the next page's link."""
     if found is None:
@@ -165,10 +176,7 @@ async def message_proof(
     counts this page's events stored after the digest's tree (its follower is a moment
     behind). A page is a proof on its own; the `Link` header leads to the next one."""
     number = id_sms_number(id_sms)
-    async with backend.proofs:
-        found = await backend.read(
-            proof_page, backend.tracker, backend.audit, backend.audit_key, number, start, limit
-        )
+    found = await read_proof_page(backend, number, start, limit)
     return proof_response(found, number, f"/messages/{number}/proof", limit)
 
 

@@ -30,8 +30,8 @@ from tracker.web.audit_api import (
     PROOF_PAGE,
     PROOF_PAGE_MAX,
     audit_status,
-    proof_page,
     proof_response,
+    read_proof_page,
 )
 from tracker.web.backend import Backend
 from tracker.web.console.forms import BadFilter, offset, page_size
@@ -256,9 +256,7 @@ async def message_proof(
         first, size = offset(start), page_size(limit, PROOF_PAGE, PROOF_PAGE_MAX)
     except BadFilter as e:
         raise ClientException(detail=str(e)) from None
-    found = await backend.read(
-        proof_page, backend.tracker, backend.audit, backend.audit_key, number, first, size
-    )
+    found = await read_proof_page(backend, number, first, size)
     response = proof_response(found, number, f"/ui/messages/{number}/proof", size)
     response.headers.update(HEADERS)
     return response
