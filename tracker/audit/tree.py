@@ -66,7 +66,7 @@ class AuditTree:
         self.views = views
         self.datastore: Any = views.datastore  # type: ignore[attr-defined]
         t = views.tables
-        self.tiles, self.heads, self.p = (
+        self.tiles, self.heads_table, self.p = (
             t.table("audit_tiles"),
             t.table("audit_heads"),
             t.placeholder,
@@ -81,8 +81,9 @@ class AuditTree:
                 f"NOT NULL, first_id {i}, hashes {b} NOT NULL, keys {b}, PRIMARY KEY (level, tile))"
             )
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.heads} (name TEXT PRIMARY KEY, size {i} NOT "
-                f"NULL, position {i} NOT NULL, root {b} NOT NULL, peaks {b} NOT NULL, at {i})"
+                f"CREATE TABLE IF NOT EXISTS {self.heads_table} (name TEXT PRIMARY KEY, "
+                f"size {i} NOT NULL, position {i} NOT NULL, root {b} NOT NULL, "
+                f"peaks {b} NOT NULL, at {i})"
             )
             index = self.views.tables.table("audit_tiles_by_first_id").split(".")[-1]
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {self.tiles} (level, first_id)")
@@ -91,28 +92,21 @@ class AuditTree:
     # Heads
 
     def head(self, name: str = TREE) -> Head:
+        return self.heads().get(name, EMPTY)
+
+    def heads(self) -> dict[str, Head]:
+        """Every head there is, by name (``tree``, ``verified``, ``failed``), in one read."""
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT * FROM {self.heads} WHERE name = {self.p}", (name,))
-            row = cursor.fetchone()
-        if row is None:
-            return EMPTY
-        peaks = bytes(row["peaks"])
-        return Head(
-            row["size"],
-            row["position"],
-            bytes(row["root"]),
-            tuple(peaks[i : i + 32] for i in range(0, len(peaks), 32)),
-            from_micros(row["at"]),
-        )
+            cursor.execute(f"SELECT * FROM {self.heads_table}")
+            rows = cursor.fetchall()
+        return {row["name"]: _head(row) for row in rows}
 
     def verified(self) -> Head | None:
-        head = self.head(VERIFIED)
-        return None if head is EMPTY else head
+        return self.heads().get(VERIFIED)
 
     def failed(self) -> Head | None:
         """The last verification that found the history changed, if none sound came since."""
-        head = self.head(FAILED)
-        return None if head is EMPTY else head
+        return self.heads().get(FAILED)
 
     def record_verified(self, head: Head, *, sound: bool = True) -> None:
         """What a verification found: sound (the ``verified`` head; a failure before is
@@ -120,15 +114,15 @@ class AuditTree:
         with self.datastore.transaction(commit=True) as cursor:
             self._put_head(cursor, VERIFIED if sound else FAILED, head)
             if sound:
-                cursor.execute(f"DELETE FROM {self.heads} WHERE name = {self.p}", (FAILED,))
+                cursor.execute(f"DELETE FROM {self.heads_table} WHERE name = {self.p}", (FAILED,))
 
     def _put_head(self, cursor: Any, name: str, head: Head, was: int | None = None) -> None:
         p = self.p
         values = (head.size, head.position, head.root, b"".join(head.peaks), micros(head.at))
         if was is not None:  # compare-and-set: only from the size it was read at
             cursor.execute(
-                f"UPDATE {self.heads} SET size = {p}, position = {p}, root = {p}, peaks = {p}, "
-                f"at = {p} WHERE name = {p} AND size = {p} RETURNING name",
+                f"UPDATE {self.heads_table} SET size = {p}, position = {p}, root = {p}, "
+                f"peaks = {p}, at = {p} WHERE name = {p} AND size = {p} RETURNING name",
                 (*values, name, was),
             )
             if cursor.fetchone() is not None:
@@ -136,7 +130,7 @@ class AuditTree:
             if was:
                 raise IntegrityError(f"the audit tree moved on from {was} leaves meanwhile")
         cursor.execute(
-            f"INSERT INTO {self.heads} (name, size, position, root, peaks, at) VALUES "
+            f"INSERT INTO {self.heads_table} (name, size, position, root, peaks, at) VALUES "
             f"({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (name) DO "
             + ("NOTHING RETURNING name" if was is not None else
                "UPDATE SET size = excluded.size, position = excluded.position, "
@@ -257,6 +251,17 @@ class AuditTree:
         message's events often share one: 10,000 of them took 8 s on PostgreSQL a query
         each)."""
         return Positions(self)
+
+
+def _head(row: Any) -> Head:
+    peaks = bytes(row["peaks"])
+    return Head(
+        row["size"],
+        row["position"],
+        bytes(row["root"]),
+        tuple(peaks[i : i + 32] for i in range(0, len(peaks), 32)),
+        from_micros(row["at"]),
+    )
 
 
 def first_id(keys: bytes) -> int:

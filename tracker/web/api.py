@@ -16,7 +16,6 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect, Stream
 
-from tracker.audit.tree import AuditTree, Head
 from tracker.read import export, queries
 from tracker.read.models import (
     NO_KNOWN_STATE,
@@ -301,7 +300,7 @@ class Metrics(PrometheusController):
             metrics.set_lag(*await backend.read(backend.projector.lag))
             cut = queries.overdue_cut(backend.clock()["now"], backend.overdue_after)
             metrics.set_overdue(await backend.read(backend.views.count_overdue, cut))
-            metrics.set_audit(*await backend.read(_audit_heads, backend.audit))
+            metrics.set_audit(await backend.read(backend.audit.heads))
         return await PrometheusController.get.fn(self)
 
 
@@ -332,11 +331,6 @@ def _as_400() -> Iterator[None]:
         yield
     except (queries.BadCursor, queries.BadFilter) as e:
         raise ClientException(detail=str(e)) from None
-
-
-def _audit_heads(tree: AuditTree) -> tuple[Head, Head | None, Head | None]:
-    """The audit tree's head, the last sound verification's and a failed one since: a row each."""
-    return tree.head(), tree.verified(), tree.failed()
 
 
 def _encoded(read: Callable[[], T]) -> tuple[T, bytes]:

@@ -18,7 +18,7 @@ from litestar.params import FromPath, Parameter
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, digest_of, public_hex
 from tracker.audit.proof import MessageProof, prove_message
-from tracker.audit.tree import AuditTree, Head
+from tracker.audit.tree import EMPTY, FAILED, TREE, VERIFIED, AuditTree, Head
 from tracker.domain.ids import message_id
 from tracker.web.access import AUDITOR
 from tracker.web.api import for_roles
@@ -115,7 +115,10 @@ class AuditStatus:
 
 
 def audit_status(tree: AuditTree, key: Ed25519PrivateKey | None) -> AuditStatus:
-    return AuditStatus(tree.head(), tree.verified(), key is not None, tree.failed())
+    heads = tree.heads()  # one read
+    return AuditStatus(
+        heads.get(TREE, EMPTY), heads.get(VERIFIED), key is not None, heads.get(FAILED)
+    )
 
 
 @get(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 from tracker.application import Receipt
-from tracker.audit.tree import Head
+from tracker.audit.tree import FAILED, TREE, VERIFIED, Head
 
 REPORTS = Counter(
     "tracker_reports_total",
@@ -69,8 +69,10 @@ def set_overdue(messages: int) -> None:
     OVERDUE.set(messages)
 
 
-def set_audit(tree: Head, verified: Head | None, failed: Head | None = None) -> None:
-    AUDIT_FAILED.set(1 if failed else 0)
-    AUDIT_TREE.set(tree.size)
+def set_audit(heads: dict[str, Head]) -> None:
+    """From the audit tree's heads by name (``AuditTree.heads``)."""
+    tree, verified = heads.get(TREE), heads.get(VERIFIED)
+    AUDIT_FAILED.set(1 if FAILED in heads else 0)
+    AUDIT_TREE.set(tree.size if tree else 0)
     AUDIT_VERIFIED.set(verified.size if verified else 0)
     AUDIT_VERIFIED_AT.set(verified.at.timestamp() if verified and verified.at else 0)
