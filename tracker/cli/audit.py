@@ -21,7 +21,6 @@ from tracker.application import StoreUnavailable, Tracker
 from tracker.audit.digest import (
     Digest,
     digest_of,
-    load_private_key,
     load_public_key,
     new_key,
     public_hex,
@@ -34,6 +33,7 @@ from tracker.audit.tree import AuditTree, Head, TreeDamaged
 from tracker.audit.verify import Verification, verify_log
 from tracker.audit.views_check import check_views
 from tracker.bootstrap import open_output_views, open_reader, open_views
+from tracker.bootstrap.server import audit_key
 from tracker.cli.options import fail, load_settings, progress_bar
 from tracker.config import Settings, SettingsError
 from tracker.domain.ids import message_number
@@ -352,20 +352,19 @@ def _follow(tracker: Tracker, tree: AuditTree, *, damaged_ok: bool = False) -> H
 
 
 def _signing_key(settings: Settings) -> Ed25519PrivateKey | None:
-    if not settings.audit_key:
-        return None
+    """TRACKER_AUDIT_KEY's key, as the server reads it; or a one-line error."""
     try:
-        return load_private_key(settings.audit_key)
-    except ValueError as e:
-        fail(ValueError(f"TRACKER_AUDIT_KEY: {e}"))
+        return audit_key(settings)
+    except SettingsError as e:
+        fail(e)
 
 
 def _trusted(settings: Settings, public_key: str | None) -> bytes | None:
+    """The public key digests must be signed with: ``--public-key``, else TRACKER_AUDIT_KEY's."""
     if public_key:
         return load_public_key(public_key)
-    if settings.audit_key:
-        return bytes.fromhex(public_hex(load_private_key(settings.audit_key).public_key()))
-    return None
+    key = _signing_key(settings)
+    return None if key is None else bytes.fromhex(public_hex(key.public_key()))
 
 
 def _write(data: bytes, out: Path | None) -> None:
