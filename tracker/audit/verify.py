@@ -140,19 +140,20 @@ def verify_log(
         )
     if result.finding is None and not result.problems:
         result.problems += tree_damage(tree, recorded_head.size)  # its nodes, and leaves' keys
+    found = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
     if result.finding is None:
-        result.head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
-    signatures = [f"digest {n}: {p}" for n, d in digests if (p := signature_problem(d, trusted))]
+        result.head = found
     history_sound = result.sound  # the log and the tree, before the digests are weighed
-    result.problems += _check_digests(digests, roots, result, tree, trusted)
+    signatures, extension = _check_digests(
+        digests, roots, result, tree, recorded_head.size, trusted
+    )
+    result.problems += signatures + extension
+    if result.sound:
+        tree.record_verified(found)
     # A digest the store does not extend is a changed history (or another store's digest); one
     # signed by another key, or not signed, says nothing of the history: not recorded as failed.
-    history_sound = history_sound and set(result.problems) <= set(signatures)
-    if result.sound and result.head is not None:
-        tree.record_verified(result.head)
-    elif not history_sound:  # said until a verification is sound again (console, metrics)
-        head = Head(frontier.size, end, frontier.root(), tuple(frontier.peaks), clock())
-        tree.record_verified(head, sound=False)
+    elif not history_sound or extension:  # said until one is sound again (console, metrics)
+        tree.record_verified(found, sound=False)
     return result
 
 
@@ -172,39 +173,44 @@ def _check_digests(
     roots: dict[int, bytes],
     result: Verification,
     tree: AuditTree,
+    recorded: int,
     trusted: bytes | None,
-) -> list[str]:
-    problems: list[str] = []
+) -> tuple[list[str], list[str]]:
+    """(what is wrong with the digests' signatures, what says the store does not extend
+    them): the first says nothing of the history, the second that it changed."""
+    signatures: list[str] = []
+    extension: list[str] = []
     for name, digest in digests:
         if (problem := signature_problem(digest, trusted)) is not None:
-            problems.append(f"digest {name}: {problem}")
+            signatures.append(f"digest {name}: {problem}")
         elif digest.tree_size > result.events and result.finding is None:
-            problems.append(
+            extension.append(
                 f"digest {name} covers {digest.tree_size} events, the store holds only "
                 f"{result.events}: events it covers were deleted (or the digest is another "
                 "store's)"
             )
         elif digest.tree_size in roots and roots[digest.tree_size] != digest.root:
-            problems.append(
+            extension.append(
                 f"digest {name}: the store does not extend it: its first {digest.tree_size} "
                 "events are not the ones the digest covers (changed, deleted, inserted or "
                 "reordered since it was made; or the digest is another store's)"
             )
+    if not result.sound or signatures or extension:
+        return signatures, extension  # proofs come from the tree, sound only once all passed
     ordered = sorted((d for _, d in digests), key=lambda d: d.tree_size)
     names = {id(d): n for n, d in digests}
-    recorded = tree.head().size if result.sound else 0
     subtrees = tree.subtrees()
     for old, new in itertools.pairwise(ordered):
-        if new.tree_size > recorded or problems:
-            continue  # proofs come from the tree, sound only once the checks above passed
+        if new.tree_size > recorded:
+            continue
         try:
             proof = consistency_path(old.tree_size, new.tree_size, subtrees)
         except TreeDamaged as e:
-            problems.append(f"no consistency proof between the digests: {e}")
+            extension.append(f"no consistency proof between the digests: {e}")
             continue
         if not verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof):
-            problems.append(f"digest {names[id(new)]} does not extend digest {names[id(old)]}")
-    return problems
+            extension.append(f"digest {names[id(new)]} does not extend digest {names[id(old)]}")
+    return signatures, extension
 
 
 def tree_damage(tree: AuditTree, size: int) -> list[str]:
