@@ -104,12 +104,12 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
         raise KeyFileError(f"cannot read the audit key {path}: {e.strerror or e}") from None
     if b"PUBLIC KEY" in data or _is_key_hex(data[:200].decode(errors="replace").strip()):
         raise KeyFileError(f"{path} holds a public key: name the private key, the file `tracker "
-                        "keygen --out` wrote (not its .pub)")  # fmt: skip
+                           "keygen --out` wrote (not its .pub)")  # fmt: skip
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         raise KeyFileError(f"{path} is not an unencrypted PEM private key (make one with "
-                        "`tracker keygen`)") from None  # fmt: skip
+                           "`tracker keygen`)") from None  # fmt: skip
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
     return key
@@ -126,8 +126,8 @@ def load_public_key(text: str) -> bytes:
                 f"{text!r} is neither a public key (64 hexadecimal characters) nor a file"
             ) from None
         if b"PRIVATE KEY" in data:
-            raise KeyFileError(f"{text} holds a private key: give its public half, the .pub file "
-                            "`tracker keygen` wrote beside it")  # fmt: skip
+            raise KeyFileError(f"{text} holds a private key: give its public half, the .pub "
+                               "file `tracker keygen` wrote beside it")  # fmt: skip
         if data.lstrip().startswith(b"{"):  # GET /audit/public-key's answer, saved
             try:
                 candidate = str(msgspec.json.decode(data[:1000]).get("public_key", ""))

@@ -27,13 +27,9 @@ def leaf_bytes(
 ) -> bytes:
     name = topic.encode(errors="surrogateescape")  # as stored, even if not UTF-8 (edited)
     return b"".join((
-        notification_id.to_bytes(8, "big", signed=True), originator, _int8(version),
+        notification_id.to_bytes(8, "big", signed=True), originator, version.to_bytes(8, "big"),
         len(name).to_bytes(2, "big"), name, state,
     ))  # fmt: skip
-
-
-def _int8(value: int) -> bytes:
-    return value.to_bytes(8, "big")
 
 
 def originator_bytes(key: Any) -> bytes:

@@ -18,7 +18,7 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
-from tracker.audit.leaves import Row, leaf_bytes, leaf_of, originator_bytes
+from tracker.audit.leaves import Row, leaf_bytes, leaf_of
 from tracker.audit.tree import AuditTree
 from tracker.codec import decode
 from tracker.domain.ids import message_id
@@ -72,8 +72,10 @@ def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest
     subtrees = tree.subtrees()
     proved, pending, unrecorded = [], 0, 0
     positions = tree.positions()
-    for nid, key, version, topic, state in rows:
-        malformed = leaf_of((nid, key, version, topic, state))[3] is not None
+    for row in rows:
+        nid, _, version, topic, state = row
+        _, originator, _, problem = leaf_of(row)
+        malformed = problem is not None
         position = None if malformed else positions(nid)
         if position is None and (malformed or nid <= digest.position):
             unrecorded += 1  # the tree covered its id and never saw it: set there by hand?
@@ -86,7 +88,7 @@ def prove_rows(tree: AuditTree, id_sms: int, rows: Sequence[Row], digest: Digest
             ProvedEvent(
                 position=position,
                 notification_id=nid,
-                originator_id=str(UUID(bytes=originator_bytes(key))),
+                originator_id=str(UUID(bytes=originator)),
                 version=version,
                 topic=topic,
                 state=base64.b64encode(state).decode(),

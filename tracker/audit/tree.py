@@ -171,7 +171,7 @@ class AuditTree:
         if start % TILE:  # the partial tile they continue
             held = self._tile(cursor, level, first_tile)
             held_hashes, held_keys = bytes(held["hashes"]), bytes(held["keys"] or b"")
-        all_hashes = [held_hashes[i : i + 32] for i in range(0, len(held_hashes), 32)] + hashes
+        all_hashes = split_hashes(held_hashes) + hashes
         all_keys = [held_keys[i : i + KEY] for i in range(0, len(held_keys), KEY)] + (keys or [])
         completed, p = [], self.p
         for tile in range(first_tile, (end - 1) // TILE + 1):
@@ -201,26 +201,12 @@ class AuditTree:
 
     # Reading
 
-    def leaves(self, start: int = 0, stop: int | None = None) -> Iterator[Leaf]:
-        """The stored leaves from position ``start``, in order, a tile at a time."""
-        tile = start // TILE
-        while True:
-            with self.datastore.transaction(commit=False) as cursor:
-                cursor.execute(
-                    f"SELECT tile, hashes, keys FROM {self.tiles} WHERE level = 0 AND tile >= "
-                    f"{self.p} ORDER BY tile LIMIT 64",
-                    (tile,),
-                )
-                rows = cursor.fetchall()
-            if not rows:
+    def leaves(self) -> Iterator[Leaf]:
+        """The stored leaves in order, a tile at a time; they stop where a tile is missing."""
+        for tile, row in enumerate(self.tiles_of(0)):
+            if row["tile"] != tile:
                 return
-            for row in rows:
-                if row["tile"] != tile:  # a tile is missing: the leaves stop there
-                    return
-                yield from _tile_leaves(row, start, stop)
-                tile += 1
-            if stop is not None and tile * TILE >= stop:
-                return
+            yield from _tile_leaves(row)
 
     def tiles_of(self, level: int) -> Iterator[Any]:
         """The tiles of one level in order, a few at a time."""
@@ -259,9 +245,14 @@ def _head(row: Any) -> Head:
         row["size"],
         row["position"],
         bytes(row["root"]),
-        tuple(peaks[i : i + 32] for i in range(0, len(peaks), 32)),
+        tuple(split_hashes(peaks)),
         from_micros(row["at"]),
     )
+
+
+def split_hashes(blob: bytes) -> list[bytes]:
+    """The 32-byte hashes a tile (or a head's peaks) holds, in order."""
+    return [blob[i : i + 32] for i in range(0, len(blob), 32)]
 
 
 def first_id(keys: bytes) -> int:
@@ -284,16 +275,11 @@ def _search(keys: bytes, notification_id: int, tile: int) -> int | None:
     return None
 
 
-def _tile_leaves(row: Any, start: int, stop: int | None) -> Iterator[Leaf]:
-    hashes, keys, base = bytes(row["hashes"]), bytes(row["keys"]), row["tile"] * TILE
-    for i in range(len(hashes) // 32):
-        position = base + i
-        if position < start:
-            continue
-        if stop is not None and position >= stop:
-            return
+def _tile_leaves(row: Any) -> Iterator[Leaf]:
+    keys, base = bytes(row["keys"]), row["tile"] * TILE
+    for i, leaf in enumerate(split_hashes(bytes(row["hashes"]))):
         key = keys[i * KEY : (i + 1) * KEY]
-        yield Leaf(position, first_id(key), key[8:], hashes[i * 32 : (i + 1) * 32])
+        yield Leaf(base + i, first_id(key), key[8:], leaf)
 
 
 class Positions:
@@ -352,7 +338,7 @@ class Subtrees:
         first = index << rest
         tile, offset = divmod(first, TILE)
         hashes = self._tile(level, tile)
-        part = [hashes[i : i + 32] for i in range(offset * 32, (offset + (1 << rest)) * 32, 32)]
+        part = split_hashes(hashes[offset * 32 : (offset + (1 << rest)) * 32])
         if len(part) != 1 << rest:
             raise TreeDamaged(f"the audit tree's level {level} lacks nodes at {first}")
         return root(part)

@@ -18,7 +18,17 @@ from typing import Any
 from tracker.application import Tracker
 from tracker.audit.digest import Digest, signature_problem
 from tracker.audit.leaves import leaf_of, owner
-from tracker.audit.tree import KEY, TILE, TILE_HEIGHT, AuditTree, Head, Leaf, TreeDamaged, first_id
+from tracker.audit.tree import (
+    KEY,
+    TILE,
+    TILE_HEIGHT,
+    AuditTree,
+    Head,
+    Leaf,
+    TreeDamaged,
+    first_id,
+    split_hashes,
+)
 from tracker.domain.merkle import Frontier, consistency_path, root, verify_consistency
 
 PAGE = 10_000  # notification ids read at once
@@ -234,7 +244,7 @@ def tree_damage(tree: AuditTree, size: int) -> list[str]:
             if row["tile"] != tile:
                 return [f"the audit tree's tile {tile} of level {level} is missing (edited)"]
             hashes = bytes(row["hashes"])
-            part = [hashes[i : i + 32] for i in range(0, len(hashes), 32)][: wanted - taken]
+            part = split_hashes(hashes)[: wanted - taken]
             if level == 0 and not _keys_fit(row, len(hashes) // 32):
                 return [f"the audit tree's tile {tile} of leaves has edited keys"]
             taken += len(part)
