@@ -25,6 +25,7 @@ ENDPOINTS = {
     ("POST", "/admin/rebuild"): {"admin"},
     ("GET", "/metrics"): {"admin"},
     ("GET", "/health/ready"): {"auditor", "analyst", "admin"},
+    ("GET", "/changes"): {"auditor", "analyst", "admin"},
 }
 OPEN = [("GET", "/health/live"), ("GET", "/schema/openapi.json")]
 
