@@ -3,15 +3,23 @@ views made before it existed say from where it is complete, and a forged row is 
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import msgspec
 import pytest
 
+from tests.support import run_cli
 from tracker.application import Status
 from tracker.audit.views_check import check_views
-from tracker.bootstrap import open_output_views, open_views
+from tracker.bootstrap import open_output_views, open_tracker, open_views
+from tracker.config import Settings
 from tracker.domain.ids import id_sms_of
 from tracker.read import queries
 from tracker.views.changes import COMPLETE_FROM_KEY
@@ -135,3 +143,51 @@ def test_verifying_the_views_names_a_forged_or_missing_change_row(tracker, views
     check = check_views(tracker, views, open_output_views(tmp_path / "scratch.views.db"))
     assert not check.sound and check.messages == []
     assert check.problems == [f"2 rows of the change view differ, at positions {forged}, {gone}"]
+
+
+def test_tracker_changes_prints_the_feed_as_json_lines_and_follows_it(sqlite_url):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    views = open_views(tracker)
+    traffic(tracker, rounds=2)
+    Projector(tracker, views).catch_up()
+    whole = [msgspec.to_builtins(c) for c in every_change(views)]
+    printed = run_cli(sqlite_url, "changes", "--limit", "1000")
+    assert printed.returncode == 0, printed.stderr
+    assert [json.loads(line) for line in printed.stdout.splitlines()] == whole
+    page = run_cli(sqlite_url, "changes", "--after", str(whole[2]["position"]), "--limit", "2")
+    assert [json.loads(line) for line in page.stdout.splitlines()] == whole[3:5]
+    one = run_cli(sqlite_url, "changes", "--id-sms", str(whole[0]["id_sms"]))
+    assert [json.loads(line) for line in one.stdout.splitlines()] == [
+        c for c in whole if c["id_sms"] == whole[0]["id_sms"]
+    ]
+    assert "--id-sms must be ASCII digits" in run_cli(sqlite_url, "changes", "--id-sms", "x").stderr
+    env = {**os.environ, "TRACKER_DATABASE_URL": sqlite_url}
+    last = str(whole[-1]["position"])
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "changes", "--follow", "--after", last],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        tracker.record([Status(9_999, "send", "")], received_at=T0)
+        Projector(tracker, views).catch_up()
+        line = json.loads(follower.stdout.readline())  # type: ignore[union-attr]
+        assert (line["id_sms"], line["previous"], line["state"]) == (9_999, None, "send")
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+        tracker.close()
+
+
+def test_tracker_changes_says_when_the_feed_lacks_what_is_asked(sqlite_url):
+    tracker = open_tracker(Settings(database_url=sqlite_url))
+    views = open_views(tracker)
+    traffic(tracker, rounds=1)
+    Projector(tracker, views).catch_up()
+    with views.datastore.transaction(commit=True) as cursor:  # views as 63d0810 made them
+        cursor.execute(f"DROP TABLE {views.tables.table('changes')}")
+    unopened = run_cli(sqlite_url, "changes")
+    assert unopened.returncode == 2 and "no change view yet" in unopened.stderr
+    open_views(tracker)  # as a server opening them does
+    gap = run_cli(sqlite_url, "changes")
+    assert gap.returncode == 2 and "run `tracker rebuild` to fill it" in gap.stderr
+    tracker.close()
