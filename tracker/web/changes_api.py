@@ -21,7 +21,7 @@ from litestar import Request, get
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, ServiceUnavailableException
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -133,8 +133,8 @@ async def change_stream(
     id_sms: MessageNumber = None,
     last_event_id: Annotated[
         str | None,
-        Parameter(
-            header="Last-Event-ID",
+        HeaderParameter(
+            name="Last-Event-ID",
             description="The id of the last event received: the stream resumes after it "
             "(EventSource sends it when it reconnects; it takes precedence over ?after=).",
         ),
