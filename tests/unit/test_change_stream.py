@@ -4,6 +4,7 @@ quiet, an end when told to stop, and its place among the process's streams given
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -38,6 +39,25 @@ class FakeBackend:
 
     async def read(self, fn, *args):
         return fn(*args)
+
+
+def run_alone(main) -> None:
+    """``asyncio.run(main())`` in a thread of its own (an earlier test may leave a loop marked
+    running in this one)."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    if failed:
+        raise failed[0]
 
 
 async def collect(stream, until) -> list:
@@ -76,7 +96,7 @@ def test_events_from_where_it_resumes_then_keep_alives_then_an_end_when_told():
         slot.release()
         assert feed.open == 0  # once only
 
-    asyncio.run(run())
+    run_alone(run)
 
 
 def test_a_message_filter_reads_only_when_the_head_moves():
@@ -96,7 +116,7 @@ def test_a_message_filter_reads_only_when_the_head_moves():
         stop.set()
         await stream.aclose()
 
-    asyncio.run(run())
+    run_alone(run)
 
 
 def test_a_feed_takes_at_most_its_limit():
