@@ -34,6 +34,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     create_tables: bool = True
     # Store operations running at once per process (threads; the PostgreSQL pool is sized to it).
     store_threads: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
+    # Change-feed streams (GET /changes/stream) open at once per server process; past it, 503.
+    streams: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 32
     # Seconds a write waits for the store's lock before the request gets 503.
     lock_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
     # Seconds a webhook request waits for the writer process's receipt of its batch. Past it

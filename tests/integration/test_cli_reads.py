@@ -151,6 +151,7 @@ READS = [
     ("quarantine",),
     ("export", "messages", "--out", "m.csv"),
     ("export", "reports", "--out", "r.csv"),
+    ("changes",),
     ("rebuild",),
 ]
 

@@ -17,7 +17,7 @@ import pytest
 from tests.support import IN_CI
 
 COMMANDS = ["serve", "migrate", "project", "rebuild", "history", "messages", "stats",
-            "quarantine", "export", "reconcile"]  # fmt: skip
+            "quarantine", "export", "changes", "reconcile"]  # fmt: skip
 
 
 def tracker(folder: Path, *args: str, prefix: tuple[str, ...] = (), **env: str):

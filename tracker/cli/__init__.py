@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import audit, processes, reads, reconcile, store
+from tracker.cli import audit, changes, processes, reads, reconcile, store
 from tracker.cli.options import Command
 
 cli = typer.Typer(
@@ -64,6 +64,7 @@ COMMANDS = (
     ("stats", reads.stats, "Counts by state, conflicts and delivery times."),
     ("quarantine", reads.quarantine, "Input that named no message, with the reason."),
     ("export", reads.export, "Write the messages, or every report, to a file."),
+    ("changes", changes.changes, "The state changes of messages in log order, as JSON lines."),
     ("reconcile", reconcile.reconcile,
      "Ask the platform about messages left non-final; record its answers."),
     ("keygen", audit.keygen, "Make the key pair that signs the audit digests."),

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import msgspec
 
+from tracker.views.projection import Change
+
 # A message whose reports all have states the rules do not know, or were rejected at receipt, has
 # no state: ``state`` is None (null in JSON and Parquet). Where states are text (CSV, tables,
 # pages), it is shown as this label, the same everywhere:
@@ -144,3 +146,12 @@ class RebuildStatus(msgspec.Struct, omit_defaults=True):
     events: int = 0
     checksums: dict[str, str] = {}
     error: str | None = None
+
+
+class ChangePage(msgspec.Struct):
+    """A page of the change feed (GET /changes, `tracker changes`)."""
+
+    changes: list[Change]  # in position order
+    next: int  # pass as ?after= for the next page (the last position here, else ``after``)
+    head: int  # the highest position in the change view as this page was read
+    complete_from: int  # every change after this position is in the view (0: every change)

@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from tracker.bootstrap import ServerParts, open_server, settle_heap, store_for
 from tracker.config import Settings
-from tracker.web import access_log, api, audit_api, console, ingest, metrics
+from tracker.web import access_log, api, audit_api, changes_api, console, ingest, metrics
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
@@ -109,6 +109,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
             *audit_api.ROUTES,
+            *changes_api.ROUTES,
             console.ROUTER,
             console.STATIC,
         ],
@@ -136,7 +137,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
             log_exceptions="always", disable_stack_trace={*range(400, 500), 503}
         ),
         on_startup=[partial(announce, settings, access), backend.start, settle_heap],
-        state=State({"access": access}),
+        state=State({"access": access, "feed": changes_api.Feed(settings.streams)}),
         on_shutdown=[backend.close],
     )
 

@@ -37,7 +37,8 @@ PROBLEMS = {
     404: "Nothing is known under this name",
     408: "The headers or the body came too slowly (TRACKER_HEADER_TIMEOUT, "
     "TRACKER_BODY_TIMEOUT); nothing was stored",
-    409: "A rebuild is already running",
+    409: "A rebuild is already running, or the change view lacks the changes asked for "
+    "(the detail says which)",
     413: "The body is larger than TRACKER_MAX_BODY_BYTES; nothing was stored",
     503: "The store is unavailable, or did not confirm a batch as stored; nothing is acknowledged. "
     "Try again after Retry-After seconds",
@@ -147,6 +148,14 @@ class MetricsOperation(Operation):
 
     def __post_init__(self) -> None:
         _answer(self, {"text/plain": _TEXT})
+
+
+@dataclass
+class StreamOperation(Operation):
+    """Server-Sent Events (the change stream)."""
+
+    def __post_init__(self) -> None:
+        _answer(self, {"text/event-stream": _TEXT})
 
 
 def _answer(operation: Operation, content: dict[str, OpenAPIMediaType]) -> None:

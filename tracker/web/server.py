@@ -22,6 +22,10 @@ LATE_BODY = "tracker.late_body"
 
 HEAD, BODY = "head", "body"
 
+# In a request's ASGI scope: an asyncio.Event the application's endless answer (a change stream)
+# ends on. Set when the server shuts down, which otherwise waits for that answer for ever.
+ENDS_ON_SHUTDOWN = "tracker.ends_on_shutdown"
+
 log = logging.getLogger("tracker")
 
 
@@ -94,6 +98,16 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server stops: an endless answer under way is told to end (then the connection
+        closes, as uvicorn closes every other once its answer is sent)."""
+        super().shutdown()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            stop = cycle.scope.get(ENDS_ON_SHUTDOWN)  # type: ignore[call-overload]
+            if stop is not None:
+                stop.set()
 
     # The deadlines.
 
