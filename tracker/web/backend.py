@@ -45,6 +45,7 @@ class Backend:
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
+        self.forwarding = parts.forwarding  # TRACKER_PROJECTIONS=inline: this process forwards
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.limiter = anyio.CapacityLimiter(store_threads)
         # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
@@ -60,6 +61,8 @@ class Backend:
     def start(self) -> None:
         if self.live:
             self.live.start()
+        if self.forwarding:
+            self.forwarding.start()
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -95,6 +98,8 @@ class Backend:
             await self.remote.close()
         else:
             self.writer.close()  # type: ignore[union-attr]
+        if self.forwarding:
+            self.forwarding.stop()
         if self.live:
             self.live.stop()
         self.tracker.close()

@@ -1,0 +1,68 @@
+"""A change feed held in a list, for the forwarders' tests that need no projector.
+
+It answers ``changes_after`` and ``changes_head`` as the views do (tracker/views/store.py). The
+change is the views' own ``Change`` where it exists, else a struct of the same fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+try:
+    from tracker.views.projection import Change  # type: ignore[attr-defined]
+except ImportError:  # the change view is not in this tree yet: the same fields
+
+    class Change(msgspec.Struct, frozen=True, gc=False):  # type: ignore[no-redef]
+        position: int
+        id_sms: int
+        previous: str | None
+        state: str
+        final: bool
+        time: str
+        instant: datetime | None
+        received_at: datetime
+        source: str | None
+
+
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+STATES = ("send", "delivered")
+
+
+def change(position: int, id_sms: int, previous: str | None, state: str) -> Change:
+    at = T0 + timedelta(seconds=position)
+    return Change(
+        position=position,
+        id_sms=id_sms,
+        previous=previous,
+        state=state,
+        final=state != "send",
+        time=(at + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S"),
+        instant=at,
+        received_at=at,
+        source=None,
+    )
+
+
+class Feed:
+    """Changes in position order, appended by the test."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def add(self, messages: int, start: int | None = None) -> list[Change]:
+        """Two changes (send, then delivered) for each of ``messages`` messages, interleaved."""
+        position = start if start is not None else self.changes_head() + 3
+        made = []
+        for step, (previous, state) in enumerate(((None, "send"), ("send", "delivered"))):
+            for m in range(messages):
+                made.append(change(position, 1000 + m, previous, state))
+                position += 2 + step
+        self.changes += made
+        return made
+
+    def changes_after(self, position: int, limit: int) -> list[Change]:
+        return [c for c in self.changes if c.position > position][:limit]
+
+    def changes_head(self) -> int:
+        return self.changes[-1].position if self.changes else 0
