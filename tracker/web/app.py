@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from tracker.bootstrap import ServerParts, open_server, settle_heap, store_for
 from tracker.config import Settings
-from tracker.web import access_log, api, audit_api, console, ingest, metrics
+from tracker.web import access_log, api, audit_api, console, forwarding_api, ingest, metrics
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
@@ -97,7 +97,7 @@ def announce(settings: Settings, access: Access) -> None:
 def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     """The HTTP application around the parts ``bootstrap.server_parts`` built; it owns them
     from here on."""
-    backend = Backend(parts, settings.store_threads, settings.overdue_age)
+    backend = Backend(parts, settings.store_threads, settings.overdue_age, settings.forward_urls)
     access = Access(settings)
     access_log.configure()
 
@@ -109,6 +109,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
             *audit_api.ROUTES,
+            forwarding_api.forwarding,
             console.ROUTER,
             console.STATIC,
         ],

@@ -18,6 +18,8 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 
 from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import ServerParts
+from tracker.forwarding.state import ForwardingState
+from tracker.forwarding.status import Forwarding, forwarding_status
 from tracker.read.models import RebuildStatus
 from tracker.read.queries import OVERDUE_AFTER
 from tracker.views.projector import Progress, default_workers, rebuild
@@ -40,12 +42,18 @@ class Backend:
     """
 
     def __init__(
-        self, parts: ServerParts, store_threads: int, overdue_after: timedelta = OVERDUE_AFTER
+        self,
+        parts: ServerParts,
+        store_threads: int,
+        overdue_after: timedelta = OVERDUE_AFTER,
+        forward_urls: tuple[str, ...] = (),
     ):
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
         self.forwarding = parts.forwarding  # TRACKER_PROJECTIONS=inline: this process forwards
+        self.forward_urls = forward_urls  # TRACKER_FORWARD_URL's, whoever delivers to them
+        self.forward_state = ForwardingState(parts.views)
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.limiter = anyio.CapacityLimiter(store_threads)
         # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
@@ -73,6 +81,10 @@ class Backend:
                     self.live.wake()
                 return receipt
             return await asyncio.wrap_future(self.writer.submit(batch))  # type: ignore[union-attr]
+
+    def forwarding_status(self) -> Forwarding:
+        """How each endpoint's deliveries stand (a blocking read: through ``read``)."""
+        return forwarding_status(self.forward_state, self.views, self.forward_urls)
 
     async def writer_ready(self) -> None:
         """503 unless batches can be committed now: the writer process (if there is one)
