@@ -28,6 +28,7 @@ from tracker.cli.options import (
     open_tracker_or_fail,
 )
 from tracker.config import SettingsError
+from tracker.forwarding.signing import new_secret
 from tracker.reconcile import client_for
 from tracker.supervisor import ChildFailed, ProjectorProcess, ReconcilerProcess, WriterProcess
 from tracker.views.projector import LiveProjection, Projector
@@ -90,6 +91,12 @@ def write(
     if orphaned:  # the server died without removing the socket's directory (SIGKILL, say)
         with suppress(OSError):
             Path(socket_).parent.rmdir()  # rmdir: only when nothing else is in it
+
+
+def forward_secret() -> None:
+    """Print a new secret for TRACKER_FORWARD_SECRET: whsec_ and 24 random bytes in base64, the
+    Standard Webhooks form. Give the same secret to the receivers: they check each POST with it."""
+    typer.echo(new_secret())
 
 
 def _stop_on_signals(*, interrupt: bool = True) -> threading.Event:
