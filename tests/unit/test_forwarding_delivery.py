@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -114,3 +115,18 @@ def test_an_endpoint_is_kept_under_a_digest_of_its_whole_url():
     a, b = "https://crm.example/in?token=one", "https://crm.example/in?token=two"
     assert endpoint_key(a) == endpoint_key(a) != endpoint_key(b)
     assert "crm" not in endpoint_key(a) and len(endpoint_key(a)) == 32
+
+
+def test_the_few_lines_docs_webhook_md_gives_receivers_check_a_real_signature():
+    text = (Path(__file__).parents[2] / "docs" / "webhook.md").read_text()
+    code = text.split("### Checking the signature", 1)[1].split("```python\n", 1)[1]
+    space: dict = {}
+    exec(code.split("```", 1)[0], space)  # the documented function, as written
+    secret = new_secret()
+    batch = batch_of(Feed().add(2))
+    headers = Signer(secret).headers(batch.id, int(time.time()), batch.body)
+    space["verify"](secret, headers, batch.body)
+    with pytest.raises(ValueError, match="not signed"):
+        space["verify"](new_secret(), headers, batch.body)
+    with pytest.raises(ValueError, match="not signed"):
+        space["verify"](secret, headers, batch.body + b" ")
