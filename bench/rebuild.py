@@ -58,9 +58,9 @@ def raw_read_rates(tracker, tries: int = 3) -> tuple[float, float]:
         began = time.perf_counter()
         while after < head:
             end = min(head, after + 5000)
-            page = recorder.select_rows(after, end)  # (originator id, topic, state)
+            page = recorder.select_rows(after, end)  # (id, originator id, topic, state)
             if decoding:
-                for _, topic, state in page:
+                for _, _, topic, state in page:
                     decode(topic, state)
             rows += len(page)
             after = end

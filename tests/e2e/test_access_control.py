@@ -92,7 +92,9 @@ def test_an_admin_rebuilds_the_views_over_http(keyed):
         time.sleep(0.1)
     assert status["state"] == "done", status
     assert status["events"] >= 1
-    assert set(status["checksums"]) == {"messages", "state_counts", "delivery_times", "quarantine"}
+    assert set(status["checksums"]) == {
+        "messages", "state_counts", "delivery_times", "quarantine", "changes"
+    }  # fmt: skip
     state = call(keyed, "GET", "/messages/4100", KEYS["analyst"]).json()
     assert state["state"] == "send"
 

@@ -40,8 +40,8 @@ class EventRecorder(Protocol):
         """The notification id of this aggregate's last event (None: it has none)."""
 
     def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
-        """(originator id, topic, state) of the events with notification ids in (after, end]:
-        with ``part`` (k, n), the k-th of n shares of the aggregates."""
+        """(notification id, originator id, topic, state) of the events with notification ids
+        in (after, end]: with ``part`` (k, n), the k-th of n shares of the aggregates."""
 
     def select_states_of(self, originator_id: UUID, at_once: int) -> Iterator[list]:
         """One aggregate's (topic, state) rows in version order, ``at_once`` a slice."""

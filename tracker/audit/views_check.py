@@ -87,6 +87,7 @@ def check_views(
             f"the views have taken in the log only up to notification id {live.position()} "
             f"of {head}, so they are stale (is a projector running? `tracker serve` runs one)"
         )
+    _compare_changes(live, scratch, check)
     quarantine = sum(
         1 for _, a, b in _pairs(live.scan("quarantine"), scratch.scan("quarantine")) if a != b
     )
@@ -97,6 +98,33 @@ def check_views(
         if counts != [tuple(map(canonical, r)) for r in scratch.scan("state_counts")]:
             check.problems.append("the state counts differ from the messages the events make")
     return check
+
+
+def _compare_changes(live: ViewStore, scratch: ViewStore, check: ViewsCheck) -> None:
+    """The change views compared up to the position folded to (the live one may be past it),
+    each differing row named by its position; the rows of a change view made after the other
+    views (none before ``changes_complete_from``) are a gap a rebuild fills, said so once."""
+    complete_from = live.changes_complete_from()
+    differing: list[int] = []
+    gap = 0
+    for key, mine, theirs in _pairs(live.scan("changes"), scratch.scan("changes")):
+        if key > check.position or mine == theirs:
+            continue
+        if mine is None and key <= complete_from:
+            gap += 1
+        else:
+            differing.append(key)
+    if gap:
+        check.problems.append(
+            f"the change view lacks the {gap} changes up to position {complete_from}: it was "
+            "made after the other views; `tracker rebuild` fills it"
+        )
+    if differing:
+        shown = ", ".join(map(str, differing[:SHOWN]))
+        more = f" (the first {SHOWN} shown)" if len(differing) > SHOWN else ""
+        check.problems.append(
+            f"{len(differing)} rows of the change view differ, at positions {shown}{more}"
+        )
 
 
 class _Moved:

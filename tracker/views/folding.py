@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from tracker.application import Tracker
 from tracker.views.log import EventLog
-from tracker.views.projection import Delivery, MessageRow, project
+from tracker.views.projection import Change, Delivery, MessageRow, change_of, project
 from tracker.views.store import ViewStore
 
 
@@ -56,11 +56,12 @@ class Fold:
 def fold_history(
     log: EventLog, views: ViewStore, fold: Fold, on_page: Callable[[Progress], None] | None = None
 ) -> int:
-    """Fold the log's report events into the message and delivery views (and its quarantine
-    events into theirs), as ``fold`` says; returns the report events folded."""
+    """Fold the log's report events into the message, delivery and change views (and its
+    quarantine events into theirs), as ``fold`` says; returns the report events folded."""
     suffix, head, cache_rows = fold.suffix, fold.head, fold.cache_rows
     rows: dict[int, MessageRow] = {}  # insertion order = least recently touched first
     deliveries: list[Delivery] = []
+    changes: list[Change] = []
     position, events = 0, 0
     evicted = range(0)  # the ids of every row written out so far lie in this range
     while position < head:
@@ -72,17 +73,24 @@ def fold_history(
                        if i in evicted and i not in rows]  # fmt: skip
             rows.update(views.load_messages(missing, suffix))
         for fact in facts:
-            row, delivery = project(rows.pop(fact.id_sms, None), fact)
+            before = rows.pop(fact.id_sms, None)
+            state = before.state if before is not None else None
+            row, delivery = project(before, fact)
             if row is None:  # (never: a repeat is stored after its report)
                 continue
             rows[fact.id_sms] = row  # most recently touched goes last
             if delivery:
                 deliveries.append(delivery)
+            if (change := change_of(state, row, fact)) is not None:
+                changes.append(change)
         events += len(facts)
+        if len(changes) > cache_rows:  # written as they come: memory stays flat
+            views.write_rows([], [], suffix, changes=changes)
+            changes = []
         if len(rows) > cache_rows:
             out = list(itertools.islice(rows, len(rows) // 2))
-            views.write_rows([rows.pop(i) for i in out], deliveries, suffix)
-            deliveries = []
+            views.write_rows([rows.pop(i) for i in out], deliveries, suffix, changes=changes)
+            deliveries, changes = [], []
             # Kept as a range: the platform numbers its messages in sequence, so the messages
             # of new reports mostly lie above it and need no look-up.
             low, high = min(out), max(out) + 1
@@ -91,7 +99,7 @@ def fold_history(
             evicted = range(low, high)
         if on_page:
             on_page(Progress(position, head, events))
-    views.write_rows(list(rows.values()), deliveries, suffix)
+    views.write_rows(list(rows.values()), deliveries, suffix, changes=changes)
     return events
 
 

@@ -68,17 +68,17 @@ class EventLog:
         ``limit`` ids (times the parts: about ``limit`` events of this part), or up to ``stop``.
         With ``until``, only the events received at or before that instant."""
         end = min(stop, after + limit * self.parts)
-        rows = self.recorder.select_rows(after, end, self.part)  # (originator_id, topic, state)
-        facts = self._facts([(key, state) for key, topic, state in rows if topic == REPORTED])
-        told = [(i, k, state) for i, (k, topic, state) in enumerate(rows) if _tells(topic, state)]
+        rows = self.recorder.select_rows(after, end, self.part)  # (id, originator, topic, state)
+        facts = self._facts([(n, k, state) for n, k, topic, state in rows if topic == REPORTED])
+        told = [(i, n, k, s) for i, (n, k, topic, s) in enumerate(rows) if _tells(topic, s)]
         if told:  # repeats that gave channels, in their places among the reports
-            at = [i for i, (_, topic, _) in enumerate(rows) if topic == REPORTED]
-            again = [(i, f) for i, k, state in told if (f := self._again(k, state))]
+            at = [i for i, (_, _, topic, _) in enumerate(rows) if topic == REPORTED]
+            again = [(i, f) for i, n, k, state in told if (f := self._again(n, k, state))]
             reports = zip(at, facts, strict=True)
             facts = [f for _, f in heapq.merge(reports, again, key=itemgetter(0))]
         quarantined = [
             self._quarantined(originator_id, topic, state)
-            for originator_id, topic, state in rows
+            for _, originator_id, topic, state in rows
             if topic in QUARANTINE_TOPICS
         ]
         if until is not None:
@@ -86,13 +86,13 @@ class EventLog:
             quarantined = [q for q in quarantined if q.received_at <= until]
         return facts, quarantined, end
 
-    def _facts(self, rows: list[tuple[Any, bytes]]) -> list[Fact]:
+    def _facts(self, rows: list[tuple[int, Any, bytes]]) -> list[Fact]:
         """The report events, decoded as one MessagePack array (one call per page); each
         distinct report made once (the lookups inline: this runs per event)."""
         if not rows:
             return []
         reports = self._reports
-        events = _decode_reports(_array(len(rows)) + b"".join(state for _, state in rows))
+        events = _decode_reports(_array(len(rows)) + b"".join(state for _, _, state in rows))
         return [
             Fact(
                 id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int),
@@ -109,11 +109,13 @@ class EventLog:
                 e.channels and self._clean_channels(e.channels),
                 e.num_parts,
                 e.price,
+                False,
+                position,
             )
-            for (key, _), e in zip(rows, events, strict=True)
+            for (position, key, _), e in zip(rows, events, strict=True)
         ]
 
-    def _again(self, key: Any, state: bytes) -> Fact | None:
+    def _again(self, position: int, key: Any, state: bytes) -> Fact | None:
         """A repeat that gave channels, as a fact that brings only them (None: it gave none)."""
         e: ReportedAgain = _decode_again(state)
         if not e.channels:
@@ -124,7 +126,15 @@ class EventLog:
         )
         id_sms = id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int)
         channels = self._clean_channels(e.channels)
-        return Fact(id_sms, report, e.received_at, source=e.source, channels=channels, again=True)
+        return Fact(
+            id_sms,
+            report,
+            e.received_at,
+            source=e.source,
+            channels=channels,
+            again=True,
+            position=position,
+        )
 
     def _clean_channels(self, channels: dict[str, str]) -> dict[str, str]:
         clean = self._clean

@@ -38,6 +38,7 @@ class Fact(msgspec.Struct, gc=False):
     num_parts: int | None = None  # a poll's parts and price per part
     price: float | None = None
     again: bool = False  # a repeat of a report the message holds, read for its channels only
+    position: int = 0  # the event's notification id (0: not read from the log)
 
     @property
     def state(self) -> str:
@@ -50,6 +51,42 @@ class Fact(msgspec.Struct, gc=False):
     @property
     def instant(self) -> datetime | None:
         return self.report.instant
+
+
+class Change(msgspec.Struct, frozen=True, gc=False):
+    """One change of a message's state, made by the stored report at ``position``."""
+
+    position: int  # the notification id of the event that made the change (log order)
+    id_sms: int
+    previous: str | None  # the state before (None: the message had no known state)
+    state: str  # the state after
+    final: bool  # whether the state after is final
+    time: str  # the causing report's time, as sent
+    instant: datetime | None  # its UTC instant (None: unreadable)
+    received_at: datetime  # when that report was received (the writer's clock)
+    source: str | None  # None: the webhook; "poll": the platform's answer to a poll
+
+
+def change_of(previous: str | None, row: MessageRow | None, fact: Fact) -> Change | None:
+    """The change ``fact`` made, ``previous`` being the message's state before it and ``row``
+    its row after (``project``'s); None when the state stayed as it was (a repeat, a rejected
+    report, one of a state the rules do not know, or one the fold ranks below the current)."""
+    if row is None or fact.again or (current := row.current) is None:
+        return None
+    if current.state == previous:
+        return None
+    report = fact.report  # a state that moved was set by this report: the fold keeps one of two
+    return Change(
+        fact.position,
+        fact.id_sms,
+        previous,
+        current.state,
+        current.final,
+        report.time,
+        report.instant,
+        fact.received_at,
+        fact.source,
+    )
 
 
 @dataclass(slots=True)

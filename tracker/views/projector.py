@@ -24,7 +24,15 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from tracker.application import Tracker
 from tracker.views.folding import Fold, Progress, fold_history, fold_in_processes
 from tracker.views.log import EventLog
-from tracker.views.projection import Delivery, Fact, MessageRow, count_key, project
+from tracker.views.projection import (
+    Change,
+    Delivery,
+    Fact,
+    MessageRow,
+    change_of,
+    count_key,
+    project,
+)
 from tracker.views.store import LIVE, SHADOW, ViewStore
 
 log = logging.getLogger("tracker.views")
@@ -74,7 +82,7 @@ class Projector:
         rows = {i: row for i in ids if (row := cache.pop(i, None)) is not None}
         rows.update(self.views.load_messages([i for i in ids if i not in rows], self.suffix))
         self._rows_at = -1  # apply_facts changes rows in place: valid again once written
-        counts, deliveries = apply_facts(facts, rows)
+        counts, deliveries, changes = apply_facts(facts, rows)
         self.views.write(
             [rows[i] for i in ids],
             counts,
@@ -83,6 +91,7 @@ class Projector:
             self.suffix,
             previous=position,
             quarantined=quarantined,
+            changes=changes,
         )
         cache.update(rows)  # written: most recently written go last
         if len(cache) > self.cache_rows:  # the least recently written half goes
@@ -104,10 +113,11 @@ class Projector:
 
 def apply_facts(
     facts: list[Fact], rows: dict[int, MessageRow]
-) -> tuple[Counter[tuple[str, bool]], list[Delivery]]:
+) -> tuple[Counter[tuple[str, bool]], list[Delivery], list[Change]]:
     """Fold ``facts`` into ``rows`` (which must hold every stored row they touch), in order;
-    return the change in state counts and the deliveries recorded."""
+    return the change in state counts, the deliveries recorded and the state changes made."""
     deliveries: list[Delivery] = []
+    changes: list[Change] = []
     buckets_before: dict[int, tuple[str, bool] | None] = {}
     for fact in facts:
         before = rows.get(fact.id_sms)
@@ -115,17 +125,20 @@ def apply_facts(
             continue
         if fact.id_sms not in buckets_before:
             buckets_before[fact.id_sms] = count_key(before)
+        state = before.state if before is not None else None
         after, delivery = project(before, fact)
         rows[fact.id_sms] = after
         if delivery:
             deliveries.append(delivery)
+        if (change := change_of(state, after, fact)) is not None:
+            changes.append(change)
     counts: Counter[tuple[str, bool]] = Counter()
     for id_sms, old in buckets_before.items():
         if old != (new := count_key(rows[id_sms])):
             if old is not None:
                 counts[old] -= 1
             counts[new] += 1  # type: ignore[index]
-    return counts, deliveries
+    return counts, deliveries, changes
 
 
 class LiveProjection:

@@ -17,7 +17,9 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
-from tracker.views.projection import Delivery, MessageRow, QuarantineFact
+from tracker.views import changes as change_view
+from tracker.views.changes import COMPLETE_FROM_KEY, ChangeReads
+from tracker.views.projection import Change, Delivery, MessageRow, QuarantineFact
 from tracker.views.quarantine import QuarantineReads
 from tracker.views.tables import (
     ALL,
@@ -40,7 +42,7 @@ from tracker.views.tables import (
 __all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
 
 
-class ViewStore(QuarantineReads, ABC):
+class ViewStore(QuarantineReads, ChangeReads, ABC):
     """Reading and writing the views; mixed into a library tracking recorder per database."""
 
     tables: ViewTables
@@ -64,15 +66,35 @@ class ViewStore(QuarantineReads, ABC):
         """The views ``where`` names, for a rebuild worker that runs ``tracker``."""
 
     def create_views(self, suffix: str = LIVE) -> None:
+        changes = self.tables.table("changes" + suffix)
+        had_changes = self._has(changes)
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             for statement in self.tables.create_statements(suffix):
                 cursor.execute(statement)
+            cursor.execute(change_view.create_statement(self.tables, suffix))
             if suffix == LIVE:
-                for statement in self.tables.index_statements():
+                for statement in self._index_statements():
                     cursor.execute(statement)
+                if not had_changes and (reached := self._tracking_of(cursor, TRACKING_KEY)):
+                    # Views made before the change view: it is complete only from here on.
+                    self._delete_tracking(cursor, COMPLETE_FROM_KEY)
+                    self._insert_tracking(cursor, Tracking(COMPLETE_FROM_KEY, reached))  # type: ignore[attr-defined]
 
         for table, column in self.tables.added_columns(suffix):
             self._add_column(table, column)
+
+    def _has(self, table: str) -> bool:
+        """Whether the table exists (asked in a transaction of its own: a failed statement
+        spoils PostgreSQL's)."""
+        try:
+            with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(f"SELECT 1 FROM {table} WHERE 1 = 0")
+        except PersistenceError:
+            return False
+        return True
+
+    def _index_statements(self) -> list[str]:
+        return [*self.tables.index_statements(), change_view.index_statement(self.tables)]
 
     def _add_column(self, table: str, column: str) -> None:
         """The column added to a table made before it was (each step its own transaction: a
@@ -89,6 +111,8 @@ class ViewStore(QuarantineReads, ABC):
             for view in VIEWS:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.tables.table(view + suffix)}")
             self._delete_tracking(cursor, TRACKING_KEY + suffix)
+            if suffix == LIVE:
+                self._delete_tracking(cursor, COMPLETE_FROM_KEY)
 
     def position(self, suffix: str = LIVE) -> int:
         """The last notification id the views (live or shadow) have taken into account."""
@@ -118,6 +142,7 @@ class ViewStore(QuarantineReads, ABC):
         previous: int | None = None,
         quarantined: Sequence[QuarantineFact] = (),
         recount: bool = False,
+        changes: Sequence[Change] = (),
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
 
@@ -132,7 +157,7 @@ class ViewStore(QuarantineReads, ABC):
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             if previous is not None and (now := self._tracking_of(cursor, key)) != previous:
                 raise IntegrityError(f"the views moved from {previous} to {now} meanwhile")
-            self._write_changes(cursor, list(rows), deliveries, quarantined, suffix)
+            self._write_changes(cursor, list(rows), deliveries, quarantined, suffix, changes)
             if recount:
                 cursor.execute(f"DELETE FROM {t.table('state_counts' + suffix)}")
                 cursor.execute(t.count_states_statement(suffix))
@@ -149,11 +174,12 @@ class ViewStore(QuarantineReads, ABC):
         deliveries: Sequence[Delivery],
         suffix: str,
         quarantined: Sequence[QuarantineFact] = (),
+        changes: Sequence[Change] = (),
     ) -> None:
-        """Write rows, deliveries and quarantine receipts without moving the position (for
-        rebuilds, whose tables are thrown away if they die)."""
+        """Write rows, deliveries, quarantine receipts and changes without moving the position
+        (for rebuilds, whose tables are thrown away if they die)."""
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            self._write_changes(cursor, rows, deliveries, quarantined, suffix)
+            self._write_changes(cursor, rows, deliveries, quarantined, suffix, changes)
 
     def _write_changes(
         self,
@@ -162,9 +188,13 @@ class ViewStore(QuarantineReads, ABC):
         deliveries: Sequence[Delivery],
         quarantined: Sequence[QuarantineFact],
         suffix: str,
+        changes: Sequence[Change] = (),
     ) -> None:
-        """Message rows, new deliveries and quarantine receipts, in the caller's transaction."""
+        """Message rows, new deliveries, quarantine receipts and changes, in the caller's
+        transaction."""
         t = self.tables
+        if changes:
+            change_view.write_changes(t, cursor, suffix, changes)
         if rows:
             t.write_messages(cursor, suffix, [message_values(r) for r in rows])
         if deliveries:
@@ -187,8 +217,9 @@ class ViewStore(QuarantineReads, ABC):
             for view in VIEWS:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.tables.table(view)}")
                 cursor.execute(f"ALTER TABLE {self.tables.table(view + suffix)} RENAME TO {view}")
-            for statement in self.tables.index_statements():
+            for statement in self._index_statements():
                 cursor.execute(statement)
+            self._delete_tracking(cursor, COMPLETE_FROM_KEY)  # a rebuild's changes are whole
             self._delete_tracking(cursor, TRACKING_KEY)
             self._delete_tracking(cursor, TRACKING_KEY + suffix)
             self._insert_tracking(cursor, Tracking(TRACKING_KEY, position))  # type: ignore[attr-defined]

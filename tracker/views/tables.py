@@ -1,5 +1,7 @@
 """The view tables (messages, state_counts, delivery_times, quarantine): their SQL and rows.
 
+The change view's own SQL and reads are in views/changes.py.
+
 Values are stored in forms both databases keep identically (instants as integer microseconds,
 0/1 integers), so a checksum of the same history is the same on either. The SQL here is what
 both share; a store's package says how it differs (stores/postgres/views.py).
@@ -18,7 +20,7 @@ from tracker.domain.status import Report
 from tracker.memo import Memo
 from tracker.views.projection import NO_STATE, Delivery, MessageRow
 
-VIEWS = ("messages", "state_counts", "delivery_times", "quarantine")
+VIEWS = ("messages", "state_counts", "delivery_times", "quarantine", "changes")
 LIVE = ""  # table-name suffix of the live views
 SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
 TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all)
@@ -37,8 +39,9 @@ CHECKSUM_ORDER = {
     "state_counts": "state, final",
     "delivery_times": "id_sms",
     "quarantine": "quarantine_id",
+    "changes": "position",
 }
-PAGE_KEYS = {"messages": -1, "delivery_times": -1, "quarantine": ""}  # scan() pages on these
+PAGE_KEYS = {"messages": -1, "delivery_times": -1, "quarantine": "", "changes": 0}  # scan()'s
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -78,6 +81,7 @@ INSTANT_COLUMNS = {
     "messages": tuple(MESSAGE_COLUMNS.index(c) for c in ("instant", "first_received_at",
                       "last_received_at", "delivered_at", "latest_instant")),
     "delivery_times": (1, 2),
+    "changes": (6, 7),
 }  # fmt: skip
 
 
@@ -103,8 +107,16 @@ class ViewTables:
     def in_params(self, values: Sequence[Any]) -> Sequence[Any]:
         return list(values)
 
+    def insert_rows(
+        self, cursor: Any, table: str, columns: Sequence[str], values: Sequence[tuple]
+    ) -> None:
+        """Insert rows, in the caller's transaction."""
+        marks = ", ".join([self.placeholder] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", values)
+
     def create_statements(self, suffix: str) -> list[str]:
-        m, c, d, q = (self.table(v + suffix) for v in VIEWS)
+        """The views but the change view (views/changes.py)."""
+        m, c, d, q = (self.table(v + suffix) for v in VIEWS[:4])
         i = self.id_type  # ids, and instants as integer microseconds since 1970 (UTC)
         return [
             f"CREATE TABLE IF NOT EXISTS {m} (id_sms {i} PRIMARY KEY, "

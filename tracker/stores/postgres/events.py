@@ -152,20 +152,20 @@ class PromptPostgresApplicationRecorder(PostgresApplicationRecorder):
         return open_views(self.datastore, create=create)
 
     def select_rows(self, after: int, end: int, part: tuple[int, int] | None = None) -> list:
-        """The rows with notification ids in (after, end] as plain tuples (originator id,
-        topic, state): what the views read. Pages are windows bounded at both ends with no
-        LIMIT: with an open range and a LIMIT, PostgreSQL may read the whole rest of the log
-        into a bitmap and sort it for every page (seen: 0.5-1.1 s instead of 5 ms a page on a
-        freshly loaded table, the more so with a topic or part filter). With ``part`` (k, n),
-        the k-th of n shares of the aggregates, by the id's last byte, computed (a condition on
-        originator_id itself would let the planner read the primary key's index for half the
-        table on every page)."""
+        """The rows with notification ids in (after, end] as plain tuples (notification id,
+        originator id, topic, state): what the views read. Pages are windows bounded at both
+        ends with no LIMIT: with an open range and a LIMIT, PostgreSQL may read the whole rest
+        of the log into a bitmap and sort it for every page (seen: 0.5-1.1 s instead of 5 ms a
+        page on a freshly loaded table, the more so with a topic or part filter). With ``part``
+        (k, n), the k-th of n shares of the aggregates, by the id's last byte, computed (a
+        condition on originator_id itself would let the planner read the primary key's index for
+        half the table on every page)."""
         condition = share(part, "get_byte(uuid_send(originator_id), 15)", str)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.row_factory = tuple_row
             cursor.execute(
                 self._on_events(
-                    "SELECT originator_id, topic, state FROM {events} "
+                    "SELECT notification_id, originator_id, topic, state FROM {events} "
                     f"WHERE notification_id > %s AND notification_id <= %s {condition}"
                     "ORDER BY notification_id"
                 ),

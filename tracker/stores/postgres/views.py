@@ -50,6 +50,13 @@ class PostgresTables(ViewTables):
         )
         cursor.execute(f"TRUNCATE {STAGE}")  # a later write in this transaction starts empty
 
+    def insert_rows(
+        self, cursor: Any, table: str, columns: Sequence[str], values: Sequence[tuple]
+    ) -> None:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+
     def write_deliveries(self, cursor: Any, suffix: str, values: Sequence[tuple]) -> None:
         table = self.table("delivery_times" + suffix)
         with cursor.copy(f"COPY {table} ({', '.join(DELIVERY_COLUMNS)}) FROM STDIN") as copy:
