@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -151,3 +152,24 @@ def test_a_lease_whose_holder_died_on_this_host_is_taken_over_at_once(state):
         got = run_until(forwarder, receiver, len(feed.changes))
     assert receiver.accepted[0].id == f"chg_{feed.changes[0].position}_{feed.changes[1].position}"
     assert [c["position"] for c in got] == [c.position for c in feed.changes]
+
+
+def test_the_sqlite_election_asked_from_many_threads_at_once_elects_this_process(tmp_path):
+    from tracker.stores.sqlite.locks import ProjectorElection
+
+    for attempt in range(30):  # the first calls racing, as the projector's and forwarders' do
+        election = ProjectorElection(str(tmp_path / f"tracker{attempt}.db"))
+        barrier = threading.Barrier(8)
+        answers: list[bool] = []
+
+        def ask(election=election, barrier=barrier, answers=answers):
+            barrier.wait()
+            answers.append(election())
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert election() and any(answers), answers
+        election.lock.unlock()
