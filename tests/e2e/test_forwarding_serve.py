@@ -127,6 +127,7 @@ def test_a_receiver_that_never_answers_holds_up_no_acknowledgement(tmp_path):
                 metrics = client.get("/metrics").text
             with server.client(cookies={COOKIE: KEYS["auditor"]}) as client:
                 console = client.get("/ui/forwarding").text
+                overview = client.get("/ui/").text
         finally:
             stop_server(server)
     assert receiver.requests, server.log.read_text()  # it was being tried all along
@@ -136,3 +137,4 @@ def test_a_receiver_that_never_answers_holds_up_no_acknowledgement(tmp_path):
     assert 'tracker_forward_failures_total{endpoint="1"}' in metrics
     assert 'tracker_forward_behind_positions{endpoint="1"}' in metrics
     assert "token" not in metrics and "/hooks?..." in console and "token=" not in console
+    assert 'id="forwarding"' in overview and "1 failing" in overview

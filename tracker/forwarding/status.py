@@ -32,11 +32,15 @@ class EndpointStatus(msgspec.Struct, kw_only=True):
     next_attempt: datetime | None  # after a failure, the next attempt is not before this
 
 
-class Forwarding(msgspec.Struct, kw_only=True):
+class ForwardingStatus(msgspec.Struct, kw_only=True):
+    """Each endpoint of TRACKER_FORWARD_URL, in its order there (empty: none is set)."""
+
     endpoints: list[EndpointStatus]
 
 
-def forwarding_status(state: ForwardingState, views: Any, urls: tuple[str, ...]) -> Forwarding:
+def forwarding_status(
+    state: ForwardingState, views: Any, urls: tuple[str, ...]
+) -> ForwardingStatus:
     """Each of ``urls`` (TRACKER_FORWARD_URL's) as its row says, in one read of the rows."""
     rows = state.all() if urls else {}
     head = views.changes_head() if urls else 0
@@ -63,4 +67,4 @@ def forwarding_status(state: ForwardingState, views: Any, urls: tuple[str, ...])
                 next_attempt=row.next_attempt if row and row.failing else None,
             )
         )
-    return Forwarding(endpoints=found)
+    return ForwardingStatus(endpoints=found)

@@ -19,7 +19,7 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import ServerParts
 from tracker.forwarding.state import ForwardingState
-from tracker.forwarding.status import Forwarding, forwarding_status
+from tracker.forwarding.status import ForwardingStatus, forwarding_status
 from tracker.read.models import RebuildStatus
 from tracker.read.queries import OVERDUE_AFTER
 from tracker.views.projector import Progress, default_workers, rebuild
@@ -82,7 +82,7 @@ class Backend:
                 return receipt
             return await asyncio.wrap_future(self.writer.submit(batch))  # type: ignore[union-attr]
 
-    def forwarding_status(self) -> Forwarding:
+    def forwarding_status(self) -> ForwardingStatus:
         """How each endpoint's deliveries stand (a blocking read: through ``read``)."""
         return forwarding_status(self.forward_state, self.views, self.forward_urls)
 

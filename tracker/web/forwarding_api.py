@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get
 from litestar.di import NamedDependency
 
-from tracker.forwarding.status import Forwarding
+from tracker.forwarding.status import ForwardingStatus
 from tracker.web.access import AUDITOR
 from tracker.web.api import for_roles
 from tracker.web.backend import Backend
@@ -16,7 +16,7 @@ from tracker.web.backend import Backend
     summary="Each outbound webhook endpoint: position delivered, lag, attempts, failures",
     **for_roles(AUDITOR),
 )
-async def forwarding(backend: NamedDependency[Backend]) -> Forwarding:
+async def forwarding(backend: NamedDependency[Backend]) -> ForwardingStatus:
     """The endpoints of TRACKER_FORWARD_URL in their order there (an empty list: none is set),
     each shown without credentials (no user, password or query): the position up to which
     every change was delivered (a 2xx came), the change feed's head, the attempts and failures

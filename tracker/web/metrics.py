@@ -12,7 +12,7 @@ from prometheus_client import Counter, Gauge
 
 from tracker.application import Receipt
 from tracker.audit.tree import FAILED, TREE, VERIFIED, Head
-from tracker.forwarding.status import Forwarding
+from tracker.forwarding.status import ForwardingStatus
 
 REPORTS = Counter(
     "tracker_reports_total",
@@ -103,7 +103,7 @@ def set_audit(heads: dict[str, Head]) -> None:
     AUDIT_VERIFIED_AT.set(verified.at.timestamp() if verified and verified.at else 0)
 
 
-def set_forwarding(status: Forwarding) -> None:
+def set_forwarding(status: ForwardingStatus) -> None:
     for e in status.endpoints:
         label = str(e.index)
         FORWARD_INFO.labels(label, e.endpoint).set(1)
