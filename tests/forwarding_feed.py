@@ -1,29 +1,13 @@
 """A change feed held in a list, for the forwarders' tests that need no projector.
 
-It answers ``changes_after`` and ``changes_head`` as the views do (tracker/views/store.py). The
-change is the views' own ``Change`` where it exists, else a struct of the same fields."""
+It answers ``changes_after`` and ``changes_head`` as the views do (tracker/views/changes.py),
+with the views' own ``Change``: the delivery logic tested on its own, no projector needed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import msgspec
-
-try:
-    from tracker.views.projection import Change  # type: ignore[attr-defined]
-except ImportError:  # the change view is not in this tree yet: the same fields
-
-    class Change(msgspec.Struct, frozen=True, gc=False):  # type: ignore[no-redef]
-        position: int
-        id_sms: int
-        previous: str | None
-        state: str
-        final: bool
-        time: str
-        instant: datetime | None
-        received_at: datetime
-        source: str | None
-
+from tracker.views.projection import Change
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 STATES = ("send", "delivered")

@@ -16,13 +16,8 @@ from tests.forwarding_receiver import Receiver
 from tests.support import create_schema, drop_schema
 from tracker.bootstrap import open_views
 from tracker.forwarding.signing import new_secret
-from tracker.views.store import ViewStore
 from tracker.web.console.render import COOKIE
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(ViewStore, "changes_after"),
-    reason="needs the change view (ViewStore.changes_after), which the change feed brings",
-)
 SECRET = new_secret()
 STATES = ("send", "deliver")
 

@@ -14,10 +14,11 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+
+from tracker.views.projection import Change
 
 EVENT_TYPE = "message.state_changed"
 FIRST_WAIT = 1.0  # seconds: the ceiling of the wait after a first failure, doubled after each
@@ -27,7 +28,7 @@ LEAST_WAIT = 0.1  # seconds: never sooner than this after a failure (full jitter
 class Data(msgspec.Struct, kw_only=True):
     first: int  # the position of the first change here
     last: int  # and of the last: the next batch starts after it
-    changes: Sequence[Any]  # Change structs (tracker.views.projection), in position order
+    changes: Sequence[Change]  # in position order
 
 
 class Payload(msgspec.Struct, kw_only=True):
@@ -47,7 +48,7 @@ class Batch:
     body: bytes
 
 
-def batch_of(changes: Sequence[Any]) -> Batch:
+def batch_of(changes: Sequence[Change]) -> Batch:
     """The batch of ``changes`` (at least one, in position order): its id and JSON body."""
     first, last = changes[0].position, changes[-1].position
     payload = Payload(

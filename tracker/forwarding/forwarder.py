@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
@@ -37,6 +37,7 @@ from tracker.forwarding.delivery import (
 )
 from tracker.forwarding.signing import Signer
 from tracker.forwarding.state import Endpoint, ForwardingState, LeaseLost
+from tracker.views.projection import Change
 from tracker.views.store import ViewStore
 
 log = logging.getLogger("tracker.forwarding")
@@ -193,12 +194,12 @@ class Forwarder:
         log.info("%s: forwarding the changes after position %d", self.endpoint, start)
         return self.state.begin(self.key, self.endpoint, start)
 
-    def _batch(self, row: Endpoint) -> Sequence[Any]:
+    def _batch(self, row: Endpoint) -> Sequence[Change]:
         """The changes of the next batch: the one in flight again if there is one (its same
         changes, whatever the batch size is now), else up to ``batch`` after the position."""
         if row.pending <= row.position:
             return self.views.changes_after(row.position, self.settings.batch)
-        changes: list[Any] = []
+        changes: list[Change] = []
         after = row.position
         while after < row.pending:
             more = self.views.changes_after(after, self.settings.batch)
