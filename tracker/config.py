@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from tracker.forwarding.signing import SecretError, Signer
+
 PREFIX = "TRACKER_"
 MiB = 1024 * 1024
 MIN_TOKEN_LENGTH = 16
@@ -88,6 +90,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # A file holding the Ed25519 private key (PEM, `tracker keygen`) that signs the audit
     # digests; empty: digests are unsigned.
     audit_key: str = ""
+    # Outbound webhooks (docs/webhook.md, "Passing changes on"): comma-separated http(s) URLs
+    # each state change is POSTed to, signed with the secret (whsec_..., `tracker
+    # forward-secret`); a URL newly set starts at the change feed's head ("now") or its
+    # beginning ("start"); changes a POST carries; seconds a POST may take; the longest wait
+    # between two attempts (a duration).
+    forward_url: str = ""
+    forward_secret: str = ""
+    forward_from: Literal["now", "start"] = "now"
+    forward_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    forward_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    forward_max_backoff: str = "10m"
 
     def __post_init__(self) -> None:
         _check_secrets("TRACKER_WEBHOOK_TOKENS", self.tokens)
@@ -110,9 +123,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             )
         if self.platform_url:
             self.platform_format  # noqa: B018 (checks the URL)
+        self.forward_urls  # noqa: B018 (checks the URLs and the secret)
+        backoff = _checked_duration("TRACKER_FORWARD_MAX_BACKOFF", self.forward_max_backoff)
+        if backoff < timedelta(seconds=1):
+            raise SettingsError("TRACKER_FORWARD_MAX_BACKOFF: at least 1s")
 
     def __repr__(self) -> str:  # the platform's credentials are never shown
         hidden = {"platform_token", "platform_password", "webhook_tokens", "api_keys"}
+        hidden |= {"forward_url", "forward_secret"}  # a URL may carry credentials
         shown = ", ".join(
             f"{f}={'***' if f in hidden and getattr(self, f) else repr(getattr(self, f))}"
             for f in self.__struct_fields__
@@ -145,6 +163,41 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "http(s)://HOST/.../json/state.php or http(s)://HOST/.../xml/state.php"
             )
         return match["format"]  # type: ignore[return-value]
+
+    @property
+    def forward_urls(self) -> tuple[str, ...]:
+        """TRACKER_FORWARD_URL's URLs, each checked (http or https, a host), with the secret
+        that signs what is sent to them (required once a URL is set)."""
+        urls = _items(self.forward_url)
+        for url in urls:
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 (a port out of range raises)
+            except ValueError:
+                parts = parts._replace(netloc="")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SettingsError(
+                    f"TRACKER_FORWARD_URL: {_shown(url)} is not an http:// or https:// URL "
+                    "with a host (several: separate them with commas)"
+                )
+        if len(set(urls)) != len(urls):
+            raise SettingsError("TRACKER_FORWARD_URL: a URL is given twice")
+        if urls and not self.forward_secret:
+            raise SettingsError(
+                "TRACKER_FORWARD_URL is set, so TRACKER_FORWARD_SECRET is needed: the secret "
+                "(whsec_...) that signs each POST; `tracker forward-secret` makes one"
+            )
+        if self.forward_secret:
+            try:
+                Signer(self.forward_secret)
+            except SecretError as e:
+                raise SettingsError(f"TRACKER_FORWARD_SECRET: {e}") from None
+        return urls
+
+    @property
+    def forward_backoff(self) -> float:
+        """The longest wait between two attempts to deliver, in seconds."""
+        return duration(self.forward_max_backoff).total_seconds()
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -206,6 +259,16 @@ def _checked_duration(variable: str, text: str) -> timedelta:
         return duration(text)
     except ValueError as e:
         raise SettingsError(f"{variable}: {e}") from None
+
+
+def _shown(url: str) -> str:
+    """A URL as an error may show it: its scheme and host at most (it may carry a secret)."""
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    return f"{parts.scheme}://{host}/..." if parts.scheme and host else "a value"
 
 
 def _items(text: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ ENDPOINTS = {
     ("GET", "/messages/4100/proof"): {"auditor", "admin"},
     ("GET", "/audit/digest"): {"auditor", "admin"},
     ("GET", "/audit/public-key"): {"auditor", "admin"},
+    ("GET", "/forwarding"): {"auditor", "admin"},
     ("GET", "/admin/rebuild"): {"admin"},
     ("POST", "/admin/rebuild"): {"admin"},
     ("GET", "/metrics"): {"admin"},

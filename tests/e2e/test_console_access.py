@@ -17,6 +17,7 @@ PAGES = {
     "/ui/messages": {"analyst", "admin"},
     "/ui/messages/4100": {"auditor", "analyst", "admin"},  # the timeline only for auditor, admin
     "/ui/quarantine": {"auditor", "admin"},
+    "/ui/forwarding": {"auditor", "admin"},
 }
 
 

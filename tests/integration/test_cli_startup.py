@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import IN_CI
+from tracker.config import Settings
 
 COMMANDS = ["serve", "migrate", "project", "rebuild", "history", "messages", "stats",
             "quarantine", "export", "changes", "reconcile"]  # fmt: skip
@@ -144,3 +145,28 @@ def test_conflict_is_defined_where_the_help_first_shows_it(tmp_path, command):
     first = text.index("conflict")
     assert "A conflict is a report that comes after the message's final state" in text
     assert text.index("A conflict is") < first + 300
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"TRACKER_FORWARD_URL": "https://crm.example/in?token=s3cret"},
+         "error: TRACKER_FORWARD_URL is set, so TRACKER_FORWARD_SECRET is needed"),
+        ({"TRACKER_FORWARD_URL": "crm.example/in?token=s3cret",
+          "TRACKER_FORWARD_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+         "error: TRACKER_FORWARD_URL: a value is not an http:// or https:// URL"),
+    ],
+)  # fmt: skip
+def test_serve_with_a_forwarding_setting_it_cannot_use_says_so_in_one_line(tmp_path, env, said):
+    line = one_error_line(tracker(tmp_path, "serve", "--port", str(free_port()), **env))
+    assert line.startswith(said) and "s3cret" not in line
+
+
+def test_forward_secret_prints_a_secret_the_settings_take(tmp_path):
+    result = tracker(tmp_path, "forward-secret")
+    secret = result.stdout.strip()
+    assert result.returncode == 0 and secret.startswith("whsec_")
+    assert tracker(tmp_path, "forward-secret").stdout.strip() != secret
+    url = "https://crm.example/in"
+    settings = Settings.from_env({"TRACKER_FORWARD_URL": url, "TRACKER_FORWARD_SECRET": secret})
+    assert settings.forward_urls == (url,)

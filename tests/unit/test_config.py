@@ -71,3 +71,61 @@ def test_the_webhook_allow_list_takes_ipv4_and_ipv6_networks():
     assert [str(n) for n in settings.allowed_networks] == [
         "203.0.113.0/24", "2001:db8::/32", "10.1.2.3/32"
     ]  # fmt: skip
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRACKER_FORWARD_URL": "https://crm.example/in"}, "TRACKER_FORWARD_SECRET is needed"),
+        (
+            {"TRACKER_FORWARD_URL": "ftp://crm.example/in", "TRACKER_FORWARD_SECRET": SECRET},
+            "not an http:// or https:// URL",
+        ),
+        (
+            {"TRACKER_FORWARD_URL": "crm.example/in", "TRACKER_FORWARD_SECRET": SECRET},
+            "not an http:// or https:// URL",
+        ),
+        (
+            {"TRACKER_FORWARD_URL": "https://crm.example:99999/", "TRACKER_FORWARD_SECRET": SECRET},
+            "not an http:// or https:// URL",
+        ),
+        (
+            {
+                "TRACKER_FORWARD_URL": "https://a.example/,https://a.example/",
+                "TRACKER_FORWARD_SECRET": SECRET,
+            },
+            "given twice",
+        ),
+        ({"TRACKER_FORWARD_SECRET": "not-base64!"}, "TRACKER_FORWARD_SECRET: a webhook secret"),
+        ({"TRACKER_FORWARD_SECRET": "whsec_c2hvcnQ="}, "at least 16 bytes"),
+        ({"TRACKER_FORWARD_FROM": "yesterday"}, "TRACKER_FORWARD_FROM"),
+        ({"TRACKER_FORWARD_BATCH": "0"}, "TRACKER_FORWARD_BATCH"),
+        ({"TRACKER_FORWARD_MAX_BACKOFF": "0s"}, "TRACKER_FORWARD_MAX_BACKOFF: at least 1s"),
+        ({"TRACKER_FORWARD_MAX_BACKOFF": "ten"}, "TRACKER_FORWARD_MAX_BACKOFF"),
+    ],
+)
+def test_a_bad_forwarding_setting_is_refused_in_one_line_naming_it(env, message):
+    with pytest.raises(SettingsError, match=message) as refused:
+        Settings.from_env(env)
+    assert "\n" not in str(refused.value)
+
+
+def test_forwarding_urls_are_comma_separated_and_their_credentials_never_shown():
+    url = "https://user:pw@crm.example/in?token=s3cret"
+    settings = Settings.from_env(
+        {
+            "TRACKER_FORWARD_URL": f"{url}, http://10.0.0.5:8080/hook",
+            "TRACKER_FORWARD_SECRET": SECRET,
+        }
+    )
+    assert settings.forward_urls == (url, "http://10.0.0.5:8080/hook")
+    assert (settings.forward_from, settings.forward_batch, settings.forward_backoff) == (
+        "now", 100, 600.0
+    )  # fmt: skip
+    assert "s3cret" not in repr(settings) and SECRET not in repr(settings)
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"TRACKER_FORWARD_URL": "gopher://user:s3cret@x.example/"})
+    assert "s3cret" not in str(refused.value)

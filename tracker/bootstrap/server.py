@@ -15,6 +15,8 @@ from tracker.audit.follower import AuditFollower
 from tracker.audit.tree import AuditTree
 from tracker.bootstrap.stores import open_tracker, open_views, projector_election
 from tracker.config import Settings, SettingsError
+from tracker.forwarding.forwarder import Forwarder, Forwarding, ForwardSettings
+from tracker.forwarding.state import ForwardingState
 from tracker.group_commit import GroupCommit
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
@@ -35,6 +37,7 @@ class ServerParts:
     writer: GroupCommit | None
     audit: AuditTree
     audit_key: Ed25519PrivateKey | None  # signs the digests (TRACKER_AUDIT_KEY)
+    forwarding: Forwarding | None = None  # TRACKER_FORWARD_URL's, beside the live projection
 
 
 def server_parts(
@@ -48,16 +51,16 @@ def server_parts(
     committed by the writer process listening there; ``on_lag`` is told the views' lag."""
     projector = Projector(tracker, views)
     audit = AuditTree(views)
-    live = (
-        LiveProjection(
+    live, forwarding = None, None
+    if settings.projections == "inline":
+        may_run = projector_election(settings)
+        forwarding = forwarding_for(settings, views, may_run)
+        live = LiveProjection(
             projector,
             on_lag=on_lag,
-            may_run=projector_election(settings),
-            followers=[AuditFollower(tracker, audit).catch_up] if settings.audit_tree else [],
+            may_run=may_run,
+            followers=followers(settings, tracker, audit, projector, forwarding),
         )
-        if settings.projections == "inline"
-        else None
-    )
     remote = (
         WriterClient(writer_socket, receipt_timeout=settings.receipt_timeout)
         if writer_socket
@@ -65,7 +68,44 @@ def server_parts(
     )
     writer = None if remote else GroupCommit(tracker, on_commit=live.wake if live else None)
     key = audit_key(settings)
-    return ServerParts(tracker, views, projector, live, remote, writer, audit, key)
+    return ServerParts(tracker, views, projector, live, remote, writer, audit, key, forwarding)
+
+
+def forwarding_for(
+    settings: Settings, views: ViewStore, may_run: Callable[[], bool]
+) -> Forwarding | None:
+    """A forwarder for each of TRACKER_FORWARD_URL's endpoints (None: none is set), delivering
+    while ``may_run`` says this process keeps the views."""
+    if not settings.forward_urls:
+        return None
+    shared = ForwardSettings(
+        secret=settings.forward_secret,
+        start=settings.forward_from,
+        batch=settings.forward_batch,
+        timeout=settings.forward_timeout,
+        most_wait=settings.forward_backoff,
+    )
+    state = ForwardingState(views)
+    return Forwarding(
+        [Forwarder(url, views, state, shared, may_run=may_run) for url in settings.forward_urls]
+    )
+
+
+def followers(
+    settings: Settings,
+    tracker: Tracker,
+    audit: AuditTree,
+    projector: Projector,
+    forwarding: Forwarding | None,
+) -> list[Callable[[], object]]:
+    """What runs after each catch-up of the live projection: the audit tree's follower, and
+    the forwarders' wake-up when the views moved."""
+    found: list[Callable[[], object]] = []
+    if settings.audit_tree:
+        found.append(AuditFollower(tracker, audit).catch_up)
+    if forwarding is not None:
+        found.append(lambda: forwarding.saw(projector.last_seen[0]))
+    return found
 
 
 def open_server(

@@ -16,6 +16,7 @@ from tracker.application import StoreUnavailable, Tracker
 from tracker.audit.tree import AuditTree
 from tracker.config import Settings, SettingsError
 from tracker.domain.timestamps import zone
+from tracker.forwarding.state import ForwardingState
 from tracker.views.store import ViewStore
 
 SQLITE_FACTORY = "tracker.stores.sqlite.events:DurableSQLiteFactory"
@@ -103,6 +104,7 @@ def open_views(tracker: Tracker, *, create: bool = True) -> ViewStore:
         views: ViewStore = tracker.store.open_views(create=create)
         if create:
             AuditTree(views).create()  # the audit tree's tables, beside the views
+            ForwardingState(views).create()  # the outbound webhooks' delivery positions
         return views
     except PersistenceError as e:
         raise StoreUnavailable(f"cannot open the views: {e}") from e

@@ -73,6 +73,8 @@ COMMANDS = (
      "Check every stored event against the audit tree and kept digests (--views: the views)."),
     ("proof", audit.proof, "One message's events with their proofs, for checking offline."),
     ("verify-proof", audit.verify_proof, "Check a message's proof file, with no store."),
+    ("forward-secret", processes.forward_secret,
+     "Print a new secret that signs the outbound webhooks (TRACKER_FORWARD_SECRET)."),
     ("serve", processes.serve, "Serve the webhook, the read API and the web console."),
 )  # fmt: skip
 for name, command, short_help in COMMANDS:

@@ -16,10 +16,9 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from tracker.audit.follower import AuditFollower
 from tracker.audit.tree import AuditTree
 from tracker.bootstrap import projector_election, settle_heap, store_for
-from tracker.bootstrap.server import audit_key
+from tracker.bootstrap.server import audit_key, followers, forwarding_for
 from tracker.cli.options import (
     as_env,
     create_tables,
@@ -29,6 +28,7 @@ from tracker.cli.options import (
     open_tracker_or_fail,
 )
 from tracker.config import SettingsError
+from tracker.forwarding.signing import new_secret
 from tracker.reconcile import client_for
 from tracker.supervisor import ChildFailed, ProjectorProcess, ReconcilerProcess, WriterProcess
 from tracker.views.projector import LiveProjection, Projector
@@ -46,19 +46,24 @@ def project(
     then run with TRACKER_PROJECTIONS=off. Stops on Ctrl-C or SIGTERM."""
     settings = load_settings()
     tracker, views = open_store(settings)
+    projector, may_run = Projector(tracker, views), projector_election(settings)
+    forwarding = forwarding_for(settings, views, may_run)
     live = LiveProjection(
-        Projector(tracker, views),
+        projector,
         interval=interval,
-        may_run=projector_election(settings),
-        followers=[AuditFollower(tracker, AuditTree(views)).catch_up]
-        if settings.audit_tree
-        else [],
+        may_run=may_run,
+        followers=followers(settings, tracker, AuditTree(views), projector, forwarding),
     )
     stop = _stop_on_signals()
     typer.echo(f"keeping the views of {store_for(settings).description} up to date "
                f"(from event {views.position()})")  # fmt: skip
     live.start()
+    if forwarding:
+        forwarding.start()
+        typer.echo(f"forwarding the changes to {len(forwarding.forwarders)} endpoint(s)")
     _until_stopped(stop, parent_pid)
+    if forwarding:
+        forwarding.stop()
     # A page in flight gets a few seconds to commit; a store that does not answer (the reason
     # the server died, perhaps) must not keep this process alive: no more I/O on the way out.
     live.stop(timeout=5)
@@ -86,6 +91,12 @@ def write(
     if orphaned:  # the server died without removing the socket's directory (SIGKILL, say)
         with suppress(OSError):
             Path(socket_).parent.rmdir()  # rmdir: only when nothing else is in it
+
+
+def forward_secret() -> None:
+    """Print a new secret for TRACKER_FORWARD_SECRET: whsec_ and 24 random bytes in base64, the
+    Standard Webhooks form. Give the same secret to the receivers: they check each POST with it."""
+    typer.echo(new_secret())
 
 
 def _stop_on_signals(*, interrupt: bool = True) -> threading.Event:

@@ -294,13 +294,16 @@ class Metrics(PrometheusController):
         operation_class=MetricsOperation,
     )
     async def get(self, backend: NamedDependency[Backend]) -> Response:
-        """The views' lag, the overdue messages and the audit tree's heads are read at each
-        scrape: the projector may be another process, and overdue depends on the time now."""
+        """The views' lag, the overdue messages, the audit tree's heads and the forwarding
+        endpoints' rows are read at each scrape: the projector may be another process, and
+        overdue depends on the time now."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await backend.read(backend.projector.lag))
             cut = queries.overdue_cut(backend.clock()["now"], backend.overdue_after)
             metrics.set_overdue(await backend.read(backend.views.count_overdue, cut))
             metrics.set_audit(await backend.read(backend.audit.heads))
+            if backend.forward_urls:
+                metrics.set_forwarding(await backend.read(backend.forwarding_status))
         return await PrometheusController.get.fn(self)
 
 

@@ -17,7 +17,16 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from tracker.bootstrap import ServerParts, open_server, settle_heap, store_for
 from tracker.config import Settings
-from tracker.web import access_log, api, audit_api, changes_api, console, ingest, metrics
+from tracker.web import (
+    access_log,
+    api,
+    audit_api,
+    changes_api,
+    console,
+    forwarding_api,
+    ingest,
+    metrics,
+)
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
@@ -97,7 +106,7 @@ def announce(settings: Settings, access: Access) -> None:
 def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     """The HTTP application around the parts ``bootstrap.server_parts`` built; it owns them
     from here on."""
-    backend = Backend(parts, settings.store_threads, settings.overdue_age)
+    backend = Backend(parts, settings.store_threads, settings.overdue_age, settings.forward_urls)
     access = Access(settings)
     access_log.configure()
 
@@ -110,6 +119,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
             *api.ROUTES,
             *audit_api.ROUTES,
             *changes_api.ROUTES,
+            forwarding_api.forwarding,
             console.ROUTER,
             console.STATIC,
         ],

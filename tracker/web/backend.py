@@ -18,6 +18,8 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 
 from tracker.application import Batch, OutcomeUnknown, Receipt, StoreUnavailable, Tracker
 from tracker.bootstrap import ServerParts
+from tracker.forwarding.state import ForwardingState
+from tracker.forwarding.status import ForwardingStatus, forwarding_status
 from tracker.read.models import RebuildStatus
 from tracker.read.queries import OVERDUE_AFTER
 from tracker.views.projector import Progress, default_workers, rebuild
@@ -40,11 +42,18 @@ class Backend:
     """
 
     def __init__(
-        self, parts: ServerParts, store_threads: int, overdue_after: timedelta = OVERDUE_AFTER
+        self,
+        parts: ServerParts,
+        store_threads: int,
+        overdue_after: timedelta = OVERDUE_AFTER,
+        forward_urls: tuple[str, ...] = (),
     ):
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
+        self.forwarding = parts.forwarding  # TRACKER_PROJECTIONS=inline: this process forwards
+        self.forward_urls = forward_urls  # TRACKER_FORWARD_URL's, whoever delivers to them
+        self.forward_state = ForwardingState(parts.views)
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.limiter = anyio.CapacityLimiter(store_threads)
         # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
@@ -60,6 +69,8 @@ class Backend:
     def start(self) -> None:
         if self.live:
             self.live.start()
+        if self.forwarding:
+            self.forwarding.start()
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -70,6 +81,10 @@ class Backend:
                     self.live.wake()
                 return receipt
             return await asyncio.wrap_future(self.writer.submit(batch))  # type: ignore[union-attr]
+
+    def forwarding_status(self) -> ForwardingStatus:
+        """How each endpoint's deliveries stand (a blocking read: through ``read``)."""
+        return forwarding_status(self.forward_state, self.views, self.forward_urls)
 
     async def writer_ready(self) -> None:
         """503 unless batches can be committed now: the writer process (if there is one)
@@ -95,6 +110,8 @@ class Backend:
             await self.remote.close()
         else:
             self.writer.close()  # type: ignore[union-attr]
+        if self.forwarding:
+            self.forwarding.stop()
         if self.live:
             self.live.stop()
         self.tracker.close()

@@ -1,5 +1,5 @@
 """Prometheus metrics: what the webhook received and stored, the views' lag, overdue messages,
-the audit tree and its last verification.
+the audit tree and its last verification, the outbound webhooks' deliveries.
 
 Request counts and latencies come from Litestar's Prometheus middleware; these add what only
 the tracker knows. With several worker processes, set PROMETHEUS_MULTIPROC_DIR (see
@@ -12,6 +12,7 @@ from prometheus_client import Counter, Gauge
 
 from tracker.application import Receipt
 from tracker.audit.tree import FAILED, TREE, VERIFIED, Head
+from tracker.forwarding.status import ForwardingStatus
 
 REPORTS = Counter(
     "tracker_reports_total",
@@ -45,6 +46,30 @@ AUDIT_VERIFIED_AT = Gauge(
     "When the last sound `tracker verify` finished, in Unix seconds (0: none yet)",
 )
 
+# Outbound webhooks, by endpoint: its place in TRACKER_FORWARD_URL (1, 2, ...), a bounded label
+# that names no host; tracker_forward_endpoint_info maps it to the endpoint as shown (no
+# credentials). Counts are the forwarding table's, kept across restarts, read at each scrape.
+FORWARD_INFO = Gauge(
+    "tracker_forward_endpoint_info", "A forwarding endpoint (1) and its URL, credentials hidden",
+    ["endpoint", "url"],
+)  # fmt: skip
+FORWARD_BEHIND = Gauge(
+    "tracker_forward_behind_positions",
+    "The change feed's head minus the position delivered to the endpoint (0: caught up)",
+    ["endpoint"],
+)
+FORWARD_ATTEMPTS = Gauge(
+    "tracker_forward_attempts_total", "POSTs of change batches to the endpoint", ["endpoint"]
+)
+FORWARD_FAILURES = Gauge(
+    "tracker_forward_failures_total",
+    "POSTs to the endpoint that got no 2xx (each retried until one comes)",
+    ["endpoint"],
+)
+FORWARD_FAILING = Gauge(
+    "tracker_forward_failing", "Failures in a row since the endpoint's last delivery", ["endpoint"]
+)
+
 
 def count_receipt(receipt: Receipt, acknowledged: int) -> None:
     for outcome, n in receipt.outcomes.items():
@@ -76,3 +101,13 @@ def set_audit(heads: dict[str, Head]) -> None:
     AUDIT_TREE.set(tree.size if tree else 0)
     AUDIT_VERIFIED.set(verified.size if verified else 0)
     AUDIT_VERIFIED_AT.set(verified.at.timestamp() if verified and verified.at else 0)
+
+
+def set_forwarding(status: ForwardingStatus) -> None:
+    for e in status.endpoints:
+        label = str(e.index)
+        FORWARD_INFO.labels(label, e.endpoint).set(1)
+        FORWARD_BEHIND.labels(label).set(e.behind)
+        FORWARD_ATTEMPTS.labels(label).set(e.attempts)
+        FORWARD_FAILURES.labels(label).set(e.failures)
+        FORWARD_FAILING.labels(label).set(e.failing)

@@ -80,7 +80,12 @@ class ProjectorElection:
     def __init__(self, database: str):
         self.lock = LockFile(database, "projector")
         self._elected = False
+        # Asked from several threads (the projector's, each forwarder's): unguarded, two first
+        # calls could each open the lock file, one holding it and the other's False overwriting
+        # its True, and the process would then never be elected.
+        self._asking = threading.Lock()
 
     def __call__(self) -> bool:
-        self._elected = self._elected or self.lock.try_lock()  # once held, held for life
-        return self._elected
+        with self._asking:
+            self._elected = self._elected or self.lock.try_lock()  # once held, held for life
+            return self._elected

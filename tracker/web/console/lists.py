@@ -35,7 +35,8 @@ NO_STATE = "-"  # the list filter for messages with no known state yet
 @get("/", guards=[sees(ANALYST, AUDITOR)])
 async def overview(request: Request, backend: NamedDependency[Backend]) -> Response:
     """Counts by state, final share, conflicts, overdue messages, delivery times per day, the
-    projection's lag; for auditors, how far the history was verified and the current digest."""
+    projection's lag; for auditors, how far the history was verified and the current digest, and
+    how the outbound webhooks stand."""
     readiness = await backend.read(queries.readiness, backend.projector)
     role = viewer_role(request)
     audit = (
@@ -43,9 +44,19 @@ async def overview(request: Request, backend: NamedDependency[Backend]) -> Respo
         if may(role, AUDITOR)
         else None
     )
+    forwarding = (
+        await backend.read(backend.forwarding_status)
+        if may(role, AUDITOR) and backend.forward_urls
+        else None
+    )
     if not may(role, ANALYST):  # an auditor: the lag, the audit, the lookup, the quarantine
         return await page(
-            request, "overview.html", stats=None, lag=readiness.projection, audit=audit
+            request,
+            "overview.html",
+            stats=None,
+            lag=readiness.projection,
+            audit=audit,
+            forwarding=forwarding,
         )
     stats = await backend.read(partial(queries.stats, **backend.clock()), backend.views, 31)
     top = max((s.messages for s in stats.states), default=0)
@@ -55,6 +66,7 @@ async def overview(request: Request, backend: NamedDependency[Backend]) -> Respo
         stats=stats,
         lag=readiness.projection,
         audit=audit,
+        forwarding=forwarding,
         chart=delivery_chart(stats.per_day),
         bar=lambda n: round(200 * n / top) if top else 0,
     )
