@@ -33,6 +33,7 @@ class Feed:
 
     def __init__(self) -> None:
         self.changes: list[Change] = []
+        self.complete_from = 0  # as views made before the change view: complete after it
 
     def add(self, messages: int, start: int | None = None) -> list[Change]:
         """Two changes (send, then delivered) for each of ``messages`` messages, interleaved."""
@@ -47,6 +48,9 @@ class Feed:
 
     def changes_after(self, position: int, limit: int) -> list[Change]:
         return [c for c in self.changes if c.position > position][:limit]
+
+    def changes_complete_from(self) -> int:
+        return self.complete_from
 
     def changes_head(self) -> int:
         return self.changes[-1].position if self.changes else 0

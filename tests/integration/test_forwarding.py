@@ -173,3 +173,38 @@ def test_the_sqlite_election_asked_from_many_threads_at_once_elects_this_process
             t.join()
         assert election() and any(answers), answers
         election.lock.unlock()
+
+
+def test_on_a_feed_complete_only_after_a_position_start_now_begins_there_never_before(state):
+    feed = Feed()
+    feed.complete_from = 40  # views made before the change view existed: nothing before 40
+    with Receiver() as receiver:
+        forwarder = Forwarder(receiver.url, feed, state, settings(start="now"))
+        forwarder.start()
+        try:
+            deadline = time.monotonic() + 10
+            while state.get(endpoint_key(receiver.url)) is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert state.get(endpoint_key(receiver.url)).position == 40
+            feed.add(1, start=10)  # a rebuild filling the changes before 40: never sent
+            later = feed.add(1, start=50)
+            forwarder.wake()
+            got = receiver.wait_for(2)
+        finally:
+            forwarder.stop()
+    assert [c["position"] for c in got] == [c.position for c in later]
+
+
+def test_on_a_feed_complete_only_after_a_position_start_waits_for_the_rebuild(state, caplog):
+    feed = Feed()
+    made = feed.add(2, start=50)
+    feed.complete_from = 40
+    with Receiver() as receiver:
+        forwarder = Forwarder(receiver.url, feed, state, settings())
+        assert forwarder.step()[0] > 0 and state.get(endpoint_key(receiver.url)) is None
+        assert "tracker rebuild" in caplog.text and not receiver.requests
+        earlier = feed.add(1, start=1)  # the rebuild: the whole feed, complete from 0
+        feed.changes.sort(key=lambda c: c.position)
+        feed.complete_from = 0
+        got = run_until(forwarder, receiver, len(made) + len(earlier))
+    assert [c["position"] for c in got] == sorted(c.position for c in made + earlier)

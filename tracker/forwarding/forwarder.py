@@ -43,6 +43,7 @@ from tracker.views.store import ViewStore
 log = logging.getLogger("tracker.forwarding")
 
 IDLE_POLL = 0.5  # seconds between two looks at the change view when nothing was new
+INCOMPLETE_POLL = 5.0  # seconds between two looks at a change view not yet rebuilt
 HOST = socket.gethostname()
 
 
@@ -154,6 +155,8 @@ class Forwarder:
         step, whether that wait is idle: a new change may cut it short)."""
         now = self.clock()
         row = self.state.get(self.key) or self._begin()
+        if row is None:  # the feed lacks what it would have to send first
+            return INCOMPLETE_POLL, False
         gone = row.holder if row.holder and died(row.holder) else None
         if (
             row.holder not in (None, self.holder, gone)
@@ -189,8 +192,23 @@ class Forwarder:
         )
         return wait, False
 
-    def _begin(self) -> Endpoint:
-        start = self.views.changes_head() if self.settings.start == "now" else 0
+    def _begin(self) -> Endpoint | None:
+        """The endpoint's row, made at the position it starts after; None while the feed is
+        incomplete (views made before the change view hold only the changes after the position
+        they had reached) and the whole feed is asked for: starting then would skip the rest."""
+        complete = self.views.changes_complete_from()
+        if self.settings.start == "now":
+            start = max(self.views.changes_head(), complete)
+        elif complete:
+            self._say(
+                f"{self.endpoint}: TRACKER_FORWARD_FROM=start, but the change feed holds only the "
+                f"changes after position {complete} (views made before it existed); nothing is "
+                "sent until `tracker rebuild` has filled it",
+                None,
+            )
+            return None
+        else:
+            start = 0
         log.info("%s: forwarding the changes after position %d", self.endpoint, start)
         return self.state.begin(self.key, self.endpoint, start)
 
@@ -221,7 +239,7 @@ class Forwarder:
         error = "" if delivered(answer.status_code) else f"HTTP {answer.status_code}"
         return answer.status_code, error, retry_after(answer.headers.get("retry-after"))
 
-    def _say(self, line: str, error: Exception) -> None:
+    def _say(self, line: str, error: Exception | None) -> None:
         if self._said != (said := scrubbed(line, self.url)):
             log.warning("%s", said)
             self._said = said
