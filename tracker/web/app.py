@@ -12,17 +12,19 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ClientException, ValidationException
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig
 
 from tracker.bootstrap import ServerParts, open_server, settle_heap, store_for
 from tracker.config import Settings
-from tracker.web import access_log, api, audit_api, console, ingest, metrics
+from tracker.web import access_log, api, audit_api, console, ingest, metrics, requests_api
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
 from tracker.web.console.render import HEADERS, TEMPLATES
 from tracker.web.openapi import COMPONENTS, renderers, schema_router
+from tracker.web.request_log import RequestRecorder
 
 log = logging.getLogger("tracker")
 
@@ -109,11 +111,13 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
             *audit_api.ROUTES,
+            *requests_api.ROUTES,
             console.ROUTER,
             console.STATIC,
         ],
         middleware=[
             AccessLog,
+            *_request_log(parts, access, settings),
             PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware,
         ],
         dependencies={"backend": Provide(provide_backend, sync_to_thread=False)},
@@ -139,6 +143,17 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
         state=State({"access": access}),
         on_shutdown=[backend.close],
     )
+
+
+def _request_log(parts: ServerParts, access: Access, settings: Settings) -> list:
+    """The request log's middleware around the webhook (none when TRACKER_REQUEST_LOG=false)."""
+    if parts.requests is None:
+        return []
+    parts.requests.on_dropped = metrics.count_request_log_dropped
+    recorder = DefineMiddleware(
+        RequestRecorder, requests=parts.requests, access=access, max_body=settings.max_body_bytes
+    )
+    return [recorder]
 
 
 def app_from_env() -> Litestar:

@@ -46,6 +46,7 @@ class Backend:
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
         self.live, self.remote, self.writer = parts.live, parts.remote, parts.writer
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
+        self.requests = parts.requests  # the request log (None: off)
         self.limiter = anyio.CapacityLimiter(store_threads)
         # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
         # at once, waiting here without a store thread, so other reads keep theirs.
@@ -60,6 +61,8 @@ class Backend:
     def start(self) -> None:
         if self.live:
             self.live.start()
+        if self.requests is not None:
+            self.requests.start()
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -97,6 +100,8 @@ class Backend:
             self.writer.close()  # type: ignore[union-attr]
         if self.live:
             self.live.stop()
+        if self.requests is not None:  # what is queued is stored first
+            await anyio.to_thread.run_sync(self.requests.close)
         self.tracker.close()
 
 

@@ -37,7 +37,10 @@ PROBLEMS = {
     404: "Nothing is known under this name",
     408: "The headers or the body came too slowly (TRACKER_HEADER_TIMEOUT, "
     "TRACKER_BODY_TIMEOUT); nothing was stored",
-    409: "A rebuild is already running",
+    409: "A rebuild is already running; or a recorded request whose body was kept only in "
+    "part (truncated, incomplete) cannot be replayed",
+    410: "The recorded request's body is no longer kept (TRACKER_REQUEST_LOG_KEEP, "
+    "TRACKER_REQUEST_LOG_MAX_BYTES): it cannot be replayed",
     413: "The body is larger than TRACKER_MAX_BODY_BYTES; nothing was stored",
     503: "The store is unavailable, or did not confirm a batch as stored; nothing is acknowledged. "
     "Try again after Retry-After seconds",
