@@ -137,6 +137,14 @@ class WebhookOperation(Operation):
 
 
 @dataclass
+class ReplayOperation(Operation):
+    """A replay answers what the webhook answers its recorded body (JSON or XML)."""
+
+    def __post_init__(self) -> None:
+        _answer(self, {"application/json": WEBHOOK_ANSWER, "text/xml": WEBHOOK_XML_ANSWER})
+
+
+@dataclass
 class ExportOperation(Operation):
     """An export answers CSV or JSON Lines, as ?format= asks."""
 

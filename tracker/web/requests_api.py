@@ -19,6 +19,7 @@ from tracker.web.access import ADMIN, AUDITOR
 from tracker.web.api import for_roles, instant_param
 from tracker.web.backend import Backend
 from tracker.web.ingest import take
+from tracker.web.openapi import ReplayOperation
 from tracker.web.request_log import Seen
 
 REPLAY = "replay"  # the note of a replay's own record
@@ -37,8 +38,8 @@ def request_filter(
     """The listing's filter from its parameters; a bad one is a 400 naming it."""
     try:
         example = "an ISO 8601 instant (e.g. 2024-05-01T10:00:00Z)"
-        start = utc_instant("from", received_from, example) if received_from else None
-        end = utc_instant("to", received_to, example) if received_to else None
+        start = None if received_from is None else utc_instant("from", received_from, example)
+        end = None if received_to is None else utc_instant("to", received_to, example)
     except BadFilter as e:
         raise ClientException(detail=str(e)) from None
     return RequestFilter(start, end, status, id_sms)
@@ -94,6 +95,7 @@ async def request_detail(request_id: int, backend: NamedDependency[Backend]) -> 
     "/requests/{request_id:int}/replay",
     status_code=200,
     summary="Run a recorded request's body through the webhook again",
+    operation_class=ReplayOperation,
     **for_roles(ADMIN, errors=(400, 404, 409, 410)),
 )
 async def replay(

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from eventsourcing.persistence import OperationalError
+
 from tracker.request_log.records import Record, RequestFilter, instant
 from tracker.stores.request_tables import (
     COLUMNS,
@@ -59,11 +61,14 @@ class SQLiteRequests:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                connection = sqlite3.connect(
+                    self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as e:
+                raise OperationalError(f"the request log {self.path}: {e}") from e
             self._local.connection = connection
             with self._lock:
                 self._all.append(connection)
@@ -130,11 +135,19 @@ class _Transaction:
         self.connection, self.read = connection, read
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
+        try:
+            self.connection.execute("BEGIN" if self.read else "BEGIN IMMEDIATE")
+        except sqlite3.Error as e:  # locked past the timeout
+            raise OperationalError(str(e)) from e
         return self.connection
 
-    def __exit__(self, kind: object, *_: object) -> None:
-        self.connection.execute("ROLLBACK" if kind else "COMMIT")
+    def __exit__(self, kind: object, error: object, _: object) -> None:
+        try:
+            self.connection.execute("ROLLBACK" if kind else "COMMIT")
+        except sqlite3.Error as e:
+            raise OperationalError(str(e)) from e
+        if isinstance(error, sqlite3.Error):  # as the event store says it: a 503, not a 500
+            raise OperationalError(str(error)) from error
 
 
 def open_requests(database: str, *, timeout: float, create: bool) -> SQLiteRequests:
