@@ -17,6 +17,8 @@ PAGES = {
     "/ui/messages": {"analyst", "admin"},
     "/ui/messages/4100": {"auditor", "analyst", "admin"},  # the timeline only for auditor, admin
     "/ui/quarantine": {"auditor", "admin"},
+    "/ui/requests": {"auditor", "admin"},
+    "/ui/requests/1": {"auditor", "admin"},  # the request that stored 4100
 }
 
 

@@ -332,3 +332,37 @@ def test_with_the_request_log_off_nothing_is_recorded_and_the_routes_say_so(tmp_
         assert not (tmp_path / "tracker.requests.db").exists()
     finally:
         stop_server(live)
+
+
+def test_each_report_in_a_history_links_to_the_requests_that_carried_it(server):
+    first, again = post(server, body(61801)), post(server, body(61801))
+    assert first.status_code == again.status_code == 200
+    post(server, body(61801, state="deliver"))
+    carried = sorted(r["id"] for r in the_one(server, 61801, count=3))
+    with server.client() as client:
+        reports = client.get("/messages/61801/history").json()["reports"]
+        assert [r["requests"] for r in reports] == [carried[:2], carried[2:]]
+        timeline = client.get("/ui/messages/61801").text
+        assert all(f'href="/ui/requests/{i}"' in timeline for i in carried)
+        assert (
+            f'href="/ui/requests/{carried[2]}"' in client.get("/ui/messages/61801/reports/1").text
+        )
+
+
+def test_the_console_lists_filters_and_shows_requests(server):
+    post(server, body(61901))
+    (found,) = the_one(server, 61901)
+    with server.client() as client:
+        listed = client.get("/ui/requests", params={"id_sms": "61901", "status": "200"})
+        assert listed.status_code == 200 and f'id="request-{found["id"]}"' in listed.text
+        assert 'href="/ui/messages/61901"' in listed.text
+        assert "script" not in listed.text.lower()
+        none = client.get("/ui/requests", params={"status": "404", "id_sms": "61901"})
+        assert "No request matches." in none.text
+        bad = client.get("/ui/requests", params={"status": "abc"})
+        assert bad.status_code == 400 and "status" in bad.text
+        whole = client.get(f"/ui/requests/{found['id']}")
+        assert (
+            whole.status_code == 200 and "61901" in whole.text and "&#34;id_sms&#34;" in whole.text
+        )
+        assert client.get("/ui/requests/999999999").status_code == 404

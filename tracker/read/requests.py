@@ -8,6 +8,7 @@ from datetime import datetime
 
 import msgspec
 
+from tracker.read.models import MessageHistory
 from tracker.read.queries import BadCursor
 from tracker.request_log import Record, RequestFilter, RequestStore
 
@@ -113,6 +114,20 @@ def list_requests(
 def request_detail(store: RequestStore, request_id: int) -> RequestDetail | None:
     record = store.get(request_id)
     return detail(record) if record is not None else None
+
+
+def linked(history: MessageHistory | None, store: RequestStore | None) -> MessageHistory | None:
+    """A history whose reports name the requests that carried them (first and last receipt),
+    when there is a request log."""
+    if history is None or store is None or not history.reports:
+        return history
+    windows = store.carrying(history.id_sms)
+    for report in history.reports:
+        found = carriers(windows, report.received_at)
+        if report.last_received_at != report.received_at:
+            found += carriers(windows, report.last_received_at)
+        report.requests = sorted(set(found))
+    return history
 
 
 def carriers(windows: Sequence[tuple[int, datetime, datetime]], received_at: datetime) -> list[int]:

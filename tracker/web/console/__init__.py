@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from tracker.web.console import lists, signin, timeline
+from tracker.web.console import lists, requests, signin, timeline
 from tracker.web.console.render import WEB, error_page
 
 ROUTER = Router(
@@ -20,6 +20,8 @@ ROUTER = Router(
         timeline.message_proof,
         lists.quarantine,
         lists.quarantined_item,
+        requests.requests,
+        requests.request_page,
         signin.login_form,
         signin.login,
         signin.logout,
