@@ -24,6 +24,9 @@ BATCH = 500  # records a transaction at most
 QUEUED_BODY_BYTES = 64 * 1024 * 1024  # bodies waiting at most (beyond: queued without them)
 QUEUED_RECORDS = 100_000  # records waiting at most (beyond: not kept, counted)
 PRUNE_EVERY = 60.0  # seconds between two prunes
+# Seconds between two transactions at least: under load each stores many records at once, so
+# the index of message numbers is written a page at a time, not a record at a time.
+DRAIN_EVERY = 0.25
 RETRY_AFTER = 0.5  # seconds before a failed batch is tried again
 
 
@@ -40,11 +43,13 @@ class RequestLog:
         queued_body_bytes: int = QUEUED_BODY_BYTES,
         queued_records: int = QUEUED_RECORDS,
         prune_every: float = PRUNE_EVERY,
+        drain_every: float = DRAIN_EVERY,
     ):
         self.store, self.keep, self.max_bytes = store, keep, max_bytes
         self.on_dropped = on_dropped or (lambda _: None)
         self.queued_body_bytes, self.queued_records = queued_body_bytes, queued_records
-        self.prune_every = prune_every
+        self.prune_every, self.drain_every = prune_every, drain_every
+        self._hurry = threading.Event()  # flush and close: no pause before the next drain
         self._queue: deque[Record] = deque()
         self._bytes = 0  # bodies queued (changed under _lock)
         self._lock = threading.Lock()
@@ -80,12 +85,17 @@ class RequestLog:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far is stored (tests, replays, shutdown)."""
+        self._hurry.set()
         self._wake.set()
-        return self._idle.wait(timeout)
+        try:
+            return self._idle.wait(timeout)
+        finally:
+            self._hurry.clear()
 
     def close(self, timeout: float = 10.0) -> None:
         """Store what is queued (within ``timeout``), then stop the thread and the store."""
         self._stopping = True
+        self._hurry.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -101,6 +111,7 @@ class RequestLog:
         next_prune = time.monotonic()
         while True:
             self._wake.wait(timeout=1.0)
+            self._hurry.wait(self.drain_every)  # gather a batch (not when asked to hurry)
             self._wake.clear()
             self._drain()
             if self._stopping and not self._queue:

@@ -46,7 +46,9 @@ def row_of(record: Record, request_id: int) -> tuple:
 
 
 def id_rows(records: Sequence[Record], ids: Sequence[int]) -> list[tuple[int, int]]:
-    return [(n, i) for record, i in zip(records, ids, strict=True) for n in set(record.ids)]
+    """(id_sms, request) of a batch, in id_sms order: the index's pages are visited in order,
+    each once, however the requests interleave their messages."""
+    return sorted((n, i) for record, i in zip(records, ids, strict=True) for n in set(record.ids))
 
 
 def record_of(row: Sequence[Any], numbers: list[int] | None = None) -> Record:
@@ -80,7 +82,7 @@ class RequestSQL:
     def table(self, name: str) -> str:
         return name
 
-    def create(self, id_type: str, blob: str) -> list[str]:
+    def create(self, id_type: str, blob: str, index_only: str = "") -> list[str]:
         t, ids = self.table(TABLE), self.table(IDS_TABLE)
         return [
             f"CREATE TABLE IF NOT EXISTS {t} (id {id_type} PRIMARY KEY, "
@@ -91,7 +93,7 @@ class RequestSQL:
             f"CREATE INDEX IF NOT EXISTS {TABLE}_received ON {t} (received_at)",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_kept ON {t} (id) WHERE kept > 0",
             f"CREATE TABLE IF NOT EXISTS {ids} (id_sms BIGINT NOT NULL, "
-            "request BIGINT NOT NULL, PRIMARY KEY (id_sms, request))",
+            f"request BIGINT NOT NULL, PRIMARY KEY (id_sms, request)){index_only}",
         ]
 
     def page(self, where: RequestFilter, before: int | None, limit: int) -> tuple[str, list]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 from eventsourcing.persistence import OperationalError
 
 from tracker.request_log.records import Record, RequestFilter, instant
@@ -49,7 +50,7 @@ class SQLiteRequests:
         self._lock = threading.Lock()
         if create:
             with self._write() as c:
-                for statement in SQL.create("INTEGER", "BLOB"):
+                for statement in SQL.create("INTEGER", "BLOB", " WITHOUT ROWID"):
                     c.execute(statement)
 
     def _write(self) -> _Transaction:
@@ -67,6 +68,7 @@ class SQLiteRequests:
                 )
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA cache_size=-16384")  # 16 MiB: the id index's pages
             except sqlite3.Error as e:
                 raise OperationalError(f"the request log {self.path}: {e}") from e
             self._local.connection = connection
@@ -82,9 +84,12 @@ class SQLiteRequests:
                 f"INSERT INTO {TABLE} ({COLUMNS}) VALUES ({VALUES})",
                 [row_of(r, i) for r, i in zip(records, ids, strict=True)],
             )
-            c.executemany(
-                f"INSERT OR IGNORE INTO {IDS_TABLE} (id_sms, request) VALUES (?, ?)",
-                id_rows(records, ids),
+            # One statement for all the pairs, unpacked by SQLite itself: a row at a time from
+            # Python would hand the interpreter's lock back and forth with the event loop.
+            c.execute(
+                f"INSERT OR IGNORE INTO {IDS_TABLE} (id_sms, request) "
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+                [msgspec.json.encode(id_rows(records, ids))],
             )
         return ids
 
