@@ -127,6 +127,11 @@ def test_refused_requests_are_recorded_whatever_the_answer(server):
     assert recorded["token"] is None and recorded["size"] == len(body(61021))
     assert "not-the-token" not in json.dumps(detail(server, recorded["id"]))
 
+    with server.client() as client:  # no route there: tokens are set
+        assert client.post("/webhooks/webcom", content=body(61022)).status_code == 404
+    unrouted = last(server, status=404, size=len(body(61022)))
+    assert detail(server, unrouted["id"])["body"] == body(61022).decode()
+
     assert post(server, b'{"not": "a list"').status_code == 400
     assert last(server, status=400)["format"] == "json"
 
@@ -316,6 +321,19 @@ def test_a_locked_request_log_never_delays_an_acknowledgement(tmp_path):
         for n in range(5):
             the_one(live, 61610 + n)
         assert len(requests_of(live, id_sms=61612)) == 1  # each once
+    finally:
+        stop_server(live)
+
+
+def test_80000_repeats_of_one_id_are_one_message_number_and_one_acknowledgement(tmp_path):
+    live = start_server(f"sqlite:///{tmp_path / 'tracker.db'}", tmp_path / "server.log")
+    try:
+        repeats = body(*[61650] * 80_000)
+        assert len(repeats) < 5 * 1024 * 1024  # within TRACKER_MAX_BODY_BYTES's default
+        assert live.post(repeats).json() == [{"id_sms": 61650}]
+        (found,) = the_one(live, 61650)
+        assert (found["ids"], found["acknowledged"], found["size"]) == ([61650], 1, len(repeats))
+        assert found["note"] is None  # kept whole
     finally:
         stop_server(live)
 

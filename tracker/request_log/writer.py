@@ -26,7 +26,7 @@ QUEUED_RECORDS = 100_000  # records waiting at most (beyond: not kept, counted)
 PRUNE_EVERY = 60.0  # seconds between two prunes
 # Seconds between two transactions at least: under load each stores many records at once, so
 # the index of message numbers is written a page at a time, not a record at a time.
-DRAIN_EVERY = 0.25
+DRAIN_EVERY = 1.0
 RETRY_AFTER = 0.5  # seconds before a failed batch is tried again
 
 

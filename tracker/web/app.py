@@ -12,7 +12,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ClientException, ValidationException
 from litestar.logging import LoggingConfig
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig
 
@@ -106,7 +105,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     def provide_backend() -> Backend:
         return backend
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
@@ -117,7 +116,6 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
         ],
         middleware=[
             AccessLog,
-            *_request_log(parts, access, settings),
             PrometheusConfig(app_name="tracker", group_path=True, exclude=["/metrics"]).middleware,
         ],
         dependencies={"backend": Provide(provide_backend, sync_to_thread=False)},
@@ -143,17 +141,18 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
         state=State({"access": access}),
         on_shutdown=[backend.close],
     )
+    _record_requests(app, parts, access, settings)
+    return app
 
 
-def _request_log(parts: ServerParts, access: Access, settings: Settings) -> list:
-    """The request log's middleware around the webhook (none when TRACKER_REQUEST_LOG=false)."""
-    if parts.requests is None:
-        return []
-    parts.requests.on_dropped = metrics.count_request_log_dropped
-    recorder = DefineMiddleware(
-        RequestRecorder, requests=parts.requests, access=access, max_body=settings.max_body_bytes
-    )
-    return [recorder]
+def _record_requests(app: Litestar, parts: ServerParts, access: Access, settings: Settings) -> None:
+    """The request log's middleware around the whole app, not a route's: a POST to a webhook
+    path that no route serves (no token, with TRACKER_WEBHOOK_TOKENS set) is recorded too."""
+    if parts.requests is not None:
+        parts.requests.on_dropped = metrics.count_request_log_dropped
+        app.asgi_handler = RequestRecorder(
+            app.asgi_handler, parts.requests, access, settings.max_body_bytes
+        )
 
 
 def app_from_env() -> Litestar:
