@@ -115,7 +115,7 @@ def requests(
     table = Table()
     for column in ("id", "received", "sender", "token", "bytes", "format", "status", "acked",
                    "ms", "ids", "note"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "received")
     for r in page.requests:
         ids = ", ".join(map(str, r.ids[:5])) + (f" (+{r.ids_total - 5})" if r.ids_total > 5 else "")
         note = " ".join(filter(None, [r.note, f"of {r.replay_of}" if r.replay_of else None]))

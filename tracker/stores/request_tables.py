@@ -45,12 +45,6 @@ def row_of(record: Record, request_id: int) -> tuple:
     )
 
 
-def id_rows(records: Sequence[Record], ids: Sequence[int]) -> list[tuple[int, int]]:
-    """(id_sms, request) of a batch, in id_sms order: the index's pages are visited in order,
-    each once, however the requests interleave their messages."""
-    return sorted((n, i) for record, i in zip(records, ids, strict=True) for n in set(record.ids))
-
-
 def record_of(row: Sequence[Any], numbers: list[int] | None = None) -> Record:
     body = bytes(row[14]) if len(row) > 14 and row[14] is not None else None
     answer = bytes(row[15]) if len(row) > 15 and row[15] is not None else None
