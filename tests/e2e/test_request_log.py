@@ -325,6 +325,26 @@ def test_a_locked_request_log_never_delays_an_acknowledgement(tmp_path):
         stop_server(live)
 
 
+def test_a_503_is_recorded_with_the_messages_it_carried(tmp_path):
+    live = start_server(
+        f"sqlite:///{tmp_path / 'tracker.db'}", tmp_path / "server.log", lock_timeout="1"
+    )
+    try:
+        assert live.post(body(61660)).status_code == 200  # the store is made
+        holder = sqlite3.connect(tmp_path / "tracker.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the events' write lock, held past the timeout
+        try:
+            assert live.post(body(61661, 61662)).status_code == 503
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        (failed,) = the_one(live, 61661)
+        assert (failed["status"], failed["acknowledged"], failed["ids"]) == (503, 0, [61661, 61662])
+        assert "not confirmed as stored" in detail(live, failed["id"])["answer"]
+    finally:
+        stop_server(live)
+
+
 def test_80000_repeats_of_one_id_are_one_message_number_and_one_acknowledgement(tmp_path):
     live = start_server(f"sqlite:///{tmp_path / 'tracker.db'}", tmp_path / "server.log")
     try:
