@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,8 @@ import pytest
 
 from tests.e2e.conftest import KEYS, LiveServer, start_server, stop_server
 from tests.support import create_schema, drop_schema, run_cli
+from tracker.bootstrap import open_request_store
+from tracker.config import Settings
 
 TOKEN, OTHER = "platform-token-0123456789", "second-token-0123456789"
 MAX_BODY = 100_000
@@ -279,6 +282,26 @@ def test_the_command_line_lists_shows_and_replays_requests(allow_then_fix, tmp_p
     assert record["replay_of"] == refused["id"] and record["sender"] == "cli"
     missing = run_cli(live.database_url, "request", "999999")
     assert missing.returncode == 2 and "no request 999999" in missing.stderr
+
+    store = open_request_store(Settings(database_url=live.database_url))
+    try:  # retention drops every body kept (as TRACKER_REQUEST_LOG_KEEP would, later)
+        assert store.prune(datetime.now(UTC) + timedelta(days=1), 0) >= 2
+    finally:
+        store.close()
+    gone = run_cli(live.database_url, "replay", str(refused["id"]))
+    assert gone.returncode == 2 and "no longer kept" in gone.stderr
+    with live.client(headers=ADMIN) as client:
+        answer = client.post(f"/requests/{refused['id']}/replay")
+        assert answer.status_code == 410 and "no longer kept" in answer.json()["detail"]
+        assert client.get(f"/requests/{refused['id']}").json()["body"] is None
+
+
+def test_a_truncated_body_cannot_be_replayed(server):
+    assert post(server, b"[" + b" " * (MAX_BODY + 10) + b"]").status_code == 413
+    cut = last(server, status=413, size=MAX_BODY + 12)
+    with server.client() as client:
+        answer = client.post(f"/requests/{cut['id']}/replay")
+    assert answer.status_code == 409 and "cannot be replayed" in answer.json()["detail"]
 
 
 def last_keyed(live: LiveServer, **where: object) -> dict:

@@ -124,17 +124,17 @@ async def replay(
 
 def replay_refusal(original: Record) -> tuple[int, str] | None:
     """Why a recorded request cannot be replayed: (status, detail), or None when it can."""
-    if original.body is None and original.size:
-        return 410, (
-            f"the body of request {original.id} is no longer kept ({original.note or 'dropped'}): "
-            "it cannot be replayed"
-        )
     note = original.note or ""
     if TRUNCATED in note or "body incomplete" in note:
         kept = len(original.body or b"")
         return 409, (
             f"only {kept} of the {original.size} bytes of request {original.id}'s body were "
             "kept: it cannot be replayed"
+        )
+    if original.body is None and original.size:
+        return 410, (
+            f"the body of request {original.id} is no longer kept ({note or 'dropped'}): "
+            "it cannot be replayed"
         )
     return None
 
