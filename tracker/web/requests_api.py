@@ -10,7 +10,7 @@ from typing import Annotated
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, Parameter, QueryParameter
 
 from tracker.read import requests as reads
 from tracker.read.queries import BadCursor, BadFilter, utc_instant
@@ -84,7 +84,9 @@ async def list_requests(
     summary="One request to the webhook, with its body and answer",
     **for_roles(AUDITOR, errors=(400, 404)),
 )
-async def request_detail(request_id: int, backend: NamedDependency[Backend]) -> reads.RequestDetail:
+async def request_detail(
+    request_id: FromPath[int], backend: NamedDependency[Backend]
+) -> reads.RequestDetail:
     """The body and the answer as text when they are UTF-8, else in base64 (``*_encoding``)."""
     log = request_log(backend)
     missing = f"no request {request_id} in the request log"
@@ -99,7 +101,7 @@ async def request_detail(request_id: int, backend: NamedDependency[Backend]) -> 
     **for_roles(ADMIN, errors=(400, 404, 409, 410)),
 )
 async def replay(
-    request_id: int, request: Request, backend: NamedDependency[Backend]
+    request_id: FromPath[int], request: Request, backend: NamedDependency[Backend]
 ) -> Response[bytes]:
     """Read and record the body as the webhook does now, and answer what it answers (JSON or
     XML). What was stored already is a repeat (acknowledged, nothing new folded); the replay is

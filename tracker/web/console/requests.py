@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
 from tracker.read import queries
 from tracker.read import requests as reads
@@ -76,7 +76,7 @@ async def requests(
 
 @get("/requests/{request_id:int}", guards=[sees(AUDITOR)])
 async def request_page(
-    request: Request, backend: NamedDependency[Backend], request_id: int
+    request: Request, backend: NamedDependency[Backend], request_id: FromPath[int]
 ) -> Response:
     """One request whole: what came and what it was answered."""
     log = request_log(backend)
