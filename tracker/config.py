@@ -62,7 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     writer: Literal["process", "inline"] = "process"
     # Comma-separated secrets: when set, the webhook is served only at /webhooks/webcom/<token>
     # (the platform cannot sign requests, so the secret lives in the URL it is given). Several
-    # tokens let one be rotated without downtime.
+    # tokens let one be rotated without downtime. Each may be NAME:SECRET: the request log
+    # shows the name (a bare secret is named token-1, token-2, ... by its position).
     webhook_tokens: str = ""
     # Comma-separated networks (CIDR) the webhook accepts senders from; empty: any sender.
     webhook_allow: str = ""
@@ -101,6 +102,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     forward_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     forward_timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
     forward_max_backoff: str = "10m"
+    # Record every request to the webhook, its body and answer (the request log, /requests).
+    request_log: bool = True
+    # Bodies and answers are kept this long (a duration), then dropped; the records stay.
+    request_log_keep: str = "30d"
+    # The bodies and answers kept add up to this many bytes at most (the oldest dropped first).
+    request_log_max_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024 * MiB
 
     def __post_init__(self) -> None:
         _check_secrets("TRACKER_WEBHOOK_TOKENS", self.tokens)
@@ -112,7 +119,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "write ROLE:KEY pairs separated by commas"
             )
         self.allowed_networks  # noqa: B018 (checks the CIDR list)
-        for name in ("overdue_after", "reconcile_after", "reconcile_every"):
+        self.named_tokens  # noqa: B018 (checks the names)
+        for name in ("overdue_after", "reconcile_after", "reconcile_every", "request_log_keep"):
             value = getattr(self, name)
             if value or name != "reconcile_every":
                 _checked_duration(f"{PREFIX}{name.upper()}", value)
@@ -199,9 +207,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """The longest wait between two attempts to deliver, in seconds."""
         return duration(self.forward_max_backoff).total_seconds()
 
+    def request_log_age(self) -> timedelta:
+        return duration(self.request_log_keep)
+
     @property
     def tokens(self) -> tuple[str, ...]:
-        return _items(self.webhook_tokens)
+        """The webhook's secrets (without their names)."""
+        return tuple(secret for _, secret in self.named_tokens)
+
+    @property
+    def named_tokens(self) -> tuple[tuple[str, str], ...]:
+        """(name, secret) of each webhook token: NAME:SECRET, or a bare SECRET named token-N."""
+        pairs = []
+        for n, item in enumerate(_items(self.webhook_tokens), 1):
+            name, sep, secret = item.rpartition(":")
+            name = name.strip() if sep else f"token-{n}"
+            if not _TOKEN_NAME.match(name):
+                raise SettingsError(
+                    f"TRACKER_WEBHOOK_TOKENS: token {n}'s name is not 1-40 letters, digits, "
+                    "'.', '-' or '_' (write NAME:SECRET or a bare SECRET)"
+                )
+            pairs.append((name, secret.strip()))
+        names = [name for name, _ in pairs]
+        if len(set(names)) != len(names):
+            raise SettingsError("TRACKER_WEBHOOK_TOKENS: two tokens have the same name")
+        return tuple(pairs)
 
     @property
     def keys(self) -> tuple[tuple[str, str], ...]:
@@ -239,6 +269,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 _DURATION = re.compile(r"^\s*(?P<n>\d{1,9})\s*(?P<unit>s|m|h|d)\s*$")
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _PLATFORM_URL = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?/(?P<format>json|xml)/state\.php$")
 

@@ -58,6 +58,15 @@ class LiveServer:
         return open_tracker(Settings(database_url=self.database_url, create_tables=False))
 
 
+def recorded(server: LiveServer, key: str | None = None, within: float = 15.0) -> None:
+    """Wait until the request log holds a request (it is written a moment after the answer)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    deadline = time.monotonic() + within
+    with server.client(headers=headers) as client:
+        while not client.get("/requests").json()["requests"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,6 +190,7 @@ def keyed(tmp_path_factory) -> Iterator[LiveServer]:
     try:
         assert server.post(BODY).status_code == 200
         server.settled(key=KEYS["admin"])
+        recorded(server, KEYS["admin"])
         yield server
     finally:
         stop_server(server)

@@ -18,6 +18,8 @@ PAGES = {
     "/ui/messages/4100": {"auditor", "analyst", "admin"},  # the timeline only for auditor, admin
     "/ui/quarantine": {"auditor", "admin"},
     "/ui/forwarding": {"auditor", "admin"},
+    "/ui/requests": {"auditor", "admin"},
+    "/ui/requests/1": {"auditor", "admin"},  # the request that stored 4100
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
 from urllib.parse import urljoin, urlsplit
 
@@ -97,6 +98,12 @@ def traffic(live_server):
     post(live_server, {"id_sms": 8002, "time": "", "state": "send"}, {"id_sms": "x", "state": 1})
     post(live_server, {"id_sms": 8003, "time": "", "state": "send", "note": "z" * 5000})
     live_server.settled()
+    with live_server.client() as client:  # the request log too (written a moment after)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if len(client.get("/requests", params={"id_sms": 8003}).json()["requests"]):
+                break
+            time.sleep(0.05)
     return live_server
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,8 +13,9 @@ from tracker.application import Status
 from tracker.audit.follower import AuditFollower
 from tracker.audit.tree import AuditTree
 from tracker.audit.verify import verify_log
-from tracker.bootstrap import open_tracker, open_views
+from tracker.bootstrap import open_request_store, open_tracker, open_views
 from tracker.config import Settings
+from tracker.request_log import Record
 from tracker.views.projector import Projector, rebuild
 
 pytestmark = pytest.mark.postgres
@@ -67,6 +69,16 @@ def test_the_app_role_appends_projects_and_rebuilds_but_cannot_change_the_histor
         assert AuditFollower(tracker, tree).catch_up().size == 2
         assert verify_log(tracker, tree).sound
         events_table = tracker.recorder.events_table_name
+        requests = open_request_store(Settings(database_url=app_url))  # made by migrate
+        try:  # the app role records requests and prunes their bodies
+            now = datetime.now(UTC)
+            kept = Record(received_at=now, answered_at=now, sender="", size=1, status=200,
+                          latency_ms=1.0, body=b"x")  # fmt: skip
+            request_id = requests.insert([kept])[0]
+            assert requests.prune(now + timedelta(seconds=1), 10**9) == 1
+            assert requests.get(request_id).body is None
+        finally:
+            requests.close()
     finally:
         tracker.close()
 

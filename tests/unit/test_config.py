@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tracker.config import Settings, SettingsError
@@ -37,6 +39,12 @@ def test_values_come_from_tracker_variables_as_text():
         ({"TRACKER_METRICS_OPEN": "perhaps"}, "TRACKER_METRICS_OPEN"),
         ({"TRACKER_HEADER_TIMEOUT": "0"}, "TRACKER_HEADER_TIMEOUT: Expected `float` > 0"),
         ({"TRACKER_BODY_TIMEOUT": "a minute"}, "TRACKER_BODY_TIMEOUT: Expected `float`"),
+        ({"TRACKER_WEBHOOK_TOKENS": "the platform:0123456789abcdef"}, "token 1's name"),
+        ({"TRACKER_WEBHOOK_TOKENS": "a:0123456789abcdef,a:fedcba9876543210"}, "same name"),
+        ({"TRACKER_WEBHOOK_TOKENS": "a:short"}, "at least 16 characters"),
+        ({"TRACKER_REQUEST_LOG_KEEP": "a month"}, "TRACKER_REQUEST_LOG_KEEP"),
+        ({"TRACKER_REQUEST_LOG_MAX_BYTES": "-1"}, "TRACKER_REQUEST_LOG_MAX_BYTES"),
+        ({"TRACKER_REQUEST_LOG": "maybe"}, "TRACKER_REQUEST_LOG"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_variable_named(env, message):
@@ -56,6 +64,26 @@ def test_several_webhook_tokens_let_one_be_rotated():
         {"TRACKER_WEBHOOK_TOKENS": " 0123456789abcdef , fedcba9876543210 "}
     )
     assert settings.tokens == ("0123456789abcdef", "fedcba9876543210")
+
+
+def test_webhook_tokens_may_be_named_and_a_bare_one_is_named_by_its_position():
+    settings = Settings.from_env(
+        {"TRACKER_WEBHOOK_TOKENS": "platform:0123456789abcdef, fedcba9876543210"}
+    )
+    assert settings.tokens == ("0123456789abcdef", "fedcba9876543210")
+    assert settings.named_tokens == (
+        ("platform", "0123456789abcdef"),
+        ("token-2", "fedcba9876543210"),
+    )
+    assert "0123456789abcdef" not in repr(settings)
+
+
+def test_the_request_log_is_on_by_default_keeping_bodies_30_days_and_1_gib():
+    settings = Settings.from_env({})
+    assert settings.request_log and settings.request_log_age == timedelta(days=30)
+    assert settings.request_log_max_bytes == 1024**3
+    off = Settings.from_env({"TRACKER_REQUEST_LOG": "false", "TRACKER_REQUEST_LOG_KEEP": "6h"})
+    assert not off.request_log and off.request_log_age == timedelta(hours=6)
 
 
 def test_api_keys_are_role_and_key_pairs():

@@ -10,6 +10,11 @@ from tracker.bootstrap.readers import (
     open_reader_views,
     open_views_file,
 )
+from tracker.bootstrap.requests import (
+    open_request_log,
+    open_request_reader,
+    open_request_store,
+)
 from tracker.bootstrap.server import (
     ServerParts,
     open_server,
@@ -44,6 +49,9 @@ __all__ = [
     "open_output_views",
     "open_reader",
     "open_reader_views",
+    "open_request_log",
+    "open_request_reader",
+    "open_request_store",
     "open_server",
     "open_tracker",
     "open_views",

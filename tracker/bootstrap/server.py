@@ -13,11 +13,13 @@ from tracker.application import Tracker
 from tracker.audit.digest import load_private_key
 from tracker.audit.follower import AuditFollower
 from tracker.audit.tree import AuditTree
+from tracker.bootstrap.requests import open_request_log
 from tracker.bootstrap.stores import open_tracker, open_views, projector_election
 from tracker.config import Settings, SettingsError
 from tracker.forwarding.forwarder import Forwarder, Forwarding, ForwardSettings
 from tracker.forwarding.state import ForwardingState
 from tracker.group_commit import GroupCommit
+from tracker.request_log import RequestLog
 from tracker.views.projector import LiveProjection, Projector
 from tracker.views.store import ViewStore
 from tracker.writer_process import WRITER_SOCKET, WriterClient
@@ -38,6 +40,7 @@ class ServerParts:
     audit: AuditTree
     audit_key: Ed25519PrivateKey | None  # signs the digests (TRACKER_AUDIT_KEY)
     forwarding: Forwarding | None = None  # TRACKER_FORWARD_URL's, beside the live projection
+    requests: RequestLog | None = None  # the request log (None: TRACKER_REQUEST_LOG=false)
 
 
 def server_parts(
@@ -46,6 +49,7 @@ def server_parts(
     settings: Settings,
     writer_socket: str | None = None,
     on_lag: Callable[[int, int], None] | None = None,
+    requests: RequestLog | None = None,
 ) -> ServerParts:
     """The parts around a built Tracker and its views. With ``writer_socket``, batches are
     committed by the writer process listening there; ``on_lag`` is told the views' lag."""
@@ -68,7 +72,9 @@ def server_parts(
     )
     writer = None if remote else GroupCommit(tracker, on_commit=live.wake if live else None)
     key = audit_key(settings)
-    return ServerParts(tracker, views, projector, live, remote, writer, audit, key, forwarding)
+    return ServerParts(
+        tracker, views, projector, live, remote, writer, audit, key, forwarding, requests
+    )
 
 
 def forwarding_for(
@@ -115,7 +121,9 @@ def open_server(
     serve` names in ``TRACKER_WRITER_SOCKET``, if it names one."""
     tracker = open_tracker(settings)
     views = open_views(tracker, create=settings.create_tables)
-    return server_parts(tracker, views, settings, os.environ.get(WRITER_SOCKET) or None, on_lag)
+    requests = open_request_log(settings)
+    socket = os.environ.get(WRITER_SOCKET) or None
+    return server_parts(tracker, views, settings, socket, on_lag, requests)
 
 
 def audit_key(settings: Settings) -> Ed25519PrivateKey | None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import audit, changes, processes, reads, reconcile, store
+from tracker.cli import audit, changes, processes, reads, reconcile, requests, store
 from tracker.cli.options import Command
 
 cli = typer.Typer(
@@ -65,6 +65,9 @@ COMMANDS = (
     ("quarantine", reads.quarantine, "Input that named no message, with the reason."),
     ("export", reads.export, "Write the messages, or every report, to a file."),
     ("changes", changes.changes, "The state changes of messages in log order, as JSON lines."),
+    ("requests", requests.requests, "The requests that reached the webhook, newest first."),
+    ("request", requests.request, "One request to the webhook, with its body and answer."),
+    ("replay", requests.replay, "Run a recorded request's body through the webhook again."),
     ("reconcile", reconcile.reconcile,
      "Ask the platform about messages left non-final; record its answers."),
     ("keygen", audit.keygen, "Make the key pair that signs the audit digests."),

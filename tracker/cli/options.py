@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import msgspec
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -30,6 +31,7 @@ from tracker.bootstrap import (
     noted_as_of,
     open_reader,
     open_reader_views,
+    open_request_store,
     open_tracker,
     open_views,
     open_views_file,
@@ -106,6 +108,11 @@ def open_store(settings: Settings) -> tuple[Tracker, ViewStore]:
 def create_tables(settings: Settings) -> None:
     tracker, _ = open_store(settings)
     tracker.close()
+    if settings.request_log:  # the request log's tables (its own file on SQLite)
+        try:
+            open_request_store(settings).close()
+        except (SettingsError, StoreUnavailable, PersistenceError) as e:
+            fail(e)
 
 
 def reader() -> Tracker:

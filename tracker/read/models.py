@@ -37,6 +37,8 @@ class ReportRecord(msgspec.Struct, gc=False):  # no cycles: untracked by the GC
     channels: dict[str, str] | None = None  # the status per channel it gave (XML: sms, viber)
     num_parts: int | None = None  # a poll's answer: the message's parts
     price: float | None = None  # and the price per part
+    # The request log's requests that carried it (its first and last receipt; docs/webhook.md).
+    requests: list[int] | None = None
 
 
 class MessageHistory(msgspec.Struct):

@@ -37,6 +37,7 @@ class Access:
     def __init__(self, settings: Settings):
         self.roles = {_digest(key): role for role, key in settings.keys}
         self.tokens = [t.encode() for t in settings.tokens]
+        self.token_names = [name for name, _ in settings.named_tokens]
         self.networks = settings.allowed_networks
         self.metrics_open = settings.metrics_open
 
@@ -57,10 +58,15 @@ class Access:
         return self.roles.get(_digest(key)) if key else None
 
     def token_matches(self, token: str) -> bool:
+        return self.token_name(token) is not None
+
+    def token_name(self, token: str) -> str | None:
+        """The name of the configured token ``token`` is (None: none), compared with each."""
         given = token.encode()
-        found = False
-        for expected in self.tokens:
-            found |= hmac.compare_digest(given, expected)
+        found = None
+        for name, expected in zip(self.token_names, self.tokens, strict=True):
+            if hmac.compare_digest(given, expected):
+                found = name
         return found
 
     def sender_allowed(self, host: str | None) -> bool:

@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect, Stream
 
-from tracker.read import export, queries
+from tracker.read import export, queries, requests
 from tracker.read.models import (
     NO_KNOWN_STATE,
     MessageHistory,
@@ -145,10 +145,8 @@ async def message_history(
     number = id_sms_number(id_sms)
     moment = _instant("as_of", as_of)
     with _as_400():  # encoded in the worker thread too: a page may be megabytes of JSON
-        history, encoded = await backend.read(
-            _encoded,
-            partial(queries.history, backend.tracker, number, moment, cursor=cursor, limit=limit),
-        )
+        read = partial(queries.history, backend.tracker, number, moment, cursor=cursor, limit=limit)
+        history, encoded = await backend.read(_encoded, partial(_linked, read, backend))
     if history is None:
         when = f" by {moment.isoformat().replace('+00:00', 'Z')}" if moment else ""
         raise NotFoundException(detail=f"no status was received for id_sms {number}{when}")
@@ -334,6 +332,12 @@ def _as_400() -> Iterator[None]:
         yield
     except (queries.BadCursor, queries.BadFilter) as e:
         raise ClientException(detail=str(e)) from None
+
+
+def _linked(read: Callable[[], MessageHistory | None], backend: Backend) -> MessageHistory | None:
+    """A history with the requests that carried each report (the request log's, when on)."""
+    store = backend.requests.store if backend.requests is not None else None
+    return requests.linked(read(), store)
 
 
 def _encoded(read: Callable[[], T]) -> tuple[T, bytes]:

@@ -26,12 +26,14 @@ from tracker.web import (
     forwarding_api,
     ingest,
     metrics,
+    requests_api,
 )
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
 from tracker.web.backend import Backend
 from tracker.web.console.render import HEADERS, TEMPLATES
 from tracker.web.openapi import COMPONENTS, renderers, schema_router
+from tracker.web.request_log import RequestRecorder
 
 log = logging.getLogger("tracker")
 
@@ -113,13 +115,14 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     def provide_backend() -> Backend:
         return backend
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
             *api.ROUTES,
             *audit_api.ROUTES,
             *changes_api.ROUTES,
             forwarding_api.forwarding,
+            *requests_api.ROUTES,
             console.ROUTER,
             console.STATIC,
         ],
@@ -150,6 +153,18 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
         state=State({"access": access, "feed": changes_api.Feed(settings.streams)}),
         on_shutdown=[backend.close],
     )
+    _record_requests(app, parts, access, settings)
+    return app
+
+
+def _record_requests(app: Litestar, parts: ServerParts, access: Access, settings: Settings) -> None:
+    """The request log's middleware around the whole app, not a route's: a POST to a webhook
+    path that no route serves (no token, with TRACKER_WEBHOOK_TOKENS set) is recorded too."""
+    if parts.requests is not None:
+        parts.requests.on_dropped = metrics.count_request_log_dropped
+        app.asgi_handler = RequestRecorder(
+            app.asgi_handler, parts.requests, access, settings.max_body_bytes
+        )
 
 
 def app_from_env() -> Litestar:

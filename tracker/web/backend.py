@@ -55,6 +55,7 @@ class Backend:
         self.forward_urls = forward_urls  # TRACKER_FORWARD_URL's, whoever delivers to them
         self.forward_state = ForwardingState(parts.views)
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
+        self.requests = parts.requests  # the request log (None: off)
         self.limiter = anyio.CapacityLimiter(store_threads)
         # Proofs are the heaviest reads (a page of 10,000 events: ~0.7 s, ~15 MB): only a few
         # at once, waiting here without a store thread, so other reads keep theirs.
@@ -71,6 +72,8 @@ class Backend:
             self.live.start()
         if self.forwarding:
             self.forwarding.start()
+        if self.requests is not None:
+            self.requests.start()
 
     async def record(self, batch: Batch) -> Receipt:
         """Queue the batch for the next group commit; return once it is committed."""
@@ -114,6 +117,8 @@ class Backend:
             self.forwarding.stop()
         if self.live:
             self.live.stop()
+        if self.requests is not None:  # what is queued is stored first
+            await anyio.to_thread.run_sync(self.requests.close)
         self.tracker.close()
 
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException
 from litestar.params import FromPath
 
-from tracker.application import Batch
+from tracker.application import Batch, Receipt
 from tracker.web import metrics, xml_intake
 from tracker.web.access import webhook_guard
 from tracker.web.backend import Backend
 from tracker.web.intake import BodyError, Intake, read_body, read_items, read_plain
 from tracker.web.openapi import WebhookOperation, problems
+from tracker.web.request_log import Seen, seen
 from tracker.web.xml_plain import read_plain as read_plain_xml
 
 log = logging.getLogger("tracker")
@@ -59,25 +61,48 @@ async def webhook_with_token(
 
 
 async def _receive(request: Request, backend: Backend) -> Response[bytes]:
-    body = await request.body()
+    answer = await take(await request.body(), backend.record, seen(request.scope))
+    return Response(answer.content, status_code=answer.status, media_type=answer.media_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the webhook answers a body: its status, bytes and media type."""
+
+    status: int
+    content: bytes
+    media_type: str
+
+
+async def take(
+    body: bytes, record: Callable[[Batch], Awaitable[Receipt]], what: Seen | None = None
+) -> Answer:
+    """A body read, its batch recorded by ``record``, and the webhook's answer: the one path
+    of the webhook and of a replay (``POST /requests/{id}/replay``, ``tracker replay``).
+    ``what`` is told the format, the message numbers and how many ids were acknowledged."""
+    what = what or Seen()
     xml = xml_intake.is_xml(body)
+    what.format = "xml" if xml else "json"
     try:
         if xml:
             intake = await _read_xml(body)
         else:
             intake = await _read_json(body)
     except BodyError as e:
-        await backend.record(Batch((), (e.quarantine,)))
+        await record(Batch((), (e.quarantine,)))
         metrics.count_quarantined_body()
-        raise ClientException(detail=e.problem) from None
-    receipt = await backend.record(Batch(tuple(intake.statuses), tuple(intake.unusable)))
+        problem = {"status_code": 400, "detail": e.problem}
+        return Answer(400, msgspec.json.encode(problem), "application/json")
+    what.ids = sorted({status.id_sms for status in intake.statuses})
+    receipt = await record(Batch(tuple(intake.statuses), tuple(intake.unusable)))
     if intake.unusable:
         log.warning("quarantined %d item(s) without a usable id_sms", len(intake.unusable))
     answer = intake.acknowledgement(receipt.stored)
+    what.acknowledged = len(answer)
     metrics.count_receipt(receipt, len(answer))
     if xml:
-        return Response(_xml_answer(answer), media_type="text/xml")  # Litestar adds utf-8
-    return Response(msgspec.json.encode(answer), media_type="application/json")
+        return Answer(200, _xml_answer(answer), "text/xml")  # Litestar adds utf-8
+    return Answer(200, msgspec.json.encode(answer), "application/json")
 
 
 def _xml_answer(acknowledged: list[dict[str, int | str]]) -> bytes:

@@ -70,6 +70,17 @@ FORWARD_FAILING = Gauge(
     "tracker_forward_failing", "Failures in a row since the endpoint's last delivery", ["endpoint"]
 )
 
+REQUEST_LOG_DROPPED = Counter(
+    "tracker_request_log_dropped_total",
+    "Request log records that lost their body (body) or were not kept (record) because its "
+    "queue was full: its store slow, locked or down",
+    ["what"],
+)
+
+
+def count_request_log_dropped(what: str) -> None:
+    REQUEST_LOG_DROPPED.labels(what).inc()
+
 
 def count_receipt(receipt: Receipt, acknowledged: int) -> None:
     for outcome, n in receipt.outcomes.items():

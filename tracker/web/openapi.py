@@ -37,8 +37,11 @@ PROBLEMS = {
     404: "Nothing is known under this name",
     408: "The headers or the body came too slowly (TRACKER_HEADER_TIMEOUT, "
     "TRACKER_BODY_TIMEOUT); nothing was stored",
-    409: "A rebuild is already running, or the change view lacks the changes asked for "
-    "(the detail says which)",
+    409: "A rebuild is already running; the change view lacks the changes asked for; or a "
+    "recorded request whose body was kept only in part (truncated, incomplete) cannot be "
+    "replayed (the detail says which)",
+    410: "The recorded request's body is no longer kept (TRACKER_REQUEST_LOG_KEEP, "
+    "TRACKER_REQUEST_LOG_MAX_BYTES): it cannot be replayed",
     413: "The body is larger than TRACKER_MAX_BODY_BYTES; nothing was stored",
     503: "The store is unavailable, or did not confirm a batch as stored; nothing is acknowledged. "
     "Try again after Retry-After seconds",
@@ -131,6 +134,14 @@ class WebhookOperation(Operation):
 
     def __post_init__(self) -> None:
         self.request_body = WEBHOOK_BODY
+        _answer(self, {"application/json": WEBHOOK_ANSWER, "text/xml": WEBHOOK_XML_ANSWER})
+
+
+@dataclass
+class ReplayOperation(Operation):
+    """A replay answers what the webhook answers its recorded body (JSON or XML)."""
+
+    def __post_init__(self) -> None:
         _answer(self, {"application/json": WEBHOOK_ANSWER, "text/xml": WEBHOOK_XML_ANSWER})
 
 

@@ -43,8 +43,25 @@ def grant_append_only(recorder: PostgresApplicationRecorder, role: str) -> None:
     statements = sql.SQL(APPEND_ONLY).format(schema=schema, table=table, role=sql.Identifier(role))
     try:
         _grant(datastore, statements, recorder.events_table_name, role)
+        _grant_request_log(datastore, role)
     except psycopg.Error as e:  # no such role, not the tables' owner, ...
         raise PersistenceError(str(e).strip()) from e
+
+
+def _grant_request_log(datastore: Any, role: str) -> None:
+    """The request log's tables, created here by the owner: the role inserts records and
+    prunes their bodies (an UPDATE), and never deletes one."""
+    from tracker.stores.postgres.requests import SEQUENCE, PostgresRequests
+    from tracker.stores.request_tables import IDS_TABLE, TABLE
+
+    PostgresRequests(datastore)  # creates them unless they are there
+    schema = datastore.schema or "public"
+    tables = sql.SQL(", ").join(sql.Identifier(schema, t) for t in (TABLE, IDS_TABLE))
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(
+            tables, sql.Identifier(role)))  # fmt: skip
+        cursor.execute(sql.SQL("GRANT USAGE, SELECT ON SEQUENCE {} TO {}").format(
+            sql.Identifier(schema, SEQUENCE), sql.Identifier(role)))  # fmt: skip
 
 
 def _grant(datastore: Any, statements: sql.Composed, events_table: str, role: str) -> None:

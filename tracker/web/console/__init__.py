@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from tracker.web.console import lists, outbound, signin, timeline
+from tracker.web.console import lists, outbound, requests, signin, timeline
 from tracker.web.console.render import WEB, error_page
 
 ROUTER = Router(
@@ -21,6 +21,8 @@ ROUTER = Router(
         lists.quarantine,
         lists.quarantined_item,
         outbound.forwarding,
+        requests.requests,
+        requests.request_page,
         signin.login_form,
         signin.login,
         signin.logout,

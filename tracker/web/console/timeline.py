@@ -25,6 +25,8 @@ from tracker.domain.status import (
 )
 from tracker.read import queries
 from tracker.read.models import MessageHistory, ReportRecord
+from tracker.read.requests import linked
+from tracker.request_log import RequestLog
 from tracker.web.access import ANALYST, AUDITOR
 from tracker.web.audit_api import (
     PROOF_PAGE,
@@ -131,11 +133,14 @@ class Timeline:
         )
 
 
-def _timeline(tracker: Tracker, id_sms: int) -> tuple[MessageHistory | None, Timeline | None]:
+def _timeline(
+    tracker: Tracker, id_sms: int, requests: RequestLog | None = None
+) -> tuple[MessageHistory | None, Timeline | None]:
     """The whole history and its timeline, made together in a worker thread. A page shows a
     window of it, but what each report does now, whether it arrived late, the status-time
     order and the conflict's reports all depend on every report of the message."""
-    history = queries.history(tracker, id_sms, limit=None)
+    store = requests.store if requests is not None else None
+    history = linked(queries.history(tracker, id_sms, limit=None), store)
     return history, Timeline.of(history) if history else None
 
 
@@ -205,7 +210,7 @@ async def message(
     number = id_sms_number(id_sms)
     role = viewer_role(request)
     history, timeline = (
-        await backend.read(_timeline, backend.tracker, number)
+        await backend.read(_timeline, backend.tracker, number, backend.requests)
         if may(role, AUDITOR)
         else (None, None)
     )
@@ -269,13 +274,9 @@ async def message_report(
     """One report of a message's history (0: the first), its raw item whole."""
     number = id_sms_number(id_sms)
     position = position_number(at)
-    found = (
-        await backend.read(
-            partial(queries.history, backend.tracker, number, start=position, limit=1, cut=None)
-        )
-        if position >= 0
-        else None
-    )
+    read = partial(queries.history, backend.tracker, number, start=position, limit=1, cut=None)
+    store = backend.requests.store if backend.requests is not None else None
+    found = await backend.read(lambda: linked(read(), store)) if position >= 0 else None
     if found is None or not found.reports:
         raise NotFoundException(detail=f"id_sms {number} has no report #{position + 1}")
     return await page(
