@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tracker.bootstrap import open_request_store
+from tracker.bootstrap.requests import open_request_log
 from tracker.config import Settings
 from tracker.request_log import (
     BODY_DROPPED_QUEUE,
@@ -108,6 +109,21 @@ def test_the_size_cap_drops_the_oldest_bodies_first(store):
     assert store.prune(NOW - timedelta(days=30), 450) == 6
     kept = [store.get(i).body is not None for i in ids]
     assert kept == [False] * 6 + [True] * 4
+
+
+def test_a_server_process_request_log_prunes_as_its_settings_say(database_url):
+    settings = Settings(database_url=database_url, request_log_keep="1d", request_log_max_bytes=100)
+    log = open_request_log(settings)
+    now = datetime.now(UTC)
+    try:
+        old, *new = log.store.insert(
+            [record(1, at=now - timedelta(days=2))]
+            + [record(n, at=now + timedelta(seconds=n), body=b"b" * 48) for n in (2, 3, 4)]
+        )
+        assert log.prune() == 2  # the day-old body by age, then the oldest new one by size
+        assert [log.store.get(i).body is None for i in (old, *new)] == [True, True, False, False]
+    finally:
+        log.close()
 
 
 def _write_many(database_url: str, n: int, k: int) -> None:
