@@ -242,6 +242,9 @@ def test_a_replay_of_a_body_refused_by_a_setting_stores_it_once_the_setting_is_f
         )
         (refused,) = refused
         assert refused["ids"] == []  # never read: the refusal came first
+        still = client.post(f"/requests/{refused['id']}/replay")  # the setting not fixed yet
+        assert still.status_code == 409 and "still not allowed" in still.json()["detail"]
+        assert client.get("/messages/61301").status_code == 404
 
     fixed = allow_then_fix(webhook_allow="127.0.0.0/8")
     with fixed.client(headers=ADMIN) as client:
@@ -269,17 +272,26 @@ def test_the_command_line_lists_shows_and_replays_requests(allow_then_fix, tmp_p
     with live.client() as client:
         wrong = client.post("/webhooks/webcom/" + "x" * 20, content=body(61401))
         assert wrong.status_code == 404
+        assert client.post(f"/webhooks/webcom/{TOKEN}", content=body(61402)).status_code == 200
     refused = last_keyed(live, status=404)
     listed = run_cli(live.database_url, "requests", "--status", "404")
     assert listed.returncode == 0 and str(refused["id"]) in listed.stdout, listed.stderr
     shown = run_cli(live.database_url, "request", str(refused["id"]))
     assert shown.returncode == 0 and '"id_sms": 61401' in shown.stdout
-    replayed = run_cli(live.database_url, "replay", str(refused["id"]))
+    # Refused for its token: the token tried is not kept, so no replay can check it.
+    unchecked = run_cli(live.database_url, "replay", str(refused["id"]))
+    assert unchecked.returncode == 2 and "refused for its token" in unchecked.stderr
+    with live.client(headers=ADMIN) as client:
+        answer = client.post(f"/requests/{refused['id']}/replay")
+        assert answer.status_code == 409 and "refused for its token" in answer.json()["detail"]
+        assert client.get("/messages/61401").status_code == 404
+    stored = last_keyed(live, status=200, id_sms=61402)
+    replayed = run_cli(live.database_url, "replay", str(stored["id"]))
     assert replayed.returncode == 0, replayed.stderr
-    assert json.loads(replayed.stdout) == [{"id_sms": 61401}]
-    carrying = run_cli(live.database_url, "requests", "--id-sms", "61401", "--json")
-    (record,) = json.loads(carrying.stdout)["requests"]
-    assert record["replay_of"] == refused["id"] and record["sender"] == "cli"
+    assert json.loads(replayed.stdout) == [{"id_sms": 61402}]  # a repeat, acknowledged
+    carrying = run_cli(live.database_url, "requests", "--id-sms", "61402", "--json")
+    (record,) = [r for r in json.loads(carrying.stdout)["requests"] if r["replay_of"]]
+    assert record["replay_of"] == stored["id"] and record["sender"] == "cli"
     missing = run_cli(live.database_url, "request", "999999")
     assert missing.returncode == 2 and "no request 999999" in missing.stderr
 
@@ -288,12 +300,23 @@ def test_the_command_line_lists_shows_and_replays_requests(allow_then_fix, tmp_p
         assert store.prune(datetime.now(UTC) + timedelta(days=1), 0) >= 2
     finally:
         store.close()
-    gone = run_cli(live.database_url, "replay", str(refused["id"]))
+    gone = run_cli(live.database_url, "replay", str(stored["id"]))
     assert gone.returncode == 2 and "no longer kept" in gone.stderr
     with live.client(headers=ADMIN) as client:
-        answer = client.post(f"/requests/{refused['id']}/replay")
+        answer = client.post(f"/requests/{stored['id']}/replay")
         assert answer.status_code == 410 and "no longer kept" in answer.json()["detail"]
-        assert client.get(f"/requests/{refused['id']}").json()["body"] is None
+        assert client.get(f"/requests/{stored['id']}").json()["body"] is None
+
+
+def test_a_body_refused_for_its_token_is_kept_up_to_64_kib_only(allow_then_fix):
+    live = allow_then_fix(webhook_tokens=f"platform:{TOKEN}")
+    with live.client() as client:
+        wrong = client.post("/webhooks/webcom/" + "x" * 20, content=b" " * 90_000 + body(61501))
+        assert wrong.status_code == 404
+    refused = last_keyed(live, status=404)
+    with live.client(headers=ADMIN) as client:
+        whole = client.get(f"/requests/{refused['id']}").json()
+    assert "truncated" in whole["note"] and len(whole["body"]) == 65536
 
 
 def test_a_truncated_body_cannot_be_replayed(server):

@@ -31,6 +31,7 @@ from tracker.config import SettingsError
 from tracker.read import requests as reads
 from tracker.read.queries import BadCursor
 from tracker.request_log import RequestFilter, RequestStore
+from tracker.web.access import Access
 from tracker.web.ingest import take
 from tracker.web.request_log import Seen
 from tracker.web.requests_api import replay_refusal, replayed
@@ -159,11 +160,12 @@ def replay(request_id: REQUEST_ID) -> None:
     would be now (after fixing a setting that refused or quarantined it), and print the answer
     the webhook would give. Reports stored already are repeats: acknowledged, nothing new
     folded. The replay is recorded in the request log, naming the original."""
+    settings = load_settings()
     with _request_log() as (tracker, store):
         original = store.get(request_id)
         if original is None:
             fail(LookupError(f"no request {request_id} in the request log"))
-        refusal = replay_refusal(original)
+        refusal = replay_refusal(original, Access(settings))
         if refusal:
             fail(ValueError(refusal[1]))
         received_at, started, what = datetime.now(UTC), time.perf_counter(), Seen()
@@ -175,9 +177,14 @@ def replay(request_id: REQUEST_ID) -> None:
             answer = anyio.run(take, original.body or b"", record, what)
         except StoreUnavailable as e:
             fail(e)
-        store.insert(
-            [replayed(original, what, answer.status, answer.content, "cli", received_at, started)]
-        )
+        if settings.request_log:  # TRACKER_REQUEST_LOG=false: nothing is recorded, as in serve
+            store.insert(
+                [
+                    replayed(
+                        original, what, answer.status, answer.content, "cli", received_at, started
+                    )
+                ]
+            )
     typer.echo(f"status {answer.status}, {what.acknowledged} id(s) acknowledged", err=True)
     typer.echo(answer.content.decode("utf-8", "replace"))
     if answer.status != 200:

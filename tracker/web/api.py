@@ -251,7 +251,7 @@ class Rebuilds(Controller):
     async def start(self, backend: NamedDependency[Backend]) -> RebuildStatus:
         """The views are swapped in when it is done; follow it with GET /admin/rebuild."""
         if not backend.rebuilding.start():
-            raise HTTPException(status_code=409, detail="a rebuild is already running")
+            raise ClientException(status_code=409, detail="a rebuild is already running")
         return backend.rebuilding.status
 
     @get(summary="The last rebuild started here", responses=problems(*KEYED))

@@ -117,7 +117,7 @@ async def changes(
     try:
         return await backend.read(change_page, backend.views, after, limit, number)
     except BeforeTheFeed as e:
-        raise HTTPException(status_code=409, detail=str(e)) from None
+        raise ClientException(status_code=409, detail=str(e)) from None
 
 
 @get(
@@ -149,7 +149,7 @@ async def change_stream(
         after = _last_event_id(last_event_id)
     complete_from = await backend.read(backend.views.changes_complete_from)
     if after < complete_from:
-        raise HTTPException(status_code=409, detail=str(BeforeTheFeed(after, complete_from)))
+        raise ClientException(status_code=409, detail=str(BeforeTheFeed(after, complete_from)))
     feed = _feed(request)
     if not feed.take():
         raise ServiceUnavailableException(

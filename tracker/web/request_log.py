@@ -25,6 +25,9 @@ WEBHOOK = "/webhooks/webcom"
 SEEN = "tracker.seen"  # the scope's key for what the handler saw
 ANSWER_KEPT = 65536  # bytes of an answer kept at most (ours are short; an error page is not)
 READ_WHEN_REFUSED = (401, 403, 404)  # statuses whose unread body is read before they go out
+# Bytes of such a body kept at most: whoever may reach the webhook could otherwise fill the
+# request log's TRACKER_REQUEST_LOG_MAX_BYTES with refused bodies, pushing out the platform's.
+REFUSED_KEPT = 65536
 
 
 class Seen(msgspec.Struct, gc=False):
@@ -75,6 +78,7 @@ class RequestRecorder:
             if message["type"] == "http.response.start":
                 taken.status = message["status"]
                 if taken.status in READ_WHEN_REFUSED and not taken.complete:
+                    taken.limit = min(taken.limit, REFUSED_KEPT)
                     await taken.read_rest(receive)
             elif message["type"] == "http.response.body":
                 taken.answer(message.get("body", b""))

@@ -9,13 +9,13 @@ from typing import Annotated
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, Parameter, QueryParameter
 
 from tracker.read import requests as reads
 from tracker.read.queries import BadCursor, BadFilter, utc_instant
 from tracker.request_log import TRUNCATED, Record, RequestFilter, RequestLog
-from tracker.web.access import ADMIN, AUDITOR
+from tracker.web.access import ADMIN, AUDITOR, Access
 from tracker.web.api import for_roles, instant_param
 from tracker.web.backend import Backend
 from tracker.web.ingest import take
@@ -109,9 +109,9 @@ async def replay(
     log = request_log(backend)
     missing = f"no request {request_id} in the request log"
     original = await backend.found(missing, log.store.get, request_id)
-    refusal = replay_refusal(original)
+    refusal = replay_refusal(original, request.app.state.access)
     if refusal:
-        raise HTTPException(status_code=refusal[0], detail=refusal[1])
+        raise ClientException(status_code=refusal[0], detail=refusal[1])
     body = original.body or b""
     received_at, started, what = datetime.now(UTC), time.perf_counter(), Seen()
     status, content = 503, b""
@@ -124,8 +124,21 @@ async def replay(
     return Response(answer.content, status_code=answer.status, media_type=answer.media_type)
 
 
-def replay_refusal(original: Record) -> tuple[int, str] | None:
-    """Why a recorded request cannot be replayed: (status, detail), or None when it can."""
+def replay_refusal(original: Record, access: Access) -> tuple[int, str] | None:
+    """Why a recorded request cannot be replayed: (status, detail), or None when it can. A
+    request refused for its sender is replayed only once the settings now allow that sender;
+    one refused for its token never (the token tried is not kept, so none can be checked)."""
+    if original.status in REFUSED_FOR_TOKEN:
+        return 409, (
+            f"request {original.id} was refused for its token ({original.status}): the token "
+            "tried is never kept, so a replay could not check it; the platform must send it "
+            "again with a valid token"
+        )
+    if original.status == 403 and not access.sender_allowed(original.sender):
+        return 409, (
+            f"request {original.id}'s sender {original.sender} is still not allowed by "
+            "TRACKER_WEBHOOK_ALLOW: fix the setting first"
+        )
     note = original.note or ""
     if TRUNCATED in note or "body incomplete" in note:
         kept = len(original.body or b"")
@@ -139,6 +152,9 @@ def replay_refusal(original: Record) -> tuple[int, str] | None:
             "it cannot be replayed"
         )
     return None
+
+
+REFUSED_FOR_TOKEN = (401, 404)  # a wrong or missing token (TRACKER_WEBHOOK_TOKENS)
 
 
 def replayed(
