@@ -82,6 +82,8 @@ def test_every_change_reaches_a_receiver_that_fails_twice_in_order_signed_across
             stop_server(server)
     assert len(expected) == 2 * (30 + 20)  # each message's first state, and its change
     assert (receiver.requests[0].answered, receiver.requests[1].answered) == (500, None)
+    said = (tmp_path / "a.log").read_text()  # the projector process says each failure
+    assert "not delivered: HTTP 500" in said, said[-3000:]
     receiver.check_signatures(SECRET)
     got = receiver.changes()
     positions = [c["position"] for c in got]

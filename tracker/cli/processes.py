@@ -4,6 +4,7 @@ projector as supervised children), `tracker project` and `tracker write` (those 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import socket
@@ -45,6 +46,7 @@ def project(
     up to date with the stored events, as a process of its own: one for all the servers, which
     then run with TRACKER_PROJECTIONS=off. Stops on Ctrl-C or SIGTERM."""
     settings = load_settings()
+    _log_as_the_server_does(settings.log_level)
     tracker, views = open_store(settings)
     projector, may_run = Projector(tracker, views), projector_election(settings)
     forwarding = forwarding_for(settings, views, may_run)
@@ -69,6 +71,16 @@ def project(
     live.stop(timeout=5)
     typer.echo(f"stopped after event {live.projector.last_seen[0]}")
     tracker.close()
+
+
+def _log_as_the_server_does(level: str) -> None:
+    """Log records of TRACKER_LOG_LEVEL and above to stderr, in the server's format: without it
+    only warnings reached stderr, bare (a forwarder's failed deliveries, said at info, not at
+    all)."""
+    logging.basicConfig(
+        level=level.upper(), format="%(levelname)s - %(asctime)s - %(name)s - %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its line a POST names the full URL
 
 
 def write(

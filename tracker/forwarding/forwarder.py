@@ -29,7 +29,6 @@ from tracker.forwarding.delivery import (
     batch_of,
     delivered,
     endpoint_key,
-    refused,
     retry_after,
     scrubbed,
     shown,
@@ -180,9 +179,7 @@ class Forwarder:
         wait = wait_after(row.failing + 1, self.settings.most_wait, asked)
         again = done + timedelta(seconds=wait)
         self.state.failed(row, self.holder, status, error, again, done + self.settings.lease)
-        level = logging.WARNING if status is None or refused(status) else logging.INFO
-        log.log(
-            level,
+        log.warning(  # every failure: an operator watching the log sees the receiver's trouble
             "%s: batch %s (%d changes) not delivered: %s; again in %.1f s",
             self.endpoint,
             batch.id,
