@@ -1,11 +1,13 @@
 """A webhook receiver over real HTTP, on a free loopback port, for the forwarders' tests.
 
 It answers each POST as its script says (``"ok"``: 200, a number: that status, ``"hang"``: no
-answer for ``hang`` seconds, then the connection closed), then 200 for good, and keeps every
+answer for ``hang`` seconds, then the connection closed, ``"endless"``: 200 with a body that
+trickles on until the client hangs up), then 200 for good, and keeps every
 request it was sent, and the ones it accepted, with their headers."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -15,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import msgspec
 
 from tracker.forwarding.signing import Signer
+
+OK = ("ok", "endless")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Receiver:
                     if receiver.hanging.is_set():
                         step = "hang"
                 try:
-                    answer = None if step == "hang" else (200 if step == "ok" else int(step))
+                    answer = None if step == "hang" else (200 if step in OK else int(step))
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     with receiver.lock:
                         receiver.requests.append(Received(headers, body, answer))
@@ -62,6 +66,16 @@ class Receiver:
                         self.close_connection = True
                         return
                     self.send_response(answer)
+                    if step == "endless":
+                        self.send_header("transfer-encoding", "chunked")
+                        self.end_headers()
+                        self.close_connection = True
+                        with contextlib.suppress(OSError):
+                            for _ in range(int(receiver.hang * 100)):
+                                self.wfile.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                                self.wfile.flush()
+                                time.sleep(0.01)
+                        return
                     self.send_header("content-length", "0")
                     self.end_headers()
                 finally:

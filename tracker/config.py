@@ -178,11 +178,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         that signs what is sent to them (required once a URL is set)."""
         urls = _items(self.forward_url)
         for url in urls:
-            parts = urlsplit(url)
             try:
+                parts = urlsplit(url)
                 parts.port  # noqa: B018 (a port out of range raises)
-            except ValueError:
-                parts = parts._replace(netloc="")
+            except ValueError:  # that, or a bracket left open ("Invalid IPv6 URL")
+                parts = urlsplit("")
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise SettingsError(
                     f"TRACKER_FORWARD_URL: {_shown(url)} is not an http:// or https:// URL "
@@ -295,11 +295,11 @@ def _checked_duration(variable: str, text: str) -> timedelta:
 
 def _shown(url: str) -> str:
     """A URL as an error may show it: its scheme and host at most (it may carry a secret)."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         host = parts.hostname or ""
     except ValueError:
-        host = ""
+        return "a value"
     return f"{parts.scheme}://{host}/..." if parts.scheme and host else "a value"
 
 

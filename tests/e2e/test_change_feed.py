@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import socket
 import threading
 import time
 
@@ -215,6 +216,29 @@ def test_a_server_shutting_down_ends_its_open_streams_and_does_not_hang(tmp_path
         raise
     assert time.monotonic() - began < 10 and server.process.returncode == 0
     assert ended.wait(5)  # the client saw its stream end
+
+
+def test_a_server_shutting_down_does_not_wait_for_a_stream_whose_client_stopped_reading(tmp_path):
+    server = start_server(f"sqlite:///{tmp_path / 'tracker.db'}", tmp_path / "log")
+    try:
+        with server.client() as client:  # some 8 MB of events: more than the sockets buffer
+            items = [{"id_sms": n, "state": "send", "time": ""} for n in range(1, 25_001)]
+            assert client.post("/webhooks/webcom", content=json.dumps(items)).status_code == 200
+        server.settled(within=60)
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((httpx.URL(server.base_url).host, httpx.URL(server.base_url).port))
+        reader.sendall(b"GET /changes/stream HTTP/1.1\r\nHost: tracker\r\n\r\n")
+        time.sleep(2.0)  # the stream has filled every buffer and waits to write: never read
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=20)
+        assert time.monotonic() - began < 20 and server.process.returncode == 0
+        reader.close()
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
 
 
 def test_keys_are_asked_for_the_feed_and_every_role_may_read_it(keyed):

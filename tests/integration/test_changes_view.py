@@ -191,3 +191,60 @@ def test_tracker_changes_says_when_the_feed_lacks_what_is_asked(sqlite_url):
     gap = run_cli(sqlite_url, "changes")
     assert gap.returncode == 2 and "run `tracker rebuild` to fill it" in gap.stderr
     tracker.close()
+
+
+@pytest.mark.postgres
+def test_opening_the_views_while_the_projector_writes_a_page_never_deadlocks(postgres_url):
+    """Opening the views (a server starting, `tracker rebuild`) takes each view's table for its
+    indexes in one order; the projector writes a page's tables in that same order, so neither
+    waits on the other in a circle. The projector is held between its first and second table
+    (where a rival opening takes its locks)."""
+    import threading
+    import time
+
+    from tracker.views import store
+
+    tracker = open_tracker(Settings(database_url=postgres_url, lock_timeout=2))
+    try:
+        views = open_views(tracker)
+        live = Projector(tracker, views)
+        tracker.record([Status(1, "send", "")], received_at=T0)
+        held, writes = threading.Event(), []
+        message_rows, change_rows = views.tables.write_messages, store.change_view.write_changes
+
+        def then_hold(original):
+            def write(*args, **kwargs):
+                original(*args, **kwargs)
+                writes.append(original)
+                if len(writes) == 1:
+                    held.set()
+                    time.sleep(2.0)  # past PostgreSQL's deadlock_timeout (1 s)
+
+            return write
+
+        views.tables.write_messages = then_hold(message_rows)
+        store.change_view.write_changes = then_hold(change_rows)
+        failed: list[BaseException] = []
+
+        def project() -> None:
+            try:
+                live.catch_up()
+            except BaseException as e:
+                failed.append(e)
+
+        projecting = threading.Thread(target=project)
+        try:
+            projecting.start()
+            assert held.wait(10)
+            other = open_tracker(Settings(database_url=postgres_url, lock_timeout=10))
+            try:
+                open_views(other)  # creates nothing new, but takes the tables for the indexes
+            finally:
+                other.close()
+            projecting.join(20)
+        finally:
+            store.change_view.write_changes = change_rows
+        assert not failed and len(writes) == 2
+        assert [c.id_sms for c in every_change(views)] == [1]
+    finally:
+        tracker.close()

@@ -59,6 +59,18 @@ def test_a_receiver_that_fails_twice_then_accepts_gets_every_change_in_order_sig
     assert "token" not in row.endpoint and row.endpoint.endswith("/hooks?...")
 
 
+def test_an_answer_whose_body_never_ends_delivers_without_being_read(state):
+    feed = Feed()
+    made = feed.add(4)  # 8 changes: 2 batches of 4, each answered 200 and a body without end
+    with Receiver(["endless", "endless"], hang=60.0) as receiver:
+        forwarder = Forwarder(receiver.url, feed, state, settings())
+        got = run_until(forwarder, receiver, len(made))
+    assert [c["position"] for c in got] == [c.position for c in made]
+    assert len(receiver.requests) == 2  # each delivered at its first attempt
+    row = state.get(endpoint_key(receiver.url))
+    assert (row.position, row.failures, row.last_status) == (made[-1].position, 0, 200)
+
+
 def test_a_restart_resumes_from_the_durable_position_and_sends_the_batch_in_flight_again(state):
     feed = Feed()
     made = feed.add(6)

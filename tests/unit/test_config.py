@@ -121,6 +121,10 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             "not an http:// or https:// URL",
         ),
         (
+            {"TRACKER_FORWARD_URL": "https://[::1/in?k=s3cret", "TRACKER_FORWARD_SECRET": SECRET},
+            "TRACKER_FORWARD_URL: a value is not an http:// or https:// URL",
+        ),
+        (
             {
                 "TRACKER_FORWARD_URL": "https://a.example/,https://a.example/",
                 "TRACKER_FORWARD_SECRET": SECRET,

@@ -228,13 +228,15 @@ class Forwarder:
         """POST the batch, signed now: (status or None, what went wrong, Retry-After)."""
         headers = self.signer.headers(batch.id, int(time.time()), batch.body)
         try:
-            answer = self.client.post(self.url, content=batch.body, headers=headers)
+            # Only the status line and headers are read: the answer's body is closed unread
+            # (one that never ends, or trickles, would otherwise hold the thread and the memory).
+            with self.client.stream("POST", self.url, content=batch.body, headers=headers) as a:
+                status, asked = a.status_code, retry_after(a.headers.get("retry-after"))
         except httpx.TimeoutException as e:
             return None, f"no answer in {self.settings.timeout:g} s ({type(e).__name__})", None
         except httpx.HTTPError as e:
             return None, scrubbed(f"{type(e).__name__}: {e}", self.url), None
-        error = "" if delivered(answer.status_code) else f"HTTP {answer.status_code}"
-        return answer.status_code, error, retry_after(answer.headers.get("retry-after"))
+        return status, "" if delivered(status) else f"HTTP {status}", asked
 
     def _say(self, line: str, error: Exception | None) -> None:
         if self._said != (said := scrubbed(line, self.url)):

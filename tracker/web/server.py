@@ -25,6 +25,7 @@ HEAD, BODY = "head", "body"
 # In a request's ASGI scope: an asyncio.Event the application's endless answer (a change stream)
 # ends on. Set when the server shuts down, which otherwise waits for that answer for ever.
 ENDS_ON_SHUTDOWN = "tracker.ends_on_shutdown"
+ENDLESS_GRACE = 2.0  # seconds an endless answer has to end once told to, before it is dropped
 
 log = logging.getLogger("tracker")
 
@@ -108,6 +109,13 @@ class DeadlineProtocol(HttpToolsProtocol):
             stop = cycle.scope.get(ENDS_ON_SHUTDOWN)  # type: ignore[call-overload]
             if stop is not None:
                 stop.set()
+                # A client that stopped reading leaves the answer waiting to write, where it
+                # never sees the stop: its connection is dropped unless the answer ends soon.
+                self.loop.call_later(ENDLESS_GRACE, self._drop_endless, cycle)
+
+    def _drop_endless(self, cycle: Any) -> None:
+        if self.cycle is cycle and not cycle.response_complete:
+            self.transport.abort()  # close() would first wait for the unread bytes to go
 
     # The deadlines.
 
