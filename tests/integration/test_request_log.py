@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tracker.bootstrap import open_request_store
+from tracker.bootstrap.requests import open_request_log
 from tracker.config import Settings
 from tracker.request_log import (
     BODY_DROPPED_QUEUE,
@@ -195,3 +196,14 @@ def test_a_locked_sqlite_request_log_holds_up_no_one_and_gets_the_records_once_r
         assert len(store.page(RequestFilter(), None, 100)) == 50
     finally:
         store.close()
+
+
+def test_a_served_request_log_prunes_by_its_settings(database_url):
+    settings = Settings(database_url=database_url, request_log_keep="1h", request_log_max_bytes=0)
+    log = open_request_log(settings)
+    assert log is not None and log.keep == timedelta(hours=1)
+    try:
+        log.store.insert([record(1, at=datetime.now(UTC))])  # the writer thread not started
+        assert log.prune() == 1  # the size cap of 0 drops its body (a failed prune says 0)
+    finally:
+        log.close()
