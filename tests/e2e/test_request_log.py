@@ -157,6 +157,21 @@ def test_a_body_that_comes_too_slowly_is_recorded_as_408(server):
     assert slow["size"] == 16
 
 
+def test_a_length_past_what_a_database_holds_is_recorded_and_holds_up_no_other_record(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    for announced in (2**64 - 1, 2**63):  # within HTTP's 64 bits, past a signed BIGINT
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(
+                f"POST /webhooks/webcom/{TOKEN} HTTP/1.1\r\nHost: x\r\n".encode()
+                + f"Content-Length: {announced}\r\n\r\n[".encode()
+            )
+            assert b" 413 " in s.recv(4096).split(b"\r\n", 1)[0]
+    assert post(server, body(61041)).status_code == 200
+    the_one(server, 61041)  # stored: the records before it did not stop the writer
+    huge = last(server, status=413, note="truncated", size=2**63 - 1)
+    assert detail(server, huge["id"])["body"] is None
+
+
 def test_cursor_paging_has_no_repeat_and_no_gap_and_bad_parameters_are_400(server):
     for n in range(12):
         post(server, body(61100 + n))

@@ -25,6 +25,9 @@ WEBHOOK = "/webhooks/webcom"
 SEEN = "tracker.seen"  # the scope's key for what the handler saw
 ANSWER_KEPT = 65536  # bytes of an answer kept at most (ours are short; an error page is not)
 READ_WHEN_REFUSED = (401, 403, 404)  # statuses whose unread body is read before they go out
+# The largest size a record holds: HTTP allows a Content-Length of 64 bits, the databases a
+# signed 64-bit integer (a larger one made every insert of its batch fail, again and again).
+LARGEST_SIZE = 2**63 - 1
 
 
 class Seen(msgspec.Struct, gc=False):
@@ -92,7 +95,7 @@ class RequestRecorder:
         note = TRUNCATED if taken.truncated else None
         announced = headers.get(b"content-length", b"")
         if announced.isdigit() and int(announced) > size and taken.status == 413:
-            size, note = int(announced), TRUNCATED  # refused on its length, never read
+            size, note = min(int(announced), LARGEST_SIZE), TRUNCATED  # refused on its length
         if taken.unfinished:
             note = noted(note, "body incomplete")
         what = seen(scope)
