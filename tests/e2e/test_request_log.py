@@ -172,6 +172,22 @@ def test_a_length_past_what_a_database_holds_is_recorded_and_holds_up_no_other_r
     assert detail(server, huge["id"])["body"] is None
 
 
+def test_a_body_its_client_abandoned_is_recorded_as_incomplete(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    for name, token, id_sms in (("platform", TOKEN, 61051), (None, "not-the-token-00000", 61052)):
+        sent = body(id_sms)  # whole JSON, but less than the length announced
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(
+                f"POST /webhooks/webcom/{token} HTTP/1.1\r\nHost: x\r\n".encode()
+                + f"Content-Length: {len(sent) + 100}\r\n\r\n".encode()
+                + sent
+            )
+            time.sleep(0.3)  # gone before the rest came: not a body to replay as if whole
+        abandoned = last(server, size=len(sent), token=name, note="body incomplete")
+        with server.client() as client:
+            assert client.post(f"/requests/{abandoned['id']}/replay").status_code == 409
+
+
 def test_cursor_paging_has_no_repeat_and_no_gap_and_bad_parameters_are_400(server):
     for n in range(12):
         post(server, body(61100 + n))

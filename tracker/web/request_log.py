@@ -134,7 +134,8 @@ class _Taken:
         self.status = 500  # what the client gets if the app fails before answering
 
     def take(self, message: Message) -> None:
-        if message["type"] != "http.request":
+        if message["type"] != "http.request":  # http.disconnect: the client left
+            self.unfinished = self.unfinished or not self.complete
             return
         body: bytes = message.get("body", b"")
         if body:
@@ -152,11 +153,8 @@ class _Taken:
     async def read_rest(self, receive: Receive) -> None:
         """Read what is left of a refused request's body (at most the limit)."""
         try:
-            while not self.complete and not self.truncated:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                self.take(message)
+            while not (self.complete or self.truncated or self.unfinished):
+                self.take(await receive())
         except Exception:  # its deadline passed, the client left: what came is kept
             self.unfinished = True
 
