@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.e2e.conftest import KEYS, LiveServer, start_server, stop_server
@@ -459,3 +460,25 @@ def test_the_console_lists_filters_and_shows_requests(server):
             whole.status_code == 200 and "61901" in whole.text and "&#34;id_sms&#34;" in whole.text
         )
         assert client.get("/ui/requests/999999999").status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_failing_request_log_leaves_a_history_readable_without_its_links(
+    postgres_server, tmp_path
+):
+    database_url = create_schema(postgres_server)
+    live = start_server(database_url, tmp_path / "server.log", store_threads="2")
+    try:
+        assert live.post(body(61701)).status_code == 200
+        the_one(live, 61701)
+        schema = database_url.rsplit("schema=", 1)[1]
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP TABLE "{schema}".request_log_ids')  # the request log fails
+        with live.client() as client:
+            history = client.get("/messages/61701/history")
+            assert history.status_code == 200, history.text
+            assert [r["requests"] for r in history.json()["reports"]] == [None]
+            assert client.get("/ui/messages/61701").status_code == 200
+    finally:
+        stop_server(live)
+        drop_schema(database_url)
