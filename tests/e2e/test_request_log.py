@@ -334,6 +334,9 @@ def test_a_truncated_body_cannot_be_replayed(server):
     with server.client() as client:
         answer = client.post(f"/requests/{cut['id']}/replay")
     assert answer.status_code == 409 and "cannot be replayed" in answer.json()["detail"]
+    path = f"/requests/{cut['id']}/replay"
+    assert waiting_for(lambda: f'"path":"{path}","status":409' in server.log.read_text())
+    assert f"path='{path}'" not in server.log.read_text()  # an answer, not an error's traceback
 
 
 def last_keyed(live: LiveServer, **where: object) -> dict:

@@ -22,6 +22,18 @@ from tracker.web.ingest import take
 from tracker.web.openapi import ReplayOperation
 from tracker.web.request_log import Seen
 
+
+class _Conflict(HTTPException):
+    # A class of its own, not HTTPException(status_code=...): Litestar's logging reads the status
+    # of the exception's class, so a 4xx raised as a bare HTTPException was logged as an error
+    # with its traceback.
+    status_code = 409
+
+
+class _Gone(HTTPException):
+    status_code = 410
+
+
 REPLAY = "replay"  # the note of a replay's own record
 OFF = "the request log is off (TRACKER_REQUEST_LOG=false)"
 
@@ -111,7 +123,7 @@ async def replay(
     original = await backend.found(missing, log.store.get, request_id)
     refusal = replay_refusal(original)
     if refusal:
-        raise HTTPException(status_code=refusal[0], detail=refusal[1])
+        raise (_Conflict if refusal[0] == 409 else _Gone)(detail=refusal[1])
     body = original.body or b""
     received_at, started, what = datetime.now(UTC), time.perf_counter(), Seen()
     status, content = 503, b""
