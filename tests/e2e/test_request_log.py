@@ -485,3 +485,11 @@ def test_a_failing_request_log_leaves_a_history_readable_without_its_links(
     finally:
         stop_server(live)
         drop_schema(database_url)
+
+
+def test_a_request_id_past_what_a_database_holds_is_not_found(server):
+    with server.client() as client:
+        for huge in (2**63, 2**64, 10**30):
+            assert client.get(f"/requests/{huge}").status_code == 404
+            assert client.get(f"/ui/requests/{huge}").status_code == 404
+            assert client.post(f"/requests/{huge}/replay").status_code == 404

@@ -115,8 +115,16 @@ def list_requests(
     return RequestPage([summary(r) for r in records], following)
 
 
+LARGEST_ID = 2**63 - 1  # the databases' largest integer: no request has an id past it
+
+
+def request_record(store: RequestStore, request_id: int) -> Record | None:
+    """One record whole (None: no such request, an id past what the store can hold too)."""
+    return store.get(request_id) if 0 < request_id <= LARGEST_ID else None
+
+
 def request_detail(store: RequestStore, request_id: int) -> RequestDetail | None:
-    record = store.get(request_id)
+    record = request_record(store, request_id)
     return detail(record) if record is not None else None
 
 

@@ -120,7 +120,7 @@ async def replay(
     recorded in the request log too, naming the original."""
     log = request_log(backend)
     missing = f"no request {request_id} in the request log"
-    original = await backend.found(missing, log.store.get, request_id)
+    original = await backend.found(missing, reads.request_record, log.store, request_id)
     refusal = replay_refusal(original)
     if refusal:
         raise (_Conflict if refusal[0] == 409 else _Gone)(detail=refusal[1])
