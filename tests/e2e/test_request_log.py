@@ -314,6 +314,8 @@ def test_the_command_line_lists_shows_and_replays_requests(allow_then_fix, tmp_p
     assert record["replay_of"] == refused["id"] and record["sender"] == "cli"
     missing = run_cli(live.database_url, "request", "999999")
     assert missing.returncode == 2 and "no request 999999" in missing.stderr
+    huge = run_cli(live.database_url, "replay", str(2**64))
+    assert huge.returncode == 2 and f"no request {2**64}" in huge.stderr
 
     store = open_request_store(Settings(database_url=live.database_url))
     try:  # retention drops every body kept (as TRACKER_REQUEST_LOG_KEEP would, later)

@@ -160,7 +160,7 @@ def replay(request_id: REQUEST_ID) -> None:
     the webhook would give. Reports stored already are repeats: acknowledged, nothing new
     folded. The replay is recorded in the request log, naming the original."""
     with _request_log() as (tracker, store):
-        original = store.get(request_id)
+        original = reads.request_record(store, request_id)
         if original is None:
             fail(LookupError(f"no request {request_id} in the request log"))
         refusal = replay_refusal(original)
