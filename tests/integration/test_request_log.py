@@ -3,6 +3,7 @@ size cap, several writers at once, and the writer thread's queue."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -176,8 +177,9 @@ def test_a_full_queue_keeps_records_without_their_bodies_and_counts_them(sqlite_
 
 
 def test_a_locked_sqlite_request_log_holds_up_no_one_and_gets_the_records_once_released(
-    tmp_path: Path,
+    tmp_path: Path, caplog
 ):
+    caplog.set_level(logging.INFO, logger="tracker")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'tracker.db'}", lock_timeout=1)
     log = RequestLog(open_request_store(settings), keep=timedelta(days=30), max_bytes=10**9)
     log.start()
@@ -191,6 +193,9 @@ def test_a_locked_sqlite_request_log_holds_up_no_one_and_gets_the_records_once_r
     holder.close()
     assert log.flush(15)
     log.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "tracker"]
+    assert len([m for m in said if "not stored yet" in m]) == 1  # once, not at each retry
+    assert any("stored again" in m for m in said)
     store = open_request_store(settings)
     try:
         assert len(store.page(RequestFilter(), None, 100)) == 50
