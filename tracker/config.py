@@ -207,7 +207,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """The longest wait between two attempts to deliver, in seconds."""
         return duration(self.forward_max_backoff).total_seconds()
 
+    @property
     def request_log_age(self) -> timedelta:
+        """How long the request log keeps bodies (TRACKER_REQUEST_LOG_KEEP)."""
         return duration(self.request_log_keep)
 
     @property

@@ -35,7 +35,7 @@ def open_request_log(
         return None
     return RequestLog(
         open_request_store(settings, create=settings.create_tables),
-        keep=settings.request_log_age(),
+        keep=settings.request_log_age,
         max_bytes=settings.request_log_max_bytes,
         on_dropped=on_dropped,
     )
