@@ -209,6 +209,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     @property
     def request_log_age(self) -> timedelta:
+        """How long the request log keeps bodies (TRACKER_REQUEST_LOG_KEEP)."""
         return duration(self.request_log_keep)
 
     @property

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.e2e.conftest import KEYS, LiveServer, start_server, stop_server
@@ -155,12 +156,46 @@ def test_a_body_that_comes_too_slowly_is_recorded_as_408(server):
         assert b" 408 " in s.recv(4096).split(b"\r\n", 1)[0]
     slow = last(server, status=408)
     assert slow["size"] == 16
+    log = server.log.read_text()  # the client's delay, not the server's error: no traceback
+    assert "408: the request's body did not arrive" not in log
+
+
+def test_a_length_past_what_a_database_holds_is_recorded_and_holds_up_no_other_record(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    for announced in (2**64 - 1, 2**63):  # within HTTP's 64 bits, past a signed BIGINT
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(
+                f"POST /webhooks/webcom/{TOKEN} HTTP/1.1\r\nHost: x\r\n".encode()
+                + f"Content-Length: {announced}\r\n\r\n[".encode()
+            )
+            assert b" 413 " in s.recv(4096).split(b"\r\n", 1)[0]
+    assert post(server, body(61041)).status_code == 200
+    the_one(server, 61041)  # stored: the records before it did not stop the writer
+    huge = last(server, status=413, note="truncated", size=2**63 - 1)
+    assert detail(server, huge["id"])["body"] is None
+
+
+def test_a_body_its_client_abandoned_is_recorded_as_incomplete(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    for name, token, id_sms in (("platform", TOKEN, 61051), (None, "not-the-token-00000", 61052)):
+        sent = body(id_sms)  # whole JSON, but less than the length announced
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(
+                f"POST /webhooks/webcom/{token} HTTP/1.1\r\nHost: x\r\n".encode()
+                + f"Content-Length: {len(sent) + 100}\r\n\r\n".encode()
+                + sent
+            )
+            time.sleep(0.3)  # gone before the rest came: not a body to replay as if whole
+        abandoned = last(server, size=len(sent), token=name, note="body incomplete")
+        with server.client() as client:
+            assert client.post(f"/requests/{abandoned['id']}/replay").status_code == 409
 
 
 def test_cursor_paging_has_no_repeat_and_no_gap_and_bad_parameters_are_400(server):
     for n in range(12):
         post(server, body(61100 + n))
-    waiting_for(lambda: len(requests_of(server)) >= 12)
+    for n in range(12):  # all stored (earlier tests' records made a count of 12 no wait)
+        the_one(server, 61100 + n)
     everything = [r["id"] for r in requests_of(server)]
     paged, cursor = [], None
     with server.client() as client:
@@ -294,6 +329,8 @@ def test_the_command_line_lists_shows_and_replays_requests(allow_then_fix, tmp_p
     assert record["replay_of"] == stored["id"] and record["sender"] == "cli"
     missing = run_cli(live.database_url, "request", "999999")
     assert missing.returncode == 2 and "no request 999999" in missing.stderr
+    huge = run_cli(live.database_url, "replay", str(2**64))
+    assert huge.returncode == 2 and f"no request {2**64}" in huge.stderr
 
     store = open_request_store(Settings(database_url=live.database_url))
     try:  # retention drops every body kept (as TRACKER_REQUEST_LOG_KEEP would, later)
@@ -325,6 +362,9 @@ def test_a_truncated_body_cannot_be_replayed(server):
     with server.client() as client:
         answer = client.post(f"/requests/{cut['id']}/replay")
     assert answer.status_code == 409 and "cannot be replayed" in answer.json()["detail"]
+    path = f"/requests/{cut['id']}/replay"
+    assert waiting_for(lambda: f'"path":"{path}","status":409' in server.log.read_text())
+    assert f"path='{path}'" not in server.log.read_text()  # an answer, not an error's traceback
 
 
 def last_keyed(live: LiveServer, **where: object) -> dict:
@@ -451,3 +491,33 @@ def test_the_console_lists_filters_and_shows_requests(server):
             whole.status_code == 200 and "61901" in whole.text and "&#34;id_sms&#34;" in whole.text
         )
         assert client.get("/ui/requests/999999999").status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_failing_request_log_leaves_a_history_readable_without_its_links(
+    postgres_server, tmp_path
+):
+    database_url = create_schema(postgres_server)
+    live = start_server(database_url, tmp_path / "server.log", store_threads="2")
+    try:
+        assert live.post(body(61701)).status_code == 200
+        the_one(live, 61701)
+        schema = database_url.rsplit("schema=", 1)[1]
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP TABLE "{schema}".request_log_ids')  # the request log fails
+        with live.client() as client:
+            history = client.get("/messages/61701/history")
+            assert history.status_code == 200, history.text
+            assert [r["requests"] for r in history.json()["reports"]] == [None]
+            assert client.get("/ui/messages/61701").status_code == 200
+    finally:
+        stop_server(live)
+        drop_schema(database_url)
+
+
+def test_a_request_id_past_what_a_database_holds_is_not_found(server):
+    with server.client() as client:
+        for huge in (2**63, 2**64, 10**30):
+            assert client.get(f"/requests/{huge}").status_code == 404
+            assert client.get(f"/ui/requests/{huge}").status_code == 404
+            assert client.post(f"/requests/{huge}/replay").status_code == 404

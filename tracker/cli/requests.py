@@ -162,7 +162,7 @@ def replay(request_id: REQUEST_ID) -> None:
     folded. The replay is recorded in the request log, naming the original."""
     settings = load_settings()
     with _request_log() as (tracker, store):
-        original = store.get(request_id)
+        original = reads.request_record(store, request_id)
         if original is None:
             fail(LookupError(f"no request {request_id} in the request log"))
         refusal = replay_refusal(original, Access(settings))

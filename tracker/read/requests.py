@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
+from eventsourcing.persistence import PersistenceError
 
 from tracker.read.models import MessageHistory
 from tracker.read.queries import BadCursor
 from tracker.request_log import Record, RequestFilter, RequestStore
+
+log = logging.getLogger("tracker")
 
 IDS_LISTED = 50  # message numbers a listing shows per request (a request's page shows all)
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -111,8 +115,16 @@ def list_requests(
     return RequestPage([summary(r) for r in records], following)
 
 
+LARGEST_ID = 2**63 - 1  # the databases' largest integer: no request has an id past it
+
+
+def request_record(store: RequestStore, request_id: int) -> Record | None:
+    """One record whole (None: no such request, an id past what the store can hold too)."""
+    return store.get(request_id) if 0 < request_id <= LARGEST_ID else None
+
+
 def request_detail(store: RequestStore, request_id: int) -> RequestDetail | None:
-    record = store.get(request_id)
+    record = request_record(store, request_id)
     return detail(record) if record is not None else None
 
 
@@ -121,7 +133,11 @@ def linked(history: MessageHistory | None, store: RequestStore | None) -> Messag
     when there is a request log."""
     if history is None or store is None or not history.reports:
         return history
-    windows = store.carrying(history.id_sms)
+    try:
+        windows = store.carrying(history.id_sms)
+    except PersistenceError as e:  # a diagnostic's failure: the history without its links
+        log.warning("request log unavailable, a history shown without its requests: %s", e)
+        return history
     for report in history.reports:
         found = carriers(windows, report.received_at)
         if report.last_received_at != report.received_at:

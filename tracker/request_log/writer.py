@@ -58,6 +58,7 @@ class RequestLog:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._failing = False  # the last batch failed (said once, until one is stored again)
 
     def start(self) -> None:
         if self._thread is None:
@@ -126,12 +127,17 @@ class RequestLog:
             try:
                 self.store.insert(batch)
             except Exception as e:  # locked past its timeout, down: kept queued, tried again
-                log.warning("request log: %d record(s) not stored yet: %s", len(batch), e)
+                if not self._failing:  # once, not twice a second for as long as it lasts
+                    log.warning("request log: %d record(s) not stored yet: %s", len(batch), e)
+                self._failing = True
                 if self._stopping:
                     self._give_up()
                     return
                 time.sleep(RETRY_AFTER)
                 continue
+            if self._failing:
+                self._failing = False
+                log.info("request log: records stored again (%d queued)", len(self._queue))
             with self._lock:
                 for _ in batch:
                     self._bytes -= self._queue.popleft().kept

@@ -28,6 +28,9 @@ READ_WHEN_REFUSED = (401, 403, 404)  # statuses whose unread body is read before
 # Bytes of such a body kept at most: whoever may reach the webhook could otherwise fill the
 # request log's TRACKER_REQUEST_LOG_MAX_BYTES with refused bodies, pushing out the platform's.
 REFUSED_KEPT = 65536
+# The largest size a record holds: HTTP allows a Content-Length of 64 bits, the databases a
+# signed 64-bit integer (a larger one made every insert of its batch fail, again and again).
+LARGEST_SIZE = 2**63 - 1
 
 
 class Seen(msgspec.Struct, gc=False):
@@ -96,7 +99,7 @@ class RequestRecorder:
         note = TRUNCATED if taken.truncated else None
         announced = headers.get(b"content-length", b"")
         if announced.isdigit() and int(announced) > size and taken.status == 413:
-            size, note = int(announced), TRUNCATED  # refused on its length, never read
+            size, note = min(int(announced), LARGEST_SIZE), TRUNCATED  # refused on its length
         if taken.unfinished:
             note = noted(note, "body incomplete")
         what = seen(scope)
@@ -135,7 +138,8 @@ class _Taken:
         self.status = 500  # what the client gets if the app fails before answering
 
     def take(self, message: Message) -> None:
-        if message["type"] != "http.request":
+        if message["type"] != "http.request":  # http.disconnect: the client left
+            self.unfinished = self.unfinished or not self.complete
             return
         body: bytes = message.get("body", b"")
         if body:
@@ -153,11 +157,8 @@ class _Taken:
     async def read_rest(self, receive: Receive) -> None:
         """Read what is left of a refused request's body (at most the limit)."""
         try:
-            while not self.complete and not self.truncated:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                self.take(message)
+            while not (self.complete or self.truncated or self.unfinished):
+                self.take(await receive())
         except Exception:  # its deadline passed, the client left: what came is kept
             self.unfinished = True
 

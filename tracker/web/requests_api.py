@@ -9,7 +9,7 @@ from typing import Annotated
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.params import FromPath, Parameter, QueryParameter
 
 from tracker.read import requests as reads
@@ -21,6 +21,18 @@ from tracker.web.backend import Backend
 from tracker.web.ingest import take
 from tracker.web.openapi import ReplayOperation
 from tracker.web.request_log import Seen
+
+
+class _Conflict(HTTPException):
+    # A class of its own, not HTTPException(status_code=...): Litestar's logging reads the status
+    # of the exception's class, so a 4xx raised as a bare HTTPException was logged as an error
+    # with its traceback.
+    status_code = 409
+
+
+class _Gone(HTTPException):
+    status_code = 410
+
 
 REPLAY = "replay"  # the note of a replay's own record
 OFF = "the request log is off (TRACKER_REQUEST_LOG=false)"
@@ -108,10 +120,10 @@ async def replay(
     recorded in the request log too, naming the original."""
     log = request_log(backend)
     missing = f"no request {request_id} in the request log"
-    original = await backend.found(missing, log.store.get, request_id)
+    original = await backend.found(missing, reads.request_record, log.store, request_id)
     refusal = replay_refusal(original, request.app.state.access)
     if refusal:
-        raise ClientException(status_code=refusal[0], detail=refusal[1])
+        raise (_Conflict if refusal[0] == 409 else _Gone)(detail=refusal[1])
     body = original.body or b""
     received_at, started, what = datetime.now(UTC), time.perf_counter(), Seen()
     status, content = 503, b""

@@ -171,6 +171,12 @@ class DeadlineProtocol(HttpToolsProtocol):
         return b"".join(head) + body
 
 
+class _RequestTimeout(HTTPException):
+    # Its status on the class: Litestar's logging reads it there, and logged a bare
+    # HTTPException(status_code=408) as an uncaught error with its traceback, for each slow client.
+    status_code = 408
+
+
 async def _late_body_is_408(app: Any, scope: Any, receive: Any, send: Any) -> None:
     """The application, told by its receive that the request's body came too late."""
     if scope["type"] != "http":
@@ -181,7 +187,7 @@ async def _late_body_is_408(app: Any, scope: Any, receive: Any, send: Any) -> No
         message = await receive()
         if LATE_BODY in scope:
             detail = f"the request's body did not arrive within {scope[LATE_BODY]:g} s"
-            raise HTTPException(status_code=408, detail=detail)
+            raise _RequestTimeout(detail=detail)
         return message
 
     await app(scope, receive_in_time, send)
