@@ -27,7 +27,7 @@ from tracker.cli.options import (
     print_json,
     when,
 )
-from tracker.config import SettingsError
+from tracker.config import Settings, SettingsError
 from tracker.read import requests as reads
 from tracker.read.queries import BadCursor
 from tracker.request_log import RequestFilter, RequestStore
@@ -40,10 +40,11 @@ REQUEST_ID = Annotated[int, typer.Argument(metavar="ID", help="The request's id 
 
 
 @contextmanager
-def _request_log() -> Iterator[tuple[Tracker, RequestStore]]:
-    """The store's tracker and request log, neither created; a clear error if either is missing."""
+def _request_log(settings: Settings | None = None) -> Iterator[tuple[Tracker, RequestStore]]:
+    """The store's tracker and request log, neither created; a clear error if either is missing.
+    ``settings``: those the caller loaded already (else loaded here)."""
     try:
-        settings = load_settings()
+        settings = settings or load_settings()
         tracker = open_reader(settings)
         try:
             store = open_request_reader(settings, tracker)
@@ -161,7 +162,7 @@ def replay(request_id: REQUEST_ID) -> None:
     the webhook would give. Reports stored already are repeats: acknowledged, nothing new
     folded. The replay is recorded in the request log, naming the original."""
     settings = load_settings()
-    with _request_log() as (tracker, store):
+    with _request_log(settings) as (tracker, store):
         original = reads.request_record(store, request_id)
         if original is None:
             fail(LookupError(f"no request {request_id} in the request log"))
