@@ -42,6 +42,13 @@ def run_until(forwarder: Forwarder, receiver: Receiver, positions: int) -> list[
         forwarder.stop()
 
 
+def begun(state: ForwardingState, receiver: Receiver) -> None:
+    """Wait (up to 10 s) until the forwarder has made its endpoint's row."""
+    deadline = time.monotonic() + 10
+    while state.get(endpoint_key(receiver.url)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_a_receiver_that_fails_twice_then_accepts_gets_every_change_in_order_signed(state):
     feed = Feed()
     made = feed.add(5)  # 10 changes: 3 batches of 4
@@ -98,9 +105,7 @@ def test_an_endpoint_seen_first_with_start_now_begins_at_the_feeds_head(state):
         forwarder = Forwarder(receiver.url, feed, state, settings(start="now"))
         forwarder.start()
         try:
-            deadline = time.monotonic() + 10
-            while state.get(endpoint_key(receiver.url)) is None and time.monotonic() < deadline:
-                time.sleep(0.02)
+            begun(state, receiver)
             later = feed.add(1)
             forwarder.wake()
             got = receiver.wait_for(2)
@@ -194,9 +199,7 @@ def test_on_a_feed_complete_only_after_a_position_start_now_begins_there_never_b
         forwarder = Forwarder(receiver.url, feed, state, settings(start="now"))
         forwarder.start()
         try:
-            deadline = time.monotonic() + 10
-            while state.get(endpoint_key(receiver.url)) is None and time.monotonic() < deadline:
-                time.sleep(0.02)
+            begun(state, receiver)
             assert state.get(endpoint_key(receiver.url)).position == 40
             feed.add(1, start=10)  # a rebuild filling the changes before 40: never sent
             later = feed.add(1, start=50)
