@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.test_projection import TIMES, instant
 from tracker.domain.status import RANKS, Report, fold
 from tracker.views.projection import Change, Fact
 from tracker.views.projector import apply_facts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-TIMES = ["", "junk", "2011-01-01 12:00:00", "2011-01-01 12:00:30", "2011-01-01 12:01:00"]
 
 # (state, time, rejected at receipt, a repeat of a report held, polled)
 arrivals = st.lists(
@@ -26,13 +26,6 @@ arrivals = st.lists(
     min_size=1,
     max_size=15,
 )
-
-
-def instant(time: str) -> datetime | None:
-    try:
-        return datetime.strptime(time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def facts_of(pairs, id_sms=42) -> list[Fact]:
