@@ -192,6 +192,7 @@ def test_event_topics_are_pinned_because_stored_rows_name_them():
         "ReportedAgain": "a1",
         "Quarantined": "q1",
         "QuarantinedAgain": "qa1",
+        "Registered": "g1",
     }
 
 

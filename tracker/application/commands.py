@@ -8,6 +8,8 @@ from datetime import datetime
 
 import msgspec
 
+from tracker.domain.registration import Registration
+
 
 class Status(msgspec.Struct, frozen=True, gc=False):
     """One incoming status whose ``id_sms`` names a message; state and time as received (a
@@ -26,6 +28,16 @@ class Status(msgspec.Struct, frozen=True, gc=False):
     price: float | None = None  # and the price per part
 
 
+class Registering(msgspec.Struct, frozen=True, gc=False):
+    """One incoming registration whose ``id_sms`` names a message (POST /messages/sent,
+    tracker register)."""
+
+    id_sms: int
+    registration: Registration
+    raw: str | None = None  # the item's JSON text, kept when the registration is rejected
+    sent: str | None = None  # the id_sms as sent when it was a JSON string ("03234")
+
+
 @dataclass(frozen=True, slots=True)
 class Unusable:
     """Input that names no message: kept in quarantine with the reason."""
@@ -38,7 +50,8 @@ class Unusable:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What one webhook request brought: its statuses and its unusable input.
+    """What one webhook request brought: its statuses and its unusable input (or what one
+    registration request brought: its registrations and its unusable input).
 
     Its receipt time is stamped by the writer as it stores the batch (one clock, in the
     order of the log); ``received_at`` replaces the clock's reading (imports, tests), and is
@@ -47,6 +60,7 @@ class Batch:
     statuses: tuple[Status, ...]
     unusable: tuple[Unusable, ...] = ()
     received_at: datetime | None = None
+    registrations: tuple[Registering, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,8 @@ class Receipt:
     duplicates: int = 0
     quarantined: int = 0
     attempts: int = 1
+    # New registrations by outcome (domain.registration); the same one again is a duplicate.
+    registrations: Mapping[str, int] = field(default_factory=dict)
 
 
 DUPLICATE = "duplicate"  # an exact repeat: acknowledged, recorded as received again

@@ -130,6 +130,7 @@ class Tracker(Application):
         """Load, decide (each message's ``receive``), save: the events in the order of the
         batches, so that receipt times never go back in the order of the log."""
         wanted = {s.id_sms for batch in batches for s in batch.statuses}
+        wanted.update(r.id_sms for batch in batches for r in batch.registrations)
         written = self.written
         head = written.catch_up(self.store)  # forget what other writers changed since
         messages = written.take(wanted)
@@ -152,16 +153,27 @@ class Tracker(Application):
                 touched[status.id_sms] = message
                 outcome = message.receive(report, moment, status.raw, _sent(status))
                 outcomes[DUPLICATE if outcome is None else outcome] += 1
+            registered: Counter[str] = Counter()
+            for item in batch.registrations:
+                message = messages.get(item.id_sms)
+                if message is None:
+                    message = messages[item.id_sms] = Message(item.id_sms)
+                touched[item.id_sms] = message
+                outcome = message.register(item.registration, moment, item.raw, item.sent)
+                registered[DUPLICATE if outcome is None else outcome] += 1
             for message in touched.values():
                 events += message.collect_events()
             events += quarantine.receive(batch.unusable, moment)
             receipts.append(
                 Receipt(
-                    stored=frozenset(s.id_sms for s in batch.statuses),
-                    duplicates=outcomes.pop(DUPLICATE, 0),
+                    stored=frozenset(s.id_sms for s in batch.statuses).union(
+                        r.id_sms for r in batch.registrations
+                    ),
+                    duplicates=outcomes.pop(DUPLICATE, 0) + registered.pop(DUPLICATE, 0),
                     outcomes=dict(outcomes),
                     quarantined=len(batch.unusable),
                     attempts=attempt,
+                    registrations=dict(registered),
                 )
             )
         check = partial(written.not_behind, earliest)

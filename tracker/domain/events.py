@@ -90,8 +90,29 @@ class QuarantinedAgain(Event):
     received_at: datetime
 
 
-EVENTS: tuple[type[Event], ...] = (Reported, ReportedAgain, Quarantined, QuarantinedAgain)
-MESSAGE_EVENTS: tuple[type[Event], ...] = (Reported, ReportedAgain)
+class Registered(Event):
+    """A registration of the message (domain.registration), received at ``received_at``, and
+    what it did (``outcome``: registered, conflict or rejected, decided at receipt). The same
+    registration received again is not recorded."""
+
+    TOPIC: ClassVar[str] = "g1"
+
+    received_at: datetime
+    outcome: str  # domain.registration.REGISTRATION_OUTCOMES
+    sent_at: datetime | None = None  # as domain.registration.Registration's fields
+    sender: str | None = None
+    campaign: str | None = None
+    channel: str | None = None
+    parts: int | None = None
+    reason: str | None = None
+    raw: str | None = None  # the item as sent, when it was rejected (a value could not be read)
+    id_sent: str | None = None  # the id_sms as sent, when it was a JSON string ("03234")
+
+
+EVENTS: tuple[type[Event], ...] = (
+    Reported, ReportedAgain, Quarantined, QuarantinedAgain, Registered
+)  # fmt: skip
+MESSAGE_EVENTS: tuple[type[Event], ...] = (Reported, ReportedAgain, Registered)
 QUARANTINE_EVENTS: tuple[type[Event], ...] = (Quarantined, QuarantinedAgain)
 
 

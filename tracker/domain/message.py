@@ -15,8 +15,9 @@ from uuid import UUID
 
 import msgspec
 
-from tracker.domain.events import Envelope, Event, Reported, ReportedAgain
+from tracker.domain.events import Envelope, Event, Registered, Reported, ReportedAgain
 from tracker.domain.ids import message_id
+from tracker.domain.registration import REGISTERED, Registration, decide_registration
 from tracker.domain.status import RANKS, Report, decide, fold_step, identity_of
 
 
@@ -35,6 +36,15 @@ class Sent(msgspec.Struct, frozen=True, gc=False):
 
 
 NOT_SENT = Sent()
+
+
+def registration_of(event: Registered) -> Registration:
+    """The registration a stored event records."""
+    return Registration(
+        event.sent_at, event.sender, event.campaign, event.channel, event.parts, event.reason
+    )
+
+
 FEW_REPORTS = 8  # identities kept in a tuple up to this many, in a set beyond
 
 
@@ -52,6 +62,9 @@ class Message(msgspec.Struct, gc=False):
     identities: tuple[tuple[str, ...], ...] | set[tuple[str, ...]] = ()
     current: Report | None = None  # the report that sets the state: fold(reports)
     earliest_final: tuple | None = None  # fold order of its earliest final report
+    registration: Registration | None = None  # the registration that stands (the first)
+    # Every distinct registration received (a tuple while few, a set beyond, as identities).
+    registrations: tuple[Registration, ...] | set[Registration] = ()
     # The events decided and not yet collected for the store, and where among them the repeats
     # of each report at each receipt are counted; None between writes (nothing to track).
     pending: list[Envelope] | None = None
@@ -104,6 +117,29 @@ class Message(msgspec.Struct, gc=False):
         self._pend(event)
         return outcome
 
+    def register(
+        self,
+        registration: Registration,
+        received_at: datetime,
+        raw: str | None = None,
+        id_sent: str | None = None,
+    ) -> str | None:
+        """Take a registration in: its outcome (domain.registration), or None when the message
+        has received the same one before (nothing is recorded: it says nothing new)."""
+        outcome = decide_registration(registration, self.registration, self.registrations)
+        if outcome is None:
+            return None
+        r = registration
+        self._registered(r, outcome)
+        raw = raw if r.reason is not None else None
+        self._pend(
+            Registered(
+                received_at, outcome, r.sent_at, r.sender, r.campaign, r.channel, r.parts,
+                r.reason, raw, id_sent,
+            )
+        )  # fmt: skip
+        return outcome
+
     def apply(self, event: Event) -> None:
         """Take in an event decided before (a replay): no rule is applied again. A report the
         fold never reads (unknown state, or rejected at receipt) is only its identity."""
@@ -112,6 +148,19 @@ class Message(msgspec.Struct, gc=False):
                 self._hold(Report(event.state, event.time, event.instant))
             else:
                 self._remember(identity_of(event.state, event.time, event.reason))
+        elif type(event) is Registered:
+            self._registered(registration_of(event), event.outcome)
+
+    def _registered(self, registration: Registration, outcome: str) -> None:
+        held = self.registrations
+        if type(held) is set:
+            held.add(registration)
+        elif len(held) < FEW_REPORTS:
+            self.registrations = (*held, registration)
+        else:
+            self.registrations = {*held, registration}
+        if outcome == REGISTERED:
+            self.registration = registration
 
     def collect_events(self) -> list[Envelope]:
         """The events decided since the last call, for the store (the library's name)."""
