@@ -157,3 +157,36 @@ class ChangePage(msgspec.Struct):
     next: int  # pass as ?after= for the next page (the last position here, else ``after``)
     head: int  # the highest position in the change view as this page was read
     complete_from: int  # every change after this position is in the view (0: every change)
+
+
+# TEMPORARY (i23-charts): the read API's shapes as docs/i23 brief gives them; H2's replace them.
+class DayPoint(msgspec.Struct):
+    day: str
+    messages: int
+    delivered: int
+    known: int
+    delivery_rate: float | None
+
+
+class GroupStats(msgspec.Struct):
+    key: str
+    messages: int
+    states: dict[str, int]
+    delivered: int
+    known: int
+    delivery_rate: float | None
+    pending: int
+    pending_share: float
+    deliveries: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    daily: list[DayPoint] = []
+
+
+class Breakdown(msgspec.Struct):
+    by: str
+    from_day: str | None
+    to_day: str | None
+    total: GroupStats
+    groups: list[GroupStats]
