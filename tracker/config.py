@@ -72,6 +72,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     api_keys: str = ""
     # With API keys set, /metrics needs an admin key unless this is true.
     metrics_open: bool = False
+    # /metrics labels figures by sender and by campaign for this many of each (the most
+    # messages), the rest added up as "other": a bounded number of series whatever clients send.
+    metrics_groups: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
     # A message not final this long after its first report is overdue (a duration: 30m, 72h,
     # 3d; see ``duration``). Derived at read time, never stored.
     overdue_after: str = "72h"

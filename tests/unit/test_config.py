@@ -37,6 +37,7 @@ def test_values_come_from_tracker_variables_as_text():
         ({"TRACKER_API_KEYS": "root:0123456789abcdef"}, "unknown role root"),
         ({"TRACKER_WEBHOOK_ALLOW": "10.0.0.0/8,10.300.0.0/16"}, "TRACKER_WEBHOOK_ALLOW"),
         ({"TRACKER_METRICS_OPEN": "perhaps"}, "TRACKER_METRICS_OPEN"),
+        ({"TRACKER_METRICS_GROUPS": "0"}, "TRACKER_METRICS_GROUPS: Expected `int` >= 1"),
         ({"TRACKER_HEADER_TIMEOUT": "0"}, "TRACKER_HEADER_TIMEOUT: Expected `float` > 0"),
         ({"TRACKER_BODY_TIMEOUT": "a minute"}, "TRACKER_BODY_TIMEOUT: Expected `float`"),
         ({"TRACKER_WEBHOOK_TOKENS": "the platform:0123456789abcdef"}, "token 1's name"),

@@ -29,7 +29,7 @@ from tracker.read.models import (
     ReportRecord,
     Stats,
 )
-from tracker.web import metrics
+from tracker.web import group_metrics, metrics
 from tracker.web.access import ADMIN, ANALYST, ANY_ROLE, AUDITOR, metrics_guard, requires
 from tracker.web.backend import Backend
 from tracker.web.openapi import (
@@ -292,9 +292,9 @@ class Metrics(PrometheusController):
         operation_class=MetricsOperation,
     )
     async def get(self, backend: NamedDependency[Backend]) -> Response:
-        """The views' lag, the overdue messages, the audit tree's heads and the forwarding
-        endpoints' rows are read at each scrape: the projector may be another process, and
-        overdue depends on the time now."""
+        """The views' lag, the overdue messages, the audit tree's heads, the forwarding
+        endpoints' rows and the breakdowns by sender and campaign are read at each scrape: the
+        projector may be another process, and overdue depends on the time now."""
         with suppress(HTTPException):  # an unavailable store: the last figures stand
             metrics.set_lag(*await backend.read(backend.projector.lag))
             cut = queries.overdue_cut(backend.clock()["now"], backend.overdue_after)
@@ -302,7 +302,8 @@ class Metrics(PrometheusController):
             metrics.set_audit(await backend.read(backend.audit.heads))
             if backend.forward_urls:
                 metrics.set_forwarding(await backend.read(backend.forwarding_status))
-        return await PrometheusController.get.fn(self)
+            await backend.read(group_metrics.refresh, backend.views, backend.metrics_groups)
+        return Response(*group_metrics.exposition())
 
 
 def instant_param(**kwargs: Any) -> Any:

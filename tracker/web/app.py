@@ -108,7 +108,13 @@ def announce(settings: Settings, access: Access) -> None:
 def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     """The HTTP application around the parts ``bootstrap.server_parts`` built; it owns them
     from here on."""
-    backend = Backend(parts, settings.store_threads, settings.overdue_age, settings.forward_urls)
+    backend = Backend(
+        parts,
+        settings.store_threads,
+        settings.overdue_age,
+        settings.forward_urls,
+        metrics_groups=settings.metrics_groups,
+    )
     access = Access(settings)
     access_log.configure()
 

@@ -47,6 +47,7 @@ class Backend:
         store_threads: int,
         overdue_after: timedelta = OVERDUE_AFTER,
         forward_urls: tuple[str, ...] = (),
+        metrics_groups: int = 20,
     ):
         self.tracker, self.views, self.projector = parts.tracker, parts.views, parts.projector
         self.overdue_after = overdue_after  # TRACKER_OVERDUE_AFTER
@@ -54,6 +55,7 @@ class Backend:
         self.forwarding = parts.forwarding  # TRACKER_PROJECTIONS=inline: this process forwards
         self.forward_urls = forward_urls  # TRACKER_FORWARD_URL's, whoever delivers to them
         self.forward_state = ForwardingState(parts.views)
+        self.metrics_groups = metrics_groups  # TRACKER_METRICS_GROUPS
         self.audit, self.audit_key = parts.audit, parts.audit_key  # TRACKER_AUDIT_KEY
         self.requests = parts.requests  # the request log (None: off)
         self.limiter = anyio.CapacityLimiter(store_threads)
