@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from tracker.read import queries
@@ -30,6 +31,38 @@ def form_instant(name: str, text: str) -> datetime | None:
     return (
         queries.utc_instant(name, text, "a date and time (e.g. 2024-05-01T10:00)") if text else None
     )
+
+
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+RANGE_DAYS = (30, 366)  # the overview's range of sending days: by default, at most
+
+
+def form_day(name: str, text: str) -> date | None:
+    """A UTC date as a browser's date input sends it: YYYY-MM-DD, nothing else."""
+    if not text:
+        return None
+    try:
+        if DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise BadFilter(f"{name}: {text[:40]!r} is not a date (YYYY-MM-DD)")
+
+
+def day_range(first: str, last: str, today: date) -> tuple[date, date]:
+    """The overview's range of sending days, both included: the last 30 days up to today
+    (UTC) unless the form says otherwise; one end alone keeps the default length."""
+    begin, end = form_day("from", first), form_day("to", last)
+    default, most = RANGE_DAYS
+    if end is None:  # up to today, within the longest range
+        end = today if begin is None else min(max(today, begin), begin + timedelta(days=most - 1))
+    if begin is None:
+        begin = end - timedelta(days=default - 1)
+    if begin > end:
+        raise BadFilter(f"from: {begin} is after to ({end})")
+    if (end - begin).days >= most:
+        raise BadFilter(f"from: {begin} to {end} is more than {most} days")
+    return begin, end
 
 
 def page_size(text: str, default: int, most: int) -> int:
