@@ -21,8 +21,9 @@ from tracker.application import Tracker
 from tracker.read.models import NO_KNOWN_STATE
 from tracker.read.queries import WEBHOOK
 from tracker.views.log import EventLog
+from tracker.views.rows import channel_states
 from tracker.views.store import ViewStore
-from tracker.views.tables import MESSAGE_COLUMNS, channel_states, iso
+from tracker.views.tables import MESSAGE_COLUMNS, iso
 
 FORMATS = ("csv", "jsonl", "parquet")
 STREAMED = ("csv", "jsonl")
@@ -52,7 +53,7 @@ def message_rows(views: ViewStore) -> Iterator[dict[str, Any]]:
 
 def report_rows(tracker: Tracker) -> Iterator[dict[str, Any]]:
     """Every stored report in the order it was stored (which is arrival order per message)."""
-    log = EventLog(tracker, exact=True)  # every report as stored, NULs too
+    log = EventLog(tracker, exact=True, registrations=False)  # every report as stored
     head, position = log.head(), 0
     while position < head:
         facts, _, position = log.page(position, head, PAGE)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from tracker.domain.registration import Registration
 from tracker.views.projection import Change
 
 # A message whose reports all have states the rules do not know, or were rejected at receipt, has
@@ -77,6 +78,8 @@ class MessageSummary(msgspec.Struct):
     first_received_at: datetime
     last_received_at: datetime
     channels: dict[str, str] | None = None  # each channel's latest status (None: none given)
+    registration: Registration | None = None  # the registration that stands (None: none)
+    registration_conflicts: int = 0  # registrations received that differed from it
 
 
 class MessagePage(msgspec.Struct):
@@ -159,9 +162,10 @@ class ChangePage(msgspec.Struct):
     complete_from: int  # every change after this position is in the view (0: every change)
 
 
-# TEMPORARY (i23-charts): the read API's shapes as docs/i23 brief gives them; H2's replace them.
 class DayPoint(msgspec.Struct):
-    day: str
+    """One sending day of a group (GET /stats?by=, a sparkline's point)."""
+
+    day: str  # YYYY-MM-DD (UTC)
     messages: int
     delivered: int
     known: int
@@ -169,24 +173,28 @@ class DayPoint(msgspec.Struct):
 
 
 class GroupStats(msgspec.Struct):
-    key: str
+    """The messages of one group of a breakdown (definitions: docs/views.md)."""
+
+    key: str  # sender / campaign / channel ("" = not given) or the day
     messages: int
-    states: dict[str, int]
+    states: dict[str, int]  # messages by current state; "" = no known state; "registered"
     delivered: int
     known: int
     delivery_rate: float | None
     pending: int
     pending_share: float
-    deliveries: int
-    p50: float | None
+    deliveries: int  # messages with a delivery time
+    p50: float | None  # seconds from sending to delivery (within 1% of the exact nearest rank)
     p95: float | None
     p99: float | None
-    daily: list[DayPoint] = []
+    daily: list[DayPoint] = []  # each day of the range that had messages; empty for by=day
 
 
 class Breakdown(msgspec.Struct):
-    by: str
+    """GET /stats?by=: the messages of a range of sending days, grouped."""
+
+    by: str  # sender | campaign | channel | day
     from_day: str | None
     to_day: str | None
-    total: GroupStats
-    groups: list[GroupStats]
+    total: GroupStats  # all messages of the range
+    groups: list[GroupStats]  # by messages descending, then key (by=day: by day ascending)

@@ -15,6 +15,9 @@ from tracker.application import Tracker
 from tracker.domain.events import Reported, ReportedAgain, told
 from tracker.domain.ids import message_number
 from tracker.domain.status import RANKS, Report, identity_of, is_known, states_after
+from tracker.read.breakdown import breakdown as breakdown
+from tracker.read.errors import BadFilter as BadFilter
+from tracker.read.errors import BreakdownIncomplete as BreakdownIncomplete
 from tracker.read.models import (
     DailyDelivery,
     DeliveryPercentiles,
@@ -30,7 +33,7 @@ from tracker.read.models import (
     Stats,
 )
 from tracker.views.log import message_entries
-from tracker.views.projection import Fact, MessageRow, project
+from tracker.views.projection import REGISTERED, Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ALL, MessageFilter, ViewStore
 
@@ -43,10 +46,6 @@ class BadCursor(ValueError):
     """A cursor this API did not give out."""
 
 
-class BadFilter(ValueError):
-    """A filter value a list cannot apply; its text names the filter and says why."""
-
-
 STATES = tuple(sorted(RANKS, key=lambda s: (RANKS[s], s)))  # the platform's, in rank order
 
 
@@ -54,12 +53,13 @@ def state_filter(text: str | None, none_known: str = "") -> str | None:
     """The state to filter messages on: None for any, one the platform sends, or '' for the
     messages with no known state yet, which the caller's users name ``none_known`` ('' in the
     API and the CLI, '-' in the console's form). Anything else is a BadFilter listing them."""
-    if text is None or is_known(text):
+    if text is None or is_known(text) or text == REGISTERED:
         return text
     if text == none_known:
         return ""
     raise BadFilter(
-        f"state: {text[:40]!r} is not a state; known states are {', '.join(STATES)}, or "
+        f"state: {text[:40]!r} is not a state; known states are {', '.join(STATES)}, "
+        f"{REGISTERED!r} (registered, no state known yet), or "
         f"{none_known!r} for messages with no known state yet"
     )
 
@@ -272,6 +272,8 @@ def _summary(row: MessageRow, overdue_before: datetime) -> MessageSummary:
         first_received_at=row.first_received_at,
         last_received_at=row.last_received_at,
         channels=row.channel_states,
+        registration=row.registration,
+        registration_conflicts=row.registration_conflicts,
     )
 
 

@@ -21,17 +21,26 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.codec import decode
-from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
+from tracker.domain.events import (
+    Quarantined,
+    QuarantinedAgain,
+    Registered,
+    Reported,
+    ReportedAgain,
+)
 from tracker.domain.ids import id_sms_in, message_id
+from tracker.domain.registration import REJECTED, Registration
 from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import Fact, QuarantineFact
+from tracker.views.projection import NO_REPORT, Fact, QuarantineFact
 
 REPORTED = Reported.TOPIC
 QUARANTINE_TOPICS = (Quarantined.TOPIC, QuarantinedAgain.TOPIC)
 _decode_reports = msgspec.msgpack.Decoder(list[Reported]).decode
 _decode_again = msgspec.msgpack.Decoder(ReportedAgain).decode
 AGAIN = ReportedAgain.TOPIC
+REGISTERED = Registered.TOPIC
+_decode_registered = msgspec.msgpack.Decoder(Registered).decode
 _WITH_CHANNELS = 7  # a ReportedAgain array this long or longer may hold channels (its 7th field)
 
 
@@ -45,12 +54,20 @@ class EventLog:
     """The tracker's report and quarantine events, by notification id."""
 
     def __init__(
-        self, tracker: Tracker, part: tuple[int, int] | None = None, *, exact: bool = False
+        self,
+        tracker: Tracker,
+        part: tuple[int, int] | None = None,
+        *,
+        exact: bool = False,
+        registrations: bool = True,
     ):
         """With ``part`` = (k, n), only the events of the k-th of n parts of the messages
         (and of the quarantined input), split by aggregate id: a rebuild worker's share.
-        ``exact``: every text as stored, NULs too (an export), not as the views take it."""
+        ``exact``: every text as stored, NULs too (an export), not as the views take it.
+        ``registrations``: the registrations that stand and the conflicts among the reports
+        (facts with a ``registration``), in log order."""
         self._clean = _as_stored if exact else _clean
+        self._extras = (AGAIN, REGISTERED if registrations else None)
         self.recorder = tracker.store
         self.parts = part[1] if part else 1
         self.part = part
@@ -70,12 +87,25 @@ class EventLog:
         end = min(stop, after + limit * self.parts)
         rows = self.recorder.select_rows(after, end, self.part)  # (id, originator, topic, state)
         facts = self._facts([(n, k, state) for n, k, topic, state in rows if topic == REPORTED])
-        told = [(i, n, k, s) for i, (n, k, topic, s) in enumerate(rows) if _tells(topic, s)]
-        if told:  # repeats that gave channels, in their places among the reports
+        again, registered = self._extras
+        told = [
+            (i, n, k, topic, s)
+            for i, (n, k, topic, s) in enumerate(rows)
+            if _tells(topic, s) or topic == registered
+        ]
+        if told:  # repeats that gave channels and registrations, in their places
             at = [i for i, (_, _, topic, _) in enumerate(rows) if topic == REPORTED]
-            again = [(i, f) for i, n, k, state in told if (f := self._again(n, k, state))]
+            extra = [
+                (i, f)
+                for i, n, k, topic, state in told
+                if (
+                    f := self._again(n, k, state)
+                    if topic == again
+                    else self._registered(n, k, state)
+                )
+            ]
             reports = zip(at, facts, strict=True)
-            facts = [f for _, f in heapq.merge(reports, again, key=itemgetter(0))]
+            facts = [f for _, f in heapq.merge(reports, extra, key=itemgetter(0))]
         quarantined = [
             self._quarantined(originator_id, topic, state)
             for _, originator_id, topic, state in rows
@@ -135,6 +165,21 @@ class EventLog:
             again=True,
             position=position,
         )
+
+    def _registered(self, position: int, key: Any, state: bytes) -> Fact | None:
+        """A registration, as a fact (None: rejected at receipt, it never reaches the views)."""
+        e: Registered = _decode_registered(state)
+        if e.outcome == REJECTED:
+            return None
+        clean = self._clean
+        registration = Registration(
+            e.sent_at, clean(e.sender), clean(e.campaign), clean(e.channel), e.parts
+        )
+        id_sms = id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int)
+        return Fact(
+            id_sms, NO_REPORT, e.received_at, e.outcome, position=position,
+            registration=registration,
+        )  # fmt: skip
 
     def _clean_channels(self, channels: dict[str, str]) -> dict[str, str]:
         clean = self._clean

@@ -7,15 +7,21 @@ per message is all a page of events needs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
+from tracker.domain.registration import CONFLICT, Registration
 from tracker.domain.status import Report, fold_step
 
 DELIVERED_STATES = frozenset({"deliver", "read"})
 NO_STATE = ""  # state_counts' key for messages that have only reports of unknown state
+REGISTERED = "registered"  # the state of a registered message with no known state (never a
+# platform state: unknown platform states never become the current state)
+REGISTRATION = "registration"  # a change's source when a registration made it
+NO_REPORT = Report("", "")  # a registration fact's report (never read)
 
 
 # Fact, MessageRow and Delivery are msgspec structs, the cheapest Python objects to make (a
@@ -39,6 +45,9 @@ class Fact(msgspec.Struct, gc=False):
     price: float | None = None
     again: bool = False  # a repeat of a report the message holds, read for its channels only
     position: int = 0  # the event's notification id (0: not read from the log)
+    # A registration that stands (outcome registered) or a conflict (``report`` is then
+    # ``NO_REPORT``, unused); None for every report (their hot path never looks further).
+    registration: Registration | None = None
 
     @property
     def state(self) -> str:
@@ -61,16 +70,19 @@ class Change(msgspec.Struct, frozen=True, gc=False):
     previous: str | None  # the state before (None: the message had no known state)
     state: str  # the state after
     final: bool  # whether the state after is final
-    time: str  # the causing report's time, as sent
+    time: str  # the causing report's time, as sent (a registration's: its sent_at, or "")
     instant: datetime | None  # its UTC instant (None: unreadable)
     received_at: datetime  # when that report was received (the writer's clock)
-    source: str | None  # None: the webhook; "poll": the platform's answer to a poll
+    source: str | None  # None: the webhook; "poll": a poll's answer; "registration"
 
 
 def change_of(previous: str | None, row: MessageRow | None, fact: Fact) -> Change | None:
     """The change ``fact`` made, ``previous`` being the message's state before it and ``row``
     its row after (``project``'s); None when the state stayed as it was (a repeat, a rejected
-    report, one of a state the rules do not know, or one the fold ranks below the current)."""
+    report, one of a state the rules do not know, or one the fold ranks below the current).
+    A registration that makes a message "registered" (it had no state) is a change too."""
+    if fact.registration is not None:
+        return _registered(previous, row, fact)
     if row is None or fact.again or (current := row.current) is None:
         return None
     if current.state == previous:
@@ -86,6 +98,23 @@ def change_of(previous: str | None, row: MessageRow | None, fact: Fact) -> Chang
         report.instant,
         fact.received_at,
         fact.source,
+    )
+
+
+def _registered(previous: str | None, row: MessageRow | None, fact: Fact) -> Change | None:
+    if previous is not None or row is None or row.state != REGISTERED:
+        return None
+    sent_at = row.registration.sent_at  # type: ignore[union-attr]
+    return Change(
+        fact.position,
+        fact.id_sms,
+        None,
+        REGISTERED,
+        False,
+        "" if sent_at is None else sent_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        sent_at,
+        fact.received_at,
+        REGISTRATION,
     )
 
 
@@ -112,10 +141,16 @@ class MessageRow(msgspec.Struct, gc=False):
     # Each channel's latest status: from the last report in fold order that gave one (read
     # at receipt, a report rejected at receipt gives none), with that report; None: none did.
     channels: dict[str, tuple[str, Report]] | None = None
+    registration: Registration | None = None  # the one that stands (its reason is None)
+    registered_at: datetime | None = None  # its receipt
+    registration_conflicts: int = 0  # registrations received that differ from it
 
     @property
     def state(self) -> str | None:
-        return self.current.state if self.current else None
+        """The current state; "registered" when none is known and a registration stands."""
+        if (current := self.current) is not None:
+            return current.state
+        return REGISTERED if self.registration is not None else None
 
     @property
     def final(self) -> bool:
@@ -149,6 +184,8 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
     for the message's first report), and the delivery it records, if any. A repeat of a report
     the message holds (``fact.again``) brings only the channels it gave."""
     received_at, report = fact.received_at, fact.report
+    if fact.registration is not None:
+        return _register(row, fact), None
     if fact.again:  # a report held already: only its channels, if it gave some, are news
         if row is not None and fact.channels and report.reason is None:
             _take_channels(row, fact.channels, report, again=True)
@@ -168,6 +205,19 @@ def project(row: MessageRow | None, fact: Fact) -> tuple[MessageRow, Delivery | 
             row.delivered_at = received_at
             return row, Delivery(row.id_sms, row.first_received_at, received_at)
     return row, None
+
+
+def _register(row: MessageRow | None, fact: Fact) -> MessageRow:
+    """The row with the registration that stands, or one more conflict (a rejected one never
+    reaches the views)."""
+    if row is None:
+        row = MessageRow(fact.id_sms, None, 0, fact.received_at, fact.received_at, None, None)
+    if fact.outcome == CONFLICT:
+        row.registration_conflicts += 1
+    elif row.registration is None:
+        row.registration = fact.registration
+        row.registered_at = fact.received_at
+    return row
 
 
 def _take_channels(
@@ -193,3 +243,61 @@ def count_key(row: MessageRow | None) -> tuple[str, bool] | None:
     if row is None:
         return None
     return (row.state or NO_STATE, row.final)
+
+
+# The breakdowns (views/breakdown.py): a message counts by its sending day, each dimension of
+# its registration, its state; its delivery time in a log-bucketed histogram (DDSketch-style,
+# relative accuracy 1%: a bucket's value is within 1% of every value it holds).
+DIMENSIONS = ("sender", "campaign", "channel")
+GAMMA = 1.02
+_LOG_GAMMA = math.log(GAMMA)
+
+
+def delivery_bucket(seconds: float) -> int:
+    """The histogram bucket of a delivery time: ceil(log_gamma(milliseconds)), -1 for < 1 ms."""
+    return -1 if seconds < 0.001 else math.ceil(math.log(seconds * 1000) / _LOG_GAMMA)
+
+
+def bucket_value(bucket: int) -> float:
+    """The seconds a bucket stands for (0 for bucket -1)."""
+    return 0.0 if bucket < 0 else 2 * GAMMA**bucket / (GAMMA + 1) / 1000
+
+
+def sent_at(row: MessageRow) -> datetime:
+    """The sending time: the registration's sent_at if given, else the first receipt."""
+    registration = row.registration
+    if registration is not None and registration.sent_at is not None:
+        return registration.sent_at
+    return row.first_received_at
+
+
+def sending_day(row: MessageRow) -> str:
+    """The UTC date (YYYY-MM-DD) of the sending time."""
+    moment = sent_at(row)
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).date().isoformat()
+
+
+def row_bucket(row: MessageRow) -> int | None:
+    """The histogram bucket of the message's delivery time (None: not delivered)."""
+    if row.delivered_at is None:
+        return None
+    return delivery_bucket(max(0.0, (row.delivered_at - sent_at(row)).total_seconds()))
+
+
+def group_values(row: MessageRow) -> tuple[str, str, str]:
+    """(sender, campaign, channel) of the registration that stands ("" when not given)."""
+    r = row.registration
+    return ("", "", "") if r is None else (r.sender or "", r.campaign or "", r.channel or "")
+
+
+def breakdown_keys(row: MessageRow | None) -> tuple[tuple, ...]:
+    """The breakdown rows a message counts in: (dimension, value, day, state, final) for each
+    dimension, then (dimension, value, day, bucket) for each when it was delivered."""
+    if row is None:
+        return ()
+    day, state, final = sending_day(row), row.state or NO_STATE, row.final
+    values = group_values(row)
+    keys = [(d, v, day, state, final) for d, v in zip(DIMENSIONS, values, strict=True)]
+    if (bucket := row_bucket(row)) is not None:
+        keys += [(d, v, day, bucket) for d, v in zip(DIMENSIONS, values, strict=True)]
+    return tuple(keys)

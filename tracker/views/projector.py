@@ -29,6 +29,7 @@ from tracker.views.projection import (
     Delivery,
     Fact,
     MessageRow,
+    breakdown_keys,
     change_of,
     count_key,
     project,
@@ -82,7 +83,8 @@ class Projector:
         rows = {i: row for i in ids if (row := cache.pop(i, None)) is not None}
         rows.update(self.views.load_messages([i for i in ids if i not in rows], self.suffix))
         self._rows_at = -1  # apply_facts changes rows in place: valid again once written
-        counts, deliveries, changes = apply_facts(facts, rows)
+        breakdowns: Counter[tuple] = Counter()
+        counts, deliveries, changes = apply_facts(facts, rows, breakdowns)
         self.views.write(
             [rows[i] for i in ids],
             counts,
@@ -92,6 +94,7 @@ class Projector:
             previous=position,
             quarantined=quarantined,
             changes=changes,
+            breakdowns=breakdowns,
         )
         cache.update(rows)  # written: most recently written go last
         if len(cache) > self.cache_rows:  # the least recently written half goes
@@ -112,19 +115,24 @@ class Projector:
 
 
 def apply_facts(
-    facts: list[Fact], rows: dict[int, MessageRow]
+    facts: list[Fact], rows: dict[int, MessageRow], breakdowns: Counter[tuple] | None = None
 ) -> tuple[Counter[tuple[str, bool]], list[Delivery], list[Change]]:
     """Fold ``facts`` into ``rows`` (which must hold every stored row they touch), in order;
-    return the change in state counts, the deliveries recorded and the state changes made."""
+    return the change in state counts, the deliveries recorded and the state changes made;
+    add the change in the breakdowns' counts (by ``projection.breakdown_keys``) to
+    ``breakdowns``."""
     deliveries: list[Delivery] = []
     changes: list[Change] = []
     buckets_before: dict[int, tuple[str, bool] | None] = {}
+    keys_before: dict[int, tuple[tuple, ...]] = {}
     for fact in facts:
         before = rows.get(fact.id_sms)
         if before is None and fact.again:  # (never: a repeat is stored after its report)
             continue
         if fact.id_sms not in buckets_before:
             buckets_before[fact.id_sms] = count_key(before)
+            if breakdowns is not None:
+                keys_before[fact.id_sms] = breakdown_keys(before)
         state = before.state if before is not None else None
         after, delivery = project(before, fact)
         rows[fact.id_sms] = after
@@ -138,6 +146,11 @@ def apply_facts(
             if old is not None:
                 counts[old] -= 1
             counts[new] += 1  # type: ignore[index]
+    if breakdowns is not None:
+        for id_sms, old_keys in keys_before.items():
+            if old_keys != (new_keys := breakdown_keys(rows[id_sms])):
+                breakdowns.subtract(old_keys)
+                breakdowns.update(new_keys)
     return counts, deliveries, changes
 
 

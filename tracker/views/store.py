@@ -9,18 +9,21 @@ its tracking recorder (stores/sqlite/views.py, stores/postgres/views.py).
 from __future__ import annotations
 
 import hashlib
-import math
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 
+from tracker.views import breakdown as breakdown_view
 from tracker.views import changes as change_view
+from tracker.views.breakdown import INCOMPLETE_KEY, BreakdownReads
 from tracker.views.changes import COMPLETE_FROM_KEY, ChangeReads
 from tracker.views.projection import Change, Delivery, MessageRow, QuarantineFact
 from tracker.views.quarantine import QuarantineReads
+from tracker.views.rows import checksum_values, delivery_values, message_row, message_values
+from tracker.views.stats import StatsReads
 from tracker.views.tables import (
     ALL,
     CHECKSUM_ORDER,
@@ -32,17 +35,14 @@ from tracker.views.tables import (
     VIEWS,
     MessageFilter,
     ViewTables,
-    delivery_values,
     from_micros,
     iso,
-    message_row,
-    message_values,
 )
 
 __all__ = ["ALL", "LIVE", "SHADOW", "VIEWS", "MessageFilter", "ViewStore"]
 
 
-class ViewStore(QuarantineReads, ChangeReads, ABC):
+class ViewStore(QuarantineReads, ChangeReads, BreakdownReads, StatsReads, ABC):
     """Reading and writing the views; mixed into a library tracking recorder per database."""
 
     tables: ViewTables
@@ -68,17 +68,24 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
     def create_views(self, suffix: str = LIVE) -> None:
         changes = self.tables.table("changes" + suffix)
         had_changes = self._has(changes)
+        had_breakdown = self._has(self.tables.table("breakdown" + suffix))
         with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             for statement in self.tables.create_statements(suffix):
                 cursor.execute(statement)
             cursor.execute(change_view.create_statement(self.tables, suffix))
+            for statement in breakdown_view.create_statements(self.tables, suffix):
+                cursor.execute(statement)
             if suffix == LIVE:
                 for statement in self._index_statements():
                     cursor.execute(statement)
-                if not had_changes and (reached := self._tracking_of(cursor, TRACKING_KEY)):
+                reached = self._tracking_of(cursor, TRACKING_KEY)
+                if not had_changes and reached:
                     # Views made before the change view: it is complete only from here on.
                     self._delete_tracking(cursor, COMPLETE_FROM_KEY)
                     self._insert_tracking(cursor, Tracking(COMPLETE_FROM_KEY, reached))  # type: ignore[attr-defined]
+                if not had_breakdown and reached:  # made before the breakdowns: none until
+                    self._delete_tracking(cursor, INCOMPLETE_KEY)  # a rebuild makes them
+                    self._insert_tracking(cursor, Tracking(INCOMPLETE_KEY, reached))  # type: ignore[attr-defined]
 
         for table, column in self.tables.added_columns(suffix):
             self._add_column(table, column)
@@ -94,7 +101,11 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
         return True
 
     def _index_statements(self) -> list[str]:
-        return [*self.tables.index_statements(), change_view.index_statement(self.tables)]
+        return [
+            *self.tables.index_statements(),
+            change_view.index_statement(self.tables),
+            *breakdown_view.index_statements(self.tables),
+        ]
 
     def _add_column(self, table: str, column: str) -> None:
         """The column added to a table made before it was (each step its own transaction: a
@@ -113,6 +124,7 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
             self._delete_tracking(cursor, TRACKING_KEY + suffix)
             if suffix == LIVE:
                 self._delete_tracking(cursor, COMPLETE_FROM_KEY)
+                self._delete_tracking(cursor, INCOMPLETE_KEY)
 
     def position(self, suffix: str = LIVE) -> int:
         """The last notification id the views (live or shadow) have taken into account."""
@@ -143,14 +155,15 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
         quarantined: Sequence[QuarantineFact] = (),
         recount: bool = False,
         changes: Sequence[Change] = (),
+        breakdowns: Counter[tuple] | None = None,
     ) -> None:
         """Apply one page of changes and move the position, all in one transaction.
 
         ``previous`` is the position the page was read from: if the views are no longer there
         (another projector wrote first, or a rebuild was swapped in), eventsourcing's
         IntegrityError is raised and nothing of the page is written. With ``recount`` (a
-        rebuild's last write, into empty counts) the state counts are counted from the
-        messages view rather than added to.
+        rebuild's last write, into empty counts) the state counts and breakdowns are counted
+        from the messages view rather than added to; else ``breakdowns`` are added.
         """
         t = self.tables
         key = TRACKING_KEY + suffix
@@ -161,6 +174,9 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
             if recount:
                 cursor.execute(f"DELETE FROM {t.table('state_counts' + suffix)}")
                 cursor.execute(t.count_states_statement(suffix))
+                breakdown_view.recount(t, cursor, suffix)
+            if breakdowns:
+                breakdown_view.write_deltas(t, cursor, suffix, breakdowns)
             changed = [(s, int(f), n) for (s, f), n in sorted(counts.items()) if n]
             if changed:
                 cursor.executemany(t.add_counts_statement(suffix), changed)
@@ -222,6 +238,7 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
             for statement in self._index_statements():
                 cursor.execute(statement)
             self._delete_tracking(cursor, COMPLETE_FROM_KEY)  # a rebuild's changes are whole
+            self._delete_tracking(cursor, INCOMPLETE_KEY)  # and its breakdowns
             self._delete_tracking(cursor, TRACKING_KEY)
             self._delete_tracking(cursor, TRACKING_KEY + suffix)
             self._insert_tracking(cursor, Tracking(TRACKING_KEY, position))  # type: ignore[attr-defined]
@@ -232,10 +249,8 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
         for view in VIEWS:
             digest = hashlib.sha256()
             for values in self.scan(view, suffix):
-                if view == "messages" and values[-1] is None:
-                    # No channels: the row as it was before the column was added (2026-12-06),
-                    # so a store whose reports carry none keeps the checksums it had.
-                    values = values[:-1]
+                if view == "messages":  # as before the columns added since (see the function)
+                    values = checksum_values(values)
                 digest.update(("\t".join(map(canonical, values)) + "\n").encode())
             sums[view] = digest.hexdigest()
         return sums
@@ -249,10 +264,12 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
         ``iso`` text, whatever form they are stored in."""
         table = self.tables.table(view + suffix)
         p = self.tables.placeholder
-        if view == "state_counts":  # a handful of rows
+        if view not in PAGE_KEYS:  # counts: a few rows per value and day
             with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
                 cursor.execute(f"SELECT * FROM {table} ORDER BY {CHECKSUM_ORDER[view]}")
-                yield from (tuple(_values(r)) for r in cursor.fetchall())
+                records = [tuple(_values(r)) for r in cursor.fetchall()]
+            # Senders and campaigns are any text: sorted here, as both databases' orders differ
+            yield from records if view == "state_counts" else sorted(records, key=_text_order)
             return
         key, after = CHECKSUM_ORDER[view], PAGE_KEYS[view]
         while True:
@@ -284,64 +301,6 @@ class ViewStore(QuarantineReads, ChangeReads, ABC):
                 params,
             )
             return [message_row(r) for r in cursor.fetchall()]
-
-    def count_overdue(self, before: datetime) -> int:
-        """How many messages are not final and were first received before ``before``."""
-        where, params = self.tables.message_conditions(
-            MessageFilter(overdue=True, overdue_before=before)
-        )
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(
-                f"SELECT COUNT(*) AS n FROM {self.tables.table('messages')} "
-                f"WHERE {' AND '.join(where)}",
-                params,
-            )
-            return cursor.fetchone()["n"]
-
-    def state_counts(self) -> list[tuple[str, bool, int]]:
-        """(state, final, messages) for every state someone is in; state '' is none known."""
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(
-                f"SELECT state, final, messages FROM {self.tables.table('state_counts')} "
-                "ORDER BY state, final"
-            )
-            return [(r["state"], bool(r["final"]), r["messages"]) for r in cursor.fetchall()]
-
-    def conflicts(self) -> int:
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(
-                f"SELECT COUNT(*) AS n FROM {self.tables.table('messages')} WHERE conflict = 1"
-            )
-            return cursor.fetchone()["n"]
-
-    def delivery_percentiles(
-        self, quantiles: Sequence[float], days: int
-    ) -> tuple[tuple[int, list[float]], list[tuple[str, int, list[float]]]]:
-        """Nearest-rank percentiles of delivery seconds: overall, and for each of the last
-        ``days`` days that had deliveries (UTC), each as (count, [value per quantile])."""
-        table, p = self.tables.table("delivery_times"), self.tables.placeholder
-        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-
-            def ranked(where: str, params: tuple, n: int) -> list[float]:
-                values = []
-                for q in quantiles:
-                    cursor.execute(
-                        f"SELECT seconds FROM {table} {where} ORDER BY seconds LIMIT 1 OFFSET {p}",
-                        (*params, max(0, math.ceil(q * n) - 1)),
-                    )
-                    values.append(cursor.fetchone()["seconds"])
-                return values
-
-            cursor.execute(
-                f"SELECT day, COUNT(*) AS n FROM {table} GROUP BY day ORDER BY day DESC LIMIT {p}",
-                (days,),
-            )
-            per_day = [(r["day"], r["n"]) for r in cursor.fetchall()]
-            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
-            total = cursor.fetchone()["n"]
-            overall = (total, ranked("", (), total) if total else [])
-            daily = [(day, n, ranked(f"WHERE day = {p}", (day,), n)) for day, n in per_day[::-1]]
-        return overall, daily
 
     def message(self, id_sms: int) -> MessageRow | None:
         with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
@@ -384,6 +343,10 @@ def _as_text(records: list[tuple], instants: tuple[int, ...]) -> list[tuple]:
             values[n] = iso(from_micros(values[n]))
         texts.append(tuple(values))
     return texts
+
+
+def _text_order(values: tuple) -> tuple:
+    return tuple(v.encode() if isinstance(v, str) else v for v in values)
 
 
 def canonical(value: Any) -> str:

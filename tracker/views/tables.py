@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
-
-from tracker.domain.status import Report
 from tracker.memo import Memo
-from tracker.views.projection import NO_STATE, Delivery, MessageRow
+from tracker.views.projection import (
+    NO_STATE,
+)
 
-VIEWS = ("messages", "state_counts", "delivery_times", "quarantine", "changes")
+VIEWS = (
+    "messages", "state_counts", "delivery_times", "quarantine", "changes", "breakdown",
+    "breakdown_times",
+)  # fmt: skip
 LIVE = ""  # table-name suffix of the live views
 SHADOW = "__rebuild"  # table-name suffix of a rebuild in progress
 TRACKING_KEY = "tracker.views"  # the tracking row of the views (one position for all)
@@ -29,6 +31,15 @@ MESSAGE_COLUMNS = (
     "id_sms", "state", "time", "instant", "final", "reports",
     "first_received_at", "last_received_at", "conflict", "delivered_at",
     "latest_state", "latest_time", "latest_instant", "channels",
+    "sender", "campaign", "channel", "sent_at", "parts", "registered_at",
+    "registration_conflicts", "day", "delivery_bucket",
+)  # fmt: skip
+# Added 2026-12-07 (ALTER TABLE ADD COLUMN on views made before): the registration that stands,
+# the sending day and the delivery time's histogram bucket (see views/breakdown.py).
+REGISTRATION_COLUMNS = (
+    "sender TEXT", "campaign TEXT", "channel TEXT", "sent_at {i}", "parts INTEGER",
+    "registered_at {i}", "registration_conflicts INTEGER NOT NULL DEFAULT 0", "day TEXT",
+    "delivery_bucket INTEGER",
 )  # fmt: skip
 DELIVERY_COLUMNS = (
     "id_sms", "first_received_at", "delivered_at", "seconds", "day", "hour"
@@ -40,6 +51,8 @@ CHECKSUM_ORDER = {
     "delivery_times": "id_sms",
     "quarantine": "quarantine_id",
     "changes": "position",
+    "breakdown": "dimension, value, day, state, final",
+    "breakdown_times": "dimension, value, day, bucket",
 }
 PAGE_KEYS = {"messages": -1, "delivery_times": -1, "quarantine": "", "changes": 0}  # scan()'s
 
@@ -79,7 +92,8 @@ def from_micros(value: int | None) -> datetime | None:
 # text, the form the views' checksums and exports have always had.
 INSTANT_COLUMNS = {
     "messages": tuple(MESSAGE_COLUMNS.index(c) for c in ("instant", "first_received_at",
-                      "last_received_at", "delivered_at", "latest_instant")),
+                      "last_received_at", "delivered_at", "latest_instant", "sent_at",
+                      "registered_at")),
     "delivery_times": (1, 2),
     "changes": (6, 7),
 }  # fmt: skip
@@ -123,7 +137,9 @@ class ViewTables:
             f"state TEXT, time TEXT, instant {i}, "
             f"final INTEGER NOT NULL, reports INTEGER NOT NULL, first_received_at {i} NOT NULL, "
             f"last_received_at {i} NOT NULL, conflict INTEGER NOT NULL, delivered_at {i}, "
-            f"latest_state TEXT, latest_time TEXT, latest_instant {i}, channels TEXT)",
+            f"latest_state TEXT, latest_time TEXT, latest_instant {i}, channels TEXT, "
+            + ", ".join(c.format(i=i) for c in REGISTRATION_COLUMNS)
+            + ")",
             f"CREATE TABLE IF NOT EXISTS {c} (state TEXT NOT NULL, final INTEGER NOT NULL, "
             "messages INTEGER NOT NULL, PRIMARY KEY (state, final))",
             f"CREATE TABLE IF NOT EXISTS {d} (id_sms {i} PRIMARY KEY, "
@@ -140,7 +156,10 @@ class ViewTables:
         """Columns added to a view after its first release, as (table, column definition): a
         view made before lacks them, and gets them when it is opened (ALTER TABLE ADD COLUMN,
         whose null is right for every row: no event stored before had what they hold)."""
-        return [(self.table("messages" + suffix), "channels TEXT")]
+        m = self.table("messages" + suffix)
+        return [(m, "channels TEXT")] + [
+            (m, c.format(i=self.id_type)) for c in REGISTRATION_COLUMNS
+        ]
 
     def index_statements(self) -> list[str]:
         """Indexes of the live views only: a rebuild fills its shadow tables without them, and
@@ -249,101 +268,6 @@ class ViewTables:
             f"INSERT INTO {self.table('delivery_times' + suffix)} "
             f"({', '.join(DELIVERY_COLUMNS)}) VALUES ({marks})"
         )
-
-
-def message_values(row: MessageRow) -> tuple:
-    current, latest = row.current, row.latest
-    if current is None:
-        state = time = instant = None
-        final = conflict = 0
-    else:
-        state, time, instant = current.state, current.time, micros(current.instant)
-        final = int(current.final)
-        conflict = int(final and latest is not current and latest != current)
-    return (
-        row.id_sms,
-        state,
-        time,
-        instant,
-        final,
-        row.reports,
-        micros(row.first_received_at),
-        micros(row.last_received_at),
-        conflict,
-        micros(row.delivered_at),
-        latest.state if latest else None,
-        latest.time if latest else None,
-        micros(latest.instant) if latest else None,
-        _channels_text(row.channels),
-    )
-
-
-def _channels_text(channels: dict[str, tuple[str, Report]] | None) -> str | None:
-    """A message's channels as the view stores them: JSON, each channel's status with the
-    report that gave it (its state, time and instant), keys sorted (checksums agree)."""
-    if not channels:
-        return None
-    return _encode_json(
-        {
-            name: (state, report.state, report.time, micros(report.instant))
-            for name, (state, report) in channels.items()
-        },
-        order="sorted",
-    ).decode()
-
-
-def _channels_of(text: str | None) -> dict[str, tuple[str, Report]] | None:
-    if text is None:
-        return None
-    stored = msgspec.json.decode(text, type=dict[str, tuple[str, str, str, int | None]])
-    return {
-        name: (state, Report(report_state, time, from_micros(instant)))
-        for name, (state, report_state, time, instant) in stored.items()
-    }
-
-
-def channel_states(text: str | None) -> dict[str, str] | None:
-    """Each channel's latest status, from the view's stored form (None: none given)."""
-    channels = _channels_of(text)
-    return None if channels is None else {name: held[0] for name, held in channels.items()}
-
-
-_encode_json = msgspec.json.encode
-
-
-def message_row(record: Any) -> MessageRow:
-    current = (
-        Report(record["state"], record["time"], from_micros(record["instant"]))
-        if record["state"] is not None
-        else None
-    )
-    latest = (
-        Report(record["latest_state"], record["latest_time"], from_micros(record["latest_instant"]))
-        if record["latest_state"] is not None
-        else None
-    )
-    return MessageRow(
-        id_sms=record["id_sms"],
-        current=current,
-        reports=record["reports"],
-        first_received_at=from_micros(record["first_received_at"]),  # type: ignore[arg-type]
-        last_received_at=from_micros(record["last_received_at"]),  # type: ignore[arg-type]
-        latest=latest,
-        delivered_at=from_micros(record["delivered_at"]),
-        channels=_channels_of(record["channels"]),
-    )
-
-
-def delivery_values(delivery: Delivery) -> tuple:
-    at = iso(delivery.delivered_at)
-    return (
-        delivery.id_sms,
-        micros(delivery.first_received_at),
-        micros(delivery.delivered_at),
-        delivery.seconds,
-        at[:10],  # type: ignore[index]
-        at[:13],  # type: ignore[index]
-    )
 
 
 @dataclass(frozen=True, slots=True)
