@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -20,10 +21,12 @@ from tracker.web.console.forms import (
     BadFilter,
     Pager,
     as_chosen,
+    day_range,
     form_instant,
     page_size,
     yes_no,
 )
+from tracker.web.console.pictures import Pictures, pictures
 from tracker.web.console.render import may, page, sees, viewer_role
 from tracker.web.params import id_sms_number
 
@@ -33,9 +36,15 @@ NO_STATE = "-"  # the list filter for messages with no known state yet
 
 
 @get("/", guards=[sees(ANALYST, AUDITOR)])
-async def overview(request: Request, backend: NamedDependency[Backend]) -> Response:
+async def overview(
+    request: Request,
+    backend: NamedDependency[Backend],
+    day_from: Annotated[str, QueryParameter(name="from")] = "",
+    day_to: Annotated[str, QueryParameter(name="to")] = "",
+) -> Response:
     """Counts by state, final share, conflicts, overdue messages, delivery times per day, the
-    projection's lag; for auditors, how far the history was verified and the current digest, and
+    projection's lag; the delivery rate and volume per sending day of a range, and the senders
+    and campaigns; for auditors, how far the history was verified and the current digest, and
     how the outbound webhooks stand."""
     readiness = await backend.read(queries.readiness, backend.projector)
     role = viewer_role(request)
@@ -60,9 +69,24 @@ async def overview(request: Request, backend: NamedDependency[Backend]) -> Respo
         )
     stats = await backend.read(partial(queries.stats, **backend.clock()), backend.views, 31)
     top = max((s.messages for s in stats.states), default=0)
+    chosen = {"from": day_from.strip(), "to": day_to.strip()}
+    found: Pictures | None = None
+    error = incomplete = None
+    try:
+        first, last = day_range(chosen["from"], chosen["to"], datetime.now(UTC).date())
+        found = await backend.read(pictures, backend.views, first, last)
+    except BadFilter as e:
+        error = str(e)
+    except queries.BreakdownIncomplete as e:
+        incomplete = str(e)
     return await page(
         request,
         "overview.html",
+        400 if error else 200,
+        range=chosen,
+        pictures=found,
+        range_error=error,
+        incomplete=incomplete,
         stats=stats,
         lag=readiness.projection,
         audit=audit,

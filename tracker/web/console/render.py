@@ -132,8 +132,8 @@ def platform_time(time: str | None, instant: datetime | None, zone: tzinfo) -> s
     return f"{time} (read as {when(instant)})"
 
 
-def percent(share: float) -> str:
-    return f"{100 * share:.1f} %"
+def percent(share: float | None) -> str:
+    return NOTHING if share is None else f"{100 * share:.1f} %"
 
 
 def _filters(engine: JinjaTemplateEngine) -> None:
