@@ -39,7 +39,9 @@ def fill(database_url: str) -> None:
 
     def sent(id_sms: int, ago: int, sender: str, campaign: str | None = None) -> Registering:
         at = datetime.combine(today() - timedelta(days=ago), datetime.min.time(), UTC)
-        registration = Registration(sent_at=at + timedelta(hours=9), sender=sender, campaign=campaign)
+        registration = Registration(
+            sent_at=at + timedelta(hours=9), sender=sender, campaign=campaign
+        )
         return Registering(id_sms, registration)
 
     try:

@@ -19,7 +19,7 @@ def watched(page: Page) -> list[str]:
     return seen
 
 
-def test_the_overview_draws_rate_and_volume_per_day_of_the_last_30(charted_server, page):
+def test_the_overview_draws_rate_and_volume_per_day_of_the_last_30(charted_server, page):  # noqa: F811
     console = watched(page)
     response = page.goto(f"{charted_server.base_url}/ui/")
     assert response.status == 200
@@ -54,13 +54,14 @@ def test_the_overview_draws_rate_and_volume_per_day_of_the_last_30(charted_serve
     # every colour comes from the stylesheet: no inline style anywhere in the page
     assert page.locator("[style]").count() == 0 and page.locator("style").count() == 0
     assert page.locator("script").count() == 0
-    assert page.evaluate(
-        "getComputedStyle(document.querySelector('rect.delivered')).fill"
-    ) == "rgb(31, 122, 63)"  # --good from console.css
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('rect.delivered')).fill")
+        == "rgb(31, 122, 63)"
+    )  # --good from console.css
     assert not [m for m in console if "Content Security Policy" in m or "Refused" in m]
 
 
-def test_senders_and_campaigns_are_tabled_with_a_sparkline_each(charted_server, page):
+def test_senders_and_campaigns_are_tabled_with_a_sparkline_each(charted_server, page):  # noqa: F811
     page.goto(f"{charted_server.base_url}/ui/")
 
     senders = page.locator("#sender-table tbody tr")
@@ -82,7 +83,7 @@ def test_senders_and_campaigns_are_tabled_with_a_sparkline_each(charted_server, 
     assert campaigns == ["spring", "(none)"]
 
 
-def test_the_range_form_narrows_what_is_drawn_and_explains_a_bad_date(charted_server, page):
+def test_the_range_form_narrows_what_is_drawn_and_explains_a_bad_date(charted_server, page):  # noqa: F811
     page.goto(f"{charted_server.base_url}/ui/")
     page.get_by_label("From (UTC day)").fill(day(3))
     page.get_by_label("To (UTC day)").fill(day(1))
@@ -117,7 +118,7 @@ def test_the_range_form_narrows_what_is_drawn_and_explains_a_bad_date(charted_se
         expect(page.locator("#messages-total")).to_be_visible()  # the rest of the page stands
 
 
-def test_views_made_before_the_breakdowns_say_to_rebuild_instead_of_charts(old_views_server, page):
+def test_views_made_before_the_breakdowns_say_to_rebuild_instead_of_charts(old_views_server, page):  # noqa: F811
     response = page.goto(f"{old_views_server.base_url}/ui/")
     assert response.status == 200
     expect(page.locator("#breakdown-incomplete")).to_contain_text("run tracker rebuild")

@@ -303,7 +303,8 @@ class Metrics(PrometheusController):
             if backend.forward_urls:
                 metrics.set_forwarding(await backend.read(backend.forwarding_status))
             await backend.read(group_metrics.refresh, backend.views, backend.metrics_groups)
-        return Response(*group_metrics.exposition())
+        body, content_type = group_metrics.exposition()
+        return Response(body, headers={"Content-Type": content_type})
 
 
 def instant_param(**kwargs: Any) -> Any:

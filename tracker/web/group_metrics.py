@@ -106,16 +106,16 @@ def refresh(views: ViewStore, top: int) -> None:
         GROUPS.refresh(lambda by: queries.breakdown(views, by).groups, top)
 
 
-def exposition() -> tuple[bytes, int, dict[str, str]]:
-    """The whole registry in Prometheus' text format, as Litestar's exporter makes it; with
-    PROMETHEUS_MULTIPROC_DIR, every process's files and this process's group figures (read
-    from the shared views, the same in each process)."""
+def exposition() -> tuple[bytes, str]:
+    """The whole registry in Prometheus' text format and its content type, as Litestar's
+    exporter makes them; with PROMETHEUS_MULTIPROC_DIR, every process's files and this
+    process's group figures (read from the shared views, the same in each process)."""
     registry = REGISTRY
     if "prometheus_multiproc_dir" in os.environ or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(GROUPS)
-    return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily]:
