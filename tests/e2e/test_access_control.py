@@ -94,7 +94,8 @@ def test_an_admin_rebuilds_the_views_over_http(keyed):
     assert status["state"] == "done", status
     assert status["events"] >= 1
     assert set(status["checksums"]) == {
-        "messages", "state_counts", "delivery_times", "quarantine", "changes"
+        "messages", "state_counts", "delivery_times", "quarantine", "changes", "breakdown",
+        "breakdown_times",
     }  # fmt: skip
     state = call(keyed, "GET", "/messages/4100", KEYS["analyst"]).json()
     assert state["state"] == "send"

@@ -74,12 +74,14 @@ def test_rebuild_shows_progress_and_a_summary_with_checksums(sqlite_url):
     assert first.returncode == second.returncode == 0, first.stderr
     assert re.search(r"rebuilding .*100%.* 100 events .*events/s", first.stderr)
     assert re.search(
-        r"rebuilt messages, state_counts, delivery_times, quarantine, changes from 100 events in ",
+        r"rebuilt messages, state_counts, delivery_times, quarantine, changes, breakdown, "
+        r"breakdown_times from 100 events in ",
         first.stdout,
     )
     sums = [line for line in first.stdout.splitlines() if "sha256" in line]
     assert [line.split()[0] for line in sums] == [
-        "messages", "state_counts", "delivery_times", "quarantine", "changes"
+        "messages", "state_counts", "delivery_times", "quarantine", "changes", "breakdown",
+        "breakdown_times",
     ]  # fmt: skip
     assert sums == [line for line in second.stdout.splitlines() if "sha256" in line]
 

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from tracker.bootstrap import noted_as_of
+from tracker.cli import breakdown
 from tracker.cli.options import (
     CONFLICT,
     JSON,
@@ -33,6 +34,7 @@ from tracker.cli.options import (
 from tracker.domain.ids import message_number
 from tracker.read import export as exports
 from tracker.read import queries
+from tracker.read.breakdown import day_filter
 from tracker.read.models import ReportRecord
 
 
@@ -210,6 +212,19 @@ def stats(
     ] = 31,
     views_file: VIEWS_FILE = None,
     as_json: JSON = False,
+    by: Annotated[
+        str | None,
+        typer.Option(metavar="BY", help="Group by sender, campaign, channel or day instead."),
+    ] = None,
+    day_from: Annotated[
+        str | None, typer.Option("--from", metavar="DAY", help="With --by: first sending day.")
+    ] = None,
+    day_to: Annotated[
+        str | None, typer.Option("--to", metavar="DAY", help="With --by: last day, inclusive.")
+    ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="With --by: a chart of volume and delivery rate.")
+    ] = False,
 ) -> None:
     """How many messages there are in each state, how many are final, how many have a
     conflict and how many are overdue, and how long delivery took (50th, 90th and 99th
@@ -218,7 +233,13 @@ def stats(
 
     A conflict is a report that comes after the message's final state by the platform's times
     (a status after expired, or read after an earlier not_deliver). A message is overdue when
-    it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first report."""
+    it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first report.
+
+    With --by: the messages sent on each day from --from to --to (UTC dates, both inclusive),
+    by sender, campaign, channel or day: delivery rate, pending share, p50/p95/p99 of the time
+    from sending to delivery, counts by state (definitions: docs/views.md)."""
+    if by is not None or plot or day_from or day_to:
+        return _breakdown(by, day_from, day_to, views_file, as_json=as_json, plot=plot)
     if not 1 <= days <= 366:
         fail(ValueError(f"--days is from 1 to 366, not {days}"))
     with reading_views(views_file) as views:
@@ -240,6 +261,18 @@ def stats(
         delivery.add_row(day, f"{d.deliveries:,}", *(f"{v:g}" if v is not None else "—"
                                                      for v in (d.p50, d.p90, d.p99)))  # fmt: skip
     OUT.print(delivery)
+
+
+def _breakdown(
+    by: str | None, first: str | None, last: str | None, views_file: Path | None, **how: bool
+) -> None:
+    try:
+        day_from, day_to = day_filter("--from", first), day_filter("--to", last)
+        with reading_views(views_file) as views:
+            answer = queries.breakdown(views, by or "", day_from, day_to)
+    except (queries.BadFilter, queries.BreakdownIncomplete) as e:
+        fail(e)
+    breakdown.show(answer, **how)
 
 
 def quarantine(

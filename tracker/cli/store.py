@@ -121,7 +121,8 @@ def rebuild_views(
         list[str] | None,
         typer.Argument(
             metavar="[VIEW]...",
-            help="messages, state_counts, delivery_times or quarantine. They always stand at "
+            help="messages, state_counts, delivery_times, quarantine, changes, breakdown or "
+            "breakdown_times. They always stand at "
             "the same point of the history, so they are rebuilt together; names given are "
             "only checked.",
             show_default=False,

@@ -4,6 +4,7 @@ campaign, channel or day, from the breakdown views (views/breakdown.py)."""
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from datetime import date
 
@@ -16,6 +17,19 @@ BY = (*DIMENSIONS, "day")
 KNOWN_STATES = frozenset({"deliver", "read", "not_deliver", "expired"})  # a known outcome
 QUANTILES = (0.50, 0.95, 0.99)
 TOTAL_DIMENSION = "channel"  # every message counts once per dimension: the fewest values
+
+
+def day_filter(name: str, text: str | None) -> date | None:
+    """A sending day given as YYYY-MM-DD (None: not given); anything else is a BadFilter
+    naming ``name``."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise BadFilter(f"{name}: {text[:40]!r} is not a UTC date as YYYY-MM-DD")
 
 
 def breakdown(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.application import Tracker
-from tracker.domain.events import Reported, ReportedAgain, told
+from tracker.domain.events import Registered, Reported, ReportedAgain, told
 from tracker.domain.ids import message_number
 from tracker.domain.status import RANKS, Report, identity_of, is_known, states_after
 from tracker.read.breakdown import breakdown as breakdown
@@ -32,7 +32,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
-from tracker.views.log import message_entries
+from tracker.views.log import message_entries, registration_fact
 from tracker.views.projection import REGISTERED, Fact, MessageRow, project
 from tracker.views.projector import Projector
 from tracker.views.store import ALL, MessageFilter, ViewStore
@@ -244,6 +244,10 @@ def message(
         return _summary(row, cut)
     folded: MessageRow | None = None
     for e in message_entries(tracker, id_sms):
+        if type(e) is Registered:
+            if (taken := registration_fact(id_sms, e)) is not None:
+                folded, _ = project(folded, taken)
+            continue
         again = type(e) is ReportedAgain  # of a report held: news only when it gave channels
         if not again or (e.channels and folded is not None):
             fact = Fact(id_sms, _report(e), e.received_at, channels=e.channels, again=again)

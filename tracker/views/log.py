@@ -168,18 +168,8 @@ class EventLog:
 
     def _registered(self, position: int, key: Any, state: bytes) -> Fact | None:
         """A registration, as a fact (None: rejected at receipt, it never reaches the views)."""
-        e: Registered = _decode_registered(state)
-        if e.outcome == REJECTED:
-            return None
-        clean = self._clean
-        registration = Registration(
-            e.sent_at, clean(e.sender), clean(e.campaign), clean(e.channel), e.parts
-        )
         id_sms = id_sms_in(int.from_bytes(key) if type(key) is bytes else key.int)
-        return Fact(
-            id_sms, NO_REPORT, e.received_at, e.outcome, position=position,
-            registration=registration,
-        )  # fmt: skip
+        return registration_fact(id_sms, _decode_registered(state), position, self._clean)
 
     def _clean_channels(self, channels: dict[str, str]) -> dict[str, str]:
         clean = self._clean
@@ -205,8 +195,24 @@ class EventLog:
         return QuarantineFact(key, event.received_at, self._clean(event.reason))  # type: ignore[attr-defined, arg-type]
 
 
+def registration_fact(
+    id_sms: int, e: Registered, position: int = 0, clean: Any = None
+) -> Fact | None:
+    """A registration event as the views take it: a fact when it stands or conflicts, None
+    when it was rejected at receipt (never applied)."""
+    if e.outcome == REJECTED:
+        return None
+    clean = clean or _clean
+    registration = Registration(
+        e.sent_at, clean(e.sender), clean(e.campaign), clean(e.channel), e.parts
+    )
+    return Fact(
+        id_sms, NO_REPORT, e.received_at, e.outcome, position=position, registration=registration
+    )
+
+
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
-MessageEvent = Reported | ReportedAgain
+MessageEvent = Reported | ReportedAgain | Registered
 
 
 def message_entries(tracker: Tracker, id_sms: int) -> list[MessageEvent]:

@@ -29,6 +29,7 @@ from tracker.views.tables import (
     CHECKSUM_ORDER,
     INSTANT_COLUMNS,
     LIVE,
+    MESSAGE_COLUMNS,
     PAGE_KEYS,
     SHADOW,
     TRACKING_KEY,
@@ -272,10 +273,11 @@ class ViewStore(QuarantineReads, ChangeReads, BreakdownReads, StatsReads, ABC):
             yield from records if view == "state_counts" else sorted(records, key=_text_order)
             return
         key, after = CHECKSUM_ORDER[view], PAGE_KEYS[view]
+        columns = ", ".join(MESSAGE_COLUMNS) if view == "messages" else "*"  # as added or not
         while True:
             with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
                 cursor.execute(
-                    f"SELECT * FROM {table} WHERE {key} > {p} ORDER BY {key} LIMIT {p}",
+                    f"SELECT {columns} FROM {table} WHERE {key} > {p} ORDER BY {key} LIMIT {p}",
                     (after, page),
                 )
                 records = [tuple(_values(r)) for r in cursor.fetchall()]

@@ -17,8 +17,10 @@ from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect, Stream
 
 from tracker.read import export, queries, requests
+from tracker.read.breakdown import BY, day_filter
 from tracker.read.models import (
     NO_KNOWN_STATE,
+    Breakdown,
     MessageHistory,
     MessagePage,
     MessageSummary,
@@ -197,18 +199,48 @@ async def quarantined_item(
     return await backend.found(missing, queries.quarantined_item, backend.views, item_id)
 
 
+class BreakdownIncomplete(ClientException):
+    status_code = 409
+
+
 @get(
     "/stats",
-    summary="Counts by state, final share, conflicts, overdue, delivery-time percentiles",
-    **for_roles(ANALYST),
+    summary="Counts by state, final share, conflicts, overdue, delivery-time percentiles; "
+    "with by=, the messages by sender, campaign, channel or day",
+    **for_roles(ANALYST, errors=(400, 409)),
 )
 async def stats(
     backend: NamedDependency[Backend],
     days: Annotated[int, Parameter(ge=1, le=366, description="Days of per-day figures.")] = 31,
-) -> Stats:
+    by: Annotated[
+        str | None,
+        Parameter(description=f"Group the messages by {', '.join(BY)} (the breakdown)."),
+    ] = None,
+    day_from: Annotated[
+        str | None,
+        Parameter(query="from", description="With by: the first sending day (UTC, YYYY-MM-DD)."),
+    ] = None,
+    day_to: Annotated[
+        str | None,
+        Parameter(query="to", description="With by: the last sending day, inclusive."),
+    ] = None,
+) -> Stats | Breakdown:
     """From the views: state_counts, messages (conflicts; overdue, as of now) and
-    delivery_times."""
-    return await backend.read(partial(queries.stats, **backend.clock()), backend.views, days)
+    delivery_times. With ``by``: the breakdown views, over the sending days ``from`` to ``to``
+    (both inclusive; definitions in docs/views.md); 409 for views made before them, until
+    `tracker rebuild`."""
+    if by is None:
+        with _as_400():
+            for name, given in (("from", day_from), ("to", day_to)):
+                if given is not None:
+                    raise queries.BadFilter(f"{name}: applies only with by= ({', '.join(BY)})")
+        return await backend.read(partial(queries.stats, **backend.clock()), backend.views, days)
+    with _as_400():
+        first, last = day_filter("from", day_from), day_filter("to", day_to)
+        try:
+            return await backend.read(queries.breakdown, backend.views, by, first, last)
+        except queries.BreakdownIncomplete as e:
+            raise BreakdownIncomplete(detail=str(e)) from None
 
 
 @get(
