@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import sync_playwright
 
+from tracker.application.commands import Batch, Registering
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
+from tracker.domain.registration import Registration
 from tracker.web.intake import read_body
 
 HERE = Path(__file__).parent
@@ -40,28 +42,52 @@ def platform_time(instant: datetime) -> str:
     return instant.astimezone(PLATFORM_ZONE).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def traffic(start: datetime, rnd: random.Random) -> list[tuple[datetime, dict]]:
-    """(received_at, item) for a few hundred messages a day, delivery times spread log-normally."""
-    arrivals = []
+# Senders, their share of the traffic and how often their messages fail (the overview's tables)
+SENDERS = [
+    ("ShopCo", 0.45, 0.05),
+    ("BankAlert", 0.3, 0.02),
+    ("TaxiNow", 0.2, 0.15),
+    ("", 0.05, 0.1),
+]
+CAMPAIGNS = ["black-friday", "otp", "rides", ""]
+
+
+def traffic(
+    start: datetime, rnd: random.Random
+) -> tuple[list[tuple[datetime, dict]], list[Registering]]:
+    """(received_at, item) for a few hundred messages a day, delivery times spread log-normally,
+    and the registration of each (its sender, campaign and sending time)."""
+    arrivals, registrations = [], []
     id_sms = 5_000_000
     for day in range(DAYS):
         for _ in range(rnd.randint(150, 300)):
             id_sms += 1
             sent = start + timedelta(days=day, seconds=rnd.uniform(0, 86400))
+            which = rnd.choices(range(len(SENDERS)), [share for _, share, _ in SENDERS])[0]
+            sender, _, failing = SENDERS[which]
+            registrations.append(
+                Registering(
+                    id_sms,
+                    Registration(sent_at=sent, sender=sender or None,
+                                 campaign=CAMPAIGNS[which] or None),
+                )
+            )  # fmt: skip
             fate = rnd.random()
             delay = timedelta(seconds=rnd.lognormvariate(2.0 + day / 10, 1.3))
             steps = [("send", sent, "")]
-            if fate < 0.85:
+            if fate >= failing:
                 steps += [("deliver", sent + delay, ""), ("read", sent + 3 * delay, "")]
-            elif fate < 0.95:
+            elif fate < failing / 2:
                 steps += [("partly_deliver", sent + delay, ""), ("expired", sent + 9 * delay, "")]
             else:
                 steps += [("not_deliver", sent + delay, "")]
+            if day == DAYS - 1 and fate > 0.6:
+                steps = steps[:1]  # the last day's messages: some still pending
             for state, at, _ in steps:
                 item = {"id_sms": str(id_sms), "time": platform_time(at), "state": state}
                 late = timedelta(seconds=rnd.expovariate(1 / 20))  # the platform's own delay
                 arrivals.append((at + late, item))
-    return sorted(arrivals, key=lambda pair: pair[0])
+    return sorted(arrivals, key=lambda pair: pair[0]), registrations
 
 
 def seed(database_url: str) -> int:
@@ -74,7 +100,7 @@ def seed(database_url: str) -> int:
     # timed before the read: the read, applied on arrival, now follows the final state
     conflicted = 4_999_999
     sent = start + timedelta(hours=9)
-    arrivals = traffic(start, rnd)
+    arrivals, registrations = traffic(start, rnd)
     for state, status_delay, arrival_delay in [
         ("send", 0, 2),
         ("read", 30, 33),
@@ -90,6 +116,8 @@ def seed(database_url: str) -> int:
         }
         arrivals.append((sent + timedelta(seconds=arrival_delay), item))
     try:
+        # registered as sent (POST /messages/sent), before any report
+        tracker.record_batches([Batch((), registrations=tuple(registrations), received_at=start)])
         # one POST per report, at its own time, in the order of those times (the tracker's
         # receipt clock never goes back)
         for received_at, item in sorted(arrivals, key=lambda pair: pair[0]):
