@@ -49,7 +49,7 @@ SENDERS = [
     ("TaxiNow", 0.2, 0.15),
     ("", 0.05, 0.1),
 ]
-CAMPAIGNS = ["black-friday", "otp", "rides", ""]
+CAMPAIGNS = ["black-friday", "otp", "welcome", "rides", ""]
 
 
 def traffic(
@@ -69,7 +69,7 @@ def traffic(
                 Registering(
                     id_sms,
                     Registration(sent_at=sent, sender=sender or None,
-                                 campaign=CAMPAIGNS[which] or None),
+                                 campaign=rnd.choice(CAMPAIGNS) or None),
                 )
             )  # fmt: skip
             fate = rnd.random()
@@ -116,12 +116,16 @@ def seed(database_url: str) -> int:
         }
         arrivals.append((sent + timedelta(seconds=arrival_delay), item))
     try:
-        # registered as sent (POST /messages/sent), before any report
-        tracker.record_batches([Batch((), registrations=tuple(registrations), received_at=start)])
-        # one POST per report, at its own time, in the order of those times (the tracker's
-        # receipt clock never goes back)
-        for received_at, item in sorted(arrivals, key=lambda pair: pair[0]):
-            tracker.record(read_body(json.dumps([item]).encode()).statuses, (), received_at)
+        # each message registered as it is sent (POST /messages/sent), then one POST per
+        # report, each at its own time, in the order of those times (the tracker's receipt
+        # clock never goes back)
+        registered = [(r.registration.sent_at, r) for r in registrations]
+        for received_at, item in sorted([*registered, *arrivals], key=lambda pair: pair[0]):
+            if isinstance(item, Registering):
+                batch = Batch((), registrations=(item,), received_at=received_at)
+                tracker.record_batches([batch])
+            else:
+                tracker.record(read_body(json.dumps([item]).encode()).statuses, (), received_at)
     finally:
         tracker.close()
     return conflicted
