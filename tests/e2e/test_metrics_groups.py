@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.charted import HOSTILE, charted_server  # noqa: F401 (a fixture)
+from tests.e2e.charted import HOSTILE, charted_server, old_views_server  # noqa: F401
 
 RULES = Path(__file__).parents[2] / "docs" / "alerts.yml"
 MESSAGES = 16  # charted.fill: 12 of alpha, 2 of beta, 1 of the hostile sender, and 9901
@@ -94,3 +94,9 @@ def test_every_example_alert_reads_metrics_the_tracker_exposes(charted_server): 
     assert "tracker_group_outcomes_total" in metric_names(
         alerts["TrackerSenderDeliveryRateLow"]["expr"]
     )
+
+
+def test_views_made_before_the_breakdowns_leave_the_group_figures_out(old_views_server):  # noqa: F811
+    samples = scrape(old_views_server)  # answered, with every other figure
+    assert ("tracker_overdue_messages",) in samples
+    assert not [key for key in samples if key[0].startswith("tracker_group_")]

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tracker.read.models import GroupStats
-from tracker.web.group_metrics import NONE, OTHER, GroupCollector, bounded
+from tracker.web.group_metrics import GROUPS, NONE, OTHER, GroupCollector, bounded, exposition
 
 
 def group(key: str, messages: int, delivered: int = 0, known: int = 0) -> GroupStats:
@@ -103,3 +103,18 @@ def test_a_reading_stays_for_a_few_seconds_and_a_group_that_left_leaves_no_serie
     collector.refresh(lambda by: [group("b", 5), group("a", 2)], 1)
     groups = {s.labels["group"] for m in collector.collect() for s in m.samples}
     assert groups == {"b", OTHER}
+
+
+def test_with_several_processes_the_scrape_still_carries_the_group_figures(tmp_path, monkeypatch):
+    """PROMETHEUS_MULTIPROC_DIR: the exposition adds up the processes' files, and the group
+    figures (read from the shared views, the same in every process) come from this one."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(GROUPS, "figures", {"sender": bounded([group("alpha", 3, 2, 2)], 5)})
+    body, content_type = exposition()
+    assert content_type.startswith("text/plain")
+    samples = {
+        (s.name, s.labels.get("group"), s.labels.get("outcome")): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    assert samples[("tracker_group_outcomes_total", "alpha", "delivered")] == 2
