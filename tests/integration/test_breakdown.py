@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from tracker.application import Status
 from tracker.application.commands import Batch, Registering
-from tracker.bootstrap import open_views
+from tracker.audit.views_check import check_views
+from tracker.bootstrap import open_output_views, open_views
 from tracker.domain.events import Registered, Reported
 from tracker.domain.registration import Registration
 from tracker.domain.status import Report, fold_step
@@ -292,3 +293,27 @@ def test_registered_messages_are_overdue_and_reconciled_like_any_not_final(track
     overdue = queries.list_messages(views, MessageFilter(overdue=True), now=datetime.now(UTC))
     assert [(m.id_sms, m.state, m.overdue) for m in overdue.messages] == [(1, "registered", True)]
     assert queries.stats(views).overdue == 1
+
+
+def test_verifying_the_views_names_forged_breakdowns_and_missing_ones(tracker, views, tmp_path):
+    register(tracker, 1, Registration(T0, "acme"), T0)
+    tracker.record([Status(1, "read", TIMES[1]), Status(2, "send", "")], received_at=T0)
+    Projector(tracker, views).catch_up()
+    scratch = open_output_views(tmp_path / "scratch.views.db")
+    assert check_views(tracker, views, scratch).problems == []
+    with views.datastore.transaction(commit=True) as cursor:
+        cursor.execute(f"UPDATE {views.tables.table('breakdown')} SET messages = 5")
+    assert check_views(tracker, views, scratch).problems == [
+        "the breakdown view differs from the messages the events make"
+    ]
+    with views.datastore.transaction(commit=True) as cursor:  # the views as a0ce42b made them
+        for table in ("breakdown", "breakdown_times"):
+            cursor.execute(f"DROP TABLE {views.tables.table(table)}")
+        cursor.execute(f"UPDATE {views.tables.table('messages')} SET day = NULL")
+    again = open_views(tracker)
+    assert check_views(tracker, again, scratch).problems == [
+        "the breakdowns were made after the other views and lack what came before them; "
+        "`tracker rebuild` builds them"
+    ]
+    rebuild(tracker, again)
+    assert check_views(tracker, again, scratch).problems == []
