@@ -85,6 +85,8 @@ def test_senders_and_campaigns_are_tabled_with_a_sparkline_each(charted_server, 
 
 def test_the_range_form_narrows_what_is_drawn_and_explains_a_bad_date(charted_server, page):  # noqa: F811
     page.goto(f"{charted_server.base_url}/ui/")
+    expect(page.get_by_label("From (UTC day)")).to_have_value(day(29))  # the range shown
+    expect(page.get_by_label("To (UTC day)")).to_have_value(day(0))
     page.get_by_label("From (UTC day)").fill(day(3))
     page.get_by_label("To (UTC day)").fill(day(1))
     with page.expect_navigation():

@@ -83,7 +83,7 @@ async def overview(
         request,
         "overview.html",
         400 if error else 200,
-        range=chosen,
+        chosen_days=chosen,
         pictures=found,
         range_error=error,
         incomplete=incomplete,
