@@ -57,15 +57,12 @@ def _add_statement(tables: ViewTables, table: str, key: Sequence[str]) -> str:
     )
 
 
-def _drop_statement(tables: ViewTables, table: str, key: Sequence[str]) -> str:
-    p = tables.placeholder
-    where = " AND ".join(f"{c} = {p}" for c in key)
-    return f"DELETE FROM {tables.table(table)} WHERE {where} AND messages = 0"
-
-
 def write_deltas(tables: ViewTables, cursor: Any, suffix: str, deltas: Counter[tuple]) -> None:
     """Add a page's deltas (``projection.breakdown_keys`` -> change in messages), in the
-    caller's transaction; a key nobody is in any more loses its row, as in a rebuild."""
+    caller's transaction. A key nobody is in any more keeps its row with 0 messages (a DELETE
+    of them per page saved): every read, and the checksums, skip such rows,
+    so the views equal a rebuild's, which has none; keys are few (value, day, state or
+    bucket), so they do not pile up."""
     states = sorted((*k[:4], int(k[4]), n) for k, n in deltas.items() if n and len(k) == 5)
     times = sorted((*k, n) for k, n in deltas.items() if n and len(k) == 4)
     for table, key, values in (
@@ -74,8 +71,6 @@ def write_deltas(tables: ViewTables, cursor: Any, suffix: str, deltas: Counter[t
     ):
         if values:
             cursor.executemany(_add_statement(tables, table, key), values)
-            if gone := [v[:-1] for v in values if v[-1] < 0]:
-                cursor.executemany(_drop_statement(tables, table, key), gone)
 
 
 def recount(tables: ViewTables, cursor: Any, suffix: str) -> None:
@@ -125,7 +120,7 @@ class BreakdownReads:
             cursor.execute(
                 f"SELECT value, day, state, final, messages FROM "
                 f"{self.tables.table('breakdown')} WHERE dimension = {self.tables.placeholder}"
-                f"{where}",
+                f" AND messages <> 0{where}",
                 [dimension, *params],
             )
             return [
@@ -149,7 +144,7 @@ class BreakdownReads:
             cursor.execute(
                 f"SELECT {key} AS k, bucket, SUM(messages) AS n FROM "
                 f"{self.tables.table('breakdown_times')} WHERE dimension = "
-                f"{self.tables.placeholder}{where} GROUP BY {key}, bucket",
+                f"{self.tables.placeholder} AND messages <> 0{where} GROUP BY {key}, bucket",
                 [dimension, *params],
             )
             return [(r["k"], r["bucket"], int(r["n"])) for r in cursor.fetchall()]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import msgspec
 
@@ -265,23 +265,39 @@ def bucket_value(bucket: int) -> float:
 
 def sent_at(row: MessageRow) -> datetime:
     """The sending time: the registration's sent_at if given, else the first receipt."""
-    registration = row.registration
+    return _sent_at(row.registration, row.first_received_at)
+
+
+def _sent_at(registration: Registration | None, first_received_at: datetime) -> datetime:
     if registration is not None and registration.sent_at is not None:
         return registration.sent_at
-    return row.first_received_at
+    return first_received_at
+
+
+def _day(moment: datetime) -> str:
+    ordinal = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).toordinal()
+    if (day := _DAYS.get(ordinal)) is None:
+        day = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat()
+    return day
+
+
+_DAYS: dict[int, str] = {}  # day texts by ordinal: a few thousand at most
 
 
 def sending_day(row: MessageRow) -> str:
     """The UTC date (YYYY-MM-DD) of the sending time."""
-    moment = sent_at(row)
-    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).date().isoformat()
+    return _day(sent_at(row))
+
+
+def _bucket(delivered_at: datetime | None, sent: datetime) -> int | None:
+    if delivered_at is None:
+        return None
+    return delivery_bucket(max(0.0, (delivered_at - sent).total_seconds()))
 
 
 def row_bucket(row: MessageRow) -> int | None:
     """The histogram bucket of the message's delivery time (None: not delivered)."""
-    if row.delivered_at is None:
-        return None
-    return delivery_bucket(max(0.0, (row.delivered_at - sent_at(row)).total_seconds()))
+    return _bucket(row.delivered_at, sent_at(row))
 
 
 def group_values(row: MessageRow) -> tuple[str, str, str]:
@@ -290,14 +306,34 @@ def group_values(row: MessageRow) -> tuple[str, str, str]:
     return ("", "", "") if r is None else (r.sender or "", r.campaign or "", r.channel or "")
 
 
-def breakdown_keys(row: MessageRow | None) -> tuple[tuple, ...]:
-    """The breakdown rows a message counts in: (dimension, value, day, state, final) for each
-    dimension, then (dimension, value, day, bucket) for each when it was delivered."""
+Counted = tuple  # what a row's breakdown keys depend on (``counted``)
+
+
+def counted(row: MessageRow | None) -> Counted:
+    """What decides the breakdown rows a message counts in (cheap: compared before the keys
+    are made, which most reports change: see ``breakdown_keys``)."""
     if row is None:
         return ()
-    day, state, final = sending_day(row), row.state or NO_STATE, row.final
-    values = group_values(row)
+    return (row.state, row.final, row.delivered_at, row.registration, row.first_received_at)
+
+
+def keys_of(what: Counted) -> tuple[tuple, ...]:
+    """The breakdown rows a message counts in (``counted``'s values): (dimension, value, day,
+    state, final) for each dimension, then (dimension, value, day, bucket) for each when it
+    was delivered."""
+    if not what:
+        return ()
+    state, final, delivered_at, r, first = what
+    sent = _sent_at(r, first)
+    day = _day(sent)
+    values = ("", "", "") if r is None else (r.sender or "", r.campaign or "", r.channel or "")
+    state = state or NO_STATE
     keys = [(d, v, day, state, final) for d, v in zip(DIMENSIONS, values, strict=True)]
-    if (bucket := row_bucket(row)) is not None:
+    if (bucket := _bucket(delivered_at, sent)) is not None:
         keys += [(d, v, day, bucket) for d, v in zip(DIMENSIONS, values, strict=True)]
     return tuple(keys)
+
+
+def breakdown_keys(row: MessageRow | None) -> tuple[tuple, ...]:
+    """The breakdown rows a message counts in (see ``keys_of``)."""
+    return keys_of(counted(row))

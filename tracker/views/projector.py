@@ -29,9 +29,10 @@ from tracker.views.projection import (
     Delivery,
     Fact,
     MessageRow,
-    breakdown_keys,
     change_of,
     count_key,
+    counted,
+    keys_of,
     project,
 )
 from tracker.views.store import LIVE, SHADOW, ViewStore
@@ -124,7 +125,7 @@ def apply_facts(
     deliveries: list[Delivery] = []
     changes: list[Change] = []
     buckets_before: dict[int, tuple[str, bool] | None] = {}
-    keys_before: dict[int, tuple[tuple, ...]] = {}
+    counted_before: dict[int, tuple] = {}
     for fact in facts:
         before = rows.get(fact.id_sms)
         if before is None and fact.again:  # (never: a repeat is stored after its report)
@@ -132,7 +133,7 @@ def apply_facts(
         if fact.id_sms not in buckets_before:
             buckets_before[fact.id_sms] = count_key(before)
             if breakdowns is not None:
-                keys_before[fact.id_sms] = breakdown_keys(before)
+                counted_before[fact.id_sms] = counted(before)
         state = before.state if before is not None else None
         after, delivery = project(before, fact)
         rows[fact.id_sms] = after
@@ -146,11 +147,15 @@ def apply_facts(
             if old is not None:
                 counts[old] -= 1
             counts[new] += 1  # type: ignore[index]
-    if breakdowns is not None:
-        for id_sms, old_keys in keys_before.items():
-            if old_keys != (new_keys := breakdown_keys(rows[id_sms])):
-                breakdowns.subtract(old_keys)
-                breakdowns.update(new_keys)
+    if breakdowns is not None:  # Counter.update counts in C; subtract is a Python loop
+        added: Counter[tuple] = Counter()
+        removed: Counter[tuple] = Counter()
+        for id_sms, old in counted_before.items():
+            if old != (new := counted(rows[id_sms])):
+                removed.update(keys_of(old))
+                added.update(keys_of(new))
+        for key in added.keys() | removed.keys():
+            breakdowns[key] += added[key] - removed[key]
     return counts, deliveries, changes
 
 
