@@ -21,7 +21,13 @@ import msgspec
 
 from tracker.application import Tracker
 from tracker.codec import decode
-from tracker.domain.events import Quarantined, QuarantinedAgain, Reported, ReportedAgain
+from tracker.domain.events import (
+    Quarantined,
+    QuarantinedAgain,
+    Registered,
+    Reported,
+    ReportedAgain,
+)
 from tracker.domain.ids import id_sms_in, message_id
 from tracker.domain.status import Report
 from tracker.memo import Memo
@@ -161,7 +167,7 @@ class EventLog:
 
 
 ENTRIES_AT_ONCE = 1000  # fetched and decoded per call: the event loop's thread waits one call
-MessageEvent = Reported | ReportedAgain
+MessageEvent = Reported | ReportedAgain | Registered
 
 
 def message_entries(tracker: Tracker, id_sms: int) -> list[MessageEvent]:
