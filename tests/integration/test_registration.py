@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support import run_cli
 from tracker.application import Batch, Registering, Status, Unusable
@@ -219,3 +221,42 @@ def test_tracker_register_refuses_what_it_cannot_read_before_storing(sqlite_url,
     refused = run_cli(sqlite_url, "register", str(header))
     assert refused.returncode == 2 and "'colour'" in refused.stderr
     assert run_cli(sqlite_url, "register", str(tmp_path / "none.csv")).returncode == 2
+
+
+arrival = st.one_of(
+    st.sampled_from(
+        [ACME, Registration(sender="beta"), Registration(reason="parts 0 is not from 1 to 255")]
+    ).map(lambda g: ("g", g)),
+    st.sampled_from(
+        [("send", "2026-12-07 10:00:00"), ("deliver", "2026-12-07 10:00:05"),
+         ("expired", "2026-12-07 10:00:03")]
+    ).map(lambda r: ("r", r)),
+)  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(arrival, min_size=1, max_size=6), st.randoms(use_true_random=False))
+def test_in_any_order_of_batches_a_store_holds_the_same_state_and_what_stood_first(items, rnd):
+    """Live (the writer's message in hand) equals replayed (the store's events), and the state
+    is the fold of the reports whatever the order the batches came in."""
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    states = []
+    for order in (items, shuffled):
+        with tempfile.TemporaryDirectory() as folder:
+            tracker = open_tracker(Settings(database_url=f"sqlite:///{folder}/t.db"))
+            try:
+                for kind, value in order:
+                    if kind == "g":
+                        registered(tracker, registering(30, value))
+                    else:
+                        tracker.record([Status(30, *value)])
+                live = tracker.written.take({30}).get(30)
+                stored = tracker.message(30)
+                assert stored.registration == (live.registration if live else None)
+                first = next((g for k, g in order if k == "g" and g.reason is None), None)
+                assert stored.registration == first
+                states.append(stored.current)
+            finally:
+                tracker.close()
+    assert states[0] == states[1]
