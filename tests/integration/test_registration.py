@@ -170,6 +170,10 @@ def test_verify_and_proof_hold_with_registrations_in_the_log(database_url, track
     assert [e.event["type"] for e in proof.events] == ["Reported", "Registered", "Registered"]
     verified = run_cli(database_url, "verify")
     assert verified.returncode == 0, verified.stderr
+    proved = run_cli(database_url, "proof", "12", "--out", str(tmp_path / "p.json"))
+    assert proved.returncode == 0, proved.stderr
+    offline = run_cli(database_url, "verify-proof", str(tmp_path / "p.json"))
+    assert offline.returncode == 0 and "proven: 3 events of message 12" in offline.stdout
     shown = run_cli(database_url, "history", "12")
     assert shown.returncode == 0, shown.stderr
     assert "registration" in shown.stdout and "CONFLICT" in shown.stdout
