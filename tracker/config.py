@@ -17,7 +17,7 @@ from tracker.forwarding.signing import SecretError, Signer
 PREFIX = "TRACKER_"
 MiB = 1024 * 1024
 MIN_TOKEN_LENGTH = 16
-ROLES = ("auditor", "analyst", "admin")
+ROLES = ("auditor", "analyst", "admin", "sender")
 
 
 class SettingsError(ValueError):
@@ -67,8 +67,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_tokens: str = ""
     # Comma-separated networks (CIDR) the webhook accepts senders from; empty: any sender.
     webhook_allow: str = ""
-    # Comma-separated ROLE:KEY pairs (roles: auditor, analyst, admin); when set, every read
-    # endpoint needs a key of a role allowed there (see tracker.web.access).
+    # Comma-separated ROLE:KEY pairs (roles: auditor, analyst, admin, sender); when set, every
+    # read endpoint and POST /messages/sent need a key of a role allowed there (tracker.web.access).
     api_keys: str = ""
     # With API keys set, /metrics needs an admin key unless this is true.
     metrics_open: bool = False

@@ -40,17 +40,21 @@ class _Pending:
         self.receipts.append(receipt)
         self.stored |= receipt.stored
         self.missed |= {s.id_sms for s in self.batch.statuses} - receipt.stored
+        self.missed |= {r.id_sms for r in self.batch.registrations} - receipt.stored
         if self.rest:
             return None
         outcomes: Counter[str] = Counter()
+        registrations: Counter[str] = Counter()
         for r in self.receipts:
             outcomes.update(r.outcomes)
+            registrations.update(r.registrations)
         return Receipt(
             stored=frozenset(self.stored - self.missed),  # every item of an id, or not the id
             outcomes=dict(outcomes),
             duplicates=sum(r.duplicates for r in self.receipts),
             quarantined=sum(r.quarantined for r in self.receipts),
             attempts=max(r.attempts for r in self.receipts),
+            registrations=dict(registrations),
         )
 
     def next_slice(self, size: int) -> _Pending:
@@ -60,16 +64,24 @@ class _Pending:
 
 
 def _items(batch: Batch) -> int:
-    """What a batch gives the writer to do: its statuses and its quarantined input."""
-    return len(batch.statuses) + len(batch.unusable)
+    """What a batch gives the writer to do: its statuses, registrations and quarantined input."""
+    return len(batch.statuses) + len(batch.registrations) + len(batch.unusable)
 
 
 def _sliced(batch: Batch, size: int) -> tuple[Batch, Batch | None]:
-    """The first ``size`` items of a batch (statuses first, then quarantined input), and the
-    rest (None when nothing is left)."""
-    statuses, unusable = batch.statuses[:size], batch.unusable[: max(0, size - len(batch.statuses))]
-    rest = Batch(batch.statuses[size:], batch.unusable[len(unusable) :], batch.received_at)
-    return Batch(statuses, unusable, batch.received_at), (rest if _items(rest) else None)
+    """The first ``size`` items of a batch (statuses first, then registrations, then
+    quarantined input), and the rest (None when nothing is left)."""
+    statuses = batch.statuses[:size]
+    registrations = batch.registrations[: max(0, size - len(statuses))]
+    unusable = batch.unusable[: max(0, size - len(statuses) - len(registrations))]
+    rest = Batch(
+        batch.statuses[len(statuses) :],
+        batch.unusable[len(unusable) :],
+        batch.received_at,
+        batch.registrations[len(registrations) :],
+    )
+    first = Batch(statuses, unusable, batch.received_at, registrations)
+    return first, (rest if _items(rest) else None)
 
 
 _STOP = object()

@@ -33,12 +33,14 @@ from tracker.application import (
     Batch,
     OutcomeUnknown,
     Receipt,
+    Registering,
     Status,
     StoreUnavailable,
     Tracker,
     Unusable,
 )
 from tracker.config import MiB
+from tracker.domain.registration import Registration
 from tracker.group_commit import GroupCommit
 
 log = logging.getLogger("tracker.writer")
@@ -65,6 +67,16 @@ class WireBatch(msgspec.Struct, array_like=True, gc=False):
     ]  # fmt: skip
     unusable: list[tuple[str, str, str, str]]  # kind, raw, reason, encoding
     received_at: datetime | None
+    # id_sms, (sent_at, sender, campaign, channel, parts, reason), raw, sent: a Registering's
+    # (added 2026-12-07 at the end, with a default: a frame without them still decodes)
+    registrations: list[
+        tuple[
+            int,
+            tuple[datetime | None, str | None, str | None, str | None, int | None, str | None],
+            str | None,
+            str | None,
+        ]
+    ] = []
 
 
 class WireReceipt(msgspec.Struct, array_like=True, gc=False):
@@ -74,6 +86,7 @@ class WireReceipt(msgspec.Struct, array_like=True, gc=False):
     quarantined: int
     attempts: int
     error: str | None = None  # set when the batch could not be stored: the store failed
+    registrations: dict[str, int] = {}  # new registrations by outcome (added 2026-12-07)
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -102,6 +115,10 @@ def encode_batch(batch: Batch) -> bytes:
             ],
             [(u.kind, u.raw, u.reason, u.encoding) for u in batch.unusable],
             batch.received_at,
+            [
+                (r.id_sms, msgspec.structs.astuple(r.registration), r.raw, r.sent)
+                for r in batch.registrations
+            ],
         )
     )
 
@@ -112,6 +129,10 @@ def decode_batch(data: bytes) -> Batch:
         tuple(Status(*s) for s in wire.statuses),
         tuple(Unusable(*u) for u in wire.unusable),
         wire.received_at,
+        tuple(
+            Registering(number, Registration(*fields), raw, sent)
+            for number, fields, raw, sent in wire.registrations
+        ),
     )
 
 
@@ -123,6 +144,8 @@ def encode_receipt(receipt: Receipt) -> bytes:
             receipt.duplicates,
             receipt.quarantined,
             receipt.attempts,
+            None,
+            dict(receipt.registrations),
         )
     )
 
@@ -137,7 +160,12 @@ def decode_receipt(data: bytes) -> Receipt:
     if wire.error is not None:
         raise StoreUnavailable(wire.error)
     return Receipt(
-        frozenset(wire.stored), wire.outcomes, wire.duplicates, wire.quarantined, wire.attempts
+        frozenset(wire.stored),
+        wire.outcomes,
+        wire.duplicates,
+        wire.quarantined,
+        wire.attempts,
+        wire.registrations,
     )
 
 

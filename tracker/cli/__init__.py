@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli import audit, changes, processes, reads, reconcile, requests, store
+from tracker.cli import audit, changes, processes, reads, reconcile, register, requests, store
 from tracker.cli.options import Command
 
 cli = typer.Typer(
@@ -68,6 +68,8 @@ COMMANDS = (
     ("requests", requests.requests, "The requests that reached the webhook, newest first."),
     ("request", requests.request, "One request to the webhook, with its body and answer."),
     ("replay", requests.replay, "Run a recorded request's body through the webhook again."),
+    ("register", register.register,
+     "Register what was sent (sending time, sender, campaign, ...) from a CSV or JSONL file."),
     ("reconcile", reconcile.reconcile,
      "Ask the platform about messages left non-final; record its answers."),
     ("keygen", audit.keygen, "Make the key pair that signs the audit digests."),

@@ -35,7 +35,7 @@ from tracker.domain.ids import message_number
 from tracker.read import export as exports
 from tracker.read import queries
 from tracker.read.breakdown import day_filter
-from tracker.read.models import ReportRecord
+from tracker.read.models import RegistrationRecord, ReportRecord
 
 
 def history(
@@ -54,8 +54,9 @@ def history(
     as_json: JSON = False,
 ) -> None:
     """Every report of one message in the order it arrived: when it was received, what it
-    said, whether it was applied or rejected, and the state it left the message in. Read from
-    the event store itself, so it is never behind.
+    said, whether it was applied or rejected, and the state it left the message in; and its
+    registrations (what was sent) in their place, a conflict marked. Read from the event store
+    itself, so it is never behind.
 
     Times: "received" is the tracker's clock in UTC; "time" is the platform's own time as it
     sent it, with the offset from UTC it was read in (TRACKER_TIMEZONE, Moscow by default)."""
@@ -72,23 +73,53 @@ def history(
     if as_json:
         return print_json(answer)
     title = f"id_sms {number}: {answer.state or 'no known state'}"
+    if answer.registration is not None:
+        title += f", registered{_sent(answer.registration)}"
     table = Table(title=title + (f", as of {when(as_of)}" if as_of else ""))
     # The instant of receipt is never broken (it is what --as-of takes); a long reason folds.
     table.add_column("received", no_wrap=True)
     for column in ("id_sms as sent", "state", "time", "outcome", "state after"):
         table.add_column(column, overflow="fold")
     details = [report_details(r) for r in answer.reports]
-    if any(details):  # only when a report came by a poll, said more or came more than once
+    shown = any(details) or bool(answer.registrations)  # a registration's values go there
+    if shown:  # only when a report came by a poll, said more or came more than once
         table.add_column("details", overflow="fold")
-    for r, more in zip(answer.reports, details, strict=True):
+    registrations = iter(answer.registrations)
+    following = next(registrations, None)
+    for n, (r, more) in enumerate(zip(answer.reports, details, strict=True)):
+        while following is not None and following.before <= n:
+            table.add_row(*registration_row(following), style=STYLES[following.outcome])
+            following = next(registrations, None)
         style = "red" if r.outcome == "rejected" else ("dim" if r.outcome != "applied" else "")
         outcome = r.outcome if r.reason is None else f"{r.outcome}: {r.reason}"
         table.add_row(
             when(r.received_at), msgspec.json.encode(r.id_sms).decode(), r.state,
             platform_time(r.time, r.instant), outcome, r.state_after or "—",
-            *([more] if any(details) else []), style=style,
+            *([more] if shown else []), style=style,
         )  # fmt: skip
+    while following is not None:  # received after every report
+        table.add_row(*registration_row(following), style=STYLES[following.outcome])
+        following = next(registrations, None)
     OUT.print(table)
+
+
+STYLES = {"registered": "cyan", "conflict": "bold yellow", "rejected": "red"}
+
+
+def registration_row(g: RegistrationRecord) -> list[str]:
+    """A registration as a row of the history: "registration" in the state column, the sending
+    time in the time column, its outcome (a conflict in capitals: it is never applied)."""
+    outcome = "CONFLICT (not applied)" if g.outcome == "conflict" else g.outcome
+    outcome = outcome if g.reason is None else f"{outcome}: {g.reason}"
+    said = [f"{k} {v}" for k in ("sender", "campaign", "channel") if (v := getattr(g, k))]
+    said += [f"{g.parts} part(s)"] * (g.parts is not None)
+    sent = when(g.sent_at) if g.sent_at else "—"
+    id_sent = msgspec.json.encode(g.id_sms).decode()
+    return [when(g.received_at), id_sent, "registration", sent, outcome, "—", "; ".join(said)]
+
+
+def _sent(g: RegistrationRecord) -> str:
+    return f" (sent {when(g.sent_at)})" if g.sent_at else ""
 
 
 def report_details(r: ReportRecord) -> str:

@@ -42,6 +42,26 @@ class ReportRecord(msgspec.Struct, gc=False):  # no cycles: untracked by the GC
     requests: list[int] | None = None
 
 
+class RegistrationRecord(msgspec.Struct, gc=False):
+    """One stored registration of a message (POST /messages/sent, tracker register), with what
+    it did on arrival: registered (it stands), conflict (it differs from the one that stands:
+    never applied) or rejected (a value could not be read: ``reason``)."""
+
+    received_at: datetime
+    id_sms: int | str  # as it was sent: 3234, or "03234"
+    outcome: str  # registered | conflict | rejected
+    before: int  # its place: the position of the first report received after it
+    sent_at: datetime | None = None
+    sender: str | None = None
+    campaign: str | None = None
+    channel: str | None = None
+    parts: int | None = None
+    reason: str | None = None  # why it was rejected at receipt
+    raw: str | None = None  # a rejected item's text (cut in a page as a report's is)
+    raw_bytes: int | None = None
+    truncated: bool = False
+
+
 class MessageHistory(msgspec.Struct):
     id_sms: int
     state: str | None  # the current state (as of ``as_of`` when given); None: no known state
@@ -50,6 +70,10 @@ class MessageHistory(msgspec.Struct):
     start: int  # the position of the first report of this page among them (0: the first)
     reports: list[ReportRecord]  # a page of them, in arrival order
     next: str | None = None  # pass as ?cursor= for the next page; None on the last page
+    # The registration that stands (as of ``as_of``), and the registrations received among this
+    # page's reports (each before the report at its ``before``; the last page: those after all).
+    registration: RegistrationRecord | None = None
+    registrations: list[RegistrationRecord] = []
 
 
 class ProjectionLag(msgspec.Struct):

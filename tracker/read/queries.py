@@ -32,6 +32,7 @@ from tracker.read.models import (
     StateCount,
     Stats,
 )
+from tracker.read.registrations import on_page, raw_fields
 from tracker.views.log import message_entries, registration_fact
 from tracker.views.projection import REGISTERED, Fact, MessageRow, project
 from tracker.views.projector import Projector
@@ -100,10 +101,10 @@ def history(
     start: int | None = None,
 ) -> MessageHistory | None:
     """A page of a message's reports in arrival order, each with the state it left and how
-    many times it was received, from the event store itself. A history only grows at its end,
-    so a page's cursor (its position) never repeats or skips a report. ``limit=None``: all.
-    Each raw item is cut to ``cut`` characters (None: whole); ``start`` begins the page at a
-    position rather than at a cursor's."""
+    many times it was received, and its registrations in their place, from the event store
+    itself. A history only grows at its end, so a page's cursor (its position) never repeats or
+    skips a report. ``limit=None``: all. Each raw item is cut to ``cut`` characters (None:
+    whole); ``start`` begins the page at a position rather than at a cursor's."""
     as_of = utc(as_of)
     start = _history_start(cursor, id_sms) if start is None else start
     reports: list[tuple[Reported, Report, datetime]] = []
@@ -111,10 +112,14 @@ def history(
     last_received: list[datetime] = []
     position: dict[tuple[str, ...], int] = {}
     said: dict[int, dict[str, Any]] = {}  # beyond a report: each field (and channel) as last given
+    registered: list[tuple[Registered, int]] = []  # each with the reports received before it
     for entry in message_entries(tracker, id_sms):
         received_at = entry.received_at
         if as_of is not None and received_at > as_of:
             continue  # (a store written before one receipt clock may hold them unordered)
+        if type(entry) is Registered:
+            registered.append((entry, len(reports)))
+            continue
         if type(entry) is ReportedAgain:
             if (n := position.get(identity_of(entry.state, entry.time, entry.reason))) is not None:
                 deliveries[n] += entry.times
@@ -129,13 +134,13 @@ def history(
         reports.append((entry, report, received_at))
         deliveries.append(1)
         last_received.append(received_at)
-    if not reports:
+    if not reports and not registered:
         return None
     after = states_after(report for _, report, _ in reports)
     end = len(reports) if limit is None else min(len(reports), start + limit)
     return MessageHistory(
         id_sms=id_sms,
-        state=after[-1].state if after[-1] else None,
+        state=after[-1].state if after and after[-1] else None,
         as_of=as_of,
         total=len(reports),
         start=start,
@@ -152,7 +157,7 @@ def history(
                 last_received_at=last_received[n],
                 reason=e.reason,
                 raw_encoding=None if e.raw is None else e.raw_encoding or "utf-8",
-                **_raw_fields(e.raw, cut),
+                **raw_fields(e.raw, cut),
                 position=n,
                 **(said.get(n) or told(e) or {}),  # said[n] began as told(e)
                 source=e.source or WEBHOOK,
@@ -162,6 +167,7 @@ def history(
             )
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
+        **on_page(registered, id_sms, (start, end, len(reports)), cut),
     )
 
 
@@ -177,15 +183,6 @@ def report_at(tracker: Tracker, id_sms: int, position: int) -> ReportRecord | No
         return None
     found = history(tracker, id_sms, start=position, limit=1, cut=None)
     return found.reports[0] if found is not None and found.reports else None
-
-
-def _raw_fields(raw: str | None, cut: int | None) -> dict[str, Any]:
-    """A report's raw item, cut to ``cut`` characters, with its whole size and whether it is."""
-    if raw is None:
-        return {}
-    size = len(raw.encode("utf-8", "surrogatepass"))
-    shown = raw if cut is None or len(raw) <= cut else raw[:cut]
-    return {"raw": shown, "raw_bytes": size, "truncated": shown is not raw}
 
 
 def _history_start(cursor: str | None, id_sms: int) -> int:

@@ -27,7 +27,8 @@ class Record(msgspec.Struct, kw_only=True, gc=False):
     token: str | None = None  # the token's name (TRACKER_WEBHOOK_TOKENS), never the secret
     size: int  # bytes of body that came (or that Content-Length announced, if more)
     content_type: str | None = None
-    format: str | None = None  # "json" or "xml": what the body was read as (None: not read)
+    format: str | None = None  # "json" or "xml": what the body was read as (None: not read);
+    #                            "registration": a POST to /messages/sent
     status: int
     acknowledged: int = 0
     latency_ms: float

@@ -1,4 +1,4 @@
-"""Who may do what: API keys with roles for the read side, tokens and networks for the webhook."""
+"""Who may do what: API keys with roles (reading, registering), webhook tokens and networks."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from litestar.handlers.base import BaseRouteHandler
 
 from tracker.config import Settings
 
-# What each role may read. Admin may do everything, including what only admin may do.
-AUDITOR, ANALYST, ADMIN = "auditor", "analyst", "admin"
-ANY_ROLE = (AUDITOR, ANALYST, ADMIN)
+# What each role may read. Admin may do everything, including what only admin may do. A sender
+# may only register what was sent (POST /messages/sent): it reads nothing.
+AUDITOR, ANALYST, ADMIN, SENDER = "auditor", "analyst", "admin", "sender"
+ANY_ROLE = (AUDITOR, ANALYST, ADMIN)  # every role that reads
 
 # Guards are coroutines: Litestar runs a plain function guard in a worker thread, a hop that
 # cost the webhook a tenth of the server's time under load (measured); these do no I/O.

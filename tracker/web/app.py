@@ -26,6 +26,7 @@ from tracker.web import (
     forwarding_api,
     ingest,
     metrics,
+    registration,
     requests_api,
 )
 from tracker.web.access import Access
@@ -94,12 +95,15 @@ def announce(settings: Settings, access: Access) -> None:
     if settings.allowed_networks:
         log.info("webhook senders allowed from: %s", settings.webhook_allow)
     if access.keys_required:
-        log.info("read API and console: API keys needed (%d configured)", len(settings.keys))
+        log.info(
+            "read API, console and POST /messages/sent: API keys needed (%d configured)",
+            len(settings.keys),
+        )
     else:
         log.warning(
-            "the read API and the console (/ui/) are open to anyone who can reach %s:%s; "
-            "set TRACKER_API_KEYS (ROLE:KEY pairs, roles auditor, analyst, admin) to "
-            "require keys",
+            "the read API, the console (/ui/) and the registration of what was sent (POST "
+            "/messages/sent) are open to anyone who can reach %s:%s; set TRACKER_API_KEYS "
+            "(ROLE:KEY pairs, roles auditor, analyst, admin, sender) to require keys",
             settings.host,
             settings.port,
         )
@@ -124,6 +128,7 @@ def create_app(parts: ServerParts, settings: Settings) -> Litestar:
     app = Litestar(
         route_handlers=[
             ingest.webhook_with_token if settings.tokens else ingest.webhook,
+            registration.register_sent,
             *api.ROUTES,
             *audit_api.ROUTES,
             *changes_api.ROUTES,

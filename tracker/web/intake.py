@@ -159,10 +159,11 @@ def _read_plain(body: bytes) -> Intake | None:
     return intake if body.count(b'"') == quotes else None
 
 
-def _items(body: bytes) -> list[bytes]:
+def _items(body: bytes, what: str = "statuses") -> list[bytes]:
     """The body's items as raw JSON; BodyError (with the body quarantined) when it is not an
-    array. msgspec splits a well-formed array quickest; what it refuses inside an item (a lone
-    surrogate, nesting deeper than it reads), the scan of JSON's grammar splits all the same."""
+    array (of ``what``, its problem says). msgspec splits a well-formed array quickest; what
+    it refuses inside an item (a lone surrogate, nesting deeper than it reads), the scan of
+    JSON's grammar splits all the same."""
     try:
         return [bytes(raw) for raw in _decode(body, type=list[msgspec.Raw])]
     except _UNREADABLE:
@@ -172,7 +173,7 @@ def _items(body: bytes) -> list[bytes]:
         split = scan.elements(body, start)
         if split is not None and not body[split[1] :].strip(scan.WHITESPACE):
             return split[0]
-    problem = _body_problem(body)
+    problem = _body_problem(body, what)
     raise BodyError(problem, _quarantined(BODY, body, problem))
 
 
@@ -336,18 +337,18 @@ def _not_an_object(raw: bytes) -> str:
     return f"item is {_json_type(value)}, not an object"
 
 
-def _body_problem(body: bytes) -> str:
+def _body_problem(body: bytes, what: str = "statuses") -> str:
     if not body.strip():
-        return "the body is empty; expected a JSON array of statuses"
+        return f"the body is empty; expected a JSON array of {what}"
     if _utf16_or_32(body):
-        return "the body is not UTF-8 (UTF-16 or UTF-32?); expected a JSON array of statuses"
+        return f"the body is not UTF-8 (UTF-16 or UTF-32?); expected a JSON array of {what}"
     try:
         value = _decode(body)
     except _UNREADABLE as e:
         if body.lstrip()[:1] == b"[":  # an array whose structure is broken (its items are not)
             return f"the body is not valid JSON: {e}"
         return f"the body is not valid JSON: {_why(body, e)}"
-    return f"expected a JSON array of statuses, got {_json_type(value)}"
+    return f"expected a JSON array of {what}, got {_json_type(value)}"
 
 
 def _utf16_or_32(body: bytes) -> bool:

@@ -1,5 +1,6 @@
-"""Prometheus metrics: what the webhook received and stored, the views' lag, overdue messages,
-the audit tree and its last verification, the outbound webhooks' deliveries.
+"""Prometheus metrics: what the webhook and POST /messages/sent received and stored, the views'
+lag, overdue messages, the audit tree and its last verification, the outbound webhooks'
+deliveries.
 
 Request counts and latencies come from Litestar's Prometheus middleware; these add what only
 the tracker knows. With several worker processes, set PROMETHEUS_MULTIPROC_DIR (see
@@ -17,6 +18,12 @@ from tracker.forwarding.status import ForwardingStatus
 REPORTS = Counter(
     "tracker_reports_total",
     "Reports received on the webhook, by what they did (duplicate: an exact repeat)",
+    ["outcome"],
+)
+REGISTRATIONS = Counter(
+    "tracker_registrations_total",
+    "Registrations received (POST /messages/sent), by what they did (registered, conflict, "
+    "rejected; duplicate: the same registration again)",
     ["outcome"],
 )
 ACKNOWLEDGED = Counter("tracker_acknowledged_ids_total", "id_sms acknowledged to the platform")
@@ -87,6 +94,16 @@ def count_receipt(receipt: Receipt, acknowledged: int) -> None:
         REPORTS.labels(outcome).inc(n)
     if receipt.duplicates:
         REPORTS.labels("duplicate").inc(receipt.duplicates)
+    if receipt.quarantined:
+        QUARANTINED.labels("item").inc(receipt.quarantined)
+    ACKNOWLEDGED.inc(acknowledged)
+
+
+def count_registrations(receipt: Receipt, acknowledged: int) -> None:
+    for outcome, n in receipt.registrations.items():
+        REGISTRATIONS.labels(outcome).inc(n)
+    if receipt.duplicates:
+        REGISTRATIONS.labels("duplicate").inc(receipt.duplicates)
     if receipt.quarantined:
         QUARANTINED.labels("item").inc(receipt.quarantined)
     ACKNOWLEDGED.inc(acknowledged)

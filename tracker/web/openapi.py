@@ -119,6 +119,36 @@ WEBHOOK_ANSWER = OpenAPIMediaType(
     )
 )
 _TEXT = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+_TEXT_VALUE = Schema(type=OpenAPIType.STRING, min_length=1, max_length=64)
+_REGISTRATION = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "id_sms": _ID,
+        "sent_at": Schema(
+            type=OpenAPIType.STRING,
+            description="When it was sent: ISO 8601 (RFC 3339) with an offset or Z, or "
+            "'YYYY-MM-DD HH:MM:SS' in TRACKER_TIMEZONE",
+        ),
+        "sender": _TEXT_VALUE,
+        "campaign": _TEXT_VALUE,
+        "channel": _TEXT_VALUE,
+        "parts": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=255),
+    },
+    required=["id_sms"],
+    description="What was sent. The first registration of a message stands; a different one "
+    "later is recorded as a conflict; one with a value that cannot be read is recorded as "
+    "rejected, with the reason. An item without a usable id_sms is quarantined.",
+)
+REGISTRATION_BODY = RequestBody(
+    required=True,
+    description="A JSON array of registrations (docs/registration.md). Any other body gets 400 "
+    "and is quarantined whole.",
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.ARRAY, items=Schema(any_of=[_REGISTRATION, Schema()]))
+        )
+    },
+)
 WEBHOOK_XML_ANSWER = OpenAPIMediaType(
     schema=Schema(
         type=OpenAPIType.STRING,
@@ -135,6 +165,15 @@ class WebhookOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = WEBHOOK_BODY
         _answer(self, {"application/json": WEBHOOK_ANSWER, "text/xml": WEBHOOK_XML_ANSWER})
+
+
+@dataclass
+class RegistrationOperation(Operation):
+    """POST /messages/sent reads its body itself, item by item, as the webhook does."""
+
+    def __post_init__(self) -> None:
+        self.request_body = REGISTRATION_BODY
+        _answer(self, {"application/json": WEBHOOK_ANSWER})
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Recording every POST to the webhook: its body as it arrives, the answer, the latency.
+"""Recording every POST to the webhook (and to /messages/sent): body as it came, answer, latency.
 
 An ASGI middleware around the webhook's routes. It keeps the body's chunks as the app reads
 them (at most TRACKER_MAX_BODY_BYTES: a 413's is "truncated"), the answer's status and bytes,
@@ -22,6 +22,8 @@ from tracker.request_log.records import noted
 from tracker.web.access import Access
 
 WEBHOOK = "/webhooks/webcom"
+REGISTRATIONS = "/messages/sent"  # recorded too, with this format:
+REGISTRATION = "registration"
 SEEN = "tracker.seen"  # the scope's key for what the handler saw
 ANSWER_KEPT = 65536  # bytes of an answer kept at most (ours are short; an error page is not)
 READ_WHEN_REFUSED = (401, 403, 404)  # statuses whose unread body is read before they go out
@@ -53,7 +55,7 @@ def _is_webhook(scope: Scope) -> bool:
     return (
         scope["type"] == "http"
         and scope["method"] == "POST"
-        and (path == WEBHOOK or path.startswith(WEBHOOK + "/"))
+        and (path in (WEBHOOK, REGISTRATIONS) or path.startswith(WEBHOOK + "/"))
     )
 
 
@@ -70,7 +72,8 @@ class RequestRecorder:
         received_at = datetime.now(UTC)
         started = time.perf_counter()
         taken = _Taken(self.max_body)
-        scope[SEEN] = Seen()  # type: ignore[literal-required]
+        registering = scope["path"] == REGISTRATIONS  # its format, even when refused unread
+        scope[SEEN] = Seen(REGISTRATION if registering else None)  # type: ignore[literal-required]
 
         async def receive_and_keep() -> Message:
             message = await receive()
@@ -122,6 +125,8 @@ class RequestRecorder:
 
     def _token_name(self, path: str) -> str | None:
         """The name of the token in the path (never the token: a wrong one is not kept either)."""
+        if not path.startswith(WEBHOOK):
+            return None
         token = path[len(WEBHOOK) + 1 :]
         return self.access.token_name(token) if token else None
 

@@ -20,7 +20,7 @@ from tracker.web.api import for_roles, instant_param
 from tracker.web.backend import Backend
 from tracker.web.ingest import take
 from tracker.web.openapi import ReplayOperation
-from tracker.web.request_log import Seen
+from tracker.web.request_log import REGISTRATION, Seen
 
 
 class _Conflict(HTTPException):
@@ -140,6 +140,12 @@ def replay_refusal(original: Record, access: Access) -> tuple[int, str] | None:
     """Why a recorded request cannot be replayed: (status, detail), or None when it can. A
     request refused for its sender is replayed only once the settings now allow that sender;
     one refused for its token never (the token tried is not kept, so none can be checked)."""
+    if original.format == REGISTRATION:
+        return 409, (
+            f"request {original.id} registered what was sent (POST /messages/sent): only "
+            "webhook requests are replayed; post its body to /messages/sent again (the same "
+            "registrations again record nothing)"
+        )
     if original.status in REFUSED_FOR_TOKEN:
         return 409, (
             f"request {original.id} was refused for its token ({original.status}): the token "

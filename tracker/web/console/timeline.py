@@ -1,8 +1,8 @@
-"""A message's page (its timeline of reports, both orders, paged) and one report's page."""
+"""A message's page (its timeline of reports and registrations, paged) and one report's page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlencode
 
@@ -12,6 +12,7 @@ from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from tracker.application import Tracker
+from tracker.domain.registration import CONFLICT
 from tracker.domain.status import (
     APPLIED,
     FINAL_STATES,
@@ -24,7 +25,7 @@ from tracker.domain.status import (
     states_after,
 )
 from tracker.read import queries
-from tracker.read.models import MessageHistory, ReportRecord
+from tracker.read.models import MessageHistory, RegistrationRecord, ReportRecord
 from tracker.read.requests import linked
 from tracker.request_log import RequestLog
 from tracker.web.access import ANALYST, AUDITOR
@@ -107,6 +108,9 @@ class Timeline:
     current: Line | None  # the report that sets the state now
     conflicts: list[Line]  # the reports that follow the final state, in arrival order
     receipts: int  # times its reports were received, repeats included
+    # Registrations by the report they came before (its index; the count of reports: after all)
+    registered: dict[int, list[RegistrationRecord]] = field(default_factory=dict)
+    registration_conflicts: int = 0  # registrations that differ from the one that stands
 
     @classmethod
     def of(cls, history: MessageHistory) -> Timeline:
@@ -130,7 +134,16 @@ class Timeline:
             current=next((line for line in arrivals if line.effect == SETS), None),
             conflicts=[line for line in arrivals if line.effect == FOLLOWS_FINAL],
             receipts=sum(r.deliveries for r in records),
+            registered=_by_place(history.registrations),
+            registration_conflicts=sum(g.outcome == CONFLICT for g in history.registrations),
         )
+
+
+def _by_place(registrations: list[RegistrationRecord]) -> dict[int, list[RegistrationRecord]]:
+    places: dict[int, list[RegistrationRecord]] = {}
+    for g in registrations:
+        places.setdefault(g.before, []).append(g)
+    return places
 
 
 def _timeline(
