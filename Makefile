@@ -44,12 +44,13 @@ test-crash: $(STAMP) ## The full crash run: 50,000 reports, 20 SIGKILLs, on SQLi
 fuzz: $(STAMP) ## Schemathesis on both stores with a fresh seed and 500 cases per endpoint
 	TRACKER_FUZZ_SEED=random TRACKER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/e2e/test_fuzzing.py
 
-bench: $(STAMP) ## Ingest (sequential, mixed arrival; tracker, baseline, CRUD), one message, XML, audit tree, rebuild, 10M-event scale; both stores (~1 h)
+bench: $(STAMP) ## Ingest (sequential, mixed arrival; tracker, baseline, CRUD), one message, XML, audit tree, rebuild, breakdowns, 10M-event scale; both stores (~1 h)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/one_message.py
 	$(BIN)/python bench/xml_body.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/rebuild.py --events $(BENCH_EVENTS)
+	$(BIN)/python bench/breakdown.py --messages $(BENCH_EVENTS)
 	$(BIN)/python bench/scale.py --events $(SCALE_EVENTS)
 
 screenshots: $(STAMP) ## Photograph the web console into docs/console/ (needs Debian's chromium)

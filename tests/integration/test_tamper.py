@@ -494,7 +494,9 @@ def test_a_stale_or_invented_view_row_is_named(store, tmp_path):
     store.attacker.views(
         "INSERT INTO {messages} SELECT 99, state, time, instant, final, reports, "
         "first_received_at, last_received_at, conflict, delivered_at, latest_state, "
-        "latest_time, latest_instant, channels FROM {messages} WHERE id_sms = 1"
+        "latest_time, latest_instant, channels, sender, campaign, channel, sent_at, parts, "
+        "registered_at, registration_conflicts, day, delivery_bucket FROM {messages} "
+        "WHERE id_sms = 1"
     )
     check = views_check(store, tmp_path)
     assert (check.messages, check.differing) == ([4, 99], 2)
