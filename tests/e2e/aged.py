@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, start_server, stop_server
-from tests.support import create_schema, drop_schema
+from tests.e2e.conftest import LiveServer, served
 from tracker.application import Status
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -40,17 +39,4 @@ def fill(database_url: str) -> None:
 )
 def aged_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A server on a store with the messages above, in its views once it has started."""
-    folder = tmp_path_factory.mktemp("aged")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{folder / 'tracker.db'}"
-    else:
-        database_url = create_schema(request.getfixturevalue("postgres_server"))
-    fill(database_url)
-    server = start_server(database_url, folder / "server.log", lock_timeout="1")
-    try:
-        server.settled()
-        yield server
-    finally:
-        stop_server(server)
-        if request.param == "postgres":
-            drop_schema(database_url)
+    yield from served(request, tmp_path_factory.mktemp("aged"), fill)

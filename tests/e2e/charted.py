@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, start_server, stop_server
-from tests.support import create_schema, drop_schema
+from tests.e2e.conftest import LiveServer, served, start_server, stop_server
 from tracker.application.commands import Batch, Registering, Status
 from tracker.bootstrap import open_tracker
 from tracker.config import Settings
@@ -60,19 +59,7 @@ def fill(database_url: str) -> None:
 
 
 def charted(request, folder: Path, **settings: str) -> Iterator[LiveServer]:
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{folder / 'tracker.db'}"
-    else:
-        database_url = create_schema(request.getfixturevalue("postgres_server"))
-    fill(database_url)
-    server = start_server(database_url, folder / "server.log", lock_timeout="1", **settings)
-    try:
-        server.settled()
-        yield server
-    finally:
-        stop_server(server)
-        if request.param == "postgres":
-            drop_schema(database_url)
+    yield from served(request, folder, fill, **settings)
 
 
 @pytest.fixture(

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,16 +116,32 @@ def stop_server(server: LiveServer) -> None:
 )
 def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """One server per store kind for the module; tests use ids of their own."""
-    folder = tmp_path_factory.mktemp("server")
+    yield from served(request, tmp_path_factory.mktemp("server"))
+
+
+def served(
+    request, folder: Path, fill: Callable[[str], None] | None = None, **settings: str
+) -> Iterator[LiveServer]:
+    """A server on a store of the kind ``request.param`` names (sqlite or postgres), in
+    ``folder`` or a schema of its own; filled by ``fill`` (given the store's URL) before it
+    starts, and then settled (the fill in its views). The schema is dropped after."""
     if request.param == "sqlite":
         database_url = f"sqlite:///{folder / 'tracker.db'}"
     else:
         database_url = create_schema(request.getfixturevalue("postgres_server"))
-    server = start_server(database_url, folder / "server.log", lock_timeout="1")
     try:
-        yield server
+        if fill is not None:
+            fill(database_url)
+        server = start_server(
+            database_url, folder / "server.log", **{"lock_timeout": "1", **settings}
+        )
+        try:
+            if fill is not None:
+                server.settled()
+            yield server
+        finally:
+            stop_server(server)
     finally:
-        stop_server(server)
         if request.param == "postgres":
             drop_schema(database_url)
 

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, start_server, stop_server
-from tests.support import create_schema, drop_schema
+from tests.e2e.conftest import LiveServer, served
 from tracker.application import Status
 from tracker.application.commands import Batch, Registering
 from tracker.bootstrap import open_tracker, open_views
@@ -54,19 +53,7 @@ def fill(database_url: str, *, made_before: bool = False) -> None:
 
 def serve(request, tmp_path_factory, **fill_options) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("breakdown")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{folder / 'tracker.db'}"
-    else:
-        database_url = create_schema(request.getfixturevalue("postgres_server"))
-    fill(database_url, **fill_options)
-    server = start_server(database_url, folder / "server.log", lock_timeout="1")
-    try:
-        server.settled()
-        yield server
-    finally:
-        stop_server(server)
-        if request.param == "postgres":
-            drop_schema(database_url)
+    yield from served(request, folder, lambda url: fill(url, **fill_options))
 
 
 @pytest.fixture(
