@@ -89,21 +89,15 @@ def count_request_log_dropped(what: str) -> None:
     REQUEST_LOG_DROPPED.labels(what).inc()
 
 
-def count_receipt(receipt: Receipt, acknowledged: int) -> None:
-    for outcome, n in receipt.outcomes.items():
-        REPORTS.labels(outcome).inc(n)
+def count_receipt(receipt: Receipt, acknowledged: int, *, registrations: bool = False) -> None:
+    """A webhook request's receipt, or with ``registrations`` a registration request's."""
+    counter, outcomes = (
+        (REGISTRATIONS, receipt.registrations) if registrations else (REPORTS, receipt.outcomes)
+    )
+    for outcome, n in outcomes.items():
+        counter.labels(outcome).inc(n)
     if receipt.duplicates:
-        REPORTS.labels("duplicate").inc(receipt.duplicates)
-    if receipt.quarantined:
-        QUARANTINED.labels("item").inc(receipt.quarantined)
-    ACKNOWLEDGED.inc(acknowledged)
-
-
-def count_registrations(receipt: Receipt, acknowledged: int) -> None:
-    for outcome, n in receipt.registrations.items():
-        REGISTRATIONS.labels(outcome).inc(n)
-    if receipt.duplicates:
-        REGISTRATIONS.labels("duplicate").inc(receipt.duplicates)
+        counter.labels("duplicate").inc(receipt.duplicates)
     if receipt.quarantined:
         QUARANTINED.labels("item").inc(receipt.quarantined)
     ACKNOWLEDGED.inc(acknowledged)

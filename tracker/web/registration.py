@@ -66,5 +66,5 @@ async def register_sent(request: Request, backend: NamedDependency[Backend]) -> 
         log.warning("quarantined %d registration(s) without a usable id_sms", len(intake.unusable))
     answer = intake.acknowledgement(receipt.stored)
     what.acknowledged = len(answer)
-    metrics.count_registrations(receipt, len(answer))
+    metrics.count_receipt(receipt, len(answer), registrations=True)
     return Response(msgspec.json.encode(answer), status_code=200, media_type=JSON)
