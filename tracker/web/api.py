@@ -218,11 +218,13 @@ async def stats(
     ] = None,
     day_from: Annotated[
         str | None,
-        Parameter(query="from", description="With by: the first sending day (UTC, YYYY-MM-DD)."),
+        QueryParameter(
+            name="from", description="With by: the first sending day (UTC, YYYY-MM-DD)."
+        ),
     ] = None,
     day_to: Annotated[
         str | None,
-        Parameter(query="to", description="With by: the last sending day, inclusive."),
+        QueryParameter(name="to", description="With by: the last sending day, inclusive."),
     ] = None,
 ) -> Stats | Breakdown:
     """From the views: state_counts, messages (conflicts; overdue, as of now) and
