@@ -269,7 +269,10 @@ def stats(
     With --by: the messages sent on each day from --from to --to (UTC dates, both inclusive),
     by sender, campaign, channel or day: delivery rate, pending share, p50/p95/p99 of the time
     from sending to delivery, counts by state (definitions: docs/views.md)."""
-    if by is not None or plot or day_from or day_to:
+    if by is None and (plot or day_from or day_to):
+        fail(ValueError("--from, --to and --plot apply only with --by (sender, campaign, "
+                        "channel or day)"))  # fmt: skip
+    if by is not None:
         return _breakdown(by, day_from, day_to, views_file, as_json=as_json, plot=plot)
     if not 1 <= days <= 366:
         fail(ValueError(f"--days is from 1 to 366, not {days}"))
