@@ -82,7 +82,8 @@ async def list_messages(
         bool | None,
         Parameter(
             description="true: only the messages not final TRACKER_OVERDUE_AFTER (72h by "
-            "default) after their first report, as of now; false: only the others."
+            "default) after their first receipt (report or registration), as of now; false: only "
+            "the others."
         ),
     ] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
