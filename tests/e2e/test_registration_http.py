@@ -130,6 +130,17 @@ def test_hostile_items_are_each_rejected_with_a_reason_and_acknowledged(server):
     assert reasons[71045]  # a number out of range
 
 
+def test_a_message_whose_only_registration_was_rejected_has_no_summary_and_says_why(server):
+    send(server, [{"id_sms": 71090, "parts": "two"}, {"id_sms": 71091, "sender": "acme"}])
+    assert read(server, "/messages/71091").json()["state"] == "registered"
+    missing = read(server, "/messages/71090")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == (
+        "no status was received for id_sms 71090, nor a registration that stands"
+    )
+    assert read(server, "/messages/71090/history").json()["registrations"][0]["reason"]
+
+
 def test_eighty_thousand_repeats_of_one_id_cost_linear_time(server):
     item = b'{"id_sms": 71050, "sender": "acme"}'
     started = time.monotonic()
