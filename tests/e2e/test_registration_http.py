@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, start_server, stop_server
 from tests.support import create_schema, drop_schema
+from tracker.web.console.render import COOKIE
 
 KEYS = {
     "sender": "sender-key-0123456789",
@@ -95,6 +96,15 @@ def test_without_a_key_registering_is_401(server):
 )  # fmt: skip
 def test_a_sender_key_reads_nothing(server, path):
     assert read(server, path, role="sender").status_code == 403
+
+
+def test_the_console_tells_a_signed_in_sender_which_keys_it_needs(server):
+    with server.client(cookies={COOKIE: KEYS["sender"]}) as client:
+        page = client.get("/ui/")
+    assert page.status_code == 403
+    assert "a sender key may not see this page; it needs an admin or analyst or auditor key" in (
+        page.text
+    )
 
 
 def test_a_different_registration_is_a_conflict_shown_in_the_history_never_applied(server):
