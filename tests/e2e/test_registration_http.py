@@ -151,6 +151,17 @@ def test_a_message_whose_only_registration_was_rejected_has_no_summary_and_says_
     assert read(server, "/messages/71090/history").json()["registrations"][0]["reason"]
 
 
+def test_the_timeline_of_a_registered_message_says_registered_and_never_that_views_lag(server):
+    send(server, [{"id_sms": 71095, "parts": 0}, {"id_sms": 71096, "sender": "acme"}])
+    registered = read(server, "/ui/messages/71096")
+    assert registered.status_code == 200
+    assert '<span class="state s-registered">registered</span>' in registered.text
+    rejected = read(server, "/ui/messages/71095")
+    assert rejected.status_code == 200
+    assert "they lag" not in rejected.text
+    assert "no report, and no registration stands" in rejected.text
+
+
 def test_eighty_thousand_repeats_of_one_id_cost_linear_time(server):
     item = b'{"id_sms": 71050, "sender": "acme"}'
     started = time.monotonic()
