@@ -75,8 +75,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # /metrics labels figures by sender and by campaign for this many of each (the most
     # messages), the rest added up as "other": a bounded number of series whatever clients send.
     metrics_groups: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
-    # A message not final this long after its first report is overdue (a duration: 30m, 72h,
-    # 3d; see ``duration``). Derived at read time, never stored.
+    # A message not final this long after its first receipt (report or registration) is
+    # overdue (a duration: 30m, 72h, 3d; see ``duration``). Derived at read time, never stored.
     overdue_after: str = "72h"
     # The platform's status request, for `tracker reconcile`: its .../json/state.php or
     # .../xml/state.php (the format follows the path), and a token or a login and password.

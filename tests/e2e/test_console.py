@@ -451,7 +451,7 @@ def test_the_overview_counts_overdue_messages_and_the_list_filters_on_them(aged_
     page.goto(f"{aged_server.base_url}/ui/")
     expect(page.locator("#overdue")).to_have_text(str(len(OVERDUE)))
     expect(page.locator(".card", has=page.locator("#overdue"))).to_contain_text(
-        "not final 3 d after their first report"
+        "not final 3 d after their first receipt"
     )
 
     page.locator("#overdue").click()

@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, start_server, stop_server
 from tests.support import create_schema, drop_schema
+from tracker.web.console.render import COOKIE
 
 KEYS = {
     "sender": "sender-key-0123456789",
@@ -97,6 +98,15 @@ def test_a_sender_key_reads_nothing(server, path):
     assert read(server, path, role="sender").status_code == 403
 
 
+def test_the_console_tells_a_signed_in_sender_which_keys_it_needs(server):
+    with server.client(cookies={COOKIE: KEYS["sender"]}) as client:
+        page = client.get("/ui/")
+    assert page.status_code == 403
+    assert "a sender key may not see this page; it needs an admin or analyst or auditor key" in (
+        page.text
+    )
+
+
 def test_a_different_registration_is_a_conflict_shown_in_the_history_never_applied(server):
     send(server, [{"id_sms": 71030, "sender": "acme"}])
     assert send(server, [{"id_sms": 71030, "sender": "beta"}]).status_code == 200
@@ -128,6 +138,28 @@ def test_hostile_items_are_each_rejected_with_a_reason_and_acknowledged(server):
     assert "out of range" in reasons[71042] and "out of range" in reasons[71043]
     assert "not UTF-8" in reasons[71044]
     assert reasons[71045]  # a number out of range
+
+
+def test_a_message_whose_only_registration_was_rejected_has_no_summary_and_says_why(server):
+    send(server, [{"id_sms": 71090, "parts": "two"}, {"id_sms": 71091, "sender": "acme"}])
+    assert read(server, "/messages/71091").json()["state"] == "registered"
+    missing = read(server, "/messages/71090")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == (
+        "no status was received for id_sms 71090, nor a registration that stands"
+    )
+    assert read(server, "/messages/71090/history").json()["registrations"][0]["reason"]
+
+
+def test_the_timeline_of_a_registered_message_says_registered_and_never_that_views_lag(server):
+    send(server, [{"id_sms": 71095, "parts": 0}, {"id_sms": 71096, "sender": "acme"}])
+    registered = read(server, "/ui/messages/71096")
+    assert registered.status_code == 200
+    assert '<span class="state s-registered">registered</span>' in registered.text
+    rejected = read(server, "/ui/messages/71095")
+    assert rejected.status_code == 200
+    assert "they lag" not in rejected.text
+    assert "no report, and no registration stands" in rejected.text
 
 
 def test_eighty_thousand_repeats_of_one_id_cost_linear_time(server):

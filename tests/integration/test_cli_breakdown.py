@@ -82,6 +82,8 @@ def test_plot_draws_volume_and_delivery_rate_per_day(store):
         (("--by", "country"), "error: by: 'country' is not one of sender, campaign, channel"),
         (("--by", "day", "--from", "2026-02-30"), "error: --from: '2026-02-30' is not a UTC"),
         (("--by", "day", "--to", "12/01/2026"), "error: --to: '12/01/2026' is not a UTC date"),
+        (("--from", "2026-12-01"), "error: --from, --to and --plot apply only with --by"),
+        (("--plot",), "error: --from, --to and --plot apply only with --by"),
     ],
 )
 def test_bad_options_say_what_is_wrong(store, args, error):

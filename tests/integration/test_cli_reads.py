@@ -318,7 +318,7 @@ def test_messages_overdue_lists_them_and_stats_count_them(aged, monkeypatch):
     assert "overdue" in table and "│ yes " in table
     stats = json.loads(run_cli(url, "stats", "--json").stdout)
     assert (stats["overdue"], stats["overdue_after_seconds"]) == (1, 72 * 3600)
-    assert "1 overdue (not final 72h after their first report)" in run_cli(url, "stats").stdout
+    assert "1 overdue (not final 72h after their first receipt)" in run_cli(url, "stats").stdout
     monkeypatch.setenv("TRACKER_OVERDUE_AFTER", "70h")
     assert listed("--overdue") == {1: True, 2: True}
     assert "2 overdue (not final 70h after" in run_cli(url, "stats").stdout

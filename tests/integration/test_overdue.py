@@ -1,5 +1,6 @@
 """Overdue messages on a real store (SQLite file, PostgreSQL): not final TRACKER_OVERDUE_AFTER
-after their first report, by the reader's clock, which these tests fix."""
+after their first receipt (a report or a registration), by the reader's clock, which these
+tests fix."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.application import Status
+from tracker.application.commands import Batch, Registering
 from tracker.bootstrap import open_views
 from tracker.config import Settings
+from tracker.domain.registration import Registration
 from tracker.read import queries
 from tracker.views.projector import Projector, rebuild
 from tracker.views.store import MessageFilter
@@ -170,3 +173,22 @@ def test_the_stores_filter_agrees_with_each_summarys_overdue(
         views, MessageFilter(overdue=False), limit=1000, now=now, overdue_after=age
     )
     assert sorted(ids(rest) + expected) == [m.id_sms for m in every]
+
+
+def test_a_registration_is_a_first_receipt_a_registered_message_is_overdue_from_it(tracker, views):
+    """A message registered and never reported is not final: overdue TRACKER_OVERDUE_AFTER after
+    its registration was received; a registration received before the first report starts
+    the clock (the console, the CLI and /metrics say "first receipt")."""
+
+    def register(at: datetime, *ids: int) -> None:
+        registering = tuple(Registering(n, Registration(at, "acme")) for n in ids)
+        tracker.record_batches([Batch((), registrations=registering, received_at=at)])
+
+    register(NOW - 73 * HOUR, 11, 12)  # 11: never reported; 12: reported an hour ago
+    register(NOW - 71 * HOUR, 13)  # registered 71 h ago: not yet overdue
+    received(tracker, NOW - HOUR, Status(12, "deliver", TIME))
+    Projector(tracker, views).catch_up()
+    overdue = queries.list_messages(views, MessageFilter(overdue=True), now=NOW, overdue_after=AGE)
+    assert ids(overdue) == [11, 12]
+    assert [m.state for m in overdue.messages] == ["registered", "deliver"]
+    assert queries.stats(views, 31, now=NOW, overdue_after=AGE).overdue == 2

@@ -224,7 +224,12 @@ def test_tracker_register_refuses_what_it_cannot_read_before_storing(sqlite_url,
     header.write_text("id_sms,colour\n1,red\n")
     refused = run_cli(sqlite_url, "register", str(header))
     assert refused.returncode == 2 and "'colour'" in refused.stderr
-    assert run_cli(sqlite_url, "register", str(tmp_path / "none.csv")).returncode == 2
+    missing = run_cli(sqlite_url, "register", str(tmp_path / "none.csv"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().endswith("none.csv: No such file or directory"), missing.stderr
+    header.write_text("sender\nacme\n")
+    refused = run_cli(sqlite_url, "register", str(header))
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("(it has no id_sms)")
 
 
 arrival = st.one_of(

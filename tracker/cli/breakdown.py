@@ -81,8 +81,22 @@ def chart(answer: Breakdown) -> str:
     plt.title("delivery rate per day (delivered / known outcome, %)")
     rated = [(n, 100 * r) for n, (_, _, r) in enumerate(days, 1) if r is not None]
     if rated:  # at the bars' positions (1, 2, ...), labelled as they are
-        plt.plot([x for x, _ in rated], [y for _, y in rated], marker="hd")
+        for run in _runs(rated):  # a day with no known outcome breaks the line: no point there
+            xs, ys = [x for x, _ in run], [y for _, y in run]
+            draw = plt.plot if len(run) > 1 else plt.scatter
+            draw(xs, ys, marker="hd" if len(run) > 1 else "●", color="blue")
         plt.xticks(list(range(1, len(labels) + 1)), labels)
         plt.ylim(0, 100)
     text = plt.build()
     return plt.uncolorize(text) if plain else text
+
+
+def _runs(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """The points split where a day is missing: [(1, a), (2, b), (4, c)] -> [[1, 2], [4]]."""
+    runs: list[list[tuple[int, float]]] = []
+    for point in points:
+        if runs and runs[-1][-1][0] == point[0] - 1:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs

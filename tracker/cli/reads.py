@@ -264,12 +264,16 @@ def stats(
 
     A conflict is a report that comes after the message's final state by the platform's times
     (a status after expired, or read after an earlier not_deliver). A message is overdue when
-    it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first report.
+    it is not final TRACKER_OVERDUE_AFTER (72h by default) after its first receipt
+    (its first report, or its registration if that came first).
 
     With --by: the messages sent on each day from --from to --to (UTC dates, both inclusive),
     by sender, campaign, channel or day: delivery rate, pending share, p50/p95/p99 of the time
     from sending to delivery, counts by state (definitions: docs/views.md)."""
-    if by is not None or plot or day_from or day_to:
+    if by is None and (plot or day_from or day_to):
+        fail(ValueError("--from, --to and --plot apply only with --by (sender, campaign, "
+                        "channel or day)"))  # fmt: skip
+    if by is not None:
         return _breakdown(by, day_from, day_to, views_file, as_json=as_json, plot=plot)
     if not 1 <= days <= 366:
         fail(ValueError(f"--days is from 1 to 366, not {days}"))
@@ -280,7 +284,7 @@ def stats(
     OUT.print(
         f"{answer.messages:,} messages, {answer.final:,} final ({answer.final_share:.1%}), "
         f"{answer.conflicts:,} with a conflict, {answer.overdue:,} overdue (not final "
-        f"{load_settings().overdue_after} after their first report)"
+        f"{load_settings().overdue_after} after their first receipt)"
     )
     states = Table("state", "final", "messages")
     for c in answer.states:

@@ -60,7 +60,7 @@ def register(
     try:
         stream = sys.stdin.buffer if file == "-" else Path(file).open("rb")  # noqa: SIM115
     except OSError as e:
-        fail(e)
+        fail(ValueError(f"{file}: {e.strerror or e}"))
     size = 0 if file == "-" else Path(file).stat().st_size
     tracker = open_tracker_or_fail(settings)
     zone = tracker.local_zone
@@ -140,7 +140,7 @@ def _csv_items(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         if unknown or "id_sms" not in names:
             raise ValueError(
                 f"the CSV header must name id_sms and only these columns: {', '.join(KEYS)} "
-                f"(not {', '.join(map(repr, unknown)) or 'without id_sms'})"
+                + (f"(not {', '.join(map(repr, unknown))})" if unknown else "(it has no id_sms)")
             )
         line = rows.line_num + 1
         for row in rows:

@@ -96,7 +96,7 @@ class MessageSummary(msgspec.Struct):
     instant: datetime | None
     final: bool
     conflict: bool  # a report follows the final state (the fold rejects it)
-    overdue: bool  # not final longer than TRACKER_OVERDUE_AFTER after its first report, by the
+    overdue: bool  # not final longer than TRACKER_OVERDUE_AFTER after its first receipt, by the
     # reader's clock at the time of reading (never stored)
     reports: int
     first_received_at: datetime
@@ -135,7 +135,7 @@ class Stats(msgspec.Struct):
     final: int
     final_share: float  # of all messages
     conflicts: int  # messages with a report after their final state
-    overdue: int  # messages not final overdue_after_seconds after their first report (now)
+    overdue: int  # messages not final overdue_after_seconds after their first receipt (now)
     overdue_after_seconds: float  # TRACKER_OVERDUE_AFTER, the threshold counted with
     states: list[StateCount]
     delivery: DeliveryPercentiles

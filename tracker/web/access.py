@@ -104,7 +104,7 @@ def requires(*roles: str) -> Guard:
             )
         if role not in allowed:
             raise PermissionDeniedException(
-                detail=f"{_a(role)} {role} key may not use this; it needs: "
+                detail=f"{article(role)} {role} key may not use this; it needs: "
                 f"{' or '.join(sorted(allowed))}"
             )
 
@@ -131,6 +131,6 @@ async def webhook_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None
         raise NotFoundException()
 
 
-def _a(word: str) -> str:
+def article(word: str) -> str:
     """The article before ``word`` (an admin, an analyst, an auditor)."""
     return "an" if word[:1] in "aeiou" else "a"

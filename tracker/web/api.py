@@ -82,7 +82,8 @@ async def list_messages(
         bool | None,
         Parameter(
             description="true: only the messages not final TRACKER_OVERDUE_AFTER (72h by "
-            "default) after their first report, as of now; false: only the others."
+            "default) after their first receipt (report or registration), as of now; false: only "
+            "the others."
         ),
     ] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
@@ -118,7 +119,7 @@ async def message_state(id_sms: FromPath[str], backend: NamedDependency[Backend]
     """From the messages view, or from the event store while the view has not yet taken in
     the message's last event: a status acknowledged is shown at once."""
     number = id_sms_number(id_sms)
-    missing = f"no status was received for id_sms {number}"
+    missing = f"no status was received for id_sms {number}, nor a registration that stands"
     read = partial(queries.message, **backend.clock())
     return await backend.found(missing, read, backend.tracker, backend.views, number)
 

@@ -34,8 +34,8 @@ LAG = Gauge("tracker_projection_lag_events", "Events stored but not yet in the v
 POSITION = Gauge("tracker_projection_position", "Last event notification the views include")
 OVERDUE = Gauge(
     "tracker_overdue_messages",
-    "Messages not final TRACKER_OVERDUE_AFTER after their first report (the tracker's receipt "
-    "clock), counted from the views at each scrape",
+    "Messages not final TRACKER_OVERDUE_AFTER after their first receipt (a report or a "
+    "registration; the tracker's receipt clock), counted from the views at each scrape",
 )
 AUDIT_TREE = Gauge(
     "tracker_audit_tree_events", "Events the audit tree covers (its follower is a moment behind)"

@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
-from tracker.web.access import ADMIN, ANALYST, AUDITOR, Access, Guard
+from tracker.web.access import ADMIN, ANALYST, AUDITOR, Access, Guard, article
 from tracker.web.chart import NOTHING, duration
 
 log = logging.getLogger("tracker")
@@ -62,7 +62,7 @@ def sees(*roles: str) -> Guard:
         if not may(role, *roles):
             needed = " or ".join(sorted({*roles, ADMIN}))
             raise PermissionDeniedException(
-                detail=f"an {role} key may not see this page; it needs an {needed} key"
+                detail=f"{article(role)} {role} key may not see this page; it needs an {needed} key"
             )
 
     return guard
