@@ -141,7 +141,7 @@ def check_breakdowns(views, truth: dict[int, dict], first=None, last=None) -> No
         for group in answer.groups:
             check_group(group, groups[group.key])
             if by != "day":
-                days = sorted({m["day"] for m in chosen})
+                days = sorted({m["day"] for m in groups[group.key]})  # its own days
                 assert [p.day for p in group.daily] == days
                 assert [p.messages for p in group.daily] == [
                     sum(1 for m in groups[group.key] if m["day"] == d) for d in days

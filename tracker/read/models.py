@@ -211,7 +211,7 @@ class GroupStats(msgspec.Struct):
     p50: float | None  # seconds from sending to delivery (within 1% of the exact nearest rank)
     p95: float | None
     p99: float | None
-    daily: list[DayPoint] = []  # each day of the range that had messages; empty for by=day
+    daily: list[DayPoint] = []  # the days of the range it had messages; empty for by=day
 
 
 class Breakdown(msgspec.Struct):

@@ -103,7 +103,7 @@ def refresh(views: ViewStore, top: int) -> None:
     the last reading is fresh. Views made before the breakdown existed leave the figures out
     until `tracker rebuild` (the console says so)."""
     with suppress(queries.BreakdownIncomplete):
-        GROUPS.refresh(lambda by: queries.breakdown(views, by).groups, top)
+        GROUPS.refresh(lambda by: queries.breakdown(views, by, daily=False).groups, top)
 
 
 def exposition() -> tuple[bytes, str]:
