@@ -117,3 +117,15 @@ def test_many_senders_over_many_days_cost_their_rows_not_senders_times_days():
     assert [(p.day, p.messages) for p in answer.groups[0].daily] == [("2026-01-01", 1)]
     assert len(answer.total.daily) == 365
     assert all(not g.daily for g in breakdown(views, "sender", daily=False).groups)  # type: ignore[arg-type]
+
+
+def test_sending_days_from_year_1_to_9999_keep_the_projectors_day_cache_bounded():
+    """sent_at is the client's: each registration may name another of 3.65 million days; the
+    projector's cache of day texts stays small whatever they name, and each text is right."""
+    from tracker.views import projection
+
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    for i in range(0, 3_652_000, 97):
+        moment = first + timedelta(days=i)
+        assert projection._day(moment) == moment.date().isoformat()
+    assert len(projection._DAYS) <= projection.DAYS_KEPT
