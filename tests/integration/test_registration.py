@@ -264,3 +264,18 @@ def test_in_any_order_of_batches_a_store_holds_the_same_state_and_what_stood_fir
             finally:
                 tracker.close()
     assert states[0] == states[1]
+
+
+def test_a_history_page_lists_at_most_its_limit_of_registrations_and_says_how_many_more(
+    tracker,
+):
+    """Many distinct registrations of one id (each a conflict, each recorded): a page of the
+    history lists at most ``limit`` of those in its place and counts the rest, rather than
+    every one (60,000 of them were 14 MB at ?limit=1); the one that stands is always shown."""
+    items = [registering(9, Registration(sender=f"s{i}")) for i in range(250)]
+    registered(tracker, *items)
+    page = queries.history(tracker, 9, limit=100)
+    assert len(page.registrations) == 100 and page.registrations_more == 150
+    assert page.registration.sender == "s0" and page.registrations[0].sender == "s0"
+    whole = queries.history(tracker, 9, limit=None)
+    assert len(whole.registrations) == 250 and whole.registrations_more == 0

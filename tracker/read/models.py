@@ -73,7 +73,8 @@ class MessageHistory(msgspec.Struct):
     # The registration that stands (as of ``as_of``), and the registrations received among this
     # page's reports (each before the report at its ``before``; the last page: those after all).
     registration: RegistrationRecord | None = None
-    registrations: list[RegistrationRecord] = []
+    registrations: list[RegistrationRecord] = []  # at most the page's limit of them
+    registrations_more: int = 0  # those in this page's place past the limit, not listed
 
 
 class ProjectionLag(msgspec.Struct):
