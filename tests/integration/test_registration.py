@@ -225,6 +225,15 @@ def test_tracker_register_refuses_what_it_cannot_read_before_storing(sqlite_url,
     refused = run_cli(sqlite_url, "register", str(header))
     assert refused.returncode == 2 and "'colour'" in refused.stderr
     assert run_cli(sqlite_url, "register", str(tmp_path / "none.csv")).returncode == 2
+    twice = tmp_path / "twice.csv"  # which sender is it? the webhook rejects a key given twice
+    twice.write_text("id_sms,sender,sender\n1,acme,beta\n")
+    refused = run_cli(sqlite_url, "register", str(twice))
+    assert refused.returncode == 2 and "'sender' twice" in refused.stderr, refused.stderr
+    tracker = open_tracker(Settings(database_url=sqlite_url, create_tables=False))
+    try:
+        assert tracker.message(1) is None  # nothing stored
+    finally:
+        tracker.close()
 
 
 arrival = st.one_of(

@@ -136,6 +136,9 @@ def _csv_items(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         if header is None:
             return
         names = [name.strip() for name in header]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # which value is it? (an item's key given twice is rejected, too)
+            raise ValueError(f"the CSV header names {', '.join(map(repr, twice))} twice")
         unknown = [n for n in names if n not in KEYS]
         if unknown or "id_sms" not in names:
             raise ValueError(
