@@ -236,6 +236,23 @@ def test_tracker_register_refuses_what_it_cannot_read_before_storing(sqlite_url,
         tracker.close()
 
 
+def test_a_csv_cell_past_the_csv_modules_limit_costs_its_line_only(sqlite_url, tmp_path):
+    """A 200,000-character cell (past csv's 131,072): that line is quarantined with its
+    number, the lines around it are registered; no traceback."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"id_sms,sender\n31,acme\n32,{'x' * 200_000}\n33,beta\n")
+    done = run_cli(sqlite_url, "register", str(huge))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "2 registered, 0 conflict, 0 rejected, 0 duplicate, 1 quarantined" in done.stdout
+    assert "line 3: quarantined" in done.stderr
+    tracker = open_tracker(Settings(database_url=sqlite_url, create_tables=False))
+    try:
+        assert tracker.message(33).registration.sender == "beta"
+    finally:
+        tracker.close()
+
+
 arrival = st.one_of(
     st.sampled_from(
         [ACME, Registration(sender="beta"), Registration(reason="parts 0 is not from 1 to 255")]

@@ -146,7 +146,15 @@ def _csv_items(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
                 f"(not {', '.join(map(repr, unknown)) or 'without id_sms'})"
             )
         line = rows.line_num + 1
-        for row in rows:
+        while True:
+            try:
+                row = next(rows, None)
+            except csv.Error as e:  # a cell past csv's field limit: this line alone is lost
+                yield line, msgspec.json.encode({"unreadable CSV row": str(e)})
+                line = rows.line_num + 1
+                continue
+            if row is None:
+                return
             if any(cell.strip() for cell in row):
                 yield line, _as_json(names, row)
             line = rows.line_num + 1
