@@ -230,6 +230,32 @@ def test_tracker_register_refuses_what_it_cannot_read_before_storing(sqlite_url,
     header.write_text("sender\nacme\n")
     refused = run_cli(sqlite_url, "register", str(header))
     assert refused.returncode == 2 and refused.stderr.strip().endswith("(it has no id_sms)")
+    twice = tmp_path / "twice.csv"  # which sender is it? the webhook rejects a key given twice
+    twice.write_text("id_sms,sender,sender\n1,acme,beta\n")
+    refused = run_cli(sqlite_url, "register", str(twice))
+    assert refused.returncode == 2 and "'sender' twice" in refused.stderr, refused.stderr
+    tracker = open_tracker(Settings(database_url=sqlite_url, create_tables=False))
+    try:
+        assert tracker.message(1) is None  # nothing stored
+    finally:
+        tracker.close()
+
+
+def test_a_csv_cell_past_the_csv_modules_limit_costs_its_line_only(sqlite_url, tmp_path):
+    """A 200,000-character cell (past csv's 131,072): that line is quarantined with its
+    number, the lines around it are registered; no traceback."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"id_sms,sender\n31,acme\n32,{'x' * 200_000}\n33,beta\n")
+    done = run_cli(sqlite_url, "register", str(huge))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "2 registered, 0 conflict, 0 rejected, 0 duplicate, 1 quarantined" in done.stdout
+    assert "line 3: quarantined" in done.stderr
+    tracker = open_tracker(Settings(database_url=sqlite_url, create_tables=False))
+    try:
+        assert tracker.message(33).registration.sender == "beta"
+    finally:
+        tracker.close()
 
 
 arrival = st.one_of(
@@ -269,3 +295,18 @@ def test_in_any_order_of_batches_a_store_holds_the_same_state_and_what_stood_fir
             finally:
                 tracker.close()
     assert states[0] == states[1]
+
+
+def test_a_history_page_lists_at_most_its_limit_of_registrations_and_says_how_many_more(
+    tracker,
+):
+    """Many distinct registrations of one id (each a conflict, each recorded): a page of the
+    history lists at most ``limit`` of those in its place and counts the rest, rather than
+    every one (60,000 of them were 14 MB at ?limit=1); the one that stands is always shown."""
+    items = [registering(9, Registration(sender=f"s{i}")) for i in range(250)]
+    registered(tracker, *items)
+    page = queries.history(tracker, 9, limit=100)
+    assert len(page.registrations) == 100 and page.registrations_more == 150
+    assert page.registration.sender == "s0" and page.registrations[0].sender == "s0"
+    whole = queries.history(tracker, 9, limit=None)
+    assert len(whole.registrations) == 250 and whole.registrations_more == 0

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tracker.domain.registration import CONFLICT, REGISTERED, Registration
 from tracker.domain.status import Report
-from tracker.read.breakdown import percentiles
+from tracker.read.breakdown import breakdown, percentiles
 from tracker.views.projection import (
     NO_REPORT,
     Fact,
@@ -85,3 +85,47 @@ def test_the_sending_day_is_the_first_receipts_without_a_sent_at():
     assert breakdown_keys(row)[0] == ("sender", "", "2026-12-02", "send", False)
     row, _ = project(row, registration(REGISTERED, Registration(None, "acme")))
     assert breakdown_keys(row)[0] == ("sender", "acme", "2026-12-02", "send", False)
+
+
+class ManySenders:
+    """Views holding ``senders`` senders, each on one day of ``days``: rows O(senders)."""
+
+    def __init__(self, senders: int, days: int) -> None:
+        first = datetime(2026, 1, 1)
+        self.rows = [
+            (f"s{i}", (first + timedelta(days=i % days)).date().isoformat(), "deliver", True, 1)
+            for i in range(senders)
+        ]
+
+    def breakdown_complete(self) -> bool:
+        return True
+
+    def breakdown_states(self, dimension, first=None, last=None):
+        return self.rows
+
+    def breakdown_buckets(self, dimension, first=None, last=None, *, by_day=False):
+        return []
+
+
+def test_many_senders_over_many_days_cost_their_rows_not_senders_times_days():
+    """100,000 senders over a year: 100,000 points (each group's own days), not 36.5 million
+    (each group padded with every day of the range), in an answer and in /metrics' reading."""
+    views = ManySenders(100_000, 365)
+    answer = breakdown(views, "sender")  # type: ignore[arg-type]
+    assert len(answer.groups) == 100_000
+    assert sum(len(g.daily) for g in answer.groups) == 100_000
+    assert [(p.day, p.messages) for p in answer.groups[0].daily] == [("2026-01-01", 1)]
+    assert len(answer.total.daily) == 365
+    assert all(not g.daily for g in breakdown(views, "sender", daily=False).groups)  # type: ignore[arg-type]
+
+
+def test_sending_days_from_year_1_to_9999_keep_the_projectors_day_cache_bounded():
+    """sent_at is the client's: each registration may name another of 3.65 million days; the
+    projector's cache of day texts stays small whatever they name, and each text is right."""
+    from tracker.views import projection
+
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    for i in range(0, 3_652_000, 97):
+        moment = first + timedelta(days=i)
+        assert projection._day(moment) == moment.date().isoformat()
+    assert len(projection._DAYS) <= projection.DAYS_KEPT

@@ -56,3 +56,13 @@ def test_a_range_read_is_never_backwards_nor_longer_than_366_days(a, b, today):
         assert a > b or (b - a).days >= 366
         return
     assert (first, last) == (a, b) and timedelta(0) <= last - first < timedelta(days=366)
+
+
+def test_one_end_at_the_calendars_edge_is_clipped_to_it_never_an_overflow():
+    """from=9999-12-31 alone, to=0001-01-01 alone: the default length would pass the last or
+    the first day a date can hold (OverflowError, a 500); the range stops at that day."""
+    assert day_range("9999-12-31", "", TODAY) == (date(9999, 12, 31), date(9999, 12, 31))
+    assert day_range("9999-12-01", "", TODAY) == (date(9999, 12, 1), date(9999, 12, 1))
+    assert day_range("", "0001-01-01", TODAY) == (date(1, 1, 1), date(1, 1, 1))
+    assert day_range("", "0001-01-10", TODAY) == (date(1, 1, 1), date(1, 1, 10))
+    assert day_range("0001-01-01", "", TODAY) == (date(1, 1, 1), date(2, 1, 1))

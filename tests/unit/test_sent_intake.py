@@ -90,6 +90,8 @@ def test_an_unreadable_or_overflowing_sending_time_is_a_reason_never_an_error(te
         ({"channel": ""}, "channel is blank"),
         ({"sender": "x" * (TEXT_LIMIT + 1)}, f"more than {TEXT_LIMIT}"),
         ({"sender": "a\u0000b"}, "sender holds a control character"),
+        ({"sender": "a\u009b31mb"}, "sender holds a control character"),  # C1: a terminal's CSI
+        ({"campaign": "a\u0085b"}, "campaign holds a control character"),  # C1: next line
         ({"parts": 0}, f"parts 0 is not from 1 to {MAX_PARTS}"),
         ({"parts": MAX_PARTS + 1}, "is not from 1 to"),
         ({"parts": 2.0}, "parts is a number, not an integer"),

@@ -73,7 +73,8 @@ def chart(answer: Breakdown) -> str:
         plt.theme("clear")
     plt.plotsize(min(width, 160), 30)
     plt.subplots(2, 1)
-    labels = [day[5:] for day, _, _ in days]  # MM-DD
+    one_year = len({day[:4] for day, _, _ in days}) <= 1
+    labels = [day[5:] if one_year else day for day, _, _ in days]  # MM-DD within one year
     plt.subplot(1, 1)
     plt.title("messages sent per day (UTC)")
     plt.bar(labels, [n for _, n, _ in days], marker="sd")

@@ -136,6 +136,9 @@ def _csv_items(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         if header is None:
             return
         names = [name.strip() for name in header]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # which value is it? (an item's key given twice is rejected, too)
+            raise ValueError(f"the CSV header names {', '.join(map(repr, twice))} twice")
         unknown = [n for n in names if n not in KEYS]
         if unknown or "id_sms" not in names:
             raise ValueError(
@@ -143,7 +146,15 @@ def _csv_items(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
                 + (f"(not {', '.join(map(repr, unknown))})" if unknown else "(it has no id_sms)")
             )
         line = rows.line_num + 1
-        for row in rows:
+        while True:
+            try:
+                row = next(rows, None)
+            except csv.Error as e:  # a cell past csv's field limit: this line alone is lost
+                yield line, msgspec.json.encode({"unreadable CSV row": str(e)})
+                line = rows.line_num + 1
+                continue
+            if row is None:
+                return
             if any(cell.strip() for cell in row):
                 yield line, _as_json(names, row)
             line = rows.line_num + 1

@@ -33,10 +33,17 @@ def day_filter(name: str, text: str | None) -> date | None:
 
 
 def breakdown(
-    views: ViewStore, by: str, day_from: date | None = None, day_to: date | None = None
+    views: ViewStore,
+    by: str,
+    day_from: date | None = None,
+    day_to: date | None = None,
+    *,
+    daily: bool = True,
 ) -> Breakdown:
     """The messages sent on the days ``day_from`` to ``day_to`` (both inclusive, UTC; None:
-    unbounded) grouped ``by`` sender, campaign, channel or day. BadFilter for another ``by``
+    unbounded) grouped ``by`` sender, campaign, channel or day; each group's ``daily`` points
+    are the days it had messages (its rows: never groups x days), none without ``daily``
+    (a reading of the totals only, as /metrics'). BadFilter for another ``by``
     or a range that ends before it starts; BreakdownIncomplete for views made before the
     breakdowns (until `tracker rebuild`)."""
     if by not in BY:
@@ -73,7 +80,7 @@ def breakdown(
             key,
             counts,
             buckets.get(key, {}),
-            [] if by == "day" else _points(days[key], all_days),
+            _points(days[key], sorted(days[key])) if daily and by != "day" else [],
         )
         for key, counts in states.items()
     ]
@@ -84,8 +91,7 @@ def breakdown(
 
 
 def _points(days: dict[str, list[int]], all_days: list[str]) -> list[DayPoint]:
-    """A point for each day of the range that had messages (0 where this group had none:
-    every group's sparkline has the same days)."""
+    """A point for each of ``all_days`` (0 where ``days`` has none)."""
     points = []
     for day in all_days:
         messages, delivered, known = days.get(day, (0, 0, 0))

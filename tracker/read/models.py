@@ -73,7 +73,8 @@ class MessageHistory(msgspec.Struct):
     # The registration that stands (as of ``as_of``), and the registrations received among this
     # page's reports (each before the report at its ``before``; the last page: those after all).
     registration: RegistrationRecord | None = None
-    registrations: list[RegistrationRecord] = []
+    registrations: list[RegistrationRecord] = []  # at most the page's limit of them
+    registrations_more: int = 0  # those in this page's place past the limit, not listed
 
 
 class ProjectionLag(msgspec.Struct):
@@ -211,7 +212,7 @@ class GroupStats(msgspec.Struct):
     p50: float | None  # seconds from sending to delivery (within 1% of the exact nearest rank)
     p95: float | None
     p99: float | None
-    daily: list[DayPoint] = []  # each day of the range that had messages; empty for by=day
+    daily: list[DayPoint] = []  # the days of the range it had messages; empty for by=day
 
 
 class Breakdown(msgspec.Struct):

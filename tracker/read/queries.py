@@ -167,7 +167,7 @@ def history(
             )
         ],
         next=_encode("h1", f"{id_sms}:{end}") if end < len(reports) else None,
-        **on_page(registered, id_sms, (start, end, len(reports)), cut),
+        **on_page(registered, id_sms, (start, end, len(reports)), cut, limit),
     )
 
 

@@ -40,17 +40,18 @@ def on_page(
     id_sms: int,
     page: tuple[int, int, int],
     cut: int | None,
+    most: int | None = None,
 ) -> dict[str, Any]:
     """A history page's registration fields: the one that stands, and those whose place is
     among the page's reports (``page``: its start, its end, and the reports in all), the last
-    page taking those received after every report."""
+    page taking those received after every report: the first ``most`` of them (None: all),
+    with how many more there are (one id may be registered differently without end)."""
     start, end, total = page
     standing = next(((e, n) for e, n in registered if e.outcome == REGISTERED), None)
+    placed = [(e, n) for e, n in registered if start <= n < end or (n == total and end == total)]
+    shown = placed if most is None else placed[:most]
     return {
         "registration": standing and record(standing[0], id_sms, standing[1], cut),
-        "registrations": [
-            record(e, id_sms, n, cut)
-            for e, n in registered
-            if start <= n < end or (n == total and end == total)
-        ],
+        "registrations": [record(e, id_sms, n, cut) for e, n in shown],
+        "registrations_more": len(placed) - len(shown),
     }

@@ -277,11 +277,14 @@ def _sent_at(registration: Registration | None, first_received_at: datetime) -> 
 def _day(moment: datetime) -> str:
     ordinal = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).toordinal()
     if (day := _DAYS.get(ordinal)) is None:
+        if len(_DAYS) >= DAYS_KEPT:  # a client's sent_at may name any day of 3.65 million
+            _DAYS.clear()
         day = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat()
     return day
 
 
-_DAYS: dict[int, str] = {}  # day texts by ordinal: a few thousand at most
+DAYS_KEPT = 4096  # day texts cached at most (over 11 years of days)
+_DAYS: dict[int, str] = {}  # day texts by ordinal
 
 
 def sending_day(row: MessageRow) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -26,7 +26,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tracker.read import queries
+from tracker.read.breakdown import KNOWN_STATES
 from tracker.read.models import GroupStats
+from tracker.views.projection import DELIVERED_STATES
 from tracker.views.store import ViewStore
 
 DIMENSIONS = ("sender", "campaign")
@@ -45,7 +47,7 @@ class Figures:
     delivered: int = 0
     known: int = 0
 
-    def add(self, group: GroupStats) -> None:
+    def add(self, group: GroupStats | Counts) -> None:
         self.messages += group.messages
         self.delivered += group.delivered
         self.known += group.known
@@ -54,7 +56,7 @@ class Figures:
             self.states[label] = self.states.get(label, 0) + n
 
 
-def bounded(groups: list[GroupStats], top: int) -> dict[str, Figures]:
+def bounded(groups: Sequence[GroupStats | Counts], top: int) -> dict[str, Figures]:
     """The groups by label: the ``top`` given keys with the most messages under their own,
     ``(none)`` for the key "", ``other`` for the rest. A group whose own key is ``other`` or
     ``(none)`` adds to that label (one series per label, never two)."""
@@ -75,7 +77,7 @@ class GroupCollector(Collector):
         self.figures: dict[str, dict[str, Figures]] = {}
         self.read_at = float("-inf")
 
-    def refresh(self, read: Callable[[str], list[GroupStats]], top: int) -> None:
+    def refresh(self, read: Callable[[str], Sequence[GroupStats | Counts]], top: int) -> None:
         """Read each dimension's groups (over all days) unless the last reading is fresh."""
         if time.monotonic() - self.read_at < FRESH_SECONDS:
             return
@@ -103,7 +105,41 @@ def refresh(views: ViewStore, top: int) -> None:
     the last reading is fresh. Views made before the breakdown existed leave the figures out
     until `tracker rebuild` (the console says so)."""
     with suppress(queries.BreakdownIncomplete):
-        GROUPS.refresh(lambda by: queries.breakdown(views, by).groups, top)
+        GROUPS.refresh(lambda by: counts(views, by), top)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What the figures need of a group: its messages in all, by state, delivered, known."""
+
+    key: str
+    messages: int
+    states: dict[str, int]
+    delivered: int
+    known: int
+
+
+def counts(views: ViewStore, dimension: str) -> list[Counts]:
+    """Each group's counts over all days, added up from the breakdown's rows (a scrape over
+    100,000 senders costs their rows, not a whole breakdown with percentiles per sender);
+    BreakdownIncomplete for views made before the breakdowns."""
+    if not views.breakdown_complete():
+        raise queries.BreakdownIncomplete()
+    by_value: dict[str, dict[str, int]] = {}
+    for value, _, state, _, n in views.breakdown_states(dimension):
+        if (states := by_value.get(value)) is None:
+            by_value[value] = {state: n}
+        else:
+            states[state] = states.get(state, 0) + n
+    groups = []
+    for key, states in by_value.items():
+        delivered = known = 0
+        for state, n in states.items():
+            if state in KNOWN_STATES:
+                known += n
+                delivered += n if state in DELIVERED_STATES else 0
+        groups.append(Counts(key, sum(states.values()), states, delivered, known))
+    return groups
 
 
 def exposition() -> tuple[bytes, str]:

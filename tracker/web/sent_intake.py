@@ -37,7 +37,7 @@ from tracker.web.intake import (
 TEXTS = ("sender", "campaign", "channel")
 KEYS = ("id_sms", "sent_at", *TEXTS, "parts")  # every key an item may have, each once
 WHAT = "registrations"  # what a body must be an array of
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 (a terminal may act on either)
 
 
 @dataclass(slots=True)

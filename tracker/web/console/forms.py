@@ -54,15 +54,23 @@ def day_range(first: str, last: str, today: date) -> tuple[date, date]:
     (UTC) unless the form says otherwise; one end alone keeps the default length."""
     begin, end = form_day("from", first), form_day("to", last)
     default, most = RANGE_DAYS
-    if end is None:  # up to today, within the longest range
-        end = today if begin is None else min(max(today, begin), begin + timedelta(days=most - 1))
+    if end is None:  # up to today, within the longest range (and the calendar's last day)
+        end = today if begin is None else min(max(today, begin), _shifted(begin, most - 1))
     if begin is None:
-        begin = end - timedelta(days=default - 1)
+        begin = _shifted(end, -(default - 1))
     if begin > end:
         raise BadFilter(f"from: {begin} is after to ({end})")
     if (end - begin).days >= most:
         raise BadFilter(f"from: {begin} to {end} is more than {most} days")
     return begin, end
+
+
+def _shifted(day: date, days: int) -> date:
+    """``day`` moved by ``days``, stopped at the first or last day a date can hold."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def page_size(text: str, default: int, most: int) -> int:

@@ -111,6 +111,7 @@ class Timeline:
     # Registrations by the report they came before (its index; the count of reports: after all)
     registered: dict[int, list[RegistrationRecord]] = field(default_factory=dict)
     registration_conflicts: int = 0  # registrations that differ from the one that stands
+    registered_more: dict[int, int] = field(default_factory=dict)  # past those listed, by place
 
     @classmethod
     def of(cls, history: MessageHistory) -> Timeline:
@@ -136,14 +137,27 @@ class Timeline:
             receipts=sum(r.deliveries for r in records),
             registered=_by_place(history.registrations),
             registration_conflicts=sum(g.outcome == CONFLICT for g in history.registrations),
+            registered_more=_past_listed(history.registrations),
         )
+
+
+REGISTRATIONS_LISTED = 20  # at each place among the reports; the rest are counted
 
 
 def _by_place(registrations: list[RegistrationRecord]) -> dict[int, list[RegistrationRecord]]:
     places: dict[int, list[RegistrationRecord]] = {}
     for g in registrations:
-        places.setdefault(g.before, []).append(g)
+        listed = places.setdefault(g.before, [])
+        if len(listed) < REGISTRATIONS_LISTED:
+            listed.append(g)
     return places
+
+
+def _past_listed(registrations: list[RegistrationRecord]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for g in registrations:
+        counts[g.before] = counts.get(g.before, 0) + 1
+    return {p: n - REGISTRATIONS_LISTED for p, n in counts.items() if n > REGISTRATIONS_LISTED}
 
 
 def _timeline(
