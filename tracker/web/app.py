@@ -31,9 +31,10 @@ from tracker.web import (
 )
 from tracker.web.access import Access
 from tracker.web.access_log import AccessLog
+from tracker.web.api_page import renderers, schema_router
 from tracker.web.backend import Backend
 from tracker.web.console.render import HEADERS, TEMPLATES
-from tracker.web.openapi import COMPONENTS, renderers, schema_router
+from tracker.web.openapi import COMPONENTS
 from tracker.web.request_log import RequestRecorder
 
 log = logging.getLogger("tracker")
