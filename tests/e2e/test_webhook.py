@@ -45,6 +45,8 @@ def test_the_contract_example_is_acknowledged_with_ids_in_their_own_json_types(l
             "first_received_at": "",
             "last_received_at": "",
             "channels": None,  # a JSON report gives no status per channel
+            "registration": None,  # nobody registered it (POST /messages/sent)
+            "registration_conflicts": 0,
         }
         assert client.get("/messages/3235").json()["state"] == "send"
 
