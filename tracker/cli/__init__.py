@@ -69,7 +69,7 @@ COMMANDS = (
     ("request", requests.request, "One request to the webhook, with its body and answer."),
     ("replay", requests.replay, "Run a recorded request's body through the webhook again."),
     ("register", register.register,
-     "Register what was sent (sending time, sender, campaign, ...) from a CSV or JSONL file."),
+     "Register what was sent: when, by which sender, in which campaign, from CSV or JSONL."),
     ("reconcile", reconcile.reconcile,
      "Ask the platform about messages left non-final; record its answers."),
     ("keygen", audit.keygen, "Make the key pair that signs the audit digests."),
