@@ -16,6 +16,7 @@ def day(key: str, rate: float | None) -> GroupStats:
 
 
 def test_a_day_with_no_known_outcome_breaks_the_rate_line(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")  # a terminal wide enough for every day's label
     drawn: list[tuple[str, list]] = []
     monkeypatch.setattr(plotext, "plot", lambda xs, ys, **_: drawn.append(("line", xs)))
     monkeypatch.setattr(plotext, "scatter", lambda xs, ys, **_: drawn.append(("dot", xs)))
