@@ -166,6 +166,9 @@ def test_tracker_changes_prints_the_feed_as_json_lines_and_follows_it(sqlite_url
     follower = subprocess.Popen(
         [sys.executable, "-m", "tracker", "changes", "--follow", "--after", last],
         env=env, stdout=subprocess.PIPE, text=True,
+        # Interruptible as at a terminal, even when this run was started in the background
+        # (a shell's background job ignores SIGINT, and its children inherit that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         tracker.record([Status(9_999, "send", "")], received_at=T0)
