@@ -123,18 +123,13 @@ def test_with_several_processes_the_scrape_still_carries_the_group_figures(tmp_p
 def test_a_scrape_over_100000_senders_reads_their_counts_not_a_whole_breakdown():
     """/metrics needs each group's messages by state: it adds up the breakdown's rows itself
     (no percentiles, no daily points, no GroupStats per sender) and shows what a breakdown's
-    groups would show, in under half the time a whole breakdown takes."""
-    import time
-
+    groups would show (its cost is measured in bench/, never asserted here)."""
     from tests.unit.test_breakdown_rules import ManySenders
     from tracker.read.breakdown import breakdown
     from tracker.web.group_metrics import counts
 
     views = ManySenders(100_000, 365)
     views.rows += [("", "2026-01-01", "expired", True, 3), ("s7", "2026-01-02", "", False, 2)]
-    began = time.perf_counter()
     lean = bounded(counts(views, "sender"), top=20)  # type: ignore[arg-type]
-    took = time.perf_counter() - began
     whole = bounded(breakdown(views, "sender", daily=False).groups, top=20)  # type: ignore[arg-type]
     assert lean == whole
-    assert took < (time.perf_counter() - began - took) / 2  # under half a whole breakdown's
