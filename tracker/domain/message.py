@@ -152,13 +152,7 @@ class Message(msgspec.Struct, gc=False):
             self._registered(registration_of(event), event.outcome)
 
     def _registered(self, registration: Registration, outcome: str) -> None:
-        held = self.registrations
-        if type(held) is set:
-            held.add(registration)
-        elif len(held) < FEW_REPORTS:
-            self.registrations = (*held, registration)
-        else:
-            self.registrations = {*held, registration}
+        self.registrations = _added(self.registrations, registration)
         if outcome == REGISTERED:
             self.registration = registration
 
@@ -215,10 +209,15 @@ class Message(msgspec.Struct, gc=False):
             self.earliest_final = report.order
 
     def _remember(self, identity: tuple[str, ...]) -> None:
-        identities = self.identities
-        if type(identities) is set:
-            identities.add(identity)
-        elif len(identities) < FEW_REPORTS:
-            self.identities = (*identities, identity)
-        else:
-            self.identities = {*identities, identity}
+        self.identities = _added(self.identities, identity)
+
+
+def _added(held: tuple | set, item: object) -> tuple | set:
+    """``held`` with ``item``: a tuple while few (quick, untracked by the collector), a set
+    past FEW_REPORTS (a tuple's lookups and copies would make n items cost n^2)."""
+    if type(held) is set:
+        held.add(item)
+        return held
+    if len(held) < FEW_REPORTS:
+        return (*held, item)
+    return {*held, item}
